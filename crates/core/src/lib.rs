@@ -1,0 +1,210 @@
+//! Plain domain types of freshtoken, shared by the server crates and the dashboard.
+//!
+//! This crate does no I/O and pulls in nothing async, so that it keeps compiling to
+//! `wasm32-unknown-unknown` for the Leptos dashboard. Each enum has one spelling on the wire
+//! and in the database (`as_str` / `FromStr`), so the two can never drift apart.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A value read from storage or a request that is not one of the known spellings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?}")]
+pub struct UnknownVariant {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+/// Declares a string-backed enum with `as_str`, `Display`, `FromStr` and serde in one place.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownVariant;
+
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                match value {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownVariant { kind: $kind, value: value.to_owned() }),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// What a member may do inside a tenant.
+    Role, "role" {
+        /// Everything, including members, API keys and deleting the tenant.
+        Owner => "owner",
+        /// Connects, edits and refreshes accounts.
+        Editor => "editor",
+        /// Reads only.
+        Viewer => "viewer",
+    }
+);
+
+impl Role {
+    /// Whether this role may change accounts (connect, edit, refresh, delete).
+    pub fn can_edit(self) -> bool {
+        matches!(self, Role::Owner | Role::Editor)
+    }
+}
+
+string_enum!(
+    /// Where a connected Instagram account stands.
+    AccountStatus, "account status" {
+        /// Refreshed on schedule and served.
+        Active => "active",
+        /// The token is dead (revoked, expired, app removed): only a new login revives it.
+        NeedsReconnect => "needs_reconnect",
+        /// Kept but neither refreshed nor served, by the tenant's choice.
+        Paused => "paused",
+    }
+);
+
+string_enum!(
+    /// How often a healthy token is refreshed.
+    RefreshInterval, "refresh interval" {
+        Daily => "daily",
+        Weekly => "weekly",
+        Monthly => "monthly",
+    }
+);
+
+impl RefreshInterval {
+    /// The nominal length of the interval in seconds, before jitter.
+    pub fn seconds(self) -> i64 {
+        const DAY: i64 = 24 * 60 * 60;
+        match self {
+            RefreshInterval::Daily => DAY,
+            RefreshInterval::Weekly => 7 * DAY,
+            RefreshInterval::Monthly => 30 * DAY,
+        }
+    }
+}
+
+impl Default for RefreshInterval {
+    fn default() -> Self {
+        RefreshInterval::Weekly
+    }
+}
+
+string_enum!(
+    /// The platform an account's token belongs to.
+    Provider, "provider" {
+        /// Instagram API with Instagram Login (graph.instagram.com tokens).
+        Instagram => "instagram",
+    }
+);
+
+string_enum!(
+    /// The result of one refresh attempt, as recorded in `refresh_events`.
+    RefreshOutcome, "refresh outcome" {
+        /// A new token was stored.
+        Refreshed => "refreshed",
+        /// A passing failure (5xx, timeout, malformed answer): retried with backoff.
+        Transient => "transient",
+        /// Instagram asked us to slow down: retried after the time it named.
+        RateLimited => "rate_limited",
+        /// The token is dead: the account needs a new login.
+        Revoked => "revoked",
+        /// Instagram refused the call for another reason; surfaced to the tenant.
+        Rejected => "rejected",
+    }
+);
+
+/// An access token in memory. It has no `Display`, and its `Debug` is redacted, so that no log
+/// line or error message of ours can carry one by accident: reading it takes `expose()`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        AccessToken(token.into())
+    }
+
+    /// The token itself, for the one place that must send or store it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccessToken(<redacted, {} chars>)", self.0.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_round_trips_through_its_spelling() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(*role));
+        }
+        for status in AccountStatus::ALL {
+            assert_eq!(status.as_str().parse::<AccountStatus>(), Ok(*status));
+        }
+        for interval in RefreshInterval::ALL {
+            assert_eq!(interval.as_str().parse::<RefreshInterval>(), Ok(*interval));
+        }
+        for outcome in RefreshOutcome::ALL {
+            assert_eq!(outcome.as_str().parse::<RefreshOutcome>(), Ok(*outcome));
+        }
+    }
+
+    #[test]
+    fn unknown_spellings_are_errors_that_name_the_kind() {
+        let err = "admin".parse::<Role>().unwrap_err();
+        assert_eq!(err.to_string(), "unknown role \"admin\"");
+    }
+
+    #[test]
+    fn serde_uses_the_same_spelling_as_the_database() {
+        let json = serde_json::to_string(&AccountStatus::NeedsReconnect).unwrap();
+        assert_eq!(json, "\"needs_reconnect\"");
+        let back: AccountStatus = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, AccountStatus::NeedsReconnect);
+    }
+
+    #[test]
+    fn access_tokens_never_show_in_debug_output() {
+        let token = AccessToken::new("IGAAsecret123");
+        let shown = format!("{token:?} {:?}", Some(&token));
+        assert!(!shown.contains("IGAAsecret123"), "{shown}");
+        assert_eq!(token.expose(), "IGAAsecret123");
+    }
+
+    #[test]
+    fn only_owners_and_editors_edit() {
+        assert!(Role::Owner.can_edit());
+        assert!(Role::Editor.can_edit());
+        assert!(!Role::Viewer.can_edit());
+    }
+}

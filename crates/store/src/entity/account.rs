@@ -1,0 +1,32 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "accounts")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub tenant_id: i64,
+    pub provider: String,
+    pub provider_user_id: String,
+    pub username: String,
+    pub label: String,
+    pub public_id: String,
+    /// A JSON array of origin patterns.
+    pub allowed_origins: String,
+    pub allow_localhost: bool,
+    pub allow_no_origin: bool,
+    pub js_constant: Option<String>,
+    pub status: String,
+    pub refresh_interval: String,
+    pub next_refresh_at: Option<DateTimeUtc>,
+    pub last_refresh_at: Option<DateTimeUtc>,
+    pub last_error: Option<String>,
+    pub profile_picture_url: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,11 @@
+//! sea-orm entities, one per table of `migrations/`. Repositories (`crate::repo`) are the only
+//! users: the rest of the program sees the plain records those return.
+
+pub mod account;
+pub mod api_key;
+pub mod membership;
+pub mod refresh_event;
+pub mod session;
+pub mod tenant;
+pub mod token;
+pub mod user;

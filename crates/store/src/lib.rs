@@ -1,0 +1,187 @@
+//! Persistence of freshtoken: everything it keeps, on SQLite or PostgreSQL through sea-orm.
+//!
+//! One repository per aggregate (`store.users()`, `store.tenants()`, `store.accounts()`, ...),
+//! each returning plain records and typed errors ([`StoreError`]): a unique-rule violation comes
+//! back as [`Duplicate`], never as a panic or a raw driver message. Tokens are sealed with
+//! AES-256-GCM before they reach the database ([`crypto`]); plaintext exists only in memory.
+//!
+//! This crate knows nothing of HTTP or Instagram and makes no policy decisions (when to refresh,
+//! who may act): callers decide, the store records.
+
+pub mod crypto;
+mod entity;
+mod error;
+mod repo;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+
+pub use crypto::{KeyFile, KeyStore, Keyring, SecretKey};
+pub use error::{Duplicate, StoreError};
+pub use repo::accounts::{Account, AccountSettings, Accounts, NewAccount};
+pub use repo::api_keys::{ApiKey, ApiKeys, NewApiKey};
+pub use repo::memberships::{Member, Memberships, TenantMembership};
+pub use repo::refresh_events::{NewRefreshEvent, RefreshEvent, RefreshEvents};
+pub use repo::sessions::{SessionRecord, Sessions};
+pub use repo::tenants::{Tenant, Tenants};
+pub use repo::tokens::{RekeyReport, StoredToken, TokenUpdate, Tokens};
+pub use repo::users::{NewUser, User, Users};
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Pool and timing settings; the defaults suit one process on SQLite or a small PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct ConnectSettings {
+    pub max_connections: Option<u32>,
+    /// How long a SQLite writer waits for the lock before giving up.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for ConnectSettings {
+    fn default() -> Self {
+        ConnectSettings {
+            max_connections: None,
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Whether the database answers and its schema is current (`GET /readyz`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub pending_migrations: usize,
+}
+
+/// A handle on the database and the keys that seal tokens. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    keys: Arc<KeyStore>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to `database_url` (`sqlite://path?mode=rwc` or `postgres://...`).
+    ///
+    /// SQLite runs in WAL mode with foreign keys on and a busy timeout, so readers never block
+    /// the writer and a second writer waits instead of failing.
+    pub async fn connect(
+        database_url: &str,
+        keys: Arc<KeyStore>,
+        settings: &ConnectSettings,
+    ) -> Result<Store, StoreError> {
+        let mut options = ConnectOptions::new(database_url.to_owned());
+        // Statements are not logged: even though they carry only ciphertext, a log is no place
+        // for them, and at debug level they drown everything else.
+        options.sqlx_logging(false);
+        options.connect_timeout(Duration::from_secs(10));
+        options.acquire_timeout(Duration::from_secs(30));
+        let is_sqlite = database_url.starts_with("sqlite:");
+        if is_sqlite {
+            let busy_timeout = settings.sqlite_busy_timeout;
+            options.map_sqlx_sqlite_opts(move |sqlite| {
+                sqlite
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(busy_timeout)
+            });
+            options.max_connections(settings.max_connections.unwrap_or(4));
+        } else {
+            options.max_connections(settings.max_connections.unwrap_or(10));
+        }
+        let db = Database::connect(options)
+            .await
+            .map_err(|err| StoreError::Connect(redact_url_in(&err.to_string(), database_url)))?;
+        Ok(Store { db, keys })
+    }
+
+    /// Applies pending migrations. Running it again is harmless.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Checks that the database answers and reports migrations not yet applied.
+    pub async fn readiness(&self) -> Result<Readiness, StoreError> {
+        self.db.ping().await?;
+        let pending = Migrator::get_pending_migrations(&self.db).await?;
+        Ok(Readiness {
+            pending_migrations: pending.len(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+
+    pub fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    /// The raw connection, for tests that must look at what is really stored.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+
+    pub fn users(&self) -> Users<'_> {
+        Users::new(self)
+    }
+    pub fn tenants(&self) -> Tenants<'_> {
+        Tenants::new(self)
+    }
+    pub fn memberships(&self) -> Memberships<'_> {
+        Memberships::new(self)
+    }
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts::new(self)
+    }
+    pub fn tokens(&self) -> Tokens<'_> {
+        Tokens::new(self)
+    }
+    pub fn refresh_events(&self) -> RefreshEvents<'_> {
+        RefreshEvents::new(self)
+    }
+    pub fn api_keys(&self) -> ApiKeys<'_> {
+        ApiKeys::new(self)
+    }
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions::new(self)
+    }
+}
+
+/// Connection errors may quote the URL, which may carry a password: never pass it on.
+fn redact_url_in(message: &str, url: &str) -> String {
+    if url.is_empty() {
+        message.to_owned()
+    } else {
+        message.replace(url, "<database url>")
+    }
+}

@@ -1,0 +1,289 @@
+use chrono::{DateTime, Utc};
+use freshtoken_core::{AccountStatus, Provider, RefreshInterval};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use super::random_id;
+use super::tokens::{TokenUpdate, save_on};
+use crate::entity::account;
+use crate::error::{Duplicate, StoreError, duplicate_as};
+use crate::Store;
+
+/// A connected Instagram account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub provider: Provider,
+    pub provider_user_id: String,
+    pub username: String,
+    pub label: String,
+    pub public_id: String,
+    pub allowed_origins: Vec<String>,
+    pub allow_localhost: bool,
+    pub allow_no_origin: bool,
+    pub js_constant: Option<String>,
+    pub status: AccountStatus,
+    pub refresh_interval: RefreshInterval,
+    pub next_refresh_at: Option<DateTime<Utc>>,
+    pub last_refresh_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub profile_picture_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<account::Model> for Account {
+    type Error = StoreError;
+
+    fn try_from(row: account::Model) -> Result<Self, StoreError> {
+        let allowed_origins = serde_json::from_str(&row.allowed_origins).map_err(|err| {
+            StoreError::Corrupt(format!("allowed_origins of account {}: {err}", row.id))
+        })?;
+        Ok(Account {
+            id: row.id,
+            tenant_id: row.tenant_id,
+            provider: row.provider.parse()?,
+            provider_user_id: row.provider_user_id,
+            username: row.username,
+            label: row.label,
+            public_id: row.public_id,
+            allowed_origins,
+            allow_localhost: row.allow_localhost,
+            allow_no_origin: row.allow_no_origin,
+            js_constant: row.js_constant,
+            status: row.status.parse()?,
+            refresh_interval: row.refresh_interval.parse()?,
+            next_refresh_at: row.next_refresh_at,
+            last_refresh_at: row.last_refresh_at,
+            last_error: row.last_error,
+            profile_picture_url: row.profile_picture_url,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Who the account is on Instagram, as read from the profile at connect time.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub provider: Provider,
+    pub provider_user_id: String,
+    pub username: String,
+    pub profile_picture_url: Option<String>,
+}
+
+/// What a tenant may change about an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSettings {
+    pub label: String,
+    pub allowed_origins: Vec<String>,
+    pub allow_localhost: bool,
+    pub allow_no_origin: bool,
+    pub js_constant: Option<String>,
+    pub refresh_interval: RefreshInterval,
+}
+
+pub struct Accounts<'a> {
+    store: &'a Store,
+}
+
+fn origins_json(origins: &[String]) -> String {
+    serde_json::Value::from(origins.to_vec()).to_string()
+}
+
+impl<'a> Accounts<'a> {
+    pub(crate) fn new(store: &'a Store) -> Self {
+        Accounts { store }
+    }
+
+    /// Connects an account and stores its token, in one transaction.
+    ///
+    /// Connecting the same Instagram user again in the same tenant updates that account (new
+    /// token, profile, status active) instead of adding a second one. Returns the account and
+    /// whether it was created.
+    pub async fn connect(
+        &self,
+        tenant_id: i64,
+        new: NewAccount,
+        token: &TokenUpdate,
+        next_refresh_at: Option<DateTime<Utc>>,
+    ) -> Result<(Account, bool), StoreError> {
+        let now = Utc::now();
+        let txn = self.store.db.begin().await?;
+        let existing = account::Entity::find()
+            .filter(account::Column::TenantId.eq(tenant_id))
+            .filter(account::Column::Provider.eq(new.provider.as_str()))
+            .filter(account::Column::ProviderUserId.eq(new.provider_user_id.as_str()))
+            .one(&txn)
+            .await?;
+        let created = existing.is_none();
+        let row = match existing {
+            Some(row) => {
+                let mut active: account::ActiveModel = row.into();
+                active.username = Set(new.username);
+                active.profile_picture_url = Set(new.profile_picture_url);
+                active.status = Set(AccountStatus::Active.as_str().to_owned());
+                active.last_error = Set(None);
+                active.next_refresh_at = Set(next_refresh_at);
+                active.updated_at = Set(now);
+                active.update(&txn).await?
+            }
+            None => account::ActiveModel {
+                tenant_id: Set(tenant_id),
+                provider: Set(new.provider.as_str().to_owned()),
+                provider_user_id: Set(new.provider_user_id),
+                username: Set(new.username),
+                label: Set(String::new()),
+                public_id: Set(random_id()),
+                allowed_origins: Set("[]".to_owned()),
+                allow_localhost: Set(false),
+                allow_no_origin: Set(true),
+                js_constant: Set(None),
+                status: Set(AccountStatus::Active.as_str().to_owned()),
+                refresh_interval: Set(RefreshInterval::default().as_str().to_owned()),
+                next_refresh_at: Set(next_refresh_at),
+                last_refresh_at: Set(None),
+                last_error: Set(None),
+                profile_picture_url: Set(new.profile_picture_url),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await
+            .map_err(duplicate_as(Duplicate::Account))?,
+        };
+        save_on(&txn, &self.store.keys, row.id, token).await?;
+        txn.commit().await?;
+        Ok((row.try_into()?, created))
+    }
+
+    /// The tenant's account; another tenant's account is `NotFound`, exactly like a missing one.
+    pub async fn get(&self, tenant_id: i64, id: i64) -> Result<Account, StoreError> {
+        self.row(tenant_id, id).await?.try_into()
+    }
+
+    async fn row(&self, tenant_id: i64, id: i64) -> Result<account::Model, StoreError> {
+        account::Entity::find_by_id(id)
+            .filter(account::Column::TenantId.eq(tenant_id))
+            .one(&self.store.db)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Any tenant's account by id, for the worker and operator tools.
+    pub async fn by_id(&self, id: i64) -> Result<Account, StoreError> {
+        account::Entity::find_by_id(id)
+            .one(&self.store.db)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .try_into()
+    }
+
+    pub async fn by_public_id(&self, public_id: &str) -> Result<Option<Account>, StoreError> {
+        account::Entity::find()
+            .filter(account::Column::PublicId.eq(public_id))
+            .one(&self.store.db)
+            .await?
+            .map(Account::try_from)
+            .transpose()
+    }
+
+    pub async fn list(&self, tenant_id: i64) -> Result<Vec<Account>, StoreError> {
+        account::Entity::find()
+            .filter(account::Column::TenantId.eq(tenant_id))
+            .order_by_asc(account::Column::Id)
+            .all(&self.store.db)
+            .await?
+            .into_iter()
+            .map(Account::try_from)
+            .collect()
+    }
+
+    pub async fn count(&self, tenant_id: i64) -> Result<u64, StoreError> {
+        Ok(account::Entity::find()
+            .filter(account::Column::TenantId.eq(tenant_id))
+            .count(&self.store.db)
+            .await?)
+    }
+
+    pub async fn update_settings(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        settings: &AccountSettings,
+    ) -> Result<Account, StoreError> {
+        let mut active: account::ActiveModel = self.row(tenant_id, id).await?.into();
+        active.label = Set(settings.label.clone());
+        active.allowed_origins = Set(origins_json(&settings.allowed_origins));
+        active.allow_localhost = Set(settings.allow_localhost);
+        active.allow_no_origin = Set(settings.allow_no_origin);
+        active.js_constant = Set(settings.js_constant.clone());
+        active.refresh_interval = Set(settings.refresh_interval.as_str().to_owned());
+        active.updated_at = Set(Utc::now());
+        active.update(&self.store.db).await?.try_into()
+    }
+
+    /// Gives the account a new public id: its old token URLs stop working at once.
+    pub async fn rotate_public_id(&self, tenant_id: i64, id: i64) -> Result<Account, StoreError> {
+        let mut active: account::ActiveModel = self.row(tenant_id, id).await?.into();
+        active.public_id = Set(random_id());
+        active.updated_at = Set(Utc::now());
+        active.update(&self.store.db).await?.try_into()
+    }
+
+    /// Records where the account stands after a refresh attempt or a tenant's action.
+    pub async fn set_status(
+        &self,
+        id: i64,
+        status: AccountStatus,
+        last_error: Option<String>,
+        next_refresh_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let result = account::Entity::update_many()
+            .set(account::ActiveModel {
+                status: Set(status.as_str().to_owned()),
+                last_error: Set(last_error),
+                next_refresh_at: Set(next_refresh_at),
+                updated_at: Set(Utc::now()),
+                ..Default::default()
+            })
+            .filter(account::Column::Id.eq(id))
+            .exec(&self.store.db)
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Deletes the account and, through the foreign key, its token and history.
+    pub async fn delete(&self, tenant_id: i64, id: i64) -> Result<(), StoreError> {
+        let result = account::Entity::delete_many()
+            .filter(account::Column::Id.eq(id))
+            .filter(account::Column::TenantId.eq(tenant_id))
+            .exec(&self.store.db)
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Active accounts whose refresh is due at `now`, soonest first.
+    pub async fn due(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<Account>, StoreError> {
+        account::Entity::find()
+            .filter(account::Column::Status.eq(AccountStatus::Active.as_str()))
+            .filter(account::Column::NextRefreshAt.lte(now))
+            .order_by_asc(account::Column::NextRefreshAt)
+            .limit(limit)
+            .all(&self.store.db)
+            .await?
+            .into_iter()
+            .map(Account::try_from)
+            .collect()
+    }
+}

@@ -1,0 +1,89 @@
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::entity::api_key;
+use crate::error::{Duplicate, StoreError, duplicate_as};
+use crate::Store;
+
+pub type ApiKey = api_key::Model;
+
+/// A key to store. The secret itself never reaches the store: only its SHA-256, hex-encoded.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub tenant_id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub secret_sha256: String,
+    pub created_by: Option<i64>,
+}
+
+pub struct ApiKeys<'a> {
+    store: &'a Store,
+}
+
+impl<'a> ApiKeys<'a> {
+    pub(crate) fn new(store: &'a Store) -> Self {
+        ApiKeys { store }
+    }
+
+    pub async fn create(&self, new: NewApiKey) -> Result<ApiKey, StoreError> {
+        api_key::ActiveModel {
+            tenant_id: Set(new.tenant_id),
+            name: Set(new.name),
+            prefix: Set(new.prefix),
+            secret_sha256: Set(new.secret_sha256),
+            created_by: Set(new.created_by),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(&self.store.db)
+        .await
+        .map_err(duplicate_as(Duplicate::ApiKey))
+    }
+
+    /// The key with this hash, if it exists and is not revoked.
+    pub async fn active_by_hash(&self, secret_sha256: &str) -> Result<Option<ApiKey>, StoreError> {
+        Ok(api_key::Entity::find()
+            .filter(api_key::Column::SecretSha256.eq(secret_sha256))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .one(&self.store.db)
+            .await?)
+    }
+
+    pub async fn touch(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        api_key::Entity::update_many()
+            .set(api_key::ActiveModel {
+                last_used_at: Set(Some(at)),
+                ..Default::default()
+            })
+            .filter(api_key::Column::Id.eq(id))
+            .exec(&self.store.db)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn revoke(&self, tenant_id: i64, id: i64) -> Result<(), StoreError> {
+        let result = api_key::Entity::update_many()
+            .set(api_key::ActiveModel {
+                revoked_at: Set(Some(Utc::now())),
+                ..Default::default()
+            })
+            .filter(api_key::Column::Id.eq(id))
+            .filter(api_key::Column::TenantId.eq(tenant_id))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .exec(&self.store.db)
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn list(&self, tenant_id: i64) -> Result<Vec<ApiKey>, StoreError> {
+        Ok(api_key::Entity::find()
+            .filter(api_key::Column::TenantId.eq(tenant_id))
+            .order_by_asc(api_key::Column::Id)
+            .all(&self.store.db)
+            .await?)
+    }
+}

@@ -1,0 +1,84 @@
+use chrono::{DateTime, Utc};
+use freshtoken_core::RefreshOutcome;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::entity::refresh_event;
+use crate::error::StoreError;
+use crate::Store;
+
+/// One refresh attempt, as the account's history shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshEvent {
+    pub id: i64,
+    pub account_id: i64,
+    pub at: DateTime<Utc>,
+    pub outcome: RefreshOutcome,
+    pub attempt: i32,
+    pub error_code: Option<String>,
+    pub message: Option<String>,
+    pub new_expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRefreshEvent {
+    pub account_id: i64,
+    pub at: DateTime<Utc>,
+    pub outcome: RefreshOutcome,
+    pub attempt: i32,
+    pub error_code: Option<String>,
+    pub message: Option<String>,
+    pub new_expires_at: Option<DateTime<Utc>>,
+}
+
+pub struct RefreshEvents<'a> {
+    store: &'a Store,
+}
+
+impl<'a> RefreshEvents<'a> {
+    pub(crate) fn new(store: &'a Store) -> Self {
+        RefreshEvents { store }
+    }
+
+    pub async fn record(&self, event: NewRefreshEvent) -> Result<RefreshEvent, StoreError> {
+        let row = refresh_event::ActiveModel {
+            account_id: Set(event.account_id),
+            at: Set(event.at),
+            outcome: Set(event.outcome.as_str().to_owned()),
+            attempt: Set(event.attempt),
+            error_code: Set(event.error_code),
+            message: Set(event.message),
+            new_expires_at: Set(event.new_expires_at),
+            ..Default::default()
+        }
+        .insert(&self.store.db)
+        .await?;
+        into_event(row)
+    }
+
+    /// The account's most recent attempts, newest first.
+    pub async fn recent(&self, account_id: i64, limit: u64) -> Result<Vec<RefreshEvent>, StoreError> {
+        refresh_event::Entity::find()
+            .filter(refresh_event::Column::AccountId.eq(account_id))
+            .order_by_desc(refresh_event::Column::At)
+            .order_by_desc(refresh_event::Column::Id)
+            .limit(limit)
+            .all(&self.store.db)
+            .await?
+            .into_iter()
+            .map(into_event)
+            .collect()
+    }
+}
+
+fn into_event(row: refresh_event::Model) -> Result<RefreshEvent, StoreError> {
+    Ok(RefreshEvent {
+        id: row.id,
+        account_id: row.account_id,
+        at: row.at,
+        outcome: row.outcome.parse()?,
+        attempt: row.attempt,
+        error_code: row.error_code,
+        message: row.message,
+        new_expires_at: row.new_expires_at,
+    })
+}

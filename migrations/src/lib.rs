@@ -1,0 +1,18 @@
+//! The schema of freshtoken: one set of sea-orm migrations for SQLite and PostgreSQL alike.
+//!
+//! Migrations are append-only. Never edit one that has shipped; add a new one and list it last
+//! in [`Migrator::migrations`]. Running the migrator twice is harmless: applied migrations are
+//! recorded in `seaql_migrations` and skipped.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_initial::Migration)]
+    }
+}
