@@ -58,12 +58,28 @@ impl MigrationTrait for Migration {
                             .col(Memberships::TenantId)
                             .col(Memberships::UserId),
                     )
-                    .foreign_key(&mut cascade(Memberships::Table, Memberships::TenantId, Tenants::Table, Tenants::Id))
-                    .foreign_key(&mut cascade(Memberships::Table, Memberships::UserId, Users::Table, Users::Id))
+                    .foreign_key(&mut cascade(
+                        Memberships::Table,
+                        Memberships::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                    ))
+                    .foreign_key(&mut cascade(
+                        Memberships::Table,
+                        Memberships::UserId,
+                        Users::Table,
+                        Users::Id,
+                    ))
                     .to_owned(),
             )
             .await?;
-        index(manager, Memberships::Table, "idx_memberships_user", &[Memberships::UserId]).await?;
+        index(
+            manager,
+            Memberships::Table,
+            "idx_memberships_user",
+            &[Memberships::UserId],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -90,7 +106,12 @@ impl MigrationTrait for Migration {
                     .col(text_null(Accounts::ProfilePictureUrl))
                     .col(timestamp_with_time_zone(Accounts::CreatedAt))
                     .col(timestamp_with_time_zone(Accounts::UpdatedAt))
-                    .foreign_key(&mut cascade(Accounts::Table, Accounts::TenantId, Tenants::Table, Tenants::Id))
+                    .foreign_key(&mut cascade(
+                        Accounts::Table,
+                        Accounts::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -130,11 +151,22 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(Tokens::ExpiresAt))
                     .col(timestamp_with_time_zone_null(Tokens::LastRefreshedAt))
                     .col(string(Tokens::Scopes).default(""))
-                    .foreign_key(&mut cascade(Tokens::Table, Tokens::AccountId, Accounts::Table, Accounts::Id))
+                    .foreign_key(&mut cascade(
+                        Tokens::Table,
+                        Tokens::AccountId,
+                        Accounts::Table,
+                        Accounts::Id,
+                    ))
                     .to_owned(),
             )
             .await?;
-        index(manager, Tokens::Table, "idx_tokens_key_id", &[Tokens::KeyId]).await?;
+        index(
+            manager,
+            Tokens::Table,
+            "idx_tokens_key_id",
+            &[Tokens::KeyId],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -181,7 +213,12 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(ApiKeys::CreatedAt))
                     .col(timestamp_with_time_zone_null(ApiKeys::LastUsedAt))
                     .col(timestamp_with_time_zone_null(ApiKeys::RevokedAt))
-                    .foreign_key(&mut cascade(ApiKeys::Table, ApiKeys::TenantId, Tenants::Table, Tenants::Id))
+                    .foreign_key(&mut cascade(
+                        ApiKeys::Table,
+                        ApiKeys::TenantId,
+                        Tenants::Table,
+                        Tenants::Id,
+                    ))
                     .foreign_key(
                         ForeignKey::create()
                             .from(ApiKeys::Table, ApiKeys::CreatedBy)
@@ -191,7 +228,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, ApiKeys::Table, "idx_api_keys_tenant", &[ApiKeys::TenantId]).await?;
+        index(
+            manager,
+            ApiKeys::Table,
+            "idx_api_keys_tenant",
+            &[ApiKeys::TenantId],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -204,7 +247,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, Sessions::Table, "idx_sessions_expires_at", &[Sessions::ExpiresAt]).await?;
+        index(
+            manager,
+            Sessions::Table,
+            "idx_sessions_expires_at",
+            &[Sessions::ExpiresAt],
+        )
+        .await?;
 
         Ok(())
     }

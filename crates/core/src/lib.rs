@@ -87,9 +87,11 @@ string_enum!(
 );
 
 string_enum!(
-    /// How often a healthy token is refreshed.
+    /// How often a healthy token is refreshed; weekly unless the tenant chooses otherwise.
+    #[derive(Default)]
     RefreshInterval, "refresh interval" {
         Daily => "daily",
+        #[default]
         Weekly => "weekly",
         Monthly => "monthly",
     }
@@ -104,12 +106,6 @@ impl RefreshInterval {
             RefreshInterval::Weekly => 7 * DAY,
             RefreshInterval::Monthly => 30 * DAY,
         }
-    }
-}
-
-impl Default for RefreshInterval {
-    fn default() -> Self {
-        RefreshInterval::Weekly
     }
 }
 

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::SystemTime;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -25,7 +27,9 @@ const NONCE_LEN: usize = 12;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
-    #[error("{source_name} must be {KEY_LEN} bytes encoded as base64 (e.g. from `freshtoken admin generate-key`)")]
+    #[error(
+        "{source_name} must be {KEY_LEN} bytes encoded as base64 (e.g. from `freshtoken admin generate-key`)"
+    )]
     InvalidKey { source_name: String },
     #[error(
         "data was encrypted with key {0}, which is not configured: add that key to FRESHTOKEN_PREVIOUS_SECRET_KEYS (or the key file)"
@@ -72,7 +76,10 @@ impl SecretKey {
             .chain_update(b"freshtoken key id\0")
             .chain_update(self.0.as_slice())
             .finalize();
-        digest[..8].iter().map(|byte| format!("{byte:02x}")).collect()
+        digest[..8]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
     }
 }
 
@@ -114,6 +121,32 @@ impl Keyring {
 
     pub fn primary_id(&self) -> &str {
         &self.primary_id
+    }
+
+    /// The ids of the keys that only decrypt, sorted.
+    pub fn previous_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .keys
+            .keys()
+            .filter(|id| **id != self.primary_id)
+            .cloned()
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// This keyring without the previous keys that nothing in `still_used` needs.
+    pub fn retire_unused(&self, still_used: &[String]) -> Keyring {
+        let keys = self
+            .keys
+            .iter()
+            .filter(|(id, _)| **id == self.primary_id || still_used.contains(id))
+            .map(|(id, key)| (id.clone(), key.clone()))
+            .collect();
+        Keyring {
+            primary_id: self.primary_id.clone(),
+            keys,
+        }
     }
 
     pub fn knows(&self, key_id: &str) -> bool {
@@ -215,9 +248,9 @@ impl KeyFile {
             .map(str::trim)
             .filter(|line| !line.is_empty() && !line.starts_with('#'))
             .map(|line| SecretKey::from_base64(line, &name));
-        let primary = keys
-            .next()
-            .unwrap_or(Err(CryptoError::InvalidKey { source_name: name.clone() }))?;
+        let primary = keys.next().unwrap_or(Err(CryptoError::InvalidKey {
+            source_name: name.clone(),
+        }))?;
         let previous = keys.collect::<Result<Vec<_>, _>>()?;
         Ok(Keyring::new(primary, previous))
     }
@@ -256,6 +289,17 @@ impl KeyFile {
         std::fs::rename(&temporary, &self.path).map_err(|source| self.io_error(source))
     }
 
+    fn modified(&self) -> Option<SystemTime> {
+        std::fs::metadata(&self.path)
+            .and_then(|meta| meta.modified())
+            .ok()
+    }
+
+    /// The keyring with `key` as the new primary and every key of `current` kept to decrypt.
+    pub fn rotated(current: &Keyring, key: SecretKey) -> Keyring {
+        Keyring::new(key, current.keys.values().cloned())
+    }
+
     fn io_error(&self, source: std::io::Error) -> CryptoError {
         CryptoError::KeyFile {
             path: self.path.clone(),
@@ -266,39 +310,59 @@ impl KeyFile {
 
 /// Where the running process gets its keys, and how it learns of new ones.
 ///
-/// With a key file, meeting an unknown key id re-reads the file once: after `freshtoken admin
-/// rotate-key` has added a key and re-sealed rows, a running server keeps reading them without
-/// a restart.
+/// With a key file, the process follows the file while it runs: before sealing it checks
+/// whether the file changed (a `stat`, and sealing is rare: connects and refreshes), and on
+/// meeting an unknown key id it re-reads the file once. So after `freshtoken admin rotate-key`
+/// has written a new key and re-sealed the rows, a running server reads and writes under the
+/// new key without a restart.
 #[derive(Debug)]
 pub struct KeyStore {
-    keyring: std::sync::RwLock<std::sync::Arc<Keyring>>,
-    file: Option<KeyFile>,
+    keyring: RwLock<Arc<Keyring>>,
+    file: Option<(KeyFile, Mutex<Option<SystemTime>>)>,
 }
 
 impl KeyStore {
     pub fn fixed(keyring: Keyring) -> KeyStore {
         KeyStore {
-            keyring: std::sync::RwLock::new(std::sync::Arc::new(keyring)),
+            keyring: RwLock::new(Arc::new(keyring)),
             file: None,
         }
     }
 
+    /// Follows a key file, creating it with a fresh key if it does not exist yet.
     pub fn from_file(file: KeyFile) -> Result<KeyStore, CryptoError> {
         let keyring = file.load_or_create()?;
+        let modified = file.modified();
         Ok(KeyStore {
-            keyring: std::sync::RwLock::new(std::sync::Arc::new(keyring)),
-            file: Some(file),
+            keyring: RwLock::new(Arc::new(keyring)),
+            file: Some((file, Mutex::new(modified))),
         })
     }
 
-    pub fn current(&self) -> std::sync::Arc<Keyring> {
+    pub fn current(&self) -> Arc<Keyring> {
         self.keyring
             .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
+    pub fn key_file(&self) -> Option<&KeyFile> {
+        self.file.as_ref().map(|(file, _)| file)
+    }
+
     pub fn seal(&self, plaintext: &[u8], associated_data: &[u8]) -> Sealed {
+        if let Some((file, seen)) = &self.file {
+            let modified = file.modified();
+            let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+            if modified != *seen {
+                match self.reload(file) {
+                    Ok(_) => *seen = modified,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "key file changed but could not be read; sealing with the keys already loaded")
+                    }
+                }
+            }
+        }
         self.current().seal(plaintext, associated_data)
     }
 
@@ -309,16 +373,17 @@ impl KeyStore {
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let keyring = self.current();
         if !keyring.knows(&sealed.key_id)
-            && let Some(file) = &self.file
+            && let Some((file, _)) = &self.file
         {
-            let reloaded = std::sync::Arc::new(file.load()?);
-            *self
-                .keyring
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = reloaded.clone();
-            return reloaded.open(sealed, associated_data);
+            return self.reload(file)?.open(sealed, associated_data);
         }
         keyring.open(sealed, associated_data)
+    }
+
+    fn reload(&self, file: &KeyFile) -> Result<Arc<Keyring>, CryptoError> {
+        let reloaded = Arc::new(file.load()?);
+        *self.keyring.write().unwrap_or_else(PoisonError::into_inner) = reloaded.clone();
+        Ok(reloaded)
     }
 }
 
@@ -331,11 +396,20 @@ mod tests {
         let keyring = Keyring::new(SecretKey::generate(), []);
         let sealed = keyring.seal(b"IGAAtoken", b"account:1");
         assert!(!sealed.ciphertext.windows(9).any(|w| w == b"IGAAtoken"));
-        assert_eq!(keyring.open(&sealed, b"account:1").unwrap().as_slice(), b"IGAAtoken");
-        assert!(matches!(keyring.open(&sealed, b"account:2"), Err(CryptoError::Decrypt)));
+        assert_eq!(
+            keyring.open(&sealed, b"account:1").unwrap().as_slice(),
+            b"IGAAtoken"
+        );
+        assert!(matches!(
+            keyring.open(&sealed, b"account:2"),
+            Err(CryptoError::Decrypt)
+        ));
 
         let other = Keyring::new(SecretKey::generate(), []);
-        assert!(matches!(other.open(&sealed, b"account:1"), Err(CryptoError::UnknownKey(_))));
+        assert!(matches!(
+            other.open(&sealed, b"account:1"),
+            Err(CryptoError::UnknownKey(_))
+        ));
     }
 
     #[test]
@@ -344,7 +418,10 @@ mod tests {
         let sealed_with_old = Keyring::new(old.clone(), []).seal(b"t", b"a");
         let new = SecretKey::generate();
         let rotated = Keyring::new(new.clone(), [old]);
-        assert_eq!(rotated.open(&sealed_with_old, b"a").unwrap().as_slice(), b"t");
+        assert_eq!(
+            rotated.open(&sealed_with_old, b"a").unwrap().as_slice(),
+            b"t"
+        );
         assert_eq!(rotated.seal(b"t", b"a").key_id, new.id());
     }
 
@@ -379,11 +456,25 @@ mod tests {
         let file = KeyFile::new(dir.path().join("secret.key"));
         let store = KeyStore::from_file(file.clone()).unwrap();
         let old = file.load().unwrap();
-        let new_key = SecretKey::generate();
-        let rotated = Keyring::new(new_key, old.keys.values().cloned());
+        let rotated = KeyFile::rotated(&old, SecretKey::generate());
         file.write(&rotated).unwrap();
         let sealed = rotated.seal(b"t", b"a");
         assert_eq!(store.open(&sealed, b"a").unwrap().as_slice(), b"t");
         assert_eq!(store.current().primary_id(), rotated.primary_id());
+    }
+
+    #[test]
+    fn a_key_store_seals_with_the_new_primary_once_its_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = KeyFile::new(dir.path().join("secret.key"));
+        let store = KeyStore::from_file(file.clone()).unwrap();
+        let old_id = store.current().primary_id().to_owned();
+        // Make sure the modification time moves even on coarse-grained file systems.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let rotated = KeyFile::rotated(&file.load().unwrap(), SecretKey::generate());
+        file.write(&rotated).unwrap();
+        let sealed = store.seal(b"t", b"a");
+        assert_eq!(sealed.key_id, rotated.primary_id());
+        assert_ne!(sealed.key_id, old_id);
     }
 }

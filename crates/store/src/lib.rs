@@ -44,6 +44,9 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct ConnectSettings {
     pub max_connections: Option<u32>,
+    /// How long to wait for a connection, at start-up too: long enough for a database that is
+    /// still starting (as under docker compose), short enough to fail visibly.
+    pub acquire_timeout: Duration,
     /// How long a SQLite writer waits for the lock before giving up.
     pub sqlite_busy_timeout: Duration,
 }
@@ -52,6 +55,7 @@ impl Default for ConnectSettings {
     fn default() -> Self {
         ConnectSettings {
             max_connections: None,
+            acquire_timeout: Duration::from_secs(10),
             sqlite_busy_timeout: Duration::from_secs(5),
         }
     }
@@ -93,7 +97,7 @@ impl Store {
         // for them, and at debug level they drown everything else.
         options.sqlx_logging(false);
         options.connect_timeout(Duration::from_secs(10));
-        options.acquire_timeout(Duration::from_secs(30));
+        options.acquire_timeout(settings.acquire_timeout);
         let is_sqlite = database_url.starts_with("sqlite:");
         if is_sqlite {
             let busy_timeout = settings.sqlite_busy_timeout;
@@ -109,9 +113,12 @@ impl Store {
         } else {
             options.max_connections(settings.max_connections.unwrap_or(10));
         }
-        let db = Database::connect(options)
-            .await
-            .map_err(|err| StoreError::Connect(redact_url_in(&err.to_string(), database_url)))?;
+        let db = Database::connect(options).await.map_err(|err| {
+            StoreError::Connect(format!(
+                "{} (is the database running and reachable?)",
+                redact_url_in(&err.to_string(), database_url)
+            ))
+        })?;
         Ok(Store { db, keys })
     }
 

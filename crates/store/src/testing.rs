@@ -16,7 +16,9 @@ pub const REQUIRE_ALL_VAR: &str = "FRESHTOKEN_TEST_REQUIRE_ALL";
 
 /// The PostgreSQL server tests may use, if any.
 pub fn postgres_url() -> Option<String> {
-    std::env::var(POSTGRES_URL_VAR).ok().filter(|url| !url.is_empty())
+    std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|url| !url.is_empty())
 }
 
 /// For tests that only make sense on PostgreSQL: its URL, or `None` to skip, unless skipping
@@ -25,7 +27,9 @@ pub fn postgres_url_or_skip(test: &str) -> Option<String> {
     let url = postgres_url();
     if url.is_none() {
         if std::env::var(REQUIRE_ALL_VAR).is_ok_and(|value| value == "1") {
-            panic!("{test} needs PostgreSQL: set {POSTGRES_URL_VAR} ({REQUIRE_ALL_VAR}=1 forbids skipping)");
+            panic!(
+                "{test} needs PostgreSQL: set {POSTGRES_URL_VAR} ({REQUIRE_ALL_VAR}=1 forbids skipping)"
+            );
         }
         eprintln!("skipping {test}: set {POSTGRES_URL_VAR} to run it");
     }
@@ -62,8 +66,15 @@ impl TestDatabase {
     }
 
     pub async fn new_postgres(admin_url: &str) -> TestDatabase {
-        let name = format!("ft_test_{}", crate::repo::random_id().to_lowercase().replace(['-', '_'], ""));
-        let admin = Database::connect(admin_url).await.expect("connect to the test PostgreSQL");
+        let name = format!(
+            "ft_test_{}",
+            crate::repo::random_id()
+                .to_lowercase()
+                .replace(['-', '_'], "")
+        );
+        let admin = Database::connect(admin_url)
+            .await
+            .expect("connect to the test PostgreSQL");
         admin
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await
@@ -91,11 +102,15 @@ impl Drop for TestDatabase {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Drop runs outside any runtime we may block: use a thread with its own.
             let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
                 runtime.block_on(async {
                     if let Ok(admin) = Database::connect(&admin_url).await {
                         let _ = admin
-                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
                             .await;
                         let _ = admin.close().await;
                     }

@@ -1,12 +1,14 @@
 //! Every repository against a real database: SQLite by default, PostgreSQL when
 //! `FRESHTOKEN_TEST_POSTGRES_URL` is set (CI runs both).
 
-use chrono::{Duration, DateTime, SubsecRound, Utc};
-use freshtoken_core::{AccessToken, AccountStatus, Provider, RefreshInterval, RefreshOutcome, Role};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use freshtoken_core::{
+    AccessToken, AccountStatus, Provider, RefreshInterval, RefreshOutcome, Role,
+};
 use freshtoken_store::testing::{TestDatabase, TestStore, test_keys};
 use freshtoken_store::{
-    AccountSettings, Duplicate, KeyStore, Keyring, NewAccount, NewApiKey, NewRefreshEvent,
-    NewUser, SecretKey, SessionRecord, Store, StoreError, TokenUpdate,
+    AccountSettings, Duplicate, KeyStore, Keyring, NewAccount, NewApiKey, NewRefreshEvent, NewUser,
+    SecretKey, SessionRecord, Store, StoreError, TokenUpdate,
 };
 use sea_orm::{ConnectionTrait, Statement};
 use std::sync::Arc;
@@ -44,7 +46,12 @@ async fn tenant_with_account(store: &Store, slug: &str, secret: &str) -> (i64, i
     let tenant = store.tenants().create("Shop", slug).await.unwrap();
     let (account, _) = store
         .accounts()
-        .connect(tenant.id, instagram_user("17841400000000001", "shop"), &token(secret), None)
+        .connect(
+            tenant.id,
+            instagram_user("17841400000000001", "shop"),
+            &token(secret),
+            None,
+        )
         .await
         .unwrap();
     (tenant.id, account.id)
@@ -63,7 +70,9 @@ mod migrations {
     #[tokio::test]
     async fn a_new_database_reports_pending_migrations_until_migrated() {
         let database = TestDatabase::new().await;
-        let store = Store::connect(&database.url, test_keys(), &Default::default()).await.unwrap();
+        let store = Store::connect(&database.url, test_keys(), &Default::default())
+            .await
+            .unwrap();
         assert!(store.readiness().await.unwrap().pending_migrations > 0);
         store.migrate().await.unwrap();
         assert_eq!(store.readiness().await.unwrap().pending_migrations, 0);
@@ -74,13 +83,19 @@ mod migrations {
         let store = TestStore::on(TestDatabase::new_sqlite(), test_keys()).await;
         let db = store.connection();
         let row = db
-            .query_one_raw(Statement::from_string(db.get_database_backend(), "PRAGMA journal_mode"))
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "PRAGMA journal_mode",
+            ))
             .await
             .unwrap()
             .unwrap();
         assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "wal");
         let row = db
-            .query_one_raw(Statement::from_string(db.get_database_backend(), "PRAGMA foreign_keys"))
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "PRAGMA foreign_keys",
+            ))
             .await
             .unwrap()
             .unwrap();
@@ -94,20 +109,47 @@ mod users {
     #[tokio::test]
     async fn users_are_found_by_email_whatever_its_case() {
         let store = TestStore::new().await;
-        let user = store.users().create(new_user("  Ada@Example.COM ")).await.unwrap();
+        let user = store
+            .users()
+            .create(new_user("  Ada@Example.COM "))
+            .await
+            .unwrap();
         assert_eq!(user.email, "ada@example.com");
-        let found = store.users().by_email("ADA@example.com").await.unwrap().unwrap();
+        let found = store
+            .users()
+            .by_email("ADA@example.com")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(found.id, user.id);
         assert_eq!(store.users().by_id(user.id).await.unwrap(), user);
-        assert!(store.users().by_email("bob@example.com").await.unwrap().is_none());
+        assert!(
+            store
+                .users()
+                .by_email("bob@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]
     async fn a_taken_email_is_a_typed_duplicate_not_a_panic() {
         let store = TestStore::new().await;
-        store.users().create(new_user("ada@example.com")).await.unwrap();
-        let err = store.users().create(new_user("ADA@example.com")).await.unwrap_err();
-        assert!(matches!(err, StoreError::Duplicate(Duplicate::Email)), "{err:?}");
+        store
+            .users()
+            .create(new_user("ada@example.com"))
+            .await
+            .unwrap();
+        let err = store
+            .users()
+            .create(new_user("ADA@example.com"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Duplicate(Duplicate::Email)),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
@@ -117,7 +159,10 @@ mod users {
         let user = users.create(new_user("ada@example.com")).await.unwrap();
         let at = Utc::now().trunc_subsecs(0);
         users.record_login(user.id, at).await.unwrap();
-        users.set_password_hash(user.id, "$argon2id$new".to_owned()).await.unwrap();
+        users
+            .set_password_hash(user.id, "$argon2id$new".to_owned())
+            .await
+            .unwrap();
         users.set_disabled(user.id, true).await.unwrap();
         users.set_operator(user.id, true).await.unwrap();
         let changed = users.by_id(user.id).await.unwrap();
@@ -129,7 +174,10 @@ mod users {
         assert!(users.by_id(user.id).await.unwrap().disabled_at.is_none());
         assert_eq!(users.count().await.unwrap(), 1);
         assert_eq!(users.list().await.unwrap().len(), 1);
-        assert!(matches!(users.set_disabled(9999, true).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            users.set_disabled(9999, true).await,
+            Err(StoreError::NotFound)
+        ));
         assert!(matches!(users.by_id(9999).await, Err(StoreError::NotFound)));
     }
 }
@@ -142,14 +190,23 @@ mod tenants {
         let store = TestStore::new().await;
         let tenants = store.tenants();
         let shop = tenants.create("My Shop", "my-shop").await.unwrap();
-        assert_eq!(tenants.by_slug("my-shop").await.unwrap().unwrap().id, shop.id);
+        assert_eq!(
+            tenants.by_slug("my-shop").await.unwrap().unwrap().id,
+            shop.id
+        );
         assert_eq!(tenants.by_id(shop.id).await.unwrap().name, "My Shop");
         tenants.set_disabled(shop.id, true).await.unwrap();
         assert!(tenants.by_id(shop.id).await.unwrap().disabled_at.is_some());
         assert_eq!(tenants.list().await.unwrap().len(), 1);
         tenants.delete(shop.id).await.unwrap();
-        assert!(matches!(tenants.by_id(shop.id).await, Err(StoreError::NotFound)));
-        assert!(matches!(tenants.delete(shop.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            tenants.by_id(shop.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            tenants.delete(shop.id).await,
+            Err(StoreError::NotFound)
+        ));
     }
 
     #[tokio::test]
@@ -157,7 +214,10 @@ mod tenants {
         let store = TestStore::new().await;
         store.tenants().create("A", "shop").await.unwrap();
         let err = store.tenants().create("B", "shop").await.unwrap_err();
-        assert!(matches!(err, StoreError::Duplicate(Duplicate::TenantSlug)), "{err:?}");
+        assert!(
+            matches!(err, StoreError::Duplicate(Duplicate::TenantSlug)),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
@@ -165,8 +225,14 @@ mod tenants {
         let store = TestStore::new().await;
         let (tenant_id, account_id) = tenant_with_account(&store, "shop", "IGAAgone").await;
         store.tenants().delete(tenant_id).await.unwrap();
-        assert!(matches!(store.accounts().by_id(account_id).await, Err(StoreError::NotFound)));
-        assert!(matches!(store.tokens().read(account_id).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.accounts().by_id(account_id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.tokens().read(account_id).await,
+            Err(StoreError::NotFound)
+        ));
     }
 }
 
@@ -176,21 +242,47 @@ mod memberships {
     #[tokio::test]
     async fn members_have_roles_that_can_change_and_end() {
         let store = TestStore::new().await;
-        let ada = store.users().create(new_user("ada@example.com")).await.unwrap();
-        let bob = store.users().create(new_user("bob@example.com")).await.unwrap();
+        let ada = store
+            .users()
+            .create(new_user("ada@example.com"))
+            .await
+            .unwrap();
+        let bob = store
+            .users()
+            .create(new_user("bob@example.com"))
+            .await
+            .unwrap();
         let shop = store.tenants().create("Shop", "shop").await.unwrap();
         let memberships = store.memberships();
         memberships.add(shop.id, ada.id, Role::Owner).await.unwrap();
-        memberships.add(shop.id, bob.id, Role::Viewer).await.unwrap();
+        memberships
+            .add(shop.id, bob.id, Role::Viewer)
+            .await
+            .unwrap();
 
-        assert_eq!(memberships.role_of(shop.id, bob.id).await.unwrap(), Some(Role::Viewer));
-        memberships.set_role(shop.id, bob.id, Role::Editor).await.unwrap();
-        assert_eq!(memberships.role_of(shop.id, bob.id).await.unwrap(), Some(Role::Editor));
+        assert_eq!(
+            memberships.role_of(shop.id, bob.id).await.unwrap(),
+            Some(Role::Viewer)
+        );
+        memberships
+            .set_role(shop.id, bob.id, Role::Editor)
+            .await
+            .unwrap();
+        assert_eq!(
+            memberships.role_of(shop.id, bob.id).await.unwrap(),
+            Some(Role::Editor)
+        );
         assert_eq!(memberships.owner_count(shop.id).await.unwrap(), 1);
 
         let members = memberships.members(shop.id).await.unwrap();
         let emails: Vec<_> = members.iter().map(|m| (m.email.as_str(), m.role)).collect();
-        assert_eq!(emails, [("ada@example.com", Role::Owner), ("bob@example.com", Role::Editor)]);
+        assert_eq!(
+            emails,
+            [
+                ("ada@example.com", Role::Owner),
+                ("bob@example.com", Role::Editor)
+            ]
+        );
 
         let tenants = memberships.tenants_of(ada.id).await.unwrap();
         assert_eq!(tenants.len(), 1);
@@ -199,24 +291,46 @@ mod memberships {
 
         memberships.remove(shop.id, bob.id).await.unwrap();
         assert_eq!(memberships.role_of(shop.id, bob.id).await.unwrap(), None);
-        assert!(matches!(memberships.remove(shop.id, bob.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            memberships.remove(shop.id, bob.id).await,
+            Err(StoreError::NotFound)
+        ));
     }
 
     #[tokio::test]
     async fn joining_twice_is_a_typed_duplicate() {
         let store = TestStore::new().await;
-        let ada = store.users().create(new_user("ada@example.com")).await.unwrap();
+        let ada = store
+            .users()
+            .create(new_user("ada@example.com"))
+            .await
+            .unwrap();
         let shop = store.tenants().create("Shop", "shop").await.unwrap();
-        store.memberships().add(shop.id, ada.id, Role::Owner).await.unwrap();
-        let err = store.memberships().add(shop.id, ada.id, Role::Viewer).await.unwrap_err();
-        assert!(matches!(err, StoreError::Duplicate(Duplicate::Membership)), "{err:?}");
+        store
+            .memberships()
+            .add(shop.id, ada.id, Role::Owner)
+            .await
+            .unwrap();
+        let err = store
+            .memberships()
+            .add(shop.id, ada.id, Role::Viewer)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Duplicate(Duplicate::Membership)),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
     async fn a_membership_needs_a_real_user_and_tenant() {
         let store = TestStore::new().await;
         let shop = store.tenants().create("Shop", "shop").await.unwrap();
-        let err = store.memberships().add(shop.id, 4242, Role::Owner).await.unwrap_err();
+        let err = store
+            .memberships()
+            .add(shop.id, 4242, Role::Owner)
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     }
 }
@@ -230,7 +344,12 @@ mod accounts {
         let shop = store.tenants().create("Shop", "shop").await.unwrap();
         let (account, created) = store
             .accounts()
-            .connect(shop.id, instagram_user("1", "shop"), &token("IGAAone"), None)
+            .connect(
+                shop.id,
+                instagram_user("1", "shop"),
+                &token("IGAAone"),
+                None,
+            )
             .await
             .unwrap();
         assert!(created);
@@ -238,9 +357,22 @@ mod accounts {
         assert_eq!(account.refresh_interval, RefreshInterval::Weekly);
         assert_eq!(account.public_id.len(), 22);
         assert!(account.allowed_origins.is_empty());
-        let by_public = store.accounts().by_public_id(&account.public_id).await.unwrap();
+        let by_public = store
+            .accounts()
+            .by_public_id(&account.public_id)
+            .await
+            .unwrap();
         assert_eq!(by_public, Some(account.clone()));
-        assert_eq!(store.tokens().read(account.id).await.unwrap().token.expose(), "IGAAone");
+        assert_eq!(
+            store
+                .tokens()
+                .read(account.id)
+                .await
+                .unwrap()
+                .token
+                .expose(),
+            "IGAAone"
+        );
     }
 
     #[tokio::test]
@@ -249,15 +381,30 @@ mod accounts {
         let shop = store.tenants().create("Shop", "shop").await.unwrap();
         let accounts = store.accounts();
         let (first, _) = accounts
-            .connect(shop.id, instagram_user("1", "old_name"), &token("IGAAold"), None)
+            .connect(
+                shop.id,
+                instagram_user("1", "old_name"),
+                &token("IGAAold"),
+                None,
+            )
             .await
             .unwrap();
         accounts
-            .set_status(first.id, AccountStatus::NeedsReconnect, Some("revoked".into()), None)
+            .set_status(
+                first.id,
+                AccountStatus::NeedsReconnect,
+                Some("revoked".into()),
+                None,
+            )
             .await
             .unwrap();
         let (second, created) = accounts
-            .connect(shop.id, instagram_user("1", "new_name"), &token("IGAAnew"), None)
+            .connect(
+                shop.id,
+                instagram_user("1", "new_name"),
+                &token("IGAAnew"),
+                None,
+            )
             .await
             .unwrap();
         assert!(!created);
@@ -267,7 +414,10 @@ mod accounts {
         assert_eq!(second.status, AccountStatus::Active);
         assert_eq!(second.last_error, None);
         assert_eq!(accounts.count(shop.id).await.unwrap(), 1);
-        assert_eq!(store.tokens().read(first.id).await.unwrap().token.expose(), "IGAAnew");
+        assert_eq!(
+            store.tokens().read(first.id).await.unwrap().token.expose(),
+            "IGAAnew"
+        );
     }
 
     #[tokio::test]
@@ -275,8 +425,16 @@ mod accounts {
         let store = TestStore::new().await;
         let a = store.tenants().create("A", "a").await.unwrap();
         let b = store.tenants().create("B", "b").await.unwrap();
-        let (in_a, _) = store.accounts().connect(a.id, instagram_user("1", "x"), &token("IGAAa"), None).await.unwrap();
-        let (in_b, created) = store.accounts().connect(b.id, instagram_user("1", "x"), &token("IGAAb"), None).await.unwrap();
+        let (in_a, _) = store
+            .accounts()
+            .connect(a.id, instagram_user("1", "x"), &token("IGAAa"), None)
+            .await
+            .unwrap();
+        let (in_b, created) = store
+            .accounts()
+            .connect(b.id, instagram_user("1", "x"), &token("IGAAb"), None)
+            .await
+            .unwrap();
         assert!(created);
         assert_ne!(in_a.id, in_b.id);
     }
@@ -287,7 +445,10 @@ mod accounts {
         let (_, account_id) = tenant_with_account(&store, "a", "IGAAa").await;
         let other = store.tenants().create("B", "b").await.unwrap();
         let accounts = store.accounts();
-        assert!(matches!(accounts.get(other.id, account_id).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            accounts.get(other.id, account_id).await,
+            Err(StoreError::NotFound)
+        ));
         assert!(accounts.list(other.id).await.unwrap().is_empty());
         let settings = AccountSettings {
             label: "mine now".into(),
@@ -297,10 +458,24 @@ mod accounts {
             js_constant: None,
             refresh_interval: RefreshInterval::Daily,
         };
-        assert!(matches!(accounts.update_settings(other.id, account_id, &settings).await, Err(StoreError::NotFound)));
-        assert!(matches!(accounts.rotate_public_id(other.id, account_id).await, Err(StoreError::NotFound)));
-        assert!(matches!(accounts.delete(other.id, account_id).await, Err(StoreError::NotFound)));
-        assert!(accounts.by_id(account_id).await.is_ok(), "the owner's account must survive");
+        assert!(matches!(
+            accounts
+                .update_settings(other.id, account_id, &settings)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            accounts.rotate_public_id(other.id, account_id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            accounts.delete(other.id, account_id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(
+            accounts.by_id(account_id).await.is_ok(),
+            "the owner's account must survive"
+        );
     }
 
     #[tokio::test]
@@ -315,7 +490,11 @@ mod accounts {
             js_constant: Some("MyToken".into()),
             refresh_interval: RefreshInterval::Monthly,
         };
-        let updated = store.accounts().update_settings(tenant_id, account_id, &settings).await.unwrap();
+        let updated = store
+            .accounts()
+            .update_settings(tenant_id, account_id, &settings)
+            .await
+            .unwrap();
         let read = store.accounts().get(tenant_id, account_id).await.unwrap();
         assert_eq!(updated, read);
         assert_eq!(read.label, "Main feed");
@@ -331,19 +510,48 @@ mod accounts {
         let store = TestStore::new().await;
         let (tenant_id, account_id) = tenant_with_account(&store, "a", "IGAAa").await;
         let before = store.accounts().get(tenant_id, account_id).await.unwrap();
-        let after = store.accounts().rotate_public_id(tenant_id, account_id).await.unwrap();
+        let after = store
+            .accounts()
+            .rotate_public_id(tenant_id, account_id)
+            .await
+            .unwrap();
         assert_ne!(before.public_id, after.public_id);
-        assert!(store.accounts().by_public_id(&before.public_id).await.unwrap().is_none());
+        assert!(
+            store
+                .accounts()
+                .by_public_id(&before.public_id)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]
     async fn deleting_an_account_deletes_its_token_and_history() {
         let store = TestStore::new().await;
         let (tenant_id, account_id) = tenant_with_account(&store, "a", "IGAAa").await;
-        store.refresh_events().record(event(account_id, RefreshOutcome::Refreshed, Utc::now())).await.unwrap();
-        store.accounts().delete(tenant_id, account_id).await.unwrap();
-        assert!(matches!(store.tokens().read(account_id).await, Err(StoreError::NotFound)));
-        assert!(store.refresh_events().recent(account_id, 10).await.unwrap().is_empty());
+        store
+            .refresh_events()
+            .record(event(account_id, RefreshOutcome::Refreshed, Utc::now()))
+            .await
+            .unwrap();
+        store
+            .accounts()
+            .delete(tenant_id, account_id)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.tokens().read(account_id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(
+            store
+                .refresh_events()
+                .recent(account_id, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
@@ -353,16 +561,42 @@ mod accounts {
         let now = Utc::now();
         let mut ids = Vec::new();
         // Sub-second offsets check that ordering holds on SQLite's text timestamps too.
-        for (n, offset) in [(1, Duration::milliseconds(-1500)), (2, Duration::hours(-3)), (3, Duration::milliseconds(250)), (4, Duration::minutes(-1))] {
+        for (n, offset) in [
+            (1, Duration::milliseconds(-1500)),
+            (2, Duration::hours(-3)),
+            (3, Duration::milliseconds(250)),
+            (4, Duration::minutes(-1)),
+        ] {
             let (account, _) = store
                 .accounts()
-                .connect(shop.id, instagram_user(&n.to_string(), "u"), &token("IGAAx"), Some(now + offset))
+                .connect(
+                    shop.id,
+                    instagram_user(&n.to_string(), "u"),
+                    &token("IGAAx"),
+                    Some(now + offset),
+                )
                 .await
                 .unwrap();
             ids.push(account.id);
         }
-        store.accounts().set_status(ids[3], AccountStatus::Paused, None, Some(now - Duration::minutes(1))).await.unwrap();
-        let due: Vec<i64> = store.accounts().due(now, 10).await.unwrap().iter().map(|a| a.id).collect();
+        store
+            .accounts()
+            .set_status(
+                ids[3],
+                AccountStatus::Paused,
+                None,
+                Some(now - Duration::minutes(1)),
+            )
+            .await
+            .unwrap();
+        let due: Vec<i64> = store
+            .accounts()
+            .due(now, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
         assert_eq!(due, [ids[1], ids[0]]);
         assert_eq!(store.accounts().due(now, 1).await.unwrap().len(), 1);
     }
@@ -396,15 +630,23 @@ mod tokens {
         tenant_with_account(&store, "a", secret).await;
         let dump = dump_tokens_table(&store).await;
         assert!(!dump.is_empty());
-        assert!(!dump.contains(secret), "plaintext token found in the database");
+        assert!(
+            !dump.contains(secret),
+            "plaintext token found in the database"
+        );
         if !store.database.is_postgres() {
             // Check the file itself too, WAL included: nothing anywhere on disk.
             let url = store.database.url.clone();
             store.store.clone().close().await.unwrap();
-            let path = url.trim_start_matches("sqlite://").trim_end_matches("?mode=rwc");
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_end_matches("?mode=rwc");
             for file in [path.to_owned(), format!("{path}-wal")] {
                 if let Ok(bytes) = std::fs::read(&file) {
-                    assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "plaintext in {file}");
+                    assert!(
+                        !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                        "plaintext in {file}"
+                    );
                 }
             }
         }
@@ -416,7 +658,12 @@ mod tokens {
         let (tenant_id, first) = tenant_with_account(&store, "a", "IGAAfirst").await;
         let (second, _) = store
             .accounts()
-            .connect(tenant_id, instagram_user("2", "other"), &token("IGAAsecond"), None)
+            .connect(
+                tenant_id,
+                instagram_user("2", "other"),
+                &token("IGAAsecond"),
+                None,
+            )
             .await
             .unwrap();
         let db = store.connection();
@@ -435,45 +682,92 @@ mod tokens {
     async fn rekeying_reseals_every_token_under_the_new_key_while_old_ones_still_open() {
         let database = TestDatabase::new().await;
         let old_key = SecretKey::generate();
-        let before = TestStore::on(database, Arc::new(KeyStore::fixed(Keyring::new(old_key.clone(), [])))).await;
+        let before = TestStore::on(
+            database,
+            Arc::new(KeyStore::fixed(Keyring::new(old_key.clone(), []))),
+        )
+        .await;
         let mut account_ids = Vec::new();
         let shop = before.tenants().create("Shop", "shop").await.unwrap();
         for n in 0..7 {
             let (account, _) = before
                 .accounts()
-                .connect(shop.id, instagram_user(&n.to_string(), "u"), &token(&format!("IGAA{n}")), None)
+                .connect(
+                    shop.id,
+                    instagram_user(&n.to_string(), "u"),
+                    &token(&format!("IGAA{n}")),
+                    None,
+                )
                 .await
                 .unwrap();
             account_ids.push(account.id);
         }
-        let TestStore { store: old_store, database } = before;
+        let TestStore {
+            store: old_store,
+            database,
+        } = before;
         old_store.close().await.unwrap();
 
         let new_key = SecretKey::generate();
-        let keys = Arc::new(KeyStore::fixed(Keyring::new(new_key.clone(), [old_key.clone()])));
+        let keys = Arc::new(KeyStore::fixed(Keyring::new(
+            new_key.clone(),
+            [old_key.clone()],
+        )));
         let after = TestStore::on(database, keys).await;
-        assert_eq!(after.tokens().count_by_key().await.unwrap(), [(old_key.id(), 7)]);
+        assert_eq!(
+            after.tokens().count_by_key().await.unwrap(),
+            [(old_key.id(), 7)]
+        );
         // Readable before the re-key, through the previous key.
-        assert_eq!(after.tokens().read(account_ids[0]).await.unwrap().token.expose(), "IGAA0");
+        assert_eq!(
+            after
+                .tokens()
+                .read(account_ids[0])
+                .await
+                .unwrap()
+                .token
+                .expose(),
+            "IGAA0"
+        );
 
         let report = after.tokens().rekey(3).await.unwrap();
         assert_eq!(report.resealed, 7);
-        assert_eq!(after.tokens().count_by_key().await.unwrap(), [(new_key.id(), 7)]);
-        assert_eq!(after.tokens().rekey(3).await.unwrap().resealed, 0, "a second pass has nothing to do");
+        assert_eq!(
+            after.tokens().count_by_key().await.unwrap(),
+            [(new_key.id(), 7)]
+        );
+        assert_eq!(
+            after.tokens().rekey(3).await.unwrap().resealed,
+            0,
+            "a second pass has nothing to do"
+        );
 
         // The old key can now go: the new one alone opens everything.
-        let TestStore { store: rekeyed, database } = after;
+        let TestStore {
+            store: rekeyed,
+            database,
+        } = after;
         rekeyed.close().await.unwrap();
-        let only_new = TestStore::on(database, Arc::new(KeyStore::fixed(Keyring::new(new_key, [])))).await;
+        let only_new = TestStore::on(
+            database,
+            Arc::new(KeyStore::fixed(Keyring::new(new_key, []))),
+        )
+        .await;
         for (n, id) in account_ids.iter().enumerate() {
-            assert_eq!(only_new.tokens().read(*id).await.unwrap().token.expose(), format!("IGAA{n}"));
+            assert_eq!(
+                only_new.tokens().read(*id).await.unwrap().token.expose(),
+                format!("IGAA{n}")
+            );
         }
     }
 
     async fn dump_tokens_table(store: &Store) -> String {
         let db = store.connection();
         let rows = db
-            .query_all_raw(Statement::from_string(db.get_database_backend(), "SELECT ciphertext, nonce, key_id FROM tokens"))
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT ciphertext, nonce, key_id FROM tokens",
+            ))
             .await
             .unwrap();
         rows.iter()
@@ -506,12 +800,20 @@ mod refresh_events {
         let store = TestStore::new().await;
         let (_, account_id) = tenant_with_account(&store, "a", "IGAAa").await;
         let start = Utc::now().trunc_subsecs(0);
-        store.refresh_events().record(event(account_id, RefreshOutcome::Transient, start)).await.unwrap();
+        store
+            .refresh_events()
+            .record(event(account_id, RefreshOutcome::Transient, start))
+            .await
+            .unwrap();
         let failed = NewRefreshEvent {
             attempt: 2,
             error_code: Some("190/463".into()),
             message: Some("token expired".into()),
-            ..event(account_id, RefreshOutcome::Revoked, start + Duration::minutes(5))
+            ..event(
+                account_id,
+                RefreshOutcome::Revoked,
+                start + Duration::minutes(5),
+            )
         };
         store.refresh_events().record(failed).await.unwrap();
         let recent = store.refresh_events().recent(account_id, 10).await.unwrap();
@@ -520,13 +822,25 @@ mod refresh_events {
         assert_eq!(recent[0].error_code.as_deref(), Some("190/463"));
         assert_eq!(recent[0].at, start + Duration::minutes(5));
         assert_eq!(recent[1].outcome, RefreshOutcome::Transient);
-        assert_eq!(store.refresh_events().recent(account_id, 1).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .refresh_events()
+                .recent(account_id, 1)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[tokio::test]
     async fn an_event_for_a_missing_account_is_refused() {
         let store = TestStore::new().await;
-        let err = store.refresh_events().record(event(4242, RefreshOutcome::Refreshed, Utc::now())).await.unwrap_err();
+        let err = store
+            .refresh_events()
+            .record(event(4242, RefreshOutcome::Refreshed, Utc::now()))
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     }
 }
@@ -548,17 +862,39 @@ mod api_keys {
     async fn keys_are_found_by_hash_until_revoked() {
         let store = TestStore::new().await;
         let shop = store.tenants().create("Shop", "shop").await.unwrap();
-        let created = store.api_keys().create(key(shop.id, "ft_abc")).await.unwrap();
-        let found = store.api_keys().active_by_hash("sha256-of-ft_abc").await.unwrap().unwrap();
+        let created = store
+            .api_keys()
+            .create(key(shop.id, "ft_abc"))
+            .await
+            .unwrap();
+        let found = store
+            .api_keys()
+            .active_by_hash("sha256-of-ft_abc")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(found.id, created.id);
 
         let at = Utc::now().trunc_subsecs(0);
         store.api_keys().touch(created.id, at).await.unwrap();
-        assert_eq!(store.api_keys().list(shop.id).await.unwrap()[0].last_used_at, Some(at));
+        assert_eq!(
+            store.api_keys().list(shop.id).await.unwrap()[0].last_used_at,
+            Some(at)
+        );
 
         store.api_keys().revoke(shop.id, created.id).await.unwrap();
-        assert!(store.api_keys().active_by_hash("sha256-of-ft_abc").await.unwrap().is_none());
-        assert!(matches!(store.api_keys().revoke(shop.id, created.id).await, Err(StoreError::NotFound)));
+        assert!(
+            store
+                .api_keys()
+                .active_by_hash("sha256-of-ft_abc")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            store.api_keys().revoke(shop.id, created.id).await,
+            Err(StoreError::NotFound)
+        ));
     }
 
     #[tokio::test]
@@ -566,19 +902,44 @@ mod api_keys {
         let store = TestStore::new().await;
         let shop = store.tenants().create("Shop", "shop").await.unwrap();
         let other = store.tenants().create("Other", "other").await.unwrap();
-        let created = store.api_keys().create(key(shop.id, "ft_abc")).await.unwrap();
-        assert!(matches!(store.api_keys().revoke(other.id, created.id).await, Err(StoreError::NotFound)));
+        let created = store
+            .api_keys()
+            .create(key(shop.id, "ft_abc"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.api_keys().revoke(other.id, created.id).await,
+            Err(StoreError::NotFound)
+        ));
         assert!(store.api_keys().list(other.id).await.unwrap().is_empty());
-        assert!(store.api_keys().active_by_hash("sha256-of-ft_abc").await.unwrap().is_some());
+        assert!(
+            store
+                .api_keys()
+                .active_by_hash("sha256-of-ft_abc")
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[tokio::test]
     async fn a_reused_prefix_is_a_typed_duplicate() {
         let store = TestStore::new().await;
         let shop = store.tenants().create("Shop", "shop").await.unwrap();
-        store.api_keys().create(key(shop.id, "ft_abc")).await.unwrap();
-        let err = store.api_keys().create(key(shop.id, "ft_abc")).await.unwrap_err();
-        assert!(matches!(err, StoreError::Duplicate(Duplicate::ApiKey)), "{err:?}");
+        store
+            .api_keys()
+            .create(key(shop.id, "ft_abc"))
+            .await
+            .unwrap();
+        let err = store
+            .api_keys()
+            .create(key(shop.id, "ft_abc"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Duplicate(Duplicate::ApiKey)),
+            "{err:?}"
+        );
     }
 }
 
@@ -589,14 +950,35 @@ mod sessions {
     async fn sessions_are_saved_replaced_loaded_and_expire() {
         let store = TestStore::new().await;
         let now = Utc::now().trunc_subsecs(0);
-        let record = SessionRecord { id: "s1".into(), data: b"{}".to_vec(), expires_at: now + Duration::hours(1) };
+        let record = SessionRecord {
+            id: "s1".into(),
+            data: b"{}".to_vec(),
+            expires_at: now + Duration::hours(1),
+        };
         store.sessions().save(&record).await.unwrap();
-        let replaced = SessionRecord { data: b"{\"user\":1}".to_vec(), ..record.clone() };
+        let replaced = SessionRecord {
+            data: b"{\"user\":1}".to_vec(),
+            ..record.clone()
+        };
         store.sessions().save(&replaced).await.unwrap();
-        assert_eq!(store.sessions().load("s1", now).await.unwrap(), Some(replaced));
-        assert_eq!(store.sessions().load("s1", now + Duration::hours(2)).await.unwrap(), None);
+        assert_eq!(
+            store.sessions().load("s1", now).await.unwrap(),
+            Some(replaced)
+        );
+        assert_eq!(
+            store
+                .sessions()
+                .load("s1", now + Duration::hours(2))
+                .await
+                .unwrap(),
+            None
+        );
 
-        let old = SessionRecord { id: "s2".into(), data: vec![], expires_at: now - Duration::minutes(1) };
+        let old = SessionRecord {
+            id: "s2".into(),
+            data: vec![],
+            expires_at: now - Duration::minutes(1),
+        };
         store.sessions().save(&old).await.unwrap();
         assert_eq!(store.sessions().delete_expired(now).await.unwrap(), 1);
         store.sessions().delete("s1").await.unwrap();

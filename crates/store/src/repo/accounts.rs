@@ -7,9 +7,9 @@ use sea_orm::{
 
 use super::random_id;
 use super::tokens::{TokenUpdate, save_on};
+use crate::Store;
 use crate::entity::account;
 use crate::error::{Duplicate, StoreError, duplicate_as};
-use crate::Store;
 
 /// A connected Instagram account.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,11 @@
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 
+use crate::Store;
 use crate::entity::api_key;
 use crate::error::{Duplicate, StoreError, duplicate_as};
-use crate::Store;
 
 pub type ApiKey = api_key::Model;
 

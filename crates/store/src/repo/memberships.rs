@@ -52,10 +52,17 @@ impl<'a> Memberships<'a> {
         let found = membership::Entity::find_by_id((tenant_id, user_id))
             .one(&self.store.db)
             .await?;
-        found.map(|row| row.role.parse().map_err(StoreError::from)).transpose()
+        found
+            .map(|row| row.role.parse().map_err(StoreError::from))
+            .transpose()
     }
 
-    pub async fn set_role(&self, tenant_id: i64, user_id: i64, role: Role) -> Result<(), StoreError> {
+    pub async fn set_role(
+        &self,
+        tenant_id: i64,
+        user_id: i64,
+        role: Role,
+    ) -> Result<(), StoreError> {
         let result = membership::Entity::update_many()
             .set(membership::ActiveModel {
                 role: Set(role.as_str().to_owned()),

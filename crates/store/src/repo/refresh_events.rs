@@ -1,10 +1,13 @@
 use chrono::{DateTime, Utc};
 use freshtoken_core::RefreshOutcome;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
+use crate::Store;
 use crate::entity::refresh_event;
 use crate::error::StoreError;
-use crate::Store;
 
 /// One refresh attempt, as the account's history shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +59,11 @@ impl<'a> RefreshEvents<'a> {
     }
 
     /// The account's most recent attempts, newest first.
-    pub async fn recent(&self, account_id: i64, limit: u64) -> Result<Vec<RefreshEvent>, StoreError> {
+    pub async fn recent(
+        &self,
+        account_id: i64,
+        limit: u64,
+    ) -> Result<Vec<RefreshEvent>, StoreError> {
         refresh_event::Entity::find()
             .filter(refresh_event::Column::AccountId.eq(account_id))
             .order_by_desc(refresh_event::Column::At)

@@ -2,9 +2,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
+use crate::Store;
 use crate::entity::session;
 use crate::error::StoreError;
-use crate::Store;
 
 /// A server-side session: an opaque id, its serialized data, and when it ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,11 @@ impl<'a> Sessions<'a> {
     }
 
     /// The session, unless it is missing or has expired by `now`.
-    pub async fn load(&self, id: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError> {
+    pub async fn load(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let row = session::Entity::find_by_id(id.to_owned())
             .filter(session::Column::ExpiresAt.gt(now))
             .one(&self.store.db)

@@ -1,9 +1,11 @@
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 
+use crate::Store;
 use crate::entity::tenant;
 use crate::error::{Duplicate, StoreError, duplicate_as};
-use crate::Store;
 
 pub type Tenant = tenant::Model;
 
@@ -67,7 +69,9 @@ impl<'a> Tenants<'a> {
 
     /// Deletes the tenant with its members, accounts, tokens and keys (foreign keys cascade).
     pub async fn delete(&self, id: i64) -> Result<(), StoreError> {
-        let result = tenant::Entity::delete_by_id(id).exec(&self.store.db).await?;
+        let result = tenant::Entity::delete_by_id(id)
+            .exec(&self.store.db)
+            .await?;
         if result.rows_affected == 0 {
             return Err(StoreError::NotFound);
         }

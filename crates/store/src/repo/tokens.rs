@@ -6,10 +6,10 @@ use sea_orm::{
     QuerySelect,
 };
 
+use crate::Store;
 use crate::crypto::{KeyStore, Sealed};
 use crate::entity::token;
 use crate::error::StoreError;
-use crate::Store;
 
 /// A new token for an account, from a connect or a refresh.
 #[derive(Debug, Clone)]
@@ -58,7 +58,10 @@ pub(crate) async fn save_on(
     account_id: i64,
     update: &TokenUpdate,
 ) -> Result<(), StoreError> {
-    let sealed = keys.seal(update.token.expose().as_bytes(), &associated_data(account_id));
+    let sealed = keys.seal(
+        update.token.expose().as_bytes(),
+        &associated_data(account_id),
+    );
     let row = token::ActiveModel {
         account_id: Set(account_id),
         ciphertext: Set(sealed.ciphertext),
@@ -112,9 +115,13 @@ impl<'a> Tokens<'a> {
             nonce: row.nonce,
             key_id: row.key_id,
         };
-        let plaintext = self.store.keys.open(&sealed, &associated_data(row.account_id))?;
-        let token = std::str::from_utf8(&plaintext)
-            .map_err(|_| StoreError::Corrupt(format!("token of account {} is not UTF-8", row.account_id)))?;
+        let plaintext = self
+            .store
+            .keys
+            .open(&sealed, &associated_data(row.account_id))?;
+        let token = std::str::from_utf8(&plaintext).map_err(|_| {
+            StoreError::Corrupt(format!("token of account {} is not UTF-8", row.account_id))
+        })?;
         Ok(StoredToken {
             account_id: row.account_id,
             token: AccessToken::new(token),

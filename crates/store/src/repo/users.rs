@@ -1,9 +1,12 @@
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
+};
 
+use crate::Store;
 use crate::entity::user;
 use crate::error::{Duplicate, StoreError, duplicate_as};
-use crate::Store;
 
 pub type User = user::Model;
 
@@ -69,11 +72,17 @@ impl<'a> Users<'a> {
     }
 
     pub async fn record_login(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.update(id, |user| user.last_login_at = Set(Some(at))).await
+        self.update(id, |user| user.last_login_at = Set(Some(at)))
+            .await
     }
 
-    pub async fn set_password_hash(&self, id: i64, password_hash: String) -> Result<(), StoreError> {
-        self.update(id, |user| user.password_hash = Set(password_hash)).await
+    pub async fn set_password_hash(
+        &self,
+        id: i64,
+        password_hash: String,
+    ) -> Result<(), StoreError> {
+        self.update(id, |user| user.password_hash = Set(password_hash))
+            .await
     }
 
     pub async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
@@ -82,10 +91,15 @@ impl<'a> Users<'a> {
     }
 
     pub async fn set_operator(&self, id: i64, is_operator: bool) -> Result<(), StoreError> {
-        self.update(id, |user| user.is_operator = Set(is_operator)).await
+        self.update(id, |user| user.is_operator = Set(is_operator))
+            .await
     }
 
-    async fn update(&self, id: i64, change: impl FnOnce(&mut user::ActiveModel)) -> Result<(), StoreError> {
+    async fn update(
+        &self,
+        id: i64,
+        change: impl FnOnce(&mut user::ActiveModel),
+    ) -> Result<(), StoreError> {
         let mut active = user::ActiveModel {
             id: Set(id),
             ..Default::default()

@@ -1,0 +1,126 @@
+//! The command line. Every setting is a flag and a `FRESHTOKEN_*` variable (clap's `env`);
+//! flags win over the environment, which wins over the defaults.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "freshtoken",
+    version,
+    about = "Keeps Instagram access tokens fresh, for many tenants."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: web and background worker in one process (applies migrations first).
+    Serve,
+    /// Apply pending database migrations and exit. Running it twice is harmless.
+    Migrate,
+    /// Operator tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Print a new random secret key (base64), for FRESHTOKEN_SECRET_KEY.
+    GenerateKey,
+    /// Re-encrypt every stored token under the current key, while the service runs.
+    ///
+    /// With the key file of the default setup, this first writes a new key into the file (the
+    /// old ones stay, to decrypt). With FRESHTOKEN_SECRET_KEY, set the new key there and the
+    /// old one in FRESHTOKEN_PREVIOUS_SECRET_KEYS first, then run this.
+    RotateKey {
+        /// Also drop from the key file the previous keys that no token needs any more.
+        #[arg(long)]
+        retire: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines, for a terminal.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The settings shared by every command.
+#[derive(Debug, Args)]
+pub struct Settings {
+    /// Where the default SQLite database and the generated secret key live.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Address and port to listen on.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: String,
+
+    /// The address people reach this service at (scheme, host, port), e.g.
+    /// https://tokens.example.com. Defaults to http:// and the bind address.
+    #[arg(long, env = "FRESHTOKEN_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// postgres://user:pass@host/db for PostgreSQL, or sqlite://path?mode=rwc. `DATABASE_URL`
+    /// is read too. Defaults to a SQLite file in the data directory.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: Option<String>,
+
+    /// The key that encrypts tokens at rest: 32 bytes, base64. Required with PostgreSQL;
+    /// with SQLite and no key, one is generated into the data directory.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_SECRET_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secret_key: Option<String>,
+
+    /// Earlier keys, comma-separated, still needed to decrypt tokens sealed before a rotation.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_PREVIOUS_SECRET_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true,
+        global = true
+    )]
+    pub previous_secret_keys: Vec<String>,
+
+    /// Log line format.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_LOG_FORMAT",
+        value_enum,
+        default_value = "human",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// What to log, as tracing filter directives, e.g. `info` or `info,freshtoken_web=debug`.
+    #[arg(long, env = "FRESHTOKEN_LOG", default_value = "info", global = true)]
+    pub log: String,
+}

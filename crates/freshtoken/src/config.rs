@@ -1,0 +1,248 @@
+//! The one typed configuration, built from [`Settings`] and validated before anything listens.
+//! Every error names the variable (and flag) at fault and what was expected.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use freshtoken_store::{KeyFile, Keyring, SecretKey};
+use url::Url;
+
+use crate::cli::{LogFormat, Settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} (--{flag}): {problem}")]
+    Invalid {
+        var: &'static str,
+        flag: &'static str,
+        problem: String,
+    },
+}
+
+fn invalid(var: &'static str, flag: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        flag,
+        problem: problem.into(),
+    }
+}
+
+/// Where the keys that seal tokens come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// `FRESHTOKEN_SECRET_KEY` (and previous keys): every process shares it.
+    Given(Keyring),
+    /// A key file in the data directory, generated on first start (SQLite only).
+    File(KeyFile),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub bind: SocketAddr,
+    /// `None`: derived from the address actually bound (see [`Config::public_url_for`]).
+    pub public_url: Option<Url>,
+    pub database_url: String,
+    pub keys: KeySource,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+impl Config {
+    pub fn from_settings(settings: &Settings) -> Result<Config, ConfigError> {
+        let bind: SocketAddr = settings.bind.trim().parse().map_err(|_| {
+            invalid(
+                "FRESHTOKEN_BIND",
+                "bind",
+                format!(
+                    "expected an address and port such as 127.0.0.1:8080, got {:?}",
+                    settings.bind
+                ),
+            )
+        })?;
+
+        let public_url = settings
+            .public_url
+            .as_deref()
+            .map(|text| parse_public_url(text.trim()))
+            .transpose()?;
+
+        let database_url = settings
+            .database_url
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok())
+            .filter(|url| !url.trim().is_empty());
+        let database_url = match database_url {
+            Some(url) => {
+                let url = url.trim().to_owned();
+                if !(url.starts_with("postgres://")
+                    || url.starts_with("postgresql://")
+                    || url.starts_with("sqlite:"))
+                {
+                    return Err(invalid(
+                        "FRESHTOKEN_DATABASE_URL or DATABASE_URL",
+                        "database-url",
+                        "expected postgres://user:password@host:port/database or sqlite://path?mode=rwc",
+                    ));
+                }
+                url
+            }
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                settings.data_dir.join("freshtoken.db").display()
+            ),
+        };
+        let is_sqlite = database_url.starts_with("sqlite:");
+
+        let keys = match settings
+            .secret_key
+            .as_deref()
+            .filter(|key| !key.trim().is_empty())
+        {
+            Some(key) => {
+                let primary =
+                    SecretKey::from_base64(key, "FRESHTOKEN_SECRET_KEY").map_err(|err| {
+                        invalid("FRESHTOKEN_SECRET_KEY", "secret-key", err.to_string())
+                    })?;
+                let previous = settings
+                    .previous_secret_keys
+                    .iter()
+                    .filter(|key| !key.trim().is_empty())
+                    .map(|key| SecretKey::from_base64(key, "FRESHTOKEN_PREVIOUS_SECRET_KEYS"))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|err| {
+                        invalid(
+                            "FRESHTOKEN_PREVIOUS_SECRET_KEYS",
+                            "previous-secret-keys",
+                            err.to_string(),
+                        )
+                    })?;
+                KeySource::Given(Keyring::new(primary, previous))
+            }
+            None if is_sqlite => {
+                KeySource::File(KeyFile::new(settings.data_dir.join("secret.key")))
+            }
+            None => {
+                return Err(invalid(
+                    "FRESHTOKEN_SECRET_KEY",
+                    "secret-key",
+                    "required with PostgreSQL, so that every process shares one key; create one with `freshtoken admin generate-key`",
+                ));
+            }
+        };
+
+        Ok(Config {
+            data_dir: settings.data_dir.clone(),
+            bind,
+            public_url,
+            database_url,
+            keys,
+            log_format: settings.log_format,
+            log_filter: settings.log.clone(),
+        })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+
+    /// The public URL: as configured, or http:// and the address actually bound.
+    pub fn public_url_for(&self, bound: SocketAddr) -> Url {
+        self.public_url.clone().unwrap_or_else(|| {
+            Url::parse(&format!("http://{bound}/")).expect("a socket address makes a valid URL")
+        })
+    }
+}
+
+fn parse_public_url(text: &str) -> Result<Url, ConfigError> {
+    let problem = |what: &str| {
+        invalid(
+            "FRESHTOKEN_PUBLIC_URL",
+            "public-url",
+            format!("{what}, got {text:?}"),
+        )
+    };
+    let url = Url::parse(text)
+        .map_err(|_| problem("expected an absolute URL such as https://tokens.example.com"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(problem("expected an http:// or https:// URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(problem("expected no query or fragment"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["freshtoken"];
+        argv.extend_from_slice(args);
+        let cli = crate::cli::Cli::try_parse_from(argv).expect("arguments parse");
+        Config::from_settings(&cli.settings)
+    }
+
+    #[test]
+    fn nothing_set_means_sqlite_in_the_data_dir_with_a_generated_key_file() {
+        let config = config(&["--data-dir", "/tmp/ft"]).unwrap();
+        assert_eq!(
+            config.database_url,
+            "sqlite:///tmp/ft/freshtoken.db?mode=rwc"
+        );
+        assert!(matches!(config.keys, KeySource::File(_)));
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            config.public_url_for(config.bind).as_str(),
+            "http://127.0.0.1:8080/"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_the_expectation() {
+        let err = config(&["--bind", "nonsense"]).unwrap_err().to_string();
+        assert!(err.starts_with("FRESHTOKEN_BIND (--bind)"), "{err}");
+        let err = config(&["--public-url", "ftp://x"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("FRESHTOKEN_PUBLIC_URL"), "{err}");
+        let err = config(&["--database-url", "mysql://x"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_URL"), "{err}");
+        let err = config(&["--secret-key", "dG9vIHNob3J0"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("FRESHTOKEN_SECRET_KEY"), "{err}");
+        assert!(
+            !err.contains("dG9vIHNob3J0"),
+            "a key must never be echoed: {err}"
+        );
+    }
+
+    #[test]
+    fn postgres_requires_a_shared_secret_key() {
+        let err = config(&["--database-url", "postgres://localhost/db"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("FRESHTOKEN_SECRET_KEY"), "{err}");
+        let key = SecretKey::generate();
+        let old = SecretKey::generate();
+        let config = config(&[
+            "--database-url",
+            "postgres://localhost/db",
+            "--secret-key",
+            &key.to_base64(),
+            "--previous-secret-keys",
+            &old.to_base64(),
+        ])
+        .unwrap();
+        let KeySource::Given(keyring) = config.keys else {
+            panic!("expected given keys")
+        };
+        assert_eq!(keyring.primary_id(), key.id());
+        assert_eq!(keyring.previous_ids(), [old.id()]);
+    }
+}

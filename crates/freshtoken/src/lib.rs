@@ -1,0 +1,69 @@
+//! The freshtoken program: command line, configuration, and the wiring of the library crates
+//! into processes (`serve`, `migrate`, `admin`).
+//!
+//! Nothing here holds business logic: it reads the configuration once, builds the store and
+//! the router, and runs them until a signal asks it to stop.
+
+mod admin;
+pub mod cli;
+pub mod config;
+mod logging;
+pub mod server;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{AdminCommand, Cli, Command};
+use crate::config::Config;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Needs no configuration: an operator runs it before there is any.
+    if let Some(Command::Admin(AdminCommand::GenerateKey)) = cli.command {
+        println!(
+            "{}",
+            freshtoken_store::SecretKey::generate().to_base64().as_str()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_settings(&cli.settings) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("freshtoken: invalid configuration: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(err) = logging::init(config.log_format, &config.log_filter) {
+        eprintln!("freshtoken: {err}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("freshtoken: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => server::run(config).await,
+            Command::Migrate => admin::migrate(&config).await,
+            Command::Admin(admin) => admin::run(&config, admin).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(
+                error = format!("{err:#}"),
+                "freshtoken stopped with an error"
+            );
+            eprintln!("freshtoken: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

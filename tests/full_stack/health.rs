@@ -1,0 +1,162 @@
+use freshtoken_store::testing::{TestDatabase, test_keys};
+use freshtoken_store::{ConnectSettings, SecretKey, Store};
+use freshtoken_web::AppState;
+use serde_json::Value;
+
+use crate::support::{Process, freshtoken};
+
+#[tokio::test]
+async fn serve_with_nothing_configured_is_ready_on_sqlite_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Process::serve(freshtoken(dir.path())).await;
+
+    let response = reqwest::get(format!("{}/readyz", server.base_url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert!(dir.path().join("freshtoken.db").exists());
+    assert!(dir.path().join("secret.key").exists());
+
+    let status = server.terminate();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    let output = server.output_after_exit();
+    assert!(output.contains("stopped"), "{output}");
+}
+
+#[tokio::test]
+async fn serve_is_ready_on_the_database_url_given() {
+    // PostgreSQL when FRESHTOKEN_TEST_POSTGRES_URL is set (as in CI), SQLite otherwise.
+    let database = TestDatabase::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = freshtoken(dir.path());
+    command.env("DATABASE_URL", &database.url).env(
+        "FRESHTOKEN_SECRET_KEY",
+        SecretKey::generate().to_base64().as_str(),
+    );
+    let mut server = Process::serve(command).await;
+    let response = reqwest::get(format!("{}/readyz", server.base_url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        !dir.path().join("secret.key").exists(),
+        "a given key must not be written anywhere"
+    );
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_second_start_reuses_the_database_and_the_generated_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Process::serve(freshtoken(dir.path())).await;
+    assert!(first.terminate().success());
+    let key = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
+    let mut second = Process::serve(freshtoken(dir.path())).await;
+    let response = reqwest::get(format!("{}/readyz", second.base_url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(second.terminate().success());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("secret.key")).unwrap(),
+        key
+    );
+}
+
+/// Serves the router in this process on a store that was never migrated.
+async fn serve_unmigrated() -> (String, TestDatabase) {
+    let database = TestDatabase::new().await;
+    let store = Store::connect(&database.url, test_keys(), &ConnectSettings::default())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, freshtoken_web::router(AppState { store }))
+            .await
+            .unwrap();
+    });
+    (format!("http://{address}"), database)
+}
+
+#[tokio::test]
+async fn readyz_refuses_with_a_json_error_while_migrations_are_pending() {
+    let (base_url, _database) = serve_unmigrated().await;
+    let response = reqwest::get(format!("{base_url}/readyz")).await.unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_ready");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("freshtoken migrate")
+    );
+    // Alive all the same.
+    let response = reqwest::get(format!("{base_url}/healthz")).await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_keeps_the_callers() {
+    let (base_url, _database) = serve_unmigrated().await;
+    let client = reqwest::Client::new();
+    let generated = client
+        .get(format!("{base_url}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let given = client
+        .get(format!("{base_url}/healthz"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "trace-me-42");
+}
+
+#[tokio::test]
+async fn unknown_paths_get_a_json_404() {
+    let (base_url, _database) = serve_unmigrated().await;
+    let response = reqwest::get(format!("{base_url}/no/such/page"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = freshtoken(dir.path());
+    command.args(["--log-format", "json"]);
+    let mut server = Process::serve(command).await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/readyz", server.base_url))
+        .header("x-request-id", "log-me-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(server.terminate().success());
+    let output = server.output_after_exit();
+    let lines: Vec<Value> = output
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    assert!(
+        lines.iter().any(
+            |line| line["request_id"] == "log-me-7" || line["span"]["request_id"] == "log-me-7"
+        ),
+        "{output}"
+    );
+}

@@ -1,0 +1,9 @@
+//! Full-stack tests: the real `freshtoken` binary (or its router) on a real database, talked
+//! to over HTTP like a client would. SQLite by default; PostgreSQL when
+//! `FRESHTOKEN_TEST_POSTGRES_URL` is set.
+
+mod support;
+
+mod config;
+mod health;
+mod keys;
