@@ -1,6 +1,6 @@
 use freshtoken_store::testing::{TestDatabase, test_keys};
 use freshtoken_store::{ConnectSettings, SecretKey, Store};
-use freshtoken_web::AppState;
+use freshtoken_web::{AppState, WebConfig};
 use serde_json::Value;
 
 use crate::support::{Process, freshtoken};
@@ -74,9 +74,13 @@ async fn serve_unmigrated() -> (String, TestDatabase) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, freshtoken_web::router(AppState { store }))
-            .await
-            .unwrap();
+        let config = WebConfig::new(format!("http://{address}/").parse().unwrap());
+        axum::serve(
+            listener,
+            freshtoken_web::router(AppState::new(store, config)),
+        )
+        .await
+        .unwrap();
     });
     (format!("http://{address}"), database)
 }

@@ -117,3 +117,175 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+/// The application served in this process, from a real configuration, on a fresh database.
+pub struct TestApp {
+    pub base_url: String,
+    // Held for the test's lifetime: the server runs on the test's runtime, and the database
+    // (a PostgreSQL one is dropped with this) must outlive it.
+    _server: freshtoken::server::RunningServer,
+    _database: freshtoken_store::testing::TestDatabase,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::with_args(&[]).await
+    }
+
+    /// Starts the app with extra command-line settings, e.g. `["--signup", "closed"]`.
+    pub async fn with_args(extra: &[&str]) -> TestApp {
+        use clap::Parser;
+        let database = freshtoken_store::testing::TestDatabase::new().await;
+        let data_dir = tempfile::tempdir().expect("temporary directory");
+        let key = freshtoken_store::SecretKey::generate();
+        let key = key.to_base64();
+        let data_dir_arg = data_dir.path().display().to_string();
+        let mut args = vec![
+            "freshtoken",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            &data_dir_arg,
+            "--database-url",
+            &database.url,
+            "--secret-key",
+            key.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        let cli = freshtoken::cli::Cli::try_parse_from(args).expect("test arguments parse");
+        let config = freshtoken::config::Config::from_settings(&cli.settings)
+            .expect("valid test configuration");
+        let server = freshtoken::server::start(&config)
+            .await
+            .expect("the app starts");
+        TestApp {
+            base_url: format!("http://{}", server.local_addr),
+            _server: server,
+            _database: database,
+            _data_dir: data_dir,
+        }
+    }
+
+    /// A browser on our own site: sends `Origin` like a page of the dashboard would, and keeps
+    /// the session cookie.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            base_url: self.base_url.clone(),
+            origin: Some(self.base_url.clone()),
+            cookie: None,
+            client: reqwest::Client::new(),
+        }
+    }
+}
+
+/// What a test sees of one response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+/// A cookie-keeping client, written out by hand so tests can look at and replay cookies.
+#[derive(Clone)]
+pub struct Browser {
+    pub base_url: String,
+    pub origin: Option<String>,
+    pub cookie: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Browser {
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    pub async fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base_url));
+        if let Some(origin) = &self.origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", format!("freshtoken_session={cookie}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if let Some(cookie) = session_cookie(&headers) {
+            self.cookie = cookie;
+        }
+        let text = response.text().await.expect("body read");
+        let body = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        self.send("GET", path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str, body: serde_json::Value) -> Reply {
+        self.send("POST", path, Some(body)).await
+    }
+
+    /// Signs up with a fresh address; returns the `/me` body.
+    pub async fn sign_up(&mut self, email: &str) -> serde_json::Value {
+        let reply = self
+            .post(
+                "/api/v1/auth/signup",
+                serde_json::json!({"email": email, "password": "a long enough password", "name": "Test"}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body
+    }
+}
+
+/// `Some(Some(value))` when the response sets the session cookie, `Some(None)` when it
+/// removes it, `None` when it leaves it alone.
+pub fn session_cookie(headers: &reqwest::header::HeaderMap) -> Option<Option<String>> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| {
+            let pair = value.split(';').next()?.trim();
+            let cookie_value = pair.strip_prefix("freshtoken_session=")?;
+            let removed = cookie_value.is_empty() || value.contains("Max-Age=0");
+            Some((!removed).then(|| cookie_value.to_owned()))
+        })
+}

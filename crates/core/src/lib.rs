@@ -4,6 +4,8 @@
 //! `wasm32-unknown-unknown` for the Leptos dashboard. Each enum has one spelling on the wire
 //! and in the database (`as_str` / `FromStr`), so the two can never drift apart.
 
+pub mod api;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -133,6 +135,43 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Who may create an account on this instance.
+    SignupMode, "sign-up mode" {
+        /// Anyone may sign up.
+        Open => "open",
+        /// Only with an invitation link to a workspace.
+        Invite => "invite",
+        /// Nobody: the operator creates users with `freshtoken admin create-user`.
+        Closed => "closed",
+    }
+);
+
+/// Parses a duration such as `90s`, `5m`, `12h` or `7d` (a whole number and one unit).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration such as 30s, 5m, 12h or 7d, got {text:?}"))?;
+    let seconds = match unit {
+        "ms" => return Ok(std::time::Duration::from_millis(number)),
+        "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86_400,
+        _ => {
+            return Err(format!(
+                "expected a duration such as 30s, 5m, 12h or 7d (units ms, s, m, h, d), got {text:?}"
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
 /// An access token in memory. It has no `Display`, and its `Debug` is redacted, so that no log
 /// line or error message of ours can carry one by accident: reading it takes `expose()`.
 #[derive(Clone, PartialEq, Eq)]
@@ -195,6 +234,19 @@ mod tests {
         let shown = format!("{token:?} {:?}", Some(&token));
         assert!(!shown.contains("IGAAsecret123"), "{shown}");
         assert_eq!(token.expose(), "IGAAsecret123");
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration(" 12h "), Ok(Duration::from_secs(43_200)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("5 weeks").is_err());
     }
 
     #[test]

@@ -110,6 +110,29 @@ pub struct Settings {
     )]
     pub previous_secret_keys: Vec<String>,
 
+    /// Who may sign up: `open` (anyone), `invite` (with an invitation link) or `closed`
+    /// (only `freshtoken admin create-user`). The first user of a fresh instance always may.
+    #[arg(long, env = "FRESHTOKEN_SIGNUP", default_value = "open", global = true)]
+    pub signup: String,
+
+    /// A signed-in session ends after this long without a request (e.g. 12h, 7d).
+    #[arg(
+        long,
+        env = "FRESHTOKEN_SESSION_IDLE",
+        default_value = "7d",
+        global = true
+    )]
+    pub session_idle: String,
+
+    /// A session ends this long after sign-in, however active (e.g. 30d).
+    #[arg(
+        long,
+        env = "FRESHTOKEN_SESSION_MAX_AGE",
+        default_value = "30d",
+        global = true
+    )]
+    pub session_max_age: String,
+
     /// Log line format.
     #[arg(
         long,

@@ -2,6 +2,9 @@
 //! Every error names the variable (and flag) at fault and what was expected.
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use freshtoken_core::{SignupMode, parse_duration};
 use std::path::PathBuf;
 
 use freshtoken_store::{KeyFile, Keyring, SecretKey};
@@ -44,6 +47,9 @@ pub struct Config {
     pub public_url: Option<Url>,
     pub database_url: String,
     pub keys: KeySource,
+    pub signup_mode: SignupMode,
+    pub session_idle: Duration,
+    pub session_max_age: Duration,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -131,7 +137,22 @@ impl Config {
             }
         };
 
+        let signup_mode: SignupMode = settings.signup.trim().parse().map_err(|_| {
+            invalid(
+                "FRESHTOKEN_SIGNUP",
+                "signup",
+                format!("expected open, invite or closed, got {:?}", settings.signup),
+            )
+        })?;
+        let session_idle = parse_duration(&settings.session_idle)
+            .map_err(|problem| invalid("FRESHTOKEN_SESSION_IDLE", "session-idle", problem))?;
+        let session_max_age = parse_duration(&settings.session_max_age)
+            .map_err(|problem| invalid("FRESHTOKEN_SESSION_MAX_AGE", "session-max-age", problem))?;
+
         Ok(Config {
+            signup_mode,
+            session_idle,
+            session_max_age,
             data_dir: settings.data_dir.clone(),
             bind,
             public_url,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use freshtoken_store::{ConnectSettings, KeyStore, Store};
-use freshtoken_web::AppState;
+use freshtoken_web::{AppState, WebConfig};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -66,7 +66,14 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("cannot listen on {} (FRESHTOKEN_BIND)", config.bind))?;
     let local_addr = listener.local_addr()?;
     let public_url = config.public_url_for(local_addr);
-    let app = freshtoken_web::router(AppState { store });
+    let web_config = WebConfig {
+        signup_mode: config.signup_mode,
+        session_idle: config.session_idle,
+        session_max_age: config.session_max_age,
+        ..WebConfig::new(public_url.clone())
+    };
+    let app = freshtoken_web::router(AppState::new(store, web_config))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -26,12 +26,13 @@ pub use crypto::{KeyFile, KeyStore, Keyring, SecretKey};
 pub use error::{Duplicate, StoreError};
 pub use repo::accounts::{Account, AccountSettings, Accounts, NewAccount};
 pub use repo::api_keys::{ApiKey, ApiKeys, NewApiKey};
+pub use repo::invites::{Invite, InviteRefused, Invites, NewInvite};
 pub use repo::memberships::{Member, Memberships, TenantMembership};
 pub use repo::refresh_events::{NewRefreshEvent, RefreshEvent, RefreshEvents};
 pub use repo::sessions::{SessionRecord, Sessions};
 pub use repo::tenants::{Tenant, Tenants};
 pub use repo::tokens::{RekeyReport, StoredToken, TokenUpdate, Tokens};
-pub use repo::users::{NewUser, User, Users};
+pub use repo::users::{NewUser, User, Users, normalize_email};
 
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +179,9 @@ impl Store {
     }
     pub fn api_keys(&self) -> ApiKeys<'_> {
         ApiKeys::new(self)
+    }
+    pub fn invites(&self) -> Invites<'_> {
+        Invites::new(self)
     }
     pub fn sessions(&self) -> Sessions<'_> {
         Sessions::new(self)

@@ -985,3 +985,112 @@ mod sessions {
         assert_eq!(store.sessions().load("s1", now).await.unwrap(), None);
     }
 }
+
+mod invites {
+    use super::*;
+    use freshtoken_store::{InviteRefused, NewInvite};
+
+    async fn setup(store: &Store) -> (i64, i64) {
+        let shop = store.tenants().create("Shop", "shop").await.unwrap();
+        let bob = store
+            .users()
+            .create(new_user("bob@example.com"))
+            .await
+            .unwrap();
+        (shop.id, bob.id)
+    }
+
+    fn invite(tenant_id: i64, hash: &str, expires_at: DateTime<Utc>) -> NewInvite {
+        NewInvite {
+            tenant_id,
+            secret_sha256: hash.into(),
+            role: Role::Editor,
+            created_by: None,
+            expires_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invite_adds_the_member_once_and_only_once() {
+        let store = TestStore::new().await;
+        let (tenant_id, bob) = setup(&store).await;
+        let now = Utc::now();
+        store
+            .invites()
+            .create(invite(tenant_id, "h1", now + Duration::days(7)))
+            .await
+            .unwrap();
+
+        let accepted = store
+            .invites()
+            .accept("h1", bob, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(accepted.used_by, Some(bob));
+        assert_eq!(
+            store.memberships().role_of(tenant_id, bob).await.unwrap(),
+            Some(Role::Editor)
+        );
+
+        let carol = store
+            .users()
+            .create(new_user("carol@example.com"))
+            .await
+            .unwrap();
+        let again = store.invites().accept("h1", carol.id, now).await.unwrap();
+        assert_eq!(again, Err(InviteRefused::Used));
+        assert_eq!(
+            store
+                .memberships()
+                .role_of(tenant_id, carol.id)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn expired_and_unknown_invites_are_refused_with_the_reason() {
+        let store = TestStore::new().await;
+        let (tenant_id, bob) = setup(&store).await;
+        let now = Utc::now();
+        store
+            .invites()
+            .create(invite(tenant_id, "old", now - Duration::minutes(1)))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.invites().accept("old", bob, now).await.unwrap(),
+            Err(InviteRefused::Expired)
+        );
+        assert_eq!(
+            store.invites().accept("nope", bob, now).await.unwrap(),
+            Err(InviteRefused::Unknown)
+        );
+        assert_eq!(
+            store.memberships().role_of(tenant_id, bob).await.unwrap(),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn invites_are_listed_and_deleted_per_tenant_only() {
+        let store = TestStore::new().await;
+        let (tenant_id, _) = setup(&store).await;
+        let other = store.tenants().create("Other", "other").await.unwrap();
+        let created = store
+            .invites()
+            .create(invite(tenant_id, "h1", Utc::now() + Duration::days(1)))
+            .await
+            .unwrap();
+        assert!(store.invites().list(other.id).await.unwrap().is_empty());
+        assert!(matches!(
+            store.invites().delete(other.id, created.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(store.invites().list(tenant_id).await.unwrap().len(), 1);
+        store.invites().delete(tenant_id, created.id).await.unwrap();
+        assert!(store.invites().list(tenant_id).await.unwrap().is_empty());
+    }
+}

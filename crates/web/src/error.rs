@@ -1,18 +1,33 @@
 use std::any::Any;
+use std::time::Duration;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use freshtoken_store::StoreError;
+use freshtoken_store::{Duplicate, StoreError};
 use serde_json::json;
 
 /// Everything a handler can answer with instead of success, mapped once to HTTP.
 ///
-/// The client gets a stable `code` and a readable `message`; the log gets the whole chain.
+/// The client gets a stable `code` and a readable `message`; the log gets the whole chain of
+/// server-side failures, which the client never sees.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// Missing, or not the caller's to see: the two are deliberately indistinguishable.
     #[error("not found")]
     NotFound,
+    /// No valid session or API key; the message says which.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+    /// A request the client must fix; `code` is stable, `message` says how.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many attempts; try again in {} seconds", retry_after.as_secs().max(1))]
+    TooManyRequests { retry_after: Duration },
     #[error("the service is not ready: {0}")]
     NotReady(String),
     #[error("internal error")]
@@ -20,9 +35,25 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            code: "invalid_input",
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> ApiError {
+        ApiError::Internal(Box::new(err))
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -33,8 +64,15 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => ApiError::NotFound,
-            other => ApiError::Internal(Box::new(other)),
+            StoreError::Duplicate(duplicate) => ApiError::Conflict(duplicate.to_string()),
+            other => ApiError::internal(other),
         }
+    }
+}
+
+impl From<Duplicate> for ApiError {
+    fn from(duplicate: Duplicate) -> Self {
+        ApiError::Conflict(duplicate.to_string())
     }
 }
 
@@ -60,7 +98,14 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        error_body(status, code, &message)
+        let mut response = error_body(status, code, &message);
+        if let ApiError::TooManyRequests { retry_after } = &self {
+            let seconds = retry_after.as_secs().max(1).to_string();
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
     }
 }
 

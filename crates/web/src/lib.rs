@@ -4,16 +4,30 @@
 //! client sees goes through [`ApiError`], one JSON shape for all. This crate never calls
 //! Instagram's refresh itself; that is the worker's job.
 
+mod api_keys;
+pub mod auth;
 mod error;
 mod health;
+mod json;
+mod origin;
+mod tenants;
+pub mod throttle;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, header};
+use freshtoken_core::SignupMode;
 use freshtoken_store::Store;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use url::Url;
+
+use crate::auth::session_store::DbSessionStore;
+use crate::throttle::{LoginThrottle, ThrottleLimits};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -29,10 +43,82 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The settings the web layer needs, taken from the process configuration.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Where people reach the service; its origin is the only one allowed to change state
+    /// with a cookie, and an https scheme makes cookies `Secure`.
+    pub public_url: Url,
+    pub signup_mode: SignupMode,
+    /// A session ends after this long without a request...
+    pub session_idle: Duration,
+    /// ...and this long after sign-in, however active.
+    pub session_max_age: Duration,
+    pub login_throttle: ThrottleLimits,
+}
+
+impl WebConfig {
+    pub fn new(public_url: Url) -> WebConfig {
+        WebConfig {
+            public_url,
+            signup_mode: SignupMode::Open,
+            session_idle: Duration::from_secs(7 * 24 * 3600),
+            session_max_age: Duration::from_secs(30 * 24 * 3600),
+            login_throttle: ThrottleLimits::default(),
+        }
+    }
+}
+
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
+    pub config: Arc<WebConfig>,
+    pub throttle: Arc<LoginThrottle>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: WebConfig) -> AppState {
+        let throttle = Arc::new(LoginThrottle::new(config.login_throttle));
+        AppState {
+            store,
+            config: Arc::new(config),
+            throttle,
+        }
+    }
+}
+
+/// 24 random bytes as URL-safe base64: secrets for invitation links and API keys.
+pub(crate) fn random_secret() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 24];
+    getrandom::getrandom(&mut bytes).expect("the operating system has no randomness");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The JSON API under `/api/v1`: sessions, the same-origin rule, and every area's routes.
+fn api(state: &AppState) -> Router<AppState> {
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.store.clone()))
+        .with_name("freshtoken_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.public_url.scheme() == "https")
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::seconds(
+                i64::try_from(state.config.session_idle.as_secs()).unwrap_or(i64::MAX),
+            ),
+        ));
+    Router::new()
+        .merge(auth::routes())
+        .merge(tenants::routes())
+        .merge(api_keys::routes())
+        .fallback(|| async { ApiError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::require_same_origin,
+        ))
+        .layer(sessions)
 }
 
 /// The whole application: routes, then the middleware every request passes through: request
@@ -72,6 +158,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(health::routes())
+        .nest("/api/v1", api(&state))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
         .layer(middleware)

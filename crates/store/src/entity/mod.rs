@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod api_key;
+pub mod invite;
 pub mod membership;
 pub mod refresh_event;
 pub mod session;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod invites;
 pub mod memberships;
 pub mod refresh_events;
 pub mod sessions;

@@ -1,0 +1,85 @@
+//! tower-sessions' `SessionStore` on our own store, so sessions live in the same SQLite or
+//! PostgreSQL database as everything else (no second sqlx copy, no extra server).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use freshtoken_store::{SessionRecord, Store};
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+
+#[derive(Debug, Clone)]
+pub struct DbSessionStore {
+    store: Store,
+}
+
+impl DbSessionStore {
+    pub fn new(store: Store) -> Self {
+        DbSessionStore { store }
+    }
+}
+
+fn backend(err: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(err.to_string())
+}
+
+fn to_record(record: &Record) -> session_store::Result<SessionRecord> {
+    let expiry = record.expiry_date;
+    let expires_at = DateTime::<Utc>::from_timestamp(expiry.unix_timestamp(), expiry.nanosecond())
+        .ok_or_else(|| session_store::Error::Encode("expiry out of range".into()))?;
+    let data =
+        serde_json::to_vec(record).map_err(|err| session_store::Error::Encode(err.to_string()))?;
+    Ok(SessionRecord {
+        id: record.id.to_string(),
+        data,
+        expires_at,
+    })
+}
+
+#[async_trait]
+impl SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // Ids are 128 random bits; a collision is all but impossible, but cheap to rule out.
+        while self
+            .store
+            .sessions()
+            .load(&record.id.to_string(), Utc::now())
+            .await
+            .map_err(backend)?
+            .is_some()
+        {
+            record.id = Id::default();
+        }
+        self.save(record).await
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.store
+            .sessions()
+            .save(&to_record(record)?)
+            .await
+            .map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let Some(found) = self
+            .store
+            .sessions()
+            .load(&id.to_string(), Utc::now())
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&found.data)
+            .map(Some)
+            .map_err(|err| session_store::Error::Decode(err.to_string()))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.store
+            .sessions()
+            .delete(&id.to_string())
+            .await
+            .map_err(backend)
+    }
+}

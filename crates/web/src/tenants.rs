@@ -1,0 +1,431 @@
+//! Workspaces (tenants), their members and invitations, and who may do what inside them.
+//!
+//! Every route under `/tenants/{id}` resolves the caller's role there first: a caller with no
+//! role gets 404, exactly as for a tenant that does not exist, so nobody learns what others
+//! have.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use chrono::{DateTime, SecondsFormat, Utc};
+use freshtoken_core::Role;
+use freshtoken_core::api::{
+    AcceptInviteRequest, CreateInviteRequest, CreateTenantRequest, CreatedInvite, InviteView,
+    MeResponse, MemberView, TenantView, UpdateMemberRequest,
+};
+use freshtoken_store::{Duplicate, Invite, InviteRefused, NewInvite, StoreError, Tenant};
+
+use crate::auth::{Principal, SignedIn, me_response, sha256_hex};
+use crate::json::ApiJson;
+use crate::{ApiError, AppState, random_secret};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/tenants", get(list_tenants).post(create))
+        .route("/tenants/{tenant_id}", get(get_tenant))
+        .route("/tenants/{tenant_id}/members", get(list_members))
+        .route(
+            "/tenants/{tenant_id}/members/{user_id}",
+            axum::routing::patch(update_member).delete(remove_member),
+        )
+        .route(
+            "/tenants/{tenant_id}/invites",
+            get(list_invites).post(create_invite),
+        )
+        .route(
+            "/tenants/{tenant_id}/invites/{invite_id}",
+            delete(delete_invite),
+        )
+        .route("/invites/accept", post(accept))
+}
+
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The caller's standing in one tenant.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub tenant: Tenant,
+    pub role: Role,
+    pub principal: Principal,
+}
+
+impl Access {
+    /// Resolves the caller's role in `tenant_id`; no role at all is `NotFound`.
+    pub async fn resolve(
+        state: &AppState,
+        principal: Principal,
+        tenant_id: i64,
+    ) -> Result<Access, ApiError> {
+        let role = match &principal {
+            Principal::User(user) => {
+                state
+                    .store
+                    .memberships()
+                    .role_of(tenant_id, user.id)
+                    .await?
+            }
+            Principal::ApiKey { tenant_id: own, .. } => (*own == tenant_id).then_some(Role::Editor),
+        };
+        let role = role.ok_or(ApiError::NotFound)?;
+        let tenant = state.store.tenants().by_id(tenant_id).await?;
+        if tenant.disabled_at.is_some() {
+            return Err(ApiError::Forbidden(
+                "this workspace has been disabled by the operator".into(),
+            ));
+        }
+        Ok(Access {
+            tenant,
+            role,
+            principal,
+        })
+    }
+
+    pub fn require_owner(&self) -> Result<(), ApiError> {
+        if self.role == Role::Owner && matches!(self.principal, Principal::User(_)) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "only an owner of this workspace can do this".into(),
+            ))
+        }
+    }
+}
+
+/// Lower-case letters, digits and single dashes, from any name.
+fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.trim().to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_matches('-').chars().take(48).collect();
+    if slug.is_empty() {
+        "workspace".to_owned()
+    } else {
+        slug.trim_end_matches('-').to_owned()
+    }
+}
+
+fn check_slug(slug: &str) -> Result<(), ApiError> {
+    let valid = (2..=48).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "slug must be 2 to 48 lower-case letters, digits or dashes, not starting or ending with a dash",
+        ))
+    }
+}
+
+/// Creates a tenant; with no slug given, derives one from the name and makes it unique.
+pub async fn create_tenant(
+    state: &AppState,
+    name: &str,
+    slug: Option<&str>,
+) -> Result<Tenant, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("name must be 1 to 100 characters"));
+    }
+    if let Some(slug) = slug {
+        check_slug(slug)?;
+        return state
+            .store
+            .tenants()
+            .create(name, slug)
+            .await
+            .map_err(|err| match err {
+                StoreError::Duplicate(Duplicate::TenantSlug) => {
+                    ApiError::Conflict(format!("the slug {slug:?} is taken: choose another"))
+                }
+                other => other.into(),
+            });
+    }
+    let base = slugify(name);
+    for attempt in 0..5 {
+        let candidate = if attempt == 0 {
+            base.clone()
+        } else {
+            format!(
+                "{base}-{}",
+                &random_secret()[..6].to_lowercase().replace(['-', '_'], "x")
+            )
+        };
+        match state.store.tenants().create(name, &candidate).await {
+            Ok(tenant) => return Ok(tenant),
+            Err(StoreError::Duplicate(Duplicate::TenantSlug)) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "could not find a free slug: give one".into(),
+    ))
+}
+
+fn refused(reason: InviteRefused) -> ApiError {
+    ApiError::BadRequest {
+        code: "invite_refused",
+        message: reason.to_string(),
+    }
+}
+
+/// Refuses an unknown, used or expired invite before anything is written.
+pub async fn check_invite(state: &AppState, secret_sha256: &str) -> Result<Invite, ApiError> {
+    let invite = state
+        .store
+        .invites()
+        .by_hash(secret_sha256)
+        .await?
+        .ok_or(refused(InviteRefused::Unknown))?;
+    if invite.used_at.is_some() {
+        return Err(refused(InviteRefused::Used));
+    }
+    if invite.expires_at <= Utc::now() {
+        return Err(refused(InviteRefused::Expired));
+    }
+    Ok(invite)
+}
+
+pub async fn accept_invite(
+    state: &AppState,
+    secret_sha256: &str,
+    user_id: i64,
+) -> Result<Invite, ApiError> {
+    match state
+        .store
+        .invites()
+        .accept(secret_sha256, user_id, Utc::now())
+        .await
+    {
+        Ok(Ok(invite)) => Ok(invite),
+        Ok(Err(reason)) => Err(refused(reason)),
+        Err(StoreError::Duplicate(Duplicate::Membership)) => Err(ApiError::Conflict(
+            "you are already a member of this workspace".into(),
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn tenant_view(tenant: Tenant, role: Role) -> TenantView {
+    TenantView {
+        id: tenant.id,
+        name: tenant.name,
+        slug: tenant.slug,
+        role,
+        disabled: tenant.disabled_at.is_some(),
+    }
+}
+
+async fn list_tenants(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+) -> Result<axum::Json<Vec<TenantView>>, ApiError> {
+    Ok(axum::Json(me_response(&state, &user).await?.tenants))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ApiJson(request): ApiJson<CreateTenantRequest>,
+) -> Result<(StatusCode, axum::Json<TenantView>), ApiError> {
+    let tenant = create_tenant(&state, &request.name, request.slug.as_deref()).await?;
+    state
+        .store
+        .memberships()
+        .add(tenant.id, user.id, Role::Owner)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(tenant_view(tenant, Role::Owner)),
+    ))
+}
+
+async fn get_tenant(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant_id): Path<i64>,
+) -> Result<axum::Json<TenantView>, ApiError> {
+    let access = Access::resolve(&state, principal, tenant_id).await?;
+    Ok(axum::Json(tenant_view(access.tenant, access.role)))
+}
+
+async fn list_members(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant_id): Path<i64>,
+) -> Result<axum::Json<Vec<MemberView>>, ApiError> {
+    Access::resolve(&state, principal, tenant_id).await?;
+    let members = state.store.memberships().members(tenant_id).await?;
+    Ok(axum::Json(
+        members
+            .into_iter()
+            .map(|m| MemberView {
+                user_id: m.user_id,
+                email: m.email,
+                name: m.name,
+                role: m.role,
+            })
+            .collect(),
+    ))
+}
+
+/// Refuses a change that would leave the tenant without an owner.
+async fn keep_an_owner(state: &AppState, tenant_id: i64, user_id: i64) -> Result<(), ApiError> {
+    let current = state
+        .store
+        .memberships()
+        .role_of(tenant_id, user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if current == Role::Owner && state.store.memberships().owner_count(tenant_id).await? <= 1 {
+        return Err(ApiError::Conflict(
+            "a workspace needs at least one owner: make someone else an owner first".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn update_member(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, user_id)): Path<(i64, i64)>,
+    ApiJson(request): ApiJson<UpdateMemberRequest>,
+) -> Result<StatusCode, ApiError> {
+    let access = Access::resolve(&state, principal, tenant_id).await?;
+    access.require_owner()?;
+    if request.role != Role::Owner {
+        keep_an_owner(&state, tenant_id, user_id).await?;
+    }
+    state
+        .store
+        .memberships()
+        .set_role(tenant_id, user_id, request.role)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove_member(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, user_id)): Path<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    let access = Access::resolve(&state, principal, tenant_id).await?;
+    // Anyone may leave; only owners may remove others.
+    let leaving = matches!(&access.principal, Principal::User(user) if user.id == user_id);
+    if !leaving {
+        access.require_owner()?;
+    }
+    keep_an_owner(&state, tenant_id, user_id).await?;
+    state.store.memberships().remove(tenant_id, user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn invite_view(invite: &Invite) -> InviteView {
+    InviteView {
+        id: invite.id,
+        role: invite.role,
+        created_at: rfc3339(invite.created_at),
+        expires_at: rfc3339(invite.expires_at),
+        used: invite.used_at.is_some(),
+    }
+}
+
+async fn create_invite(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant_id): Path<i64>,
+    ApiJson(request): ApiJson<CreateInviteRequest>,
+) -> Result<(StatusCode, axum::Json<CreatedInvite>), ApiError> {
+    let access = Access::resolve(&state, principal, tenant_id).await?;
+    access.require_owner()?;
+    let days = request.expires_in_days.unwrap_or(7);
+    if !(1..=30).contains(&days) {
+        return Err(ApiError::invalid(
+            "expires_in_days must be between 1 and 30",
+        ));
+    }
+    let created_by = match &access.principal {
+        Principal::User(user) => Some(user.id),
+        Principal::ApiKey { .. } => None,
+    };
+    let secret = random_secret();
+    let invite = state
+        .store
+        .invites()
+        .create(NewInvite {
+            tenant_id,
+            secret_sha256: sha256_hex(&secret),
+            role: request.role,
+            created_by,
+            expires_at: Utc::now() + chrono::Duration::days(i64::from(days)),
+        })
+        .await?;
+    let mut url = state.config.public_url.clone();
+    url.set_path("/invite");
+    url.set_query(Some(&format!("secret={secret}")));
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedInvite {
+            invite: invite_view(&invite),
+            secret,
+            url: url.to_string(),
+        }),
+    ))
+}
+
+async fn list_invites(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant_id): Path<i64>,
+) -> Result<axum::Json<Vec<InviteView>>, ApiError> {
+    Access::resolve(&state, principal, tenant_id)
+        .await?
+        .require_owner()?;
+    let invites = state.store.invites().list(tenant_id).await?;
+    Ok(axum::Json(invites.iter().map(invite_view).collect()))
+}
+
+async fn delete_invite(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, invite_id)): Path<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    Access::resolve(&state, principal, tenant_id)
+        .await?
+        .require_owner()?;
+    state.store.invites().delete(tenant_id, invite_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn accept(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ApiJson(request): ApiJson<AcceptInviteRequest>,
+) -> Result<axum::Json<MeResponse>, ApiError> {
+    accept_invite(&state, &sha256_hex(request.secret.trim()), user.id).await?;
+    Ok(axum::Json(me_response(&state, &user).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_derived_from_any_name() {
+        assert_eq!(slugify("Ada's Bakery!"), "ada-s-bakery");
+        assert_eq!(slugify("  ---  "), "workspace");
+        assert_eq!(slugify("Café Zürich"), "caf-z-rich");
+        assert!(check_slug(&slugify(&"x".repeat(100))).is_ok());
+    }
+}
