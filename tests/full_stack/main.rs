@@ -8,3 +8,4 @@ mod auth;
 mod config;
 mod health;
 mod keys;
+mod tenants;
