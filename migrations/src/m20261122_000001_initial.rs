@@ -242,6 +242,8 @@ impl MigrationTrait for Migration {
                     .table(Sessions::Table)
                     .if_not_exists()
                     .col(string(Sessions::Id).primary_key())
+                    // Whose session it is, so that a password reset can end them all.
+                    .col(big_integer_null(Sessions::UserId))
                     .col(blob(Sessions::Data))
                     .col(timestamp_with_time_zone(Sessions::ExpiresAt))
                     .to_owned(),
@@ -406,6 +408,7 @@ enum ApiKeys {
 enum Sessions {
     Table,
     Id,
+    UserId,
     Data,
     ExpiresAt,
 }

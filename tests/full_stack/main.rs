@@ -8,4 +8,5 @@ mod auth;
 mod config;
 mod health;
 mod keys;
+mod operator;
 mod tenants;

@@ -123,3 +123,28 @@ pub struct CreatedApiKey {
     pub key: ApiKeyView,
     pub secret: String,
 }
+
+/// A tenant as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorTenantView {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    pub members: u64,
+    pub accounts: u64,
+    pub created_at: String,
+    pub disabled: bool,
+}
+
+/// A user as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorUserView {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub is_operator: bool,
+    pub tenants: u64,
+    pub created_at: String,
+    pub last_login_at: Option<String>,
+    pub disabled: bool,
+}

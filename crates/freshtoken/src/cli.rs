@@ -39,6 +39,30 @@ pub enum AdminCommand {
     /// With the key file of the default setup, this first writes a new key into the file (the
     /// old ones stay, to decrypt). With FRESHTOKEN_SECRET_KEY, set the new key there and the
     /// old one in FRESHTOKEN_PREVIOUS_SECRET_KEYS first, then run this.
+    /// Create a user (for instances whose sign-up is closed); prints a generated password.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Make the user an operator of this instance (the first user always is).
+        #[arg(long)]
+        operator: bool,
+        /// Make the user an owner of this workspace (by slug), creating it if needed.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Read the password from the first line of standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password for a user (e.g. an operator locked out), ending their sessions.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     RotateKey {
         /// Also drop from the key file the previous keys that no token needs any more.
         #[arg(long)]

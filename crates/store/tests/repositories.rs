@@ -984,6 +984,38 @@ mod sessions {
         store.sessions().delete("s1").await.unwrap();
         assert_eq!(store.sessions().load("s1", now).await.unwrap(), None);
     }
+
+    #[tokio::test]
+    async fn all_sessions_of_one_user_can_be_ended() {
+        let store = TestStore::new().await;
+        let expires_at = Utc::now() + Duration::hours(1);
+        for (id, user_id) in [("a", Some(1)), ("b", Some(1)), ("c", Some(2)), ("d", None)] {
+            let record = SessionRecord {
+                id: id.into(),
+                user_id,
+                data: vec![],
+                expires_at,
+            };
+            store.sessions().save(&record).await.unwrap();
+        }
+        assert_eq!(store.sessions().delete_for_user(1).await.unwrap(), 2);
+        assert!(
+            store
+                .sessions()
+                .load("c", Utc::now())
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .sessions()
+                .load("d", Utc::now())
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
 }
 
 mod invites {

@@ -9,6 +9,7 @@ pub mod auth;
 mod error;
 mod health;
 mod json;
+mod operator;
 mod origin;
 mod tenants;
 pub mod throttle;
@@ -113,6 +114,7 @@ fn api(state: &AppState) -> Router<AppState> {
         .merge(auth::routes())
         .merge(tenants::routes())
         .merge(api_keys::routes())
+        .merge(operator::routes())
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -5,6 +5,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
+    pub user_id: Option<i64>,
     pub data: Vec<u8>,
     pub expires_at: DateTimeUtc,
 }

@@ -10,6 +10,8 @@ use crate::error::StoreError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     pub id: String,
+    /// The signed-in user, if any.
+    pub user_id: Option<i64>,
     pub data: Vec<u8>,
     pub expires_at: DateTime<Utc>,
 }
@@ -27,12 +29,17 @@ impl<'a> Sessions<'a> {
     pub async fn save(&self, record: &SessionRecord) -> Result<(), StoreError> {
         session::Entity::insert(session::ActiveModel {
             id: Set(record.id.clone()),
+            user_id: Set(record.user_id),
             data: Set(record.data.clone()),
             expires_at: Set(record.expires_at),
         })
         .on_conflict(
             OnConflict::column(session::Column::Id)
-                .update_columns([session::Column::Data, session::Column::ExpiresAt])
+                .update_columns([
+                    session::Column::UserId,
+                    session::Column::Data,
+                    session::Column::ExpiresAt,
+                ])
                 .to_owned(),
         )
         .exec_without_returning(&self.store.db)
@@ -52,6 +59,7 @@ impl<'a> Sessions<'a> {
             .await?;
         Ok(row.map(|row| SessionRecord {
             id: row.id,
+            user_id: row.user_id,
             data: row.data,
             expires_at: row.expires_at,
         }))
@@ -62,6 +70,15 @@ impl<'a> Sessions<'a> {
             .exec(&self.store.db)
             .await?;
         Ok(())
+    }
+
+    /// Ends every session of the user (after a password reset); returns how many.
+    pub async fn delete_for_user(&self, user_id: i64) -> Result<u64, StoreError> {
+        let result = session::Entity::delete_many()
+            .filter(session::Column::UserId.eq(user_id))
+            .exec(&self.store.db)
+            .await?;
+        Ok(result.rows_affected)
     }
 
     /// Removes sessions that ended before `now`; returns how many.

@@ -28,8 +28,13 @@ fn to_record(record: &Record) -> session_store::Result<SessionRecord> {
         .ok_or_else(|| session_store::Error::Encode("expiry out of range".into()))?;
     let data =
         serde_json::to_vec(record).map_err(|err| session_store::Error::Encode(err.to_string()))?;
+    let user_id = record
+        .data
+        .get(super::SESSION_USER_ID)
+        .and_then(serde_json::Value::as_i64);
     Ok(SessionRecord {
         id: record.id.to_string(),
+        user_id,
         data,
         expires_at,
     })

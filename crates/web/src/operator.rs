@@ -1,0 +1,121 @@
+//! The operator's view of the instance: every tenant and user, and the switch to disable one.
+//! A disabled user cannot sign in and loses their sessions; a disabled tenant's members are
+//! refused inside it (and, once token URLs exist, its URLs stop serving).
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use freshtoken_core::api::{OperatorTenantView, OperatorUserView};
+use freshtoken_store::User;
+
+use crate::auth::SignedIn;
+use crate::tenants::rfc3339;
+use crate::{ApiError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/tenants", get(tenants))
+        .route("/admin/users", get(users))
+        .route("/admin/tenants/{id}/disable", post(disable_tenant))
+        .route("/admin/tenants/{id}/enable", post(enable_tenant))
+        .route("/admin/users/{id}/disable", post(disable_user))
+        .route("/admin/users/{id}/enable", post(enable_user))
+}
+
+/// A signed-in operator; anyone else gets 404, as if these routes did not exist.
+pub struct Operator(pub User);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
+        if user.is_operator {
+            Ok(Operator(user))
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+}
+
+async fn tenants(
+    State(state): State<AppState>,
+    _: Operator,
+) -> Result<axum::Json<Vec<OperatorTenantView>>, ApiError> {
+    let mut views = Vec::new();
+    // One query per tenant for its counts: fine for an operator page of a self-hosted instance.
+    for tenant in state.store.tenants().list().await? {
+        views.push(OperatorTenantView {
+            id: tenant.id,
+            name: tenant.name,
+            slug: tenant.slug,
+            members: state.store.memberships().members(tenant.id).await?.len() as u64,
+            accounts: state.store.accounts().count(tenant.id).await?,
+            created_at: rfc3339(tenant.created_at),
+            disabled: tenant.disabled_at.is_some(),
+        });
+    }
+    Ok(axum::Json(views))
+}
+
+async fn users(
+    State(state): State<AppState>,
+    _: Operator,
+) -> Result<axum::Json<Vec<OperatorUserView>>, ApiError> {
+    let mut views = Vec::new();
+    for user in state.store.users().list().await? {
+        views.push(OperatorUserView {
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            is_operator: user.is_operator,
+            tenants: state.store.memberships().tenants_of(user.id).await?.len() as u64,
+            created_at: rfc3339(user.created_at),
+            last_login_at: user.last_login_at.map(rfc3339),
+            disabled: user.disabled_at.is_some(),
+        });
+    }
+    Ok(axum::Json(views))
+}
+
+async fn disable_tenant(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.store.tenants().set_disabled(id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn enable_tenant(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.store.tenants().set_disabled(id, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn disable_user(
+    State(state): State<AppState>,
+    Operator(operator): Operator,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    if id == operator.id {
+        return Err(ApiError::Conflict("you cannot disable yourself".into()));
+    }
+    state.store.users().set_disabled(id, true).await?;
+    state.store.sessions().delete_for_user(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn enable_user(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.store.users().set_disabled(id, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
