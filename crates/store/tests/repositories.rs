@@ -952,6 +952,7 @@ mod sessions {
         let now = Utc::now().trunc_subsecs(0);
         let record = SessionRecord {
             id: "s1".into(),
+            user_id: Some(7),
             data: b"{}".to_vec(),
             expires_at: now + Duration::hours(1),
         };
@@ -976,6 +977,7 @@ mod sessions {
 
         let old = SessionRecord {
             id: "s2".into(),
+            user_id: None,
             data: vec![],
             expires_at: now - Duration::minutes(1),
         };
