@@ -377,3 +377,49 @@ async fn workspaces_get_unique_slugs_and_given_slugs_are_checked() {
     let listed = owner.get("/api/v1/tenants").await;
     assert_eq!(listed.body.as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_and_type() {
+    let app = TestApp::spawn().await;
+    let reply = app.browser().get("/api/v1/openapi.json").await;
+    assert_eq!(reply.status, 200);
+    let paths = reply.body["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/auth/signup",
+        "/api/v1/auth/signin",
+        "/api/v1/auth/signout",
+        "/api/v1/me",
+        "/api/v1/tenants",
+        "/api/v1/tenants/{tenant_id}",
+        "/api/v1/tenants/{tenant_id}/members",
+        "/api/v1/tenants/{tenant_id}/members/{user_id}",
+        "/api/v1/tenants/{tenant_id}/invites",
+        "/api/v1/tenants/{tenant_id}/invites/{invite_id}",
+        "/api/v1/invites/accept",
+        "/api/v1/tenants/{tenant_id}/api-keys",
+        "/api/v1/tenants/{tenant_id}/api-keys/{key_id}",
+        "/api/v1/admin/tenants",
+        "/api/v1/admin/users",
+        "/api/v1/admin/tenants/{id}/disable",
+        "/api/v1/admin/users/{id}/enable",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} is missing from the OpenAPI document"
+        );
+    }
+    // Every schema a response or request refers to is defined.
+    let document = reply.body.to_string();
+    let schemas = reply.body["components"]["schemas"].as_object().unwrap();
+    for reference in document.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(
+            schemas.contains_key(name),
+            "schema {name} is referenced but not defined"
+        );
+    }
+    assert_eq!(
+        schemas["Role"]["enum"],
+        json!(["owner", "editor", "viewer"])
+    );
+}

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::Role;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignUpRequest {
     pub email: String,
     pub password: String,
@@ -20,12 +21,14 @@ pub struct SignUpRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInRequest {
     pub email: String,
     pub password: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserView {
     pub id: i64,
     pub email: String,
@@ -34,6 +37,7 @@ pub struct UserView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantView {
     pub id: i64,
     pub name: String,
@@ -45,12 +49,14 @@ pub struct TenantView {
 
 /// Who is signed in, and where they belong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeResponse {
     pub user: UserView,
     pub tenants: Vec<TenantView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateTenantRequest {
     pub name: String,
     /// URL-friendly name; derived from `name` when absent.
@@ -59,6 +65,7 @@ pub struct CreateTenantRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberView {
     pub user_id: i64,
     pub email: String,
@@ -67,11 +74,13 @@ pub struct MemberView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateMemberRequest {
     pub role: Role,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateInviteRequest {
     pub role: Role,
     /// How long the link stays valid, in days (1 to 30; 7 when absent).
@@ -80,6 +89,7 @@ pub struct CreateInviteRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InviteView {
     pub id: i64,
     pub role: Role,
@@ -90,6 +100,7 @@ pub struct InviteView {
 
 /// A new invitation: the link is shown once and never again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedInvite {
     pub invite: InviteView,
     pub secret: String,
@@ -97,16 +108,19 @@ pub struct CreatedInvite {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AcceptInviteRequest {
     pub secret: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateApiKeyRequest {
     pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKeyView {
     pub id: i64,
     pub name: String,
@@ -119,6 +133,7 @@ pub struct ApiKeyView {
 
 /// A new API key: the secret is shown once and only its hash is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedApiKey {
     pub key: ApiKeyView,
     pub secret: String,
@@ -126,6 +141,7 @@ pub struct CreatedApiKey {
 
 /// A tenant as the operator sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperatorTenantView {
     pub id: i64,
     pub name: String,
@@ -138,6 +154,7 @@ pub struct OperatorTenantView {
 
 /// A user as the operator sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperatorUserView {
     pub id: i64,
     pub email: String,

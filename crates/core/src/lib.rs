@@ -24,8 +24,12 @@ macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        // Every spelling is the variant's name in snake_case (a test holds `as_str` to it), so
+        // serde and the OpenAPI schema agree with the database.
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+            $($(#[$vmeta])* $variant),+
         }
 
         impl $name {
@@ -212,6 +216,24 @@ mod tests {
         for outcome in RefreshOutcome::ALL {
             assert_eq!(outcome.as_str().parse::<RefreshOutcome>(), Ok(*outcome));
         }
+    }
+
+    #[test]
+    fn serde_spells_every_variant_as_the_database_does() {
+        fn check<T: Serialize + Copy + fmt::Display>(all: &[T]) {
+            for value in all {
+                assert_eq!(
+                    serde_json::to_string(value).unwrap(),
+                    format!("\"{value}\"")
+                );
+            }
+        }
+        check(Role::ALL);
+        check(AccountStatus::ALL);
+        check(RefreshInterval::ALL);
+        check(Provider::ALL);
+        check(RefreshOutcome::ALL);
+        check(SignupMode::ALL);
     }
 
     #[test]

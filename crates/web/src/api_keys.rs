@@ -10,6 +10,7 @@ use freshtoken_store::{ApiKey, NewApiKey};
 
 use crate::auth::{API_KEY_PREFIX, Principal, sha256_hex};
 use crate::json::ApiJson;
+use crate::openapi::ErrorBody;
 use crate::tenants::{Access, rfc3339};
 use crate::{ApiError, AppState, random_secret};
 
@@ -33,6 +34,7 @@ fn view(key: &ApiKey) -> ApiKeyView {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/api-keys", tag = "api keys", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = CreateApiKeyRequest, responses((status = 201, description = "the key, shown once", body = CreatedApiKey), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -70,6 +72,7 @@ async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/api-keys", tag = "api keys", params(("tenant_id" = i64, Path, description = "workspace id")), responses((status = 200, description = "keys, without secrets", body = Vec<ApiKeyView>), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -82,6 +85,7 @@ async fn list(
     Ok(axum::Json(keys.iter().map(view).collect()))
 }
 
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/api-keys/{key_id}", tag = "api keys", params(("tenant_id" = i64, Path, description = "workspace id"), ("key_id" = i64, Path, description = "key")), responses((status = 204, description = "revoked"), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
 async fn revoke(
     State(state): State<AppState>,
     principal: Principal,

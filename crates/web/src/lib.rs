@@ -9,6 +9,7 @@ pub mod auth;
 mod error;
 mod health;
 mod json;
+mod openapi;
 mod operator;
 mod origin;
 mod tenants;
@@ -115,6 +116,7 @@ fn api(state: &AppState) -> Router<AppState> {
         .merge(tenants::routes())
         .merge(api_keys::routes())
         .merge(operator::routes())
+        .route("/openapi.json", axum::routing::get(openapi::document))
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

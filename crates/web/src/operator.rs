@@ -11,6 +11,7 @@ use freshtoken_core::api::{OperatorTenantView, OperatorUserView};
 use freshtoken_store::User;
 
 use crate::auth::SignedIn;
+use crate::openapi::ErrorBody;
 use crate::tenants::rfc3339;
 use crate::{ApiError, AppState};
 
@@ -40,6 +41,7 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/tenants", tag = "operator", responses((status = 200, description = "every tenant", body = Vec<OperatorTenantView>), (status = 404, description = "not an operator", body = ErrorBody)))]
 async fn tenants(
     State(state): State<AppState>,
     _: Operator,
@@ -60,6 +62,7 @@ async fn tenants(
     Ok(axum::Json(views))
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "operator", responses((status = 200, description = "every user", body = Vec<OperatorUserView>), (status = 404, description = "not an operator", body = ErrorBody)))]
 async fn users(
     State(state): State<AppState>,
     _: Operator,
@@ -80,6 +83,7 @@ async fn users(
     Ok(axum::Json(views))
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/disable", tag = "operator", params(("id" = i64, Path, description = "tenant")), responses((status = 204, description = "disabled"), (status = 404, description = "not found", body = ErrorBody)))]
 async fn disable_tenant(
     State(state): State<AppState>,
     _: Operator,
@@ -89,6 +93,7 @@ async fn disable_tenant(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/enable", tag = "operator", params(("id" = i64, Path, description = "tenant")), responses((status = 204, description = "enabled"), (status = 404, description = "not found", body = ErrorBody)))]
 async fn enable_tenant(
     State(state): State<AppState>,
     _: Operator,
@@ -98,6 +103,7 @@ async fn enable_tenant(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/disable", tag = "operator", params(("id" = i64, Path, description = "user")), responses((status = 204, description = "disabled; their sessions end"), (status = 404, description = "not found", body = ErrorBody), (status = 409, description = "cannot disable yourself", body = ErrorBody)))]
 async fn disable_user(
     State(state): State<AppState>,
     Operator(operator): Operator,
@@ -111,6 +117,7 @@ async fn disable_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/enable", tag = "operator", params(("id" = i64, Path, description = "user")), responses((status = 204, description = "enabled"), (status = 404, description = "not found", body = ErrorBody)))]
 async fn enable_user(
     State(state): State<AppState>,
     _: Operator,

@@ -18,6 +18,7 @@ use freshtoken_store::{Duplicate, Invite, InviteRefused, NewInvite, StoreError, 
 
 use crate::auth::{Principal, SignedIn, me_response, sha256_hex};
 use crate::json::ApiJson;
+use crate::openapi::ErrorBody;
 use crate::{ApiError, AppState, random_secret};
 
 pub fn routes() -> Router<AppState> {
@@ -227,6 +228,7 @@ fn tenant_view(tenant: Tenant, role: Role) -> TenantView {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "workspaces", responses((status = 200, description = "your workspaces", body = Vec<TenantView>)))]
 async fn list_tenants(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
@@ -234,6 +236,7 @@ async fn list_tenants(
     Ok(axum::Json(me_response(&state, &user).await?.tenants))
 }
 
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "workspaces", request_body = CreateTenantRequest, responses((status = 201, description = "created; you own it", body = TenantView), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not signed in", body = ErrorBody), (status = 409, description = "slug taken", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
@@ -251,6 +254,7 @@ async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}", tag = "workspaces", params(("tenant_id" = i64, Path, description = "workspace id")), responses((status = 200, description = "the workspace and your role", body = TenantView), (status = 404, description = "no such workspace, or not yours", body = ErrorBody)))]
 async fn get_tenant(
     State(state): State<AppState>,
     principal: Principal,
@@ -260,6 +264,7 @@ async fn get_tenant(
     Ok(axum::Json(tenant_view(access.tenant, access.role)))
 }
 
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/members", tag = "workspaces", params(("tenant_id" = i64, Path, description = "workspace id")), responses((status = 200, description = "members", body = Vec<MemberView>), (status = 404, description = "no such workspace, or not yours", body = ErrorBody)))]
 async fn list_members(
     State(state): State<AppState>,
     principal: Principal,
@@ -296,6 +301,7 @@ async fn keep_an_owner(state: &AppState, tenant_id: i64, user_id: i64) -> Result
     Ok(())
 }
 
+#[utoipa::path(patch, path = "/api/v1/tenants/{tenant_id}/members/{user_id}", tag = "workspaces", params(("tenant_id" = i64, Path, description = "workspace id"), ("user_id" = i64, Path, description = "member")), request_body = UpdateMemberRequest, responses((status = 204, description = "role changed"), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody), (status = 409, description = "would leave no owner", body = ErrorBody)))]
 async fn update_member(
     State(state): State<AppState>,
     principal: Principal,
@@ -315,6 +321,7 @@ async fn update_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/members/{user_id}", tag = "workspaces", params(("tenant_id" = i64, Path, description = "workspace id"), ("user_id" = i64, Path, description = "member")), responses((status = 204, description = "removed"), (status = 403, description = "owners only (anyone may leave)", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody), (status = 409, description = "would leave no owner", body = ErrorBody)))]
 async fn remove_member(
     State(state): State<AppState>,
     principal: Principal,
@@ -341,6 +348,7 @@ fn invite_view(invite: &Invite) -> InviteView {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/invites", tag = "workspaces", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = CreateInviteRequest, responses((status = 201, description = "the link, shown once", body = CreatedInvite), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
 async fn create_invite(
     State(state): State<AppState>,
     principal: Principal,
@@ -384,6 +392,7 @@ async fn create_invite(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/invites", tag = "workspaces", params(("tenant_id" = i64, Path, description = "workspace id")), responses((status = 200, description = "invitations", body = Vec<InviteView>), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
 async fn list_invites(
     State(state): State<AppState>,
     principal: Principal,
@@ -396,6 +405,7 @@ async fn list_invites(
     Ok(axum::Json(invites.iter().map(invite_view).collect()))
 }
 
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/invites/{invite_id}", tag = "workspaces", params(("tenant_id" = i64, Path, description = "workspace id"), ("invite_id" = i64, Path, description = "invitation")), responses((status = 204, description = "withdrawn"), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
 async fn delete_invite(
     State(state): State<AppState>,
     principal: Principal,
@@ -408,6 +418,7 @@ async fn delete_invite(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/invites/accept", tag = "workspaces", request_body = AcceptInviteRequest, responses((status = 200, description = "joined", body = MeResponse), (status = 400, description = "unknown, used or expired invitation", body = ErrorBody), (status = 409, description = "already a member", body = ErrorBody)))]
 async fn accept(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use tower_sessions::Session;
 
 use crate::json::ApiJson;
+use crate::openapi::ErrorBody;
 use crate::{ApiError, AppState, tenants};
 
 const SESSION_USER_ID: &str = "user_id";
@@ -217,6 +218,7 @@ pub async fn me_response(state: &AppState, user: &User) -> Result<MeResponse, Ap
     })
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignUpRequest, responses((status = 201, description = "signed up and signed in", body = MeResponse), (status = 400, description = "invalid input or invite", body = ErrorBody), (status = 403, description = "sign-up closed or invite needed", body = ErrorBody), (status = 409, description = "e-mail taken", body = ErrorBody)))]
 async fn sign_up(
     State(state): State<AppState>,
     session: Session,
@@ -308,6 +310,7 @@ async fn sign_up(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/signin", tag = "auth", request_body = SignInRequest, responses((status = 200, description = "signed in", body = MeResponse), (status = 400, description = "wrong e-mail or password", body = ErrorBody), (status = 403, description = "account disabled", body = ErrorBody), (status = 429, description = "too many failures; see Retry-After", body = ErrorBody)))]
 async fn sign_in(
     State(state): State<AppState>,
     session: Session,
@@ -348,12 +351,14 @@ async fn sign_in(
     Ok(axum::Json(me_response(&state, &user).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/signout", tag = "auth", responses((status = 204, description = "signed out; the session is deleted on the server")))]
 async fn sign_out(session: Session) -> Result<StatusCode, ApiError> {
     // Deletes the session on the server, not just the cookie.
     session.flush().await.map_err(ApiError::internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, description = "who is signed in", body = MeResponse), (status = 401, description = "not signed in", body = ErrorBody)))]
 async fn me(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
