@@ -376,3 +376,29 @@ async fn an_invite_only_instance_lets_people_in_with_an_invitation() {
         "joining creates no workspace"
     );
 }
+
+#[tokio::test]
+async fn behind_https_session_cookies_are_secure_and_the_https_origin_is_ours() {
+    let app = TestApp::with_args(&["--public-url", "https://tokens.example.com"]).await;
+    let mut browser = app.browser();
+    let refused = browser
+        .post(
+            "/api/v1/auth/signup",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        refused.status, 403,
+        "the plain-http origin is not ours any more"
+    );
+    browser.origin = Some("https://tokens.example.com".into());
+    let reply = browser
+        .post(
+            "/api/v1/auth/signup",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    let cookie = reply.headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
