@@ -48,10 +48,6 @@ async fn create(
         return Err(ApiError::invalid("name must be 1 to 100 characters"));
     }
     let secret = format!("{API_KEY_PREFIX}{}{}", random_secret(), random_secret());
-    let created_by = match &access.principal {
-        Principal::User(user) => Some(user.id),
-        Principal::ApiKey { .. } => None,
-    };
     let key = state
         .store
         .api_keys()
@@ -60,7 +56,7 @@ async fn create(
             name: name.to_owned(),
             prefix: secret[..API_KEY_PREFIX.len() + VISIBLE].to_owned(),
             secret_sha256: sha256_hex(&secret),
-            created_by,
+            created_by: access.principal.user_id(),
         })
         .await?;
     Ok((

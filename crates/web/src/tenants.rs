@@ -363,10 +363,6 @@ async fn create_invite(
             "expires_in_days must be between 1 and 30",
         ));
     }
-    let created_by = match &access.principal {
-        Principal::User(user) => Some(user.id),
-        Principal::ApiKey { .. } => None,
-    };
     let secret = random_secret();
     let invite = state
         .store
@@ -375,7 +371,7 @@ async fn create_invite(
             tenant_id,
             secret_sha256: sha256_hex(&secret),
             role: request.role,
-            created_by,
+            created_by: access.principal.user_id(),
             expires_at: Utc::now() + chrono::Duration::days(i64::from(days)),
         })
         .await?;

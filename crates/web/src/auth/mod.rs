@@ -46,6 +46,16 @@ pub enum Principal {
     },
 }
 
+impl Principal {
+    /// The person acting, if it is one.
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Principal::User(user) => Some(user.id),
+            Principal::ApiKey { .. } => None,
+        }
+    }
+}
+
 pub fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
@@ -178,7 +188,8 @@ fn check_email(email: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn start_session(session: &Session, user: &User) -> Result<(), ApiError> {
+/// Signs `user` in on this session and records the sign-in.
+async fn start_session(state: &AppState, session: &Session, user: &User) -> Result<(), ApiError> {
     // A new id at sign-in, so an id planted before sign-in (session fixation) is worthless.
     session.cycle_id().await.map_err(ApiError::internal)?;
     session
@@ -189,6 +200,11 @@ async fn start_session(session: &Session, user: &User) -> Result<(), ApiError> {
         .insert(SESSION_SIGNED_IN_AT, Utc::now().timestamp())
         .await
         .map_err(ApiError::internal)?;
+    state
+        .store
+        .users()
+        .record_login(user.id, Utc::now())
+        .await?;
     Ok(())
 }
 
@@ -298,12 +314,7 @@ async fn sign_up(
         }
     }
 
-    start_session(&session, &user).await?;
-    state
-        .store
-        .users()
-        .record_login(user.id, Utc::now())
-        .await?;
+    start_session(&state, &session, &user).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(me_response(&state, &user).await?),
@@ -342,12 +353,7 @@ async fn sign_in(
             "this account has been disabled by the operator".into(),
         ));
     }
-    start_session(&session, &user).await?;
-    state
-        .store
-        .users()
-        .record_login(user.id, Utc::now())
-        .await?;
+    start_session(&state, &session, &user).await?;
     Ok(axum::Json(me_response(&state, &user).await?))
 }
 
