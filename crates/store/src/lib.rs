@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
+};
 
 pub use crypto::{KeyFile, KeyStore, Keyring, SecretKey};
 pub use error::{Duplicate, StoreError};
@@ -33,6 +35,9 @@ pub use repo::sessions::{SessionRecord, Sessions};
 pub use repo::tenants::{Tenant, Tenants};
 pub use repo::tokens::{RekeyReport, StoredToken, TokenUpdate, Tokens};
 pub use repo::users::{NewUser, User, Users, normalize_email};
+
+/// The advisory lock id migrations hold on PostgreSQL ("freshtkn" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6672_6573_6874_6b6e;
 
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +129,21 @@ impl Store {
     }
 
     /// Applies pending migrations. Running it again is harmless.
+    ///
+    /// On PostgreSQL, several processes may start at once (`docker compose up --scale`): they
+    /// take turns under a transaction-scoped advisory lock, so each migration runs once and the
+    /// others find nothing pending. SQLite serialises writers by itself.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await?;
+        match self.backend() {
+            Backend::Postgres => {
+                let txn = self.db.begin().await?;
+                txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                    .await?;
+                Migrator::up(&txn, None).await?;
+                txn.commit().await?;
+            }
+            Backend::Sqlite => Migrator::up(&self.db, None).await?,
+        }
         Ok(())
     }
 

@@ -79,6 +79,24 @@ mod migrations {
     }
 
     #[tokio::test]
+    async fn processes_starting_together_migrate_once_without_errors() {
+        let database = TestDatabase::new().await;
+        let mut starting = Vec::new();
+        for _ in 0..4 {
+            let url = database.url.clone();
+            starting.push(tokio::spawn(async move {
+                let store = Store::connect(&url, test_keys(), &Default::default()).await?;
+                store.migrate().await?;
+                store.readiness().await
+            }));
+        }
+        for process in starting {
+            let readiness = process.await.unwrap().unwrap();
+            assert_eq!(readiness.pending_migrations, 0);
+        }
+    }
+
+    #[tokio::test]
     async fn sqlite_runs_in_wal_mode_with_foreign_keys_on() {
         let store = TestStore::on(TestDatabase::new_sqlite(), test_keys()).await;
         let db = store.connection();
