@@ -25,6 +25,12 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit. Running it twice is harmless.
     Migrate,
+    /// Run a fake Instagram (for demos and load tests) at `--bind`, seeded with demo users.
+    FakeInstagram {
+        /// Added to every answer, to model a distant server.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+    },
     /// Operator tasks.
     #[command(subcommand)]
     Admin(AdminCommand),

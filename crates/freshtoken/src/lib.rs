@@ -7,6 +7,7 @@
 mod admin;
 pub mod cli;
 pub mod config;
+mod fake;
 mod logging;
 pub mod server;
 
@@ -26,6 +27,10 @@ pub fn main() -> ExitCode {
             freshtoken_store::SecretKey::generate().to_base64().as_str()
         );
         return ExitCode::SUCCESS;
+    }
+    // Needs none of the service's configuration: only an address.
+    if let Some(Command::FakeInstagram { latency_ms }) = cli.command {
+        return fake::run(&cli.settings, latency_ms);
     }
     let config = match Config::from_settings(&cli.settings) {
         Ok(config) => config,
@@ -53,6 +58,9 @@ pub fn main() -> ExitCode {
             Command::Serve => server::run(config).await,
             Command::Migrate => admin::migrate(&config).await,
             Command::Admin(admin) => admin::run(&config, admin).await,
+            Command::FakeInstagram { .. } => {
+                unreachable!("handled before the configuration is read")
+            }
         }
     });
     match result {

@@ -1,0 +1,238 @@
+//! A faithful fake of Instagram's platform, for tests, benchmarks and demo mode.
+//!
+//! It serves, from one address, what our client calls on www.instagram.com (authorize and
+//! consent), api.instagram.com (code exchange), graph.instagram.com (long-lived exchange,
+//! refresh, profile, media) and graph.facebook.com (Facebook Login page tokens), with the
+//! methods, parameters, content types, JSON shapes and error payloads of
+//! `shared/instagram-api.md`. Token lifetimes run on a clock tests can move; faults, rate limits
+//! and a call log are driven through the `/__fake/*` control plane or [`FakeInstagram`].
+//!
+//! It must not depend on any other crate of ours: it is the independent party our client is
+//! held to. It keeps everything in memory and never logs a token.
+
+mod control;
+mod graph;
+mod oauth;
+mod signed_request;
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use signed_request::sign_request;
+pub use state::{Call, FaultKind, FaultMatch, RateLimits, TokenKind};
+
+/// The app credentials of the fake's one registered app, unless configured otherwise.
+pub const DEMO_APP_ID: &str = "990000000000001";
+pub const DEMO_APP_SECRET: &str = "fake-instagram-demo-app-secret";
+/// Users created at start with `seed_demo_users`.
+pub const DEMO_USERS: [&str; 3] = ["demo_bakery", "demo_studio", "demo_travels"];
+
+#[derive(Debug, Clone)]
+pub struct FakeConfig {
+    pub app_id: String,
+    pub app_secret: String,
+    /// Added to every request before it is answered, to model a distant server.
+    pub latency: Duration,
+    pub seed_demo_users: bool,
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        FakeConfig {
+            app_id: DEMO_APP_ID.to_owned(),
+            app_secret: DEMO_APP_SECRET.to_owned(),
+            latency: Duration::ZERO,
+            seed_demo_users: false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub config: Arc<FakeConfig>,
+    pub state: Arc<Mutex<state::State>>,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, state::State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn new_shared(config: FakeConfig) -> Shared {
+    let mut state = state::State {
+        refresh_rotates_token: true,
+        ..Default::default()
+    };
+    if config.seed_demo_users {
+        for username in DEMO_USERS {
+            state.user(username);
+        }
+    }
+    Shared {
+        config: Arc::new(config),
+        state: Arc::new(Mutex::new(state)),
+    }
+}
+
+async fn latency(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+    if !shared.config.latency.is_zero() && !request.uri().path().starts_with("/__fake/") {
+        tokio::time::sleep(shared.config.latency).await;
+    }
+    next.run(request).await
+}
+
+fn router(shared: Shared) -> Router {
+    Router::new()
+        .merge(oauth::routes())
+        .merge(control::routes())
+        .merge(graph::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            latency,
+        ))
+        .with_state(shared)
+}
+
+/// Serves the fake on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    config: FakeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(new_shared(config));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A token minted through the control plane.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct MintedToken {
+    pub access_token: String,
+    pub user_id: u64,
+    pub expires_in: i64,
+}
+
+/// A fake running in this process on a port of its own, with direct control for tests.
+pub struct FakeInstagram {
+    base_url: String,
+    shared: Shared,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl FakeInstagram {
+    /// Starts the fake on 127.0.0.1 and a free port.
+    pub async fn start(config: FakeConfig) -> std::io::Result<FakeInstagram> {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let address = listener.local_addr()?;
+        let shared = new_shared(config);
+        let app = router(shared.clone());
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(FakeInstagram {
+            base_url: format!("http://{address}"),
+            shared,
+            _shutdown: shutdown,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, for every one of the four Instagram and Facebook hosts.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn app_id(&self) -> &str {
+        &self.shared.config.app_id
+    }
+
+    pub fn app_secret(&self) -> &str {
+        &self.shared.config.app_secret
+    }
+
+    /// A long-lived token for `username` (created if new), issued `age` ago on the fake clock.
+    pub fn mint_token(&self, username: &str, age: Duration) -> MintedToken {
+        control::mint(&mut self.shared.lock(), username, age)
+    }
+
+    /// A short-lived Facebook user token (as Facebook Login hands out) for the user.
+    pub fn mint_facebook_token(&self, username: &str) -> String {
+        let mut state = self.shared.lock();
+        let now = state.now();
+        state.issue_token(username, TokenKind::FacebookShort, now).0
+    }
+
+    /// The professional-account id (`1784...`) of the user, created if new.
+    pub fn professional_id(&self, username: &str) -> String {
+        self.shared.lock().user(username).professional_id.clone()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.shared.lock().now()
+    }
+
+    pub fn advance_clock(&self, by: Duration) {
+        let mut state = self.shared.lock();
+        state.clock_offset += chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+    }
+
+    /// Makes the next `count` calls that match answer with `kind`.
+    pub fn inject_fault(&self, matching: FaultMatch, count: u32, kind: FaultKind) {
+        control::add_fault(&mut self.shared.lock(), matching, count, kind);
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.lock().calls.clone()
+    }
+
+    pub fn set_rate_limits(&self, limits: RateLimits) {
+        self.shared.lock().rate_limits = limits;
+    }
+
+    /// Approves the consent page at once as this user (or shows it again, with `None`).
+    pub fn set_auto_approve(&self, username: Option<&str>) {
+        self.shared.lock().auto_approve = username.map(str::to_owned);
+    }
+
+    /// Invalidates every token of the user with a 190 of this subcode.
+    pub fn revoke_user(&self, username: &str, subcode: u32) {
+        control::revoke(&mut self.shared.lock(), Some(username), None, subcode);
+    }
+
+    /// Code exchange answers `{"data": [...]}` as Meta's docs print it, instead of flat.
+    pub fn set_documented_code_shape(&self, documented: bool) {
+        self.shared.lock().documented_code_shape = documented;
+    }
+
+    /// Whether refresh returns a new token string (the default) or the same one.
+    pub fn set_refresh_rotates_token(&self, rotates: bool) {
+        self.shared.lock().refresh_rotates_token = rotates;
+    }
+
+    /// The Instagram-scoped id of the user (created if new).
+    pub fn user_id(&self, username: &str) -> u64 {
+        self.shared.lock().user(username).id
+    }
+
+    /// A valid authorization code for the user, as the consent page would hand out.
+    pub fn issue_code(&self, username: &str, redirect_uri: &str) -> String {
+        oauth::issue_code(&mut self.shared.lock(), username, redirect_uri)
+    }
+}

@@ -1,0 +1,58 @@
+//! `freshtoken fake-instagram`: the fake Instagram as a process of its own, so a person can try
+//! freshtoken without a Meta app and benchmarks have an Instagram to call.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use fake_instagram::{DEMO_USERS, FakeConfig};
+
+use crate::cli::Settings;
+use crate::logging;
+
+pub fn run(settings: &Settings, latency_ms: u64) -> ExitCode {
+    if let Err(err) = logging::init(settings.log_format, &settings.log) {
+        eprintln!("freshtoken: {err}");
+        return ExitCode::from(2);
+    }
+    let Ok(bind) = settings.bind.trim().parse::<SocketAddr>() else {
+        eprintln!(
+            "freshtoken: invalid configuration: FRESHTOKEN_BIND (--bind): expected an address and port such as 127.0.0.1:9090, got {:?}",
+            settings.bind
+        );
+        return ExitCode::from(2);
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("freshtoken: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = FakeConfig {
+        latency: Duration::from_millis(latency_ms),
+        seed_demo_users: true,
+        ..FakeConfig::default()
+    };
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        let address = listener.local_addr()?;
+        println!(
+            "fake Instagram at http://{address} (app id {}, app secret {}; demo users {}; latency {latency_ms} ms)",
+            config.app_id,
+            config.app_secret,
+            DEMO_USERS.join(", ")
+        );
+        fake_instagram::serve(listener, config, crate::server::shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("freshtoken: fake Instagram stopped: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
