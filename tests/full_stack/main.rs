@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod config;
+mod fake_instagram;
 mod health;
 mod keys;
 mod operator;
