@@ -21,7 +21,8 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 pub use crypto::{KeyFile, KeyStore, Keyring, SecretKey};
@@ -130,20 +131,29 @@ impl Store {
 
     /// Applies pending migrations. Running it again is harmless.
     ///
-    /// On PostgreSQL, several processes may start at once (`docker compose up --scale`): they
-    /// take turns under a transaction-scoped advisory lock, so each migration runs once and the
-    /// others find nothing pending. SQLite serialises writers by itself.
+    /// Several processes may start at once (scaled web and worker processes, or `serve` beside
+    /// `migrate`): each runs the migrator inside a transaction that first takes the database's
+    /// write lock (a PostgreSQL advisory lock; SQLite's `BEGIN IMMEDIATE`), so they take turns,
+    /// each migration runs once, and the others find nothing pending.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self.backend() {
+        let txn = match self.backend() {
             Backend::Postgres => {
                 let txn = self.db.begin().await?;
                 txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
                     .await?;
-                Migrator::up(&txn, None).await?;
-                txn.commit().await?;
+                txn
             }
-            Backend::Sqlite => Migrator::up(&self.db, None).await?,
-        }
+            Backend::Sqlite => {
+                self.db
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..Default::default()
+                    })
+                    .await?
+            }
+        };
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
         Ok(())
     }
 
