@@ -22,15 +22,9 @@ pub fn run(settings: &Settings, latency_ms: u64) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime() {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("freshtoken: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let config = FakeConfig {
         latency: Duration::from_millis(latency_ms),

@@ -18,6 +18,17 @@ use clap::Parser;
 use crate::cli::{AdminCommand, Cli, Command};
 use crate::config::Config;
 
+/// The multi-threaded runtime every command runs on.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| {
+            eprintln!("freshtoken: cannot start the async runtime: {err}");
+            ExitCode::FAILURE
+        })
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Needs no configuration: an operator runs it before there is any.
@@ -43,15 +54,9 @@ pub fn main() -> ExitCode {
         eprintln!("freshtoken: {err}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("freshtoken: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {

@@ -109,41 +109,30 @@ pub struct LongLivedToken {
     pub expires_in: Duration,
 }
 
-/// The profile of an Instagram professional account (`/me`).
+/// The profile of an Instagram professional account (`/me`). Fields not asked for or not
+/// answered are `None` (serde's default for `Option`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Profile {
     pub id: String,
     /// The professional-account id (`1784...`).
-    #[serde(default)]
     pub user_id: Option<String>,
     #[serde(default)]
     pub username: String,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub account_type: Option<String>,
-    #[serde(default)]
     pub profile_picture_url: Option<String>,
-    #[serde(default)]
     pub followers_count: Option<u64>,
-    #[serde(default)]
     pub media_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct MediaItem {
     pub id: String,
-    #[serde(default)]
     pub caption: Option<String>,
-    #[serde(default)]
     pub media_type: Option<String>,
-    #[serde(default)]
     pub media_url: Option<String>,
-    #[serde(default)]
     pub thumbnail_url: Option<String>,
-    #[serde(default)]
     pub permalink: Option<String>,
-    #[serde(default)]
     pub timestamp: Option<String>,
 }
 
