@@ -61,6 +61,17 @@ impl IntoResponse for GraphError {
     }
 }
 
+/// Code 100, Instagram's answer to a parameter it does not accept.
+fn invalid_parameter(message: &str) -> GraphError {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        100,
+        None,
+        "IGApiException",
+        message,
+    )
+}
+
 fn revoked_error(subcode: u32) -> GraphError {
     let message = match subcode {
         463 => "Error validating access token: Session has expired.",
@@ -342,13 +353,7 @@ fn exchange_long_lived(
     params: &HashMap<String, String>,
 ) -> Result<Response, GraphError> {
     if params.get("grant_type").map(String::as_str) != Some("ig_exchange_token") {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            None,
-            "IGApiException",
-            "Unsupported grant_type",
-        ));
+        return Err(invalid_parameter("Unsupported grant_type"));
     }
     if params.get("client_secret") != Some(&shared.config.app_secret) {
         return Err(graph_error(
@@ -361,11 +366,7 @@ fn exchange_long_lived(
     }
     let (_, found) = valid_token(world, token)?;
     if found.kind != TokenKind::ShortLived {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            None,
-            "IGApiException",
+        return Err(invalid_parameter(
             "Only short-lived tokens can be exchanged",
         ));
     }
@@ -380,32 +381,16 @@ fn refresh(
     params: &HashMap<String, String>,
 ) -> Result<Response, GraphError> {
     if params.get("grant_type").map(String::as_str) != Some("ig_refresh_token") {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            None,
-            "IGApiException",
-            "Unsupported grant_type",
-        ));
+        return Err(invalid_parameter("Unsupported grant_type"));
     }
     let (value, found) = valid_token(world, token)?;
     if found.kind != TokenKind::LongLived {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            None,
-            "IGApiException",
-            "Only long-lived tokens can be refreshed",
-        ));
+        return Err(invalid_parameter("Only long-lived tokens can be refreshed"));
     }
     let now = world.now();
     if (now - found.issued_at).num_seconds() < MIN_REFRESH_AGE_SECS {
         // Real message unknown (see docs/instagram.md); our scheduler never asks this early.
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            None,
-            "IGApiException",
+        return Err(invalid_parameter(
             "The access token is not yet eligible for refresh: it must be at least 24 hours old",
         ));
     }
@@ -450,13 +435,9 @@ fn me(
             "media_count" => json!(user.media.len()),
             "id" => continue,
             _ => {
-                return Err(graph_error(
-                    StatusCode::BAD_REQUEST,
-                    100,
-                    None,
-                    "IGApiException",
-                    &format!("Tried accessing nonexisting field ({field}) on node type (User)"),
-                ));
+                return Err(invalid_parameter(&format!(
+                    "Tried accessing nonexisting field ({field}) on node type (User)"
+                )));
             }
         };
         body[field] = value;
@@ -479,15 +460,7 @@ fn media(
         .unwrap_or(25)
         .clamp(1, 100);
     let start = match params.get("after") {
-        Some(cursor) => decode_cursor(cursor).ok_or_else(|| {
-            graph_error(
-                StatusCode::BAD_REQUEST,
-                100,
-                None,
-                "IGApiException",
-                "Invalid cursor",
-            )
-        })?,
+        Some(cursor) => decode_cursor(cursor).ok_or_else(|| invalid_parameter("Invalid cursor"))?,
         None => 0,
     };
     let fields = requested_fields(params);

@@ -260,15 +260,7 @@ impl InstagramClient {
             .post(endpoint(&self.config.api_url, "oauth/access_token"))
             .form(&form);
         let body = self.send(request).await?;
-        // Production answers flat; Meta's docs print `{"data": [{...}]}`: accept both.
-        let entry = match body
-            .get("data")
-            .and_then(Value::as_array)
-            .and_then(|data| data.first())
-        {
-            Some(entry) => entry.clone(),
-            None => body,
-        };
+        let entry = unwrap_documented(body);
         let token = entry
             .get("access_token")
             .and_then(Value::as_str)
@@ -336,14 +328,7 @@ impl InstagramClient {
             ("access_token", token.expose()),
         ]);
         let body = self.send(request).await?;
-        let entry = match body
-            .get("data")
-            .and_then(Value::as_array)
-            .and_then(|data| data.first())
-        {
-            Some(entry) => entry.clone(),
-            None => body,
-        };
+        let entry = unwrap_documented(body);
         serde_json::from_value(entry).map_err(|err| unexpected(&err.to_string()))
     }
 
@@ -533,6 +518,19 @@ impl InstagramClient {
         let error = classify(status.as_u16(), &headers, &bytes);
         tracing::debug!(status = status.as_u16(), error = %error, "Instagram call failed");
         Err(error)
+    }
+}
+
+/// Production answers flat objects; Meta's docs print them wrapped as `{"data": [{...}]}`.
+/// Accept both.
+fn unwrap_documented(body: Value) -> Value {
+    match body
+        .get("data")
+        .and_then(Value::as_array)
+        .and_then(|data| data.first())
+    {
+        Some(entry) => entry.clone(),
+        None => body,
     }
 }
 
