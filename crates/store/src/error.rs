@@ -26,6 +26,9 @@ pub enum StoreError {
     Duplicate(Duplicate),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// The tenant already has as many accounts as the operator allows.
+    #[error("this workspace may connect at most {max} Instagram accounts")]
+    AccountLimit { max: u32 },
     #[error("a stored value is invalid: {0}")]
     Corrupt(String),
     #[error("database error")]

@@ -29,8 +29,10 @@ pub use crypto::{KeyFile, KeyStore, Keyring, SecretKey};
 pub use error::{Duplicate, StoreError};
 pub use repo::accounts::{Account, AccountSettings, Accounts, NewAccount};
 pub use repo::api_keys::{ApiKey, ApiKeys, NewApiKey};
+pub use repo::data_deletions::{DataDeletion, DataDeletions};
 pub use repo::invites::{Invite, InviteRefused, Invites, NewInvite};
 pub use repo::memberships::{Member, Memberships, TenantMembership};
+pub use repo::oauth_states::{OauthState, OauthStates};
 pub use repo::refresh_events::{NewRefreshEvent, RefreshEvent, RefreshEvents};
 pub use repo::sessions::{SessionRecord, Sessions};
 pub use repo::tenants::{Tenant, Tenants};
@@ -198,6 +200,12 @@ impl Store {
     }
     pub fn accounts(&self) -> Accounts<'_> {
         Accounts::new(self)
+    }
+    pub fn oauth_states(&self) -> OauthStates<'_> {
+        OauthStates::new(self)
+    }
+    pub fn data_deletions(&self) -> DataDeletions<'_> {
+        DataDeletions::new(self)
     }
     pub fn tokens(&self) -> Tokens<'_> {
         Tokens::new(self)

@@ -1146,3 +1146,212 @@ mod invites {
         assert!(store.invites().list(tenant_id).await.unwrap().is_empty());
     }
 }
+
+mod connecting {
+    use super::*;
+    use freshtoken_store::OauthState;
+
+    #[tokio::test]
+    async fn pausing_stops_refreshes_and_resuming_schedules_them_again() {
+        let store = TestStore::new().await;
+        let (tenant_id, account_id) = tenant_with_account(&store, "shop", "IGAAa").await;
+        let accounts = store.accounts();
+        let paused = accounts
+            .set_paused(tenant_id, account_id, true, None)
+            .await
+            .unwrap();
+        assert_eq!(paused.status, AccountStatus::Paused);
+        assert_eq!(paused.next_refresh_at, None);
+        let at = Utc::now().trunc_subsecs(0) + Duration::hours(3);
+        let untouched = accounts
+            .schedule_refresh(tenant_id, account_id, at)
+            .await
+            .unwrap();
+        assert_eq!(
+            untouched.next_refresh_at, None,
+            "a paused account is not refreshed"
+        );
+        let resumed = accounts
+            .set_paused(tenant_id, account_id, false, Some(at))
+            .await
+            .unwrap();
+        assert_eq!(resumed.status, AccountStatus::Active);
+        assert_eq!(resumed.next_refresh_at, Some(at));
+        let sooner = at - Duration::hours(2);
+        let scheduled = accounts
+            .schedule_refresh(tenant_id, account_id, sooner)
+            .await
+            .unwrap();
+        assert_eq!(scheduled.next_refresh_at, Some(sooner));
+    }
+
+    #[tokio::test]
+    async fn an_account_that_needs_reconnecting_cannot_be_paused_back_to_life() {
+        let store = TestStore::new().await;
+        let (tenant_id, account_id) = tenant_with_account(&store, "shop", "IGAAa").await;
+        store
+            .accounts()
+            .set_status(account_id, AccountStatus::NeedsReconnect, None, None)
+            .await
+            .unwrap();
+        for paused in [true, false] {
+            let account = store
+                .accounts()
+                .set_paused(tenant_id, account_id, paused, Some(Utc::now()))
+                .await
+                .unwrap();
+            assert_eq!(account.status, AccountStatus::NeedsReconnect);
+        }
+    }
+
+    #[tokio::test]
+    async fn disconnecting_an_instagram_user_drops_its_tokens_in_every_tenant_only() {
+        let store = TestStore::new().await;
+        let a = store.tenants().create("A", "a").await.unwrap();
+        let b = store.tenants().create("B", "b").await.unwrap();
+        let connect = |tenant_id, user: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .accounts()
+                    .connect(tenant_id, instagram_user(user, user), &token("IGAAx"), None)
+                    .await
+                    .unwrap()
+                    .0
+            }
+        };
+        let gone_a = connect(a.id, "1").await;
+        let gone_b = connect(b.id, "1").await;
+        let other = connect(a.id, "2").await;
+        let touched = store
+            .accounts()
+            .disconnect_provider_user(Provider::Instagram, "1", "removed on Instagram")
+            .await
+            .unwrap();
+        assert_eq!(touched, 2);
+        for id in [gone_a.id, gone_b.id] {
+            let account = store.accounts().by_id(id).await.unwrap();
+            assert_eq!(account.status, AccountStatus::NeedsReconnect);
+            assert_eq!(account.last_error.as_deref(), Some("removed on Instagram"));
+            assert!(matches!(
+                store.tokens().read(id).await,
+                Err(StoreError::NotFound)
+            ));
+        }
+        assert!(store.tokens().read(other.id).await.is_ok());
+        assert_eq!(
+            store.accounts().by_id(other.id).await.unwrap().status,
+            AccountStatus::Active
+        );
+    }
+
+    #[tokio::test]
+    async fn deleting_an_instagram_users_data_removes_its_accounts_and_records_only_a_count() {
+        let store = TestStore::new().await;
+        let (tenant_id, account_id) = tenant_with_account(&store, "shop", "IGAAa").await;
+        let deletion = store
+            .data_deletions()
+            .delete_user_data(Provider::Instagram, "17841400000000001", "del_abc")
+            .await
+            .unwrap();
+        assert_eq!(deletion.accounts_deleted, 1);
+        assert!(store.accounts().list(tenant_id).await.unwrap().is_empty());
+        assert!(matches!(
+            store.tokens().read(account_id).await,
+            Err(StoreError::NotFound)
+        ));
+        let found = store
+            .data_deletions()
+            .by_code("del_abc")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.accounts_deleted, 1);
+        assert!(found.completed_at.is_some());
+        assert!(
+            store
+                .data_deletions()
+                .by_code("nope")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oauth_state_can_be_taken_once_even_by_concurrent_requests() {
+        let store = TestStore::new().await;
+        let tenant = store.tenants().create("Shop", "shop").await.unwrap();
+        let user = store
+            .users()
+            .create(new_user("a@example.com"))
+            .await
+            .unwrap();
+        let now = Utc::now().trunc_subsecs(0);
+        let pending = OauthState {
+            user_id: user.id,
+            session_sha256: "s".repeat(64),
+            tenant_id: tenant.id,
+            return_to: "/accounts".into(),
+            created_at: now,
+            expires_at: now + Duration::minutes(10),
+        };
+        store.oauth_states().create("h1", &pending).await.unwrap();
+        let takes = futures_join((0..4).map(|_| {
+            let store = store.clone();
+            async move { store.oauth_states().take("h1").await.unwrap() }
+        }))
+        .await;
+        let taken: Vec<_> = takes.into_iter().flatten().collect();
+        assert_eq!(taken, vec![pending.clone()]);
+        assert!(store.oauth_states().take("h1").await.unwrap().is_none());
+
+        let stale = OauthState {
+            expires_at: now - Duration::seconds(1),
+            ..pending
+        };
+        store.oauth_states().create("h2", &stale).await.unwrap();
+        assert_eq!(store.oauth_states().delete_expired(now).await.unwrap(), 1);
+    }
+
+    async fn futures_join<F: std::future::Future + Send + 'static>(
+        futures: impl Iterator<Item = F>,
+    ) -> Vec<F::Output>
+    where
+        F::Output: Send + 'static,
+    {
+        let handles: Vec<_> = futures.map(tokio::spawn).collect();
+        let mut outputs = Vec::new();
+        for handle in handles {
+            outputs.push(handle.await.unwrap());
+        }
+        outputs
+    }
+
+    #[tokio::test]
+    async fn a_tenant_at_its_account_limit_can_reconnect_but_not_add() {
+        let store = TestStore::new().await;
+        let (tenant_id, _) = tenant_with_account(&store, "shop", "IGAAa").await;
+        store
+            .tenants()
+            .set_max_accounts(tenant_id, Some(1))
+            .await
+            .unwrap();
+        let refused = store
+            .accounts()
+            .connect(tenant_id, instagram_user("2", "two"), &token("IGAAb"), None)
+            .await;
+        assert!(matches!(refused, Err(StoreError::AccountLimit { max: 1 })));
+        let (_, created) = store
+            .accounts()
+            .connect(
+                tenant_id,
+                instagram_user("17841400000000001", "shop"),
+                &token("IGAAc"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(!created);
+    }
+}

@@ -3,8 +3,10 @@
 
 pub mod account;
 pub mod api_key;
+pub mod data_deletion_request;
 pub mod invite;
 pub mod membership;
+pub mod oauth_state;
 pub mod refresh_event;
 pub mod session;
 pub mod tenant;

@@ -8,7 +8,7 @@ use sea_orm::{
 use super::random_id;
 use super::tokens::{TokenUpdate, save_on};
 use crate::Store;
-use crate::entity::account;
+use crate::entity::{account, tenant, token};
 use crate::error::{Duplicate, StoreError, duplicate_as};
 
 /// A connected Instagram account.
@@ -120,6 +120,24 @@ impl<'a> Accounts<'a> {
             .one(&txn)
             .await?;
         let created = existing.is_none();
+        if created {
+            let limit = tenant::Entity::find_by_id(tenant_id)
+                .one(&txn)
+                .await?
+                .ok_or(StoreError::NotFound)?
+                .max_accounts;
+            if let Some(max) = limit {
+                let count = account::Entity::find()
+                    .filter(account::Column::TenantId.eq(tenant_id))
+                    .count(&txn)
+                    .await?;
+                if count >= u64::try_from(max).unwrap_or(0) {
+                    return Err(StoreError::AccountLimit {
+                        max: u32::try_from(max).unwrap_or(0),
+                    });
+                }
+            }
+        }
         let row = match existing {
             Some(row) => {
                 let mut active: account::ActiveModel = row.into();
@@ -192,6 +210,23 @@ impl<'a> Accounts<'a> {
             .transpose()
     }
 
+    /// The tenant's account of this provider user, if connected.
+    pub async fn find_connected(
+        &self,
+        tenant_id: i64,
+        provider: Provider,
+        provider_user_id: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        account::Entity::find()
+            .filter(account::Column::TenantId.eq(tenant_id))
+            .filter(account::Column::Provider.eq(provider.as_str()))
+            .filter(account::Column::ProviderUserId.eq(provider_user_id))
+            .one(&self.store.db)
+            .await?
+            .map(Account::try_from)
+            .transpose()
+    }
+
     pub async fn list(&self, tenant_id: i64) -> Result<Vec<Account>, StoreError> {
         account::Entity::find()
             .filter(account::Column::TenantId.eq(tenant_id))
@@ -258,6 +293,88 @@ impl<'a> Accounts<'a> {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    /// Pauses an active account (its token is no longer refreshed or served) or resumes a
+    /// paused one, with its next refresh at `resume_refresh_at`. Any other account (one that
+    /// needs reconnecting) is left as it is: only a reconnect revives it.
+    pub async fn set_paused(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        paused: bool,
+        resume_refresh_at: Option<DateTime<Utc>>,
+    ) -> Result<Account, StoreError> {
+        let row = self.row(tenant_id, id).await?;
+        let status: AccountStatus = row.status.parse()?;
+        let (new_status, next_refresh_at) = match (paused, status) {
+            (true, AccountStatus::Active) => (AccountStatus::Paused, None),
+            (false, AccountStatus::Paused) => (AccountStatus::Active, resume_refresh_at),
+            _ => return row.try_into(),
+        };
+        let mut active: account::ActiveModel = row.into();
+        active.status = Set(new_status.as_str().to_owned());
+        active.next_refresh_at = Set(next_refresh_at);
+        active.updated_at = Set(Utc::now());
+        active.update(&self.store.db).await?.try_into()
+    }
+
+    /// Brings an active account's next refresh forward to `at`; other accounts are left alone
+    /// (a paused one stays paused, one that needs reconnecting cannot be refreshed).
+    pub async fn schedule_refresh(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Account, StoreError> {
+        let row = self.row(tenant_id, id).await?;
+        if row.status != AccountStatus::Active.as_str() {
+            return row.try_into();
+        }
+        let mut active: account::ActiveModel = row.into();
+        active.next_refresh_at = Set(Some(at));
+        active.updated_at = Set(Utc::now());
+        active.update(&self.store.db).await?.try_into()
+    }
+
+    /// Marks every account of this provider user, in every tenant, as needing a reconnect and
+    /// deletes its token at once, so nothing more is served or refreshed (the user removed our
+    /// app on Instagram). Returns how many accounts it touched.
+    pub async fn disconnect_provider_user(
+        &self,
+        provider: Provider,
+        provider_user_id: &str,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        let txn = self.store.db.begin().await?;
+        let ids: Vec<i64> = account::Entity::find()
+            .select_only()
+            .column(account::Column::Id)
+            .filter(account::Column::Provider.eq(provider.as_str()))
+            .filter(account::Column::ProviderUserId.eq(provider_user_id))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        token::Entity::delete_many()
+            .filter(token::Column::AccountId.is_in(ids.clone()))
+            .exec(&txn)
+            .await?;
+        account::Entity::update_many()
+            .set(account::ActiveModel {
+                status: Set(AccountStatus::NeedsReconnect.as_str().to_owned()),
+                last_error: Set(Some(reason.to_owned())),
+                next_refresh_at: Set(None),
+                updated_at: Set(Utc::now()),
+                ..Default::default()
+            })
+            .filter(account::Column::Id.is_in(ids.clone()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(ids.len() as u64)
     }
 
     /// Deletes the account and, through the foreign key, its token and history.

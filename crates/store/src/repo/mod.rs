@@ -3,8 +3,10 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod data_deletions;
 pub mod invites;
 pub mod memberships;
+pub mod oauth_states;
 pub mod refresh_events;
 pub mod sessions;
 pub mod tenants;

@@ -67,6 +67,22 @@ impl<'a> Tenants<'a> {
         Ok(())
     }
 
+    /// How many Instagram accounts the tenant may connect; `None` for no limit.
+    pub async fn set_max_accounts(&self, id: i64, max: Option<u32>) -> Result<(), StoreError> {
+        let result = tenant::Entity::update_many()
+            .set(tenant::ActiveModel {
+                max_accounts: Set(max.map(|max| i32::try_from(max).unwrap_or(i32::MAX))),
+                ..Default::default()
+            })
+            .filter(tenant::Column::Id.eq(id))
+            .exec(&self.store.db)
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     /// Deletes the tenant with its members, accounts, tokens and keys (foreign keys cascade).
     pub async fn delete(&self, id: i64) -> Result<(), StoreError> {
         let result = tenant::Entity::delete_by_id(id)

@@ -1,0 +1,85 @@
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::Store;
+use crate::entity::oauth_state;
+use crate::error::StoreError;
+
+/// A "Connect Instagram" round trip in flight: who started it, from which session, for which
+/// tenant, and where to return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OauthState {
+    pub user_id: i64,
+    /// SHA-256 of the session id that started the round trip.
+    pub session_sha256: String,
+    pub tenant_id: i64,
+    /// A path on our own site.
+    pub return_to: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<oauth_state::Model> for OauthState {
+    fn from(row: oauth_state::Model) -> Self {
+        OauthState {
+            user_id: row.user_id,
+            session_sha256: row.session_sha256,
+            tenant_id: row.tenant_id,
+            return_to: row.return_to,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+        }
+    }
+}
+
+pub struct OauthStates<'a> {
+    store: &'a Store,
+}
+
+impl<'a> OauthStates<'a> {
+    pub(crate) fn new(store: &'a Store) -> Self {
+        OauthStates { store }
+    }
+
+    /// Records a round trip under the SHA-256 of its `state`; the state itself is only ever in
+    /// the redirect. Expired ones are swept on the way, so abandoned attempts do not pile up.
+    pub async fn create(&self, state_sha256: &str, pending: &OauthState) -> Result<(), StoreError> {
+        self.delete_expired(Utc::now()).await?;
+        oauth_state::Entity::insert(oauth_state::ActiveModel {
+            state_sha256: Set(state_sha256.to_owned()),
+            user_id: Set(pending.user_id),
+            session_sha256: Set(pending.session_sha256.clone()),
+            tenant_id: Set(pending.tenant_id),
+            return_to: Set(pending.return_to.clone()),
+            created_at: Set(pending.created_at),
+            expires_at: Set(pending.expires_at),
+        })
+        .exec_without_returning(&self.store.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes the round trip and returns it; `None` if there is none, or if another request
+    /// took it first, so a state is honoured at most once even when replayed concurrently.
+    /// Whether it has expired is the caller's to judge.
+    pub async fn take(&self, state_sha256: &str) -> Result<Option<OauthState>, StoreError> {
+        let Some(row) = oauth_state::Entity::find_by_id(state_sha256.to_owned())
+            .one(&self.store.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let deleted = oauth_state::Entity::delete_by_id(state_sha256.to_owned())
+            .exec(&self.store.db)
+            .await?;
+        Ok((deleted.rows_affected == 1).then(|| row.into()))
+    }
+
+    pub async fn delete_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(oauth_state::Entity::delete_many()
+            .filter(oauth_state::Column::ExpiresAt.lt(now))
+            .exec(&self.store.db)
+            .await?
+            .rows_affected)
+    }
+}
