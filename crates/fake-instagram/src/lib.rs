@@ -135,8 +135,20 @@ pub struct FakeInstagram {
 impl FakeInstagram {
     /// Starts the fake on 127.0.0.1 and a free port.
     pub async fn start(config: FakeConfig) -> std::io::Result<FakeInstagram> {
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let address = listener.local_addr()?;
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Starts the fake on `address` (port 0 for a free one). Its base URL names the address
+    /// bound, or 127.0.0.1 when bound to every interface.
+    pub async fn start_on(
+        address: SocketAddr,
+        config: FakeConfig,
+    ) -> std::io::Result<FakeInstagram> {
+        let listener = TcpListener::bind(address).await?;
+        let mut address = listener.local_addr()?;
+        if address.ip().is_unspecified() {
+            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
         let shared = new_shared(config);
         let app = router(shared.clone());
         let (shutdown, stopped) = oneshot::channel::<()>();

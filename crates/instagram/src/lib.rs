@@ -1,6 +1,7 @@
 //! A typed client for Instagram's platform, as `shared/instagram-api.md` describes it:
 //! Instagram Login (authorize URL, code exchange, long-lived exchange, refresh, profile, media)
-//! and Facebook Login for Business (page tokens).
+//! and Facebook Login for Business (page tokens), and the `signed_request` Meta posts to our
+//! deauthorize and data-deletion callbacks.
 //!
 //! Every failure is an [`InstagramError`] that says what to do next. Access tokens travel in
 //! query strings, so this crate never formats a URL that carries one, strips URLs from
@@ -8,6 +9,7 @@
 //! It holds no state and makes no decisions about when to call: that is the worker's job.
 
 mod error;
+mod signed_request;
 
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use url::Url;
 
 pub use error::InstagramError;
 pub use freshtoken_core::AccessToken;
+pub use signed_request::{SignedRequest, SignedRequestError, verify_signed_request};
 
 /// The scope freshtoken needs: read the profile and media of a professional account.
 pub const BASIC_SCOPE: &str = "instagram_business_basic";
@@ -74,6 +77,16 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(20),
         }
+    }
+
+    /// Whether "Connect Instagram" can work: the app's id and secret are both set.
+    pub fn has_app_credentials(&self) -> bool {
+        !self.client_id.trim().is_empty() && self.has_app_secret()
+    }
+
+    /// The secret exchanges short-lived tokens and verifies Meta's callbacks.
+    pub fn has_app_secret(&self) -> bool {
+        !self.client_secret.trim().is_empty()
     }
 
     /// All four hosts at one address, as the fake serves them.

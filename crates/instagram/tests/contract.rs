@@ -434,3 +434,68 @@ async fn no_error_debug_output_or_log_line_ever_contains_a_token() {
         );
     }
 }
+
+mod signed_requests {
+    use fake_instagram::{DEMO_APP_SECRET, sign_request};
+    use freshtoken_instagram::{SignedRequestError, verify_signed_request};
+    use serde_json::json;
+
+    fn payload(user_id: serde_json::Value) -> serde_json::Value {
+        json!({"algorithm": "HMAC-SHA256", "issued_at": 1_700_000_000, "user_id": user_id})
+    }
+
+    #[test]
+    fn a_request_signed_with_the_app_secret_is_accepted() {
+        let signed = sign_request(&payload(json!("27640875392278831")), DEMO_APP_SECRET);
+        let request = verify_signed_request(&signed, DEMO_APP_SECRET).unwrap();
+        assert_eq!(request.user_id, "27640875392278831");
+        assert_eq!(request.issued_at, Some(1_700_000_000));
+        // A numeric user id is read exactly, never through a float.
+        let signed = sign_request(&payload(json!(27640875392278831_u64)), DEMO_APP_SECRET);
+        let request = verify_signed_request(&signed, DEMO_APP_SECRET).unwrap();
+        assert_eq!(request.user_id, "27640875392278831");
+    }
+
+    #[test]
+    fn forgeries_are_refused() {
+        let genuine = sign_request(&payload(json!("1")), DEMO_APP_SECRET);
+        let (signature, _) = genuine.split_once('.').unwrap();
+        let other_secret = sign_request(&payload(json!("1")), "not-the-app-secret");
+        // A genuine signature on another user's payload.
+        let (_, other_payload) = sign_request(&payload(json!("2")), DEMO_APP_SECRET)
+            .split_once('.')
+            .map(|(s, p)| (s.to_owned(), p.to_owned()))
+            .unwrap();
+        let swapped = format!("{signature}.{other_payload}");
+        for forged in [other_secret.as_str(), swapped.as_str()] {
+            assert_eq!(
+                verify_signed_request(forged, DEMO_APP_SECRET),
+                Err(SignedRequestError::BadSignature),
+                "{forged}"
+            );
+        }
+        for malformed in ["", "no-dot", "!!!.???", ".", "abc."] {
+            assert!(
+                verify_signed_request(malformed, DEMO_APP_SECRET).is_err(),
+                "{malformed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_algorithm_is_refused_even_when_signed() {
+        let signed = sign_request(
+            &json!({"algorithm": "none", "user_id": "1"}),
+            DEMO_APP_SECRET,
+        );
+        assert!(matches!(
+            verify_signed_request(&signed, DEMO_APP_SECRET),
+            Err(SignedRequestError::UnsupportedAlgorithm(_))
+        ));
+        let without_user = sign_request(&json!({"algorithm": "HMAC-SHA256"}), DEMO_APP_SECRET);
+        assert!(matches!(
+            verify_signed_request(&without_user, DEMO_APP_SECRET),
+            Err(SignedRequestError::Malformed(_))
+        ));
+    }
+}
