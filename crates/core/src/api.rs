@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Role;
+use crate::{AccountStatus, Provider, RefreshInterval, Role};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -164,4 +164,102 @@ pub struct OperatorUserView {
     pub created_at: String,
     pub last_login_at: Option<String>,
     pub disabled: bool,
+}
+
+/// A connected Instagram account, as its tenant sees it. The token itself is never part of it:
+/// websites fetch it from `token_json_url` or `token_js_url`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountView {
+    pub id: i64,
+    pub provider: Provider,
+    /// The id of the account on Instagram.
+    pub provider_user_id: String,
+    pub username: String,
+    /// The tenant's own name for the account; may be empty.
+    pub label: String,
+    pub status: AccountStatus,
+    pub profile_picture_url: Option<String>,
+    /// When the stored token expires; absent when not yet known (a pasted token is refreshed
+    /// as soon as Instagram allows, which makes it known).
+    pub token_expires_at: Option<String>,
+    pub last_refresh_at: Option<String>,
+    pub next_refresh_at: Option<String>,
+    /// Why the last refresh failed, in words; absent after a success.
+    pub last_error: Option<String>,
+    pub refresh_interval: RefreshInterval,
+    /// Origins allowed to load the token, e.g. `https://example.com` or `https://*.example.com`;
+    /// empty means any.
+    pub allowed_origins: Vec<String>,
+    /// Also allow `http://localhost:*` and `http://127.0.0.1:*`, for development.
+    pub allow_localhost: bool,
+    /// Serve requests that carry neither `Origin` nor `Referer` (server-side fetches).
+    pub allow_no_origin: bool,
+    /// The name of the constant `token.js` defines (`InstagramToken` unless set).
+    pub js_constant: String,
+    /// The random id in the account's public URLs; rotating it retires the old URLs.
+    pub public_id: String,
+    pub token_json_url: String,
+    pub token_js_url: String,
+    pub created_at: String,
+}
+
+/// Connects an account by pasting a token it already has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasteTokenRequest {
+    /// An Instagram user access token (Instagram Login), long- or short-lived.
+    pub token: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+/// Changes to an account; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateAccountRequest {
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
+    #[serde(default)]
+    pub allow_localhost: Option<bool>,
+    #[serde(default)]
+    pub allow_no_origin: Option<bool>,
+    /// An empty string goes back to the default, `InstagramToken`.
+    #[serde(default)]
+    pub js_constant: Option<String>,
+    #[serde(default)]
+    pub refresh_interval: Option<RefreshInterval>,
+    /// Pause (neither refresh nor serve) or resume.
+    #[serde(default)]
+    pub paused: Option<bool>,
+}
+
+/// What this instance offers, for the dashboard before anyone signs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InstanceView {
+    pub version: String,
+    /// Demo mode: Instagram is the built-in fake; nothing reaches the real one.
+    pub demo: bool,
+    /// Whether "Connect Instagram" works (an Instagram app is configured, or demo mode).
+    pub instagram_connect: bool,
+    pub signup: crate::SignupMode,
+}
+
+/// One refresh attempt of an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RefreshEventView {
+    pub at: String,
+    pub outcome: crate::RefreshOutcome,
+    /// 1 for the first try, counting up through retries.
+    pub attempt: i32,
+    /// Instagram's error code, when it gave one.
+    pub error_code: Option<String>,
+    pub message: Option<String>,
+    pub new_expires_at: Option<String>,
 }

@@ -5,6 +5,9 @@
 //! and in the database (`as_str` / `FromStr`), so the two can never drift apart.
 
 pub mod api;
+pub mod js;
+pub mod origin;
+pub mod policy;
 
 use std::fmt;
 use std::str::FromStr;
