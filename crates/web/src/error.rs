@@ -28,6 +28,13 @@ pub enum ApiError {
     Conflict(String),
     #[error("too many attempts; try again in {} seconds", retry_after.as_secs().max(1))]
     TooManyRequests { retry_after: Duration },
+    /// Instagram failed us: 502, or 503 with `Retry-After` when it asked us to wait.
+    #[error("{message}")]
+    Upstream {
+        code: &'static str,
+        message: String,
+        retry_after: Option<Duration>,
+    },
     #[error("the service is not ready: {0}")]
     NotReady(String),
     #[error("internal error")]
@@ -54,6 +61,12 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Upstream {
+                code,
+                retry_after: None,
+                ..
+            } => (StatusCode::BAD_GATEWAY, code),
+            ApiError::Upstream { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -65,6 +78,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Duplicate(duplicate) => ApiError::Conflict(duplicate.to_string()),
+            StoreError::AccountLimit { .. } => ApiError::Forbidden(err.to_string()),
             other => ApiError::internal(other),
         }
     }
@@ -99,7 +113,12 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response = error_body(status, code, &message);
-        if let ApiError::TooManyRequests { retry_after } = &self {
+        if let ApiError::TooManyRequests { retry_after }
+        | ApiError::Upstream {
+            retry_after: Some(retry_after),
+            ..
+        } = &self
+        {
             let seconds = retry_after.as_secs().max(1).to_string();
             if let Ok(value) = HeaderValue::from_str(&seconds) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -109,7 +128,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn display_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn display_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

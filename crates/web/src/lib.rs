@@ -4,15 +4,18 @@
 //! client sees goes through [`ApiError`], one JSON shape for all. This crate never calls
 //! Instagram's refresh itself; that is the worker's job.
 
+pub mod accounts;
 mod api_keys;
 pub mod auth;
+pub mod connect;
 mod error;
 mod health;
 mod json;
 mod openapi;
 mod operator;
 mod origin;
-mod tenants;
+mod pages;
+pub mod tenants;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -23,6 +26,8 @@ use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, header};
 use freshtoken_core::SignupMode;
+use freshtoken_core::api::InstanceView;
+use freshtoken_instagram::{ClientConfig, InstagramClient};
 use freshtoken_store::Store;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -57,6 +62,8 @@ pub struct WebConfig {
     /// ...and this long after sign-in, however active.
     pub session_max_age: Duration,
     pub login_throttle: ThrottleLimits,
+    /// Demo mode: Instagram is the built-in fake, and pages say so.
+    pub demo: bool,
 }
 
 impl WebConfig {
@@ -67,6 +74,7 @@ impl WebConfig {
             session_idle: Duration::from_secs(7 * 24 * 3600),
             session_max_age: Duration::from_secs(30 * 24 * 3600),
             login_throttle: ThrottleLimits::default(),
+            demo: false,
         }
     }
 }
@@ -77,16 +85,29 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<WebConfig>,
     pub throttle: Arc<LoginThrottle>,
+    /// Instagram, for connecting accounts (never for refreshing them: that is the worker's).
+    pub instagram: Arc<InstagramClient>,
 }
 
 impl AppState {
+    /// A state whose Instagram client has no app credentials: pasting tokens works,
+    /// "Connect Instagram" says it is not set up. See [`AppState::with_instagram`].
     pub fn new(store: Store, config: WebConfig) -> AppState {
         let throttle = Arc::new(LoginThrottle::new(config.login_throttle));
+        let redirect_uri = connect::redirect_uri(&config.public_url);
+        let instagram = InstagramClient::new(ClientConfig::new("", "", &redirect_uri))
+            .expect("an HTTP client with default settings can be built");
         AppState {
             store,
             config: Arc::new(config),
             throttle,
+            instagram: Arc::new(instagram),
         }
+    }
+
+    pub fn with_instagram(mut self, instagram: InstagramClient) -> AppState {
+        self.instagram = Arc::new(instagram);
+        self
     }
 }
 
@@ -98,9 +119,9 @@ pub(crate) fn random_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The JSON API under `/api/v1`: sessions, the same-origin rule, and every area's routes.
-fn api(state: &AppState) -> Router<AppState> {
-    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.store.clone()))
+/// Sessions in our database, behind the `freshtoken_session` cookie.
+fn sessions(state: &AppState) -> SessionManagerLayer<DbSessionStore> {
+    SessionManagerLayer::new(DbSessionStore::new(state.store.clone()))
         .with_name("freshtoken_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -110,9 +131,15 @@ fn api(state: &AppState) -> Router<AppState> {
             tower_sessions::cookie::time::Duration::seconds(
                 i64::try_from(state.config.session_idle.as_secs()).unwrap_or(i64::MAX),
             ),
-        ));
+        ))
+}
+
+/// The JSON API under `/api/v1`: sessions, the same-origin rule, and every area's routes.
+fn api(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(auth::routes())
+        .merge(accounts::routes())
+        .route("/instance", axum::routing::get(instance))
         .merge(tenants::routes())
         .merge(api_keys::routes())
         .merge(operator::routes())
@@ -122,7 +149,20 @@ fn api(state: &AppState) -> Router<AppState> {
             state.clone(),
             origin::require_same_origin,
         ))
-        .layer(sessions)
+        .layer(sessions(state))
+}
+
+/// What this instance offers, for the dashboard before anyone signs in.
+#[utoipa::path(get, path = "/api/v1/instance", tag = "instance", responses((status = 200, description = "what this instance offers", body = InstanceView)))]
+async fn instance(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::Json<InstanceView> {
+    axum::Json(InstanceView {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        demo: state.config.demo,
+        instagram_connect: state.instagram.config().has_app_credentials(),
+        signup: state.config.signup_mode,
+    })
 }
 
 /// The whole application: routes, then the middleware every request passes through: request
@@ -163,6 +203,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .nest("/api/v1", api(&state))
+        .merge(connect::routes().layer(sessions(&state)))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
         .layer(middleware)

@@ -113,7 +113,7 @@ fn slugify(name: &str) -> String {
     }
 }
 
-fn check_slug(slug: &str) -> Result<(), ApiError> {
+pub fn check_slug(slug: &str) -> Result<(), ApiError> {
     let valid = (2..=48).contains(&slug.len())
         && slug
             .bytes()

@@ -107,7 +107,7 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
         .map(str::trim)
 }
 
-async fn signed_in_user(session: &Session, state: &AppState) -> Result<User, ApiError> {
+pub(crate) async fn signed_in_user(session: &Session, state: &AppState) -> Result<User, ApiError> {
     let user_id: Option<i64> = session
         .get(SESSION_USER_ID)
         .await

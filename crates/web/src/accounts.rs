@@ -1,0 +1,574 @@
+//! Connected Instagram accounts of a tenant: list, read, change, delete, rotate the public URL,
+//! ask for a refresh, and connect one by pasting a token.
+//!
+//! Everyone in the tenant may read; owners and editors (and the tenant's API keys) may change.
+//! The token itself never appears here: websites fetch it from the account's public URLs.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use chrono::{DateTime, TimeZone, Utc};
+use freshtoken_core::api::{
+    AccountView, PasteTokenRequest, RefreshEventView, UpdateAccountRequest,
+};
+use freshtoken_core::js::{DEFAULT_CONSTANT, check_constant_name};
+use freshtoken_core::origin::{OriginPattern, parse_allowed_origins};
+use freshtoken_core::{AccessToken, AccountStatus, Provider, RefreshInterval, policy};
+use freshtoken_instagram::{InstagramClient, InstagramError, Profile};
+use freshtoken_store::{Account, AccountSettings, NewAccount, Store, StoreError, TokenUpdate};
+use serde::Deserialize;
+use url::Url;
+
+use crate::auth::Principal;
+use crate::json::ApiJson;
+use crate::openapi::ErrorBody;
+use crate::tenants::{Access, rfc3339};
+use crate::{ApiError, AppState};
+
+const MAX_LABEL_CHARS: usize = 100;
+/// Instagram tokens are about 200 characters; anything far longer is not one.
+const MAX_TOKEN_LEN: usize = 2048;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/tenants/{tenant_id}/accounts", get(list).post(paste_token))
+        .route(
+            "/tenants/{tenant_id}/accounts/{account_id}",
+            get(get_account).patch(update).delete(delete_account),
+        )
+        .route(
+            "/tenants/{tenant_id}/accounts/{account_id}/rotate-url",
+            post(rotate_url),
+        )
+        .route(
+            "/tenants/{tenant_id}/accounts/{account_id}/refresh",
+            post(refresh_now),
+        )
+        .route(
+            "/tenants/{tenant_id}/accounts/{account_id}/events",
+            get(events),
+        )
+}
+
+/// The account's public token URLs, under the service's public address.
+pub fn token_urls(public_url: &Url, public_id: &str) -> (String, String) {
+    let at = |file: &str| {
+        public_url
+            .join(&format!("t/{public_id}/{file}"))
+            .map(String::from)
+            .unwrap_or_default()
+    };
+    (at("token.json"), at("token.js"))
+}
+
+pub(crate) fn view(
+    public_url: &Url,
+    account: &Account,
+    token_expires_at: Option<DateTime<Utc>>,
+) -> AccountView {
+    let (token_json_url, token_js_url) = token_urls(public_url, &account.public_id);
+    AccountView {
+        id: account.id,
+        provider: account.provider,
+        provider_user_id: account.provider_user_id.clone(),
+        username: account.username.clone(),
+        label: account.label.clone(),
+        status: account.status,
+        profile_picture_url: account.profile_picture_url.clone(),
+        token_expires_at: token_expires_at.map(rfc3339),
+        last_refresh_at: account.last_refresh_at.map(rfc3339),
+        next_refresh_at: account.next_refresh_at.map(rfc3339),
+        last_error: account.last_error.clone(),
+        refresh_interval: account.refresh_interval,
+        allowed_origins: account.allowed_origins.clone(),
+        allow_localhost: account.allow_localhost,
+        allow_no_origin: account.allow_no_origin,
+        js_constant: account
+            .js_constant
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CONSTANT.to_owned()),
+        public_id: account.public_id.clone(),
+        token_json_url,
+        token_js_url,
+        created_at: rfc3339(account.created_at),
+    }
+}
+
+/// The expiry of the account's token, if it has one and it is known.
+async fn token_expiry(store: &Store, account_id: i64) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match store.tokens().read(account_id).await {
+        Ok(token) => Ok(token.expires_at),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn account_view(state: &AppState, account: &Account) -> Result<AccountView, ApiError> {
+    let expires_at = token_expiry(&state.store, account.id).await?;
+    Ok(view(&state.config.public_url, account, expires_at))
+}
+
+fn require_editor(access: &Access) -> Result<(), ApiError> {
+    if access.role.can_edit() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "viewers can look but not change: ask an owner for the editor role".into(),
+        ))
+    }
+}
+
+fn unix(at: DateTime<Utc>) -> i64 {
+    at.timestamp()
+}
+
+fn from_unix(seconds: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(seconds, 0)
+        .single()
+        .unwrap_or_else(Utc::now)
+}
+
+/// When a token just stored should first be refreshed (see [`policy::next_refresh_at`]).
+pub fn first_refresh_at(token: &TokenUpdate, interval: RefreshInterval) -> DateTime<Utc> {
+    from_unix(policy::next_refresh_at(
+        unix(Utc::now()),
+        unix(token.issued_at),
+        token.expires_at.map(unix),
+        interval,
+    ))
+}
+
+/// What Instagram's answer means for a token a person handed us.
+fn refused_token(err: InstagramError) -> ApiError {
+    match err {
+        InstagramError::Revoked { message, .. } | InstagramError::Rejected { message, .. } => {
+            ApiError::BadRequest {
+                code: "invalid_token",
+                message: format!(
+                    "Instagram refused this token ({message}): generate a new one, or connect with Instagram instead"
+                ),
+            }
+        }
+        other => instagram_unavailable(other),
+    }
+}
+
+/// Instagram could not be asked: nothing was saved, try again.
+pub(crate) fn instagram_unavailable(err: InstagramError) -> ApiError {
+    match err {
+        InstagramError::RateLimited { retry_after, .. } => ApiError::Upstream {
+            code: "instagram_rate_limited",
+            message: format!(
+                "Instagram asks us to slow down; nothing was saved, try again in {} minutes",
+                retry_after.as_secs().div_ceil(60).max(1)
+            ),
+            retry_after: Some(retry_after),
+        },
+        other => ApiError::Upstream {
+            code: "instagram_unavailable",
+            message: format!(
+                "Instagram did not answer properly ({other}); nothing was saved, try again in a few minutes"
+            ),
+            retry_after: None,
+        },
+    }
+}
+
+/// A token a person pasted (or an operator imported), with the settings to give its account.
+#[derive(Debug, Clone)]
+pub struct PastedToken {
+    pub token: AccessToken,
+    pub label: Option<String>,
+    pub allowed_origins: Option<Vec<OriginPattern>>,
+}
+
+fn check_label(label: &str) -> Result<String, ApiError> {
+    let label = label.trim();
+    if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!(
+            "label must be at most {MAX_LABEL_CHARS} characters, without control characters"
+        )));
+    }
+    Ok(label.to_owned())
+}
+
+fn check_origins(origins: &[String]) -> Result<Vec<OriginPattern>, ApiError> {
+    parse_allowed_origins(origins).map_err(|err| ApiError::invalid(err.to_string()))
+}
+
+/// Reads a pasted token: trimmed, one line of printable ASCII, and not a Facebook token.
+pub fn parse_pasted_token(text: &str) -> Result<AccessToken, ApiError> {
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(ApiError::invalid("token is empty: paste an access token"));
+    }
+    if token.len() > MAX_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::invalid(
+            "this is not an access token: a token is one word of letters, digits and punctuation",
+        ));
+    }
+    if token.starts_with("EAA") {
+        return Err(ApiError::BadRequest {
+            code: "invalid_token",
+            message: "this is a Facebook token (EAA...); freshtoken needs an Instagram token from Instagram Login (IGAA...)".into(),
+        });
+    }
+    Ok(AccessToken::new(token))
+}
+
+/// Verifies a token with Instagram (`/me`), upgrades a short-lived one when the app secret is
+/// configured, and connects (or reconnects) its account in the tenant.
+///
+/// Nothing is written unless Instagram accepted the token. Returns the account and whether
+/// it is new.
+pub async fn connect_pasted_token(
+    store: &Store,
+    instagram: &InstagramClient,
+    tenant_id: i64,
+    pasted: PastedToken,
+) -> Result<(Account, bool), ApiError> {
+    let profile = instagram.me(&pasted.token).await.map_err(refused_token)?;
+    let now = Utc::now();
+    let mut token = TokenUpdate {
+        token: pasted.token.clone(),
+        issued_at: now,
+        // Unknown until the first refresh, which is scheduled at once for that reason.
+        expires_at: None,
+        scopes: String::new(),
+        refreshed_at: None,
+    };
+    if instagram.config().has_app_secret() {
+        // Only a short-lived token can be exchanged; Instagram refuses a long-lived one with
+        // an invalid-parameter error, which tells us that it is one.
+        match instagram.exchange_for_long_lived(&pasted.token).await {
+            Ok(long) => {
+                token.token = long.token;
+                token.expires_at = Some(now + long.expires_in);
+            }
+            Err(InstagramError::Rejected { .. }) => {}
+            Err(other) => return Err(refused_token(other)),
+        }
+    }
+    let (account, created) = store_connected(store, tenant_id, &profile, &token).await?;
+    let account = apply_initial_settings(store, tenant_id, account, &pasted).await?;
+    Ok((account, created))
+}
+
+/// Connects (or reconnects) the profile's account in the tenant with a token Instagram just
+/// gave or accepted, with its first refresh scheduled. A reconnect keeps the account's
+/// settings and revives it.
+pub async fn store_connected(
+    store: &Store,
+    tenant_id: i64,
+    profile: &Profile,
+    token: &TokenUpdate,
+) -> Result<(Account, bool), StoreError> {
+    let interval = store
+        .accounts()
+        .find_connected(tenant_id, Provider::Instagram, &profile.id)
+        .await?
+        .map(|account| account.refresh_interval)
+        .unwrap_or_default();
+    let new = NewAccount {
+        provider: Provider::Instagram,
+        provider_user_id: profile.id.clone(),
+        username: profile.username.clone(),
+        profile_picture_url: profile.profile_picture_url.clone(),
+    };
+    store
+        .accounts()
+        .connect(
+            tenant_id,
+            new,
+            token,
+            Some(first_refresh_at(token, interval)),
+        )
+        .await
+}
+
+async fn apply_initial_settings(
+    store: &Store,
+    tenant_id: i64,
+    account: Account,
+    pasted: &PastedToken,
+) -> Result<Account, ApiError> {
+    if pasted.label.is_none() && pasted.allowed_origins.is_none() {
+        return Ok(account);
+    }
+    let mut settings = settings_of(&account);
+    if let Some(label) = &pasted.label {
+        settings.label = label.clone();
+    }
+    if let Some(origins) = &pasted.allowed_origins {
+        settings.allowed_origins = origins.iter().map(ToString::to_string).collect();
+    }
+    Ok(store
+        .accounts()
+        .update_settings(tenant_id, account.id, &settings)
+        .await?)
+}
+
+fn settings_of(account: &Account) -> AccountSettings {
+    AccountSettings {
+        label: account.label.clone(),
+        allowed_origins: account.allowed_origins.clone(),
+        allow_localhost: account.allow_localhost,
+        allow_no_origin: account.allow_no_origin,
+        js_constant: account.js_constant.clone(),
+        refresh_interval: account.refresh_interval,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/accounts", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id")), responses((status = 200, description = "the workspace's accounts", body = Vec<AccountView>), (status = 404, description = "not found", body = ErrorBody)))]
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant_id): Path<i64>,
+) -> Result<axum::Json<Vec<AccountView>>, ApiError> {
+    Access::resolve(&state, principal, tenant_id).await?;
+    let accounts = state.store.accounts().list(tenant_id).await?;
+    let mut views = Vec::with_capacity(accounts.len());
+    for account in &accounts {
+        views.push(account_view(&state, account).await?);
+    }
+    Ok(axum::Json(views))
+}
+
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/accounts", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = PasteTokenRequest, responses((status = 201, description = "connected", body = AccountView), (status = 200, description = "an account already connected, now with this token", body = AccountView), (status = 400, description = "Instagram refused the token (`invalid_token`)", body = ErrorBody), (status = 403, description = "viewers cannot connect, or the workspace is at its account limit", body = ErrorBody), (status = 502, description = "Instagram did not answer; nothing was saved", body = ErrorBody)))]
+async fn paste_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant_id): Path<i64>,
+    ApiJson(request): ApiJson<PasteTokenRequest>,
+) -> Result<(StatusCode, axum::Json<AccountView>), ApiError> {
+    let access = Access::resolve(&state, principal, tenant_id).await?;
+    require_editor(&access)?;
+    let pasted = PastedToken {
+        token: parse_pasted_token(&request.token)?,
+        label: request.label.as_deref().map(check_label).transpose()?,
+        allowed_origins: request
+            .allowed_origins
+            .as_deref()
+            .map(check_origins)
+            .transpose()?,
+    };
+    let (account, created) =
+        connect_pasted_token(&state.store, &state.instagram, tenant_id, pasted).await?;
+    tracing::info!(
+        tenant_id,
+        account_id = account.id,
+        created,
+        "connected an Instagram account with a pasted token"
+    );
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(account_view(&state, &account).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), responses((status = 200, description = "the account", body = AccountView), (status = 404, description = "not found", body = ErrorBody)))]
+async fn get_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, account_id)): Path<(i64, i64)>,
+) -> Result<axum::Json<AccountView>, ApiError> {
+    Access::resolve(&state, principal, tenant_id).await?;
+    let account = state.store.accounts().get(tenant_id, account_id).await?;
+    Ok(axum::Json(account_view(&state, &account).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), request_body = UpdateAccountRequest, responses((status = 200, description = "the changed account", body = AccountView), (status = 400, description = "an invalid origin, constant name or label", body = ErrorBody), (status = 403, description = "viewers cannot change", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
+async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, account_id)): Path<(i64, i64)>,
+    ApiJson(request): ApiJson<UpdateAccountRequest>,
+) -> Result<axum::Json<AccountView>, ApiError> {
+    let access = Access::resolve(&state, principal, tenant_id).await?;
+    require_editor(&access)?;
+    let account = state.store.accounts().get(tenant_id, account_id).await?;
+    // Everything is checked before anything is written.
+    let mut settings = settings_of(&account);
+    if let Some(label) = &request.label {
+        settings.label = check_label(label)?;
+    }
+    if let Some(origins) = &request.allowed_origins {
+        settings.allowed_origins = check_origins(origins)?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    }
+    if let Some(allow) = request.allow_localhost {
+        settings.allow_localhost = allow;
+    }
+    if let Some(allow) = request.allow_no_origin {
+        settings.allow_no_origin = allow;
+    }
+    if let Some(name) = &request.js_constant {
+        let name = name.trim();
+        settings.js_constant = if name.is_empty() || name == DEFAULT_CONSTANT {
+            None
+        } else {
+            check_constant_name(name).map_err(|err| {
+                ApiError::invalid(format!("js_constant {name:?} cannot be used: {err}"))
+            })?;
+            Some(name.to_owned())
+        };
+    }
+    if let Some(interval) = request.refresh_interval {
+        settings.refresh_interval = interval;
+    }
+    let mut account = if settings == settings_of(&account) {
+        account
+    } else {
+        state
+            .store
+            .accounts()
+            .update_settings(tenant_id, account_id, &settings)
+            .await?
+    };
+    if let Some(paused) = request.paused {
+        let resume_at = match state.store.tokens().read(account_id).await {
+            Ok(token) => from_unix(policy::next_refresh_at(
+                unix(Utc::now()),
+                unix(token.issued_at),
+                token.expires_at.map(unix),
+                account.refresh_interval,
+            )),
+            Err(StoreError::NotFound) => Utc::now(),
+            Err(other) => return Err(other.into()),
+        };
+        account = state
+            .store
+            .accounts()
+            .set_paused(tenant_id, account_id, paused, Some(resume_at))
+            .await?;
+        if !paused && account.status == AccountStatus::NeedsReconnect {
+            return Err(ApiError::Conflict(
+                "this account needs reconnecting with Instagram before it can be resumed".into(),
+            ));
+        }
+    }
+    Ok(axum::Json(account_view(&state, &account).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), responses((status = 204, description = "deleted with its token and history"), (status = 403, description = "viewers cannot delete", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
+async fn delete_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, account_id)): Path<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    let access = Access::resolve(&state, principal, tenant_id).await?;
+    require_editor(&access)?;
+    state.store.accounts().delete(tenant_id, account_id).await?;
+    tracing::info!(tenant_id, account_id, "deleted an account and its token");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}/rotate-url", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), responses((status = 200, description = "the account with its new URLs; the old ones stop working", body = AccountView), (status = 403, description = "viewers cannot change", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
+async fn rotate_url(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, account_id)): Path<(i64, i64)>,
+) -> Result<axum::Json<AccountView>, ApiError> {
+    let access = Access::resolve(&state, principal, tenant_id).await?;
+    require_editor(&access)?;
+    let account = state
+        .store
+        .accounts()
+        .rotate_public_id(tenant_id, account_id)
+        .await?;
+    Ok(axum::Json(account_view(&state, &account).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}/refresh", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), responses((status = 202, description = "queued: `next_refresh_at` says when (a token under 24 hours old waits until it is old enough)", body = AccountView), (status = 403, description = "viewers cannot refresh", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody), (status = 409, description = "paused, or needs reconnecting", body = ErrorBody)))]
+async fn refresh_now(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, account_id)): Path<(i64, i64)>,
+) -> Result<(StatusCode, axum::Json<AccountView>), ApiError> {
+    let access = Access::resolve(&state, principal, tenant_id).await?;
+    require_editor(&access)?;
+    let account = state.store.accounts().get(tenant_id, account_id).await?;
+    match account.status {
+        AccountStatus::Active => {}
+        AccountStatus::Paused => {
+            return Err(ApiError::Conflict(
+                "this account is paused: resume it first".into(),
+            ));
+        }
+        AccountStatus::NeedsReconnect => {
+            return Err(ApiError::Conflict(
+                "this account's token is no longer valid: reconnect it with Instagram".into(),
+            ));
+        }
+    }
+    let now = Utc::now();
+    let at = match state.store.tokens().read(account_id).await {
+        Ok(token) => {
+            let old_enough =
+                token.issued_at + chrono::Duration::seconds(policy::MIN_REFRESH_AGE_SECS);
+            if token.expires_at.is_some() {
+                old_enough.max(now)
+            } else {
+                now
+            }
+        }
+        Err(StoreError::NotFound) => now,
+        Err(other) => return Err(other.into()),
+    };
+    let account = state
+        .store
+        .accounts()
+        .schedule_refresh(tenant_id, account_id, at)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(account_view(&state, &account).await?),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    limit: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}/events", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id"), ("limit" = Option<u64>, Query, description = "at most this many (1 to 200, 50 when absent)")), responses((status = 200, description = "refresh attempts, newest first", body = Vec<RefreshEventView>), (status = 404, description = "not found", body = ErrorBody)))]
+async fn events(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, account_id)): Path<(i64, i64)>,
+    Query(query): Query<EventsQuery>,
+) -> Result<axum::Json<Vec<RefreshEventView>>, ApiError> {
+    Access::resolve(&state, principal, tenant_id).await?;
+    // Through the tenant first, so another tenant's account is a 404.
+    state.store.accounts().get(tenant_id, account_id).await?;
+    let limit = match query.limit.as_deref() {
+        None => 50,
+        Some(text) => text
+            .parse::<u64>()
+            .map_err(|_| ApiError::invalid("limit must be a whole number from 1 to 200"))?
+            .clamp(1, 200),
+    };
+    let events = state
+        .store
+        .refresh_events()
+        .recent(account_id, limit)
+        .await?;
+    Ok(axum::Json(
+        events
+            .into_iter()
+            .map(|event| RefreshEventView {
+                at: rfc3339(event.at),
+                outcome: event.outcome,
+                attempt: event.attempt,
+                error_code: event.error_code,
+                message: event.message,
+                new_expires_at: event.new_expires_at.map(rfc3339),
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,118 @@
+//! Small server-rendered pages for where a browser lands outside the dashboard: the end of a
+//! "Connect Instagram" round trip that went wrong, and the data-deletion status page.
+//!
+//! They need no script, load nothing from elsewhere, are never cached, and send no referrer
+//! (the address of an OAuth callback carries a code).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+/// A page with a title, a few sentences, and a way back.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub status: StatusCode,
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    /// Where the button leads, and what it says.
+    pub back: Option<(String, String)>,
+    /// Shows the demo banner: Instagram here is the built-in fake.
+    pub demo: bool,
+}
+
+impl Page {
+    pub fn new(status: StatusCode, title: impl Into<String>) -> Page {
+        Page {
+            status,
+            title: title.into(),
+            paragraphs: Vec::new(),
+            back: None,
+            demo: false,
+        }
+    }
+
+    pub fn paragraph(mut self, text: impl Into<String>) -> Page {
+        self.paragraphs.push(text.into());
+        self
+    }
+
+    pub fn back(mut self, href: impl Into<String>, label: impl Into<String>) -> Page {
+        self.back = Some((href.into(), label.into()));
+        self
+    }
+
+    pub fn demo(mut self, demo: bool) -> Page {
+        self.demo = demo;
+        self
+    }
+}
+
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+pub const DEMO_BANNER: &str = "Demo mode: Instagram here is freshtoken's built-in fake. Nothing reaches the real Instagram, and these tokens work nowhere else.";
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let banner = if self.demo {
+            format!(
+                r#"<p class="demo" role="status">{}</p>"#,
+                escape(DEMO_BANNER)
+            )
+        } else {
+            String::new()
+        };
+        let paragraphs: String = self
+            .paragraphs
+            .iter()
+            .map(|text| format!("<p>{}</p>", escape(text)))
+            .collect();
+        let back = self
+            .back
+            .as_ref()
+            .map(|(href, label)| {
+                format!(
+                    r#"<p><a class="button" href="{}">{}</a></p>"#,
+                    escape(href),
+                    escape(label)
+                )
+            })
+            .unwrap_or_default();
+        let html = format!(
+            r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · freshtoken</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a;line-height:1.5}}
+h1{{font-size:1.4rem}}.demo{{background:#fff3c4;border:1px solid #e0c200;border-radius:6px;padding:.6rem .8rem}}
+.button{{display:inline-block;background:#1f4fd6;color:#fff;padding:.55rem 1.1rem;border-radius:6px;text-decoration:none}}
+.button:focus{{outline:3px solid #ffb000;outline-offset:2px}}</style></head>
+<body><main>{banner}<h1>{title}</h1>{paragraphs}{back}</main></body></html>"#,
+            title = escape(&self.title),
+        );
+        let mut response = (self.status, Html(html)).into_response();
+        let headers = response.headers_mut();
+        for (name, value) in [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            ),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        response
+    }
+}
