@@ -3,13 +3,19 @@
 
 use anyhow::Context;
 use base64::Engine;
-use freshtoken_core::Role;
-use freshtoken_store::{KeyFile, NewUser, SecretKey};
+use std::path::Path;
+
+use freshtoken_core::origin::parse_allowed_origins;
+use freshtoken_core::{RefreshInterval, Role};
+use freshtoken_instagram::InstagramClient;
+use freshtoken_store::{Account, AccountSettings, KeyFile, NewUser, SecretKey, Store, Tenant};
+use freshtoken_web::accounts::{PastedToken, connect_pasted_token, parse_pasted_token, token_urls};
 use freshtoken_web::auth::password;
+use freshtoken_web::tenants::check_slug;
 
 use crate::cli::AdminCommand;
 use crate::config::{Config, KeySource};
-use crate::server::open_store;
+use crate::server::{instagram_client, open_store};
 
 /// How many tokens are re-sealed per database round trip.
 const REKEY_BATCH: u64 = 500;
@@ -50,7 +56,210 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             email,
             password_stdin,
         } => reset_password(config, &email, password_stdin).await,
+        AdminCommand::ImportToken {
+            tenant,
+            token,
+            label,
+            origins,
+        } => import_token(config, &tenant, &token, label, &origins).await,
+        AdminCommand::ImportInstatokend {
+            config: file,
+            tenant,
+        } => import_instatokend(config, &file, &tenant).await,
     }
+}
+
+/// The workspace with this slug, created (named after the slug) if there is none.
+async fn tenant_by_slug(store: &Store, slug: &str) -> anyhow::Result<Tenant> {
+    if let Some(tenant) = store.tenants().by_slug(slug).await? {
+        return Ok(tenant);
+    }
+    check_slug(slug).map_err(|err| anyhow::anyhow!("--tenant {slug:?}: {err}"))?;
+    let tenant = store.tenants().create(slug, slug).await?;
+    println!("created workspace {}", tenant.slug);
+    Ok(tenant)
+}
+
+/// The store and an Instagram client for the import commands, which talk to the real
+/// Instagram (demo mode's fake lives only inside `serve --demo`).
+async fn store_and_instagram(config: &Config) -> anyhow::Result<(Store, InstagramClient)> {
+    if config.demo {
+        anyhow::bail!(
+            "imports verify tokens with the real Instagram; demo mode's fake exists only inside `freshtoken serve --demo`"
+        );
+    }
+    let store = open_store(config).await?;
+    store.migrate().await?;
+    let instagram = instagram_client(config, &config.public_url_for(config.bind))?;
+    Ok((store, instagram))
+}
+
+fn print_urls(config: &Config, name: &str, account: &Account, created: bool) {
+    let (json, js) = token_urls(&config.public_url_for(config.bind), &account.public_id);
+    println!(
+        "{} {name}: @{} (account {})\n  token.json: {json}\n  token.js:   {js}",
+        if created { "connected" } else { "reconnected" },
+        account.username,
+        account.id,
+    );
+}
+
+async fn import_token(
+    config: &Config,
+    slug: &str,
+    token: &str,
+    label: Option<String>,
+    origins: &[String],
+) -> anyhow::Result<()> {
+    let token = if token == "-" {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the token from standard input")?;
+        line
+    } else {
+        token.to_owned()
+    };
+    let pasted = PastedToken {
+        token: parse_pasted_token(&token)?,
+        label,
+        allowed_origins: if origins.is_empty() {
+            None
+        } else {
+            Some(parse_allowed_origins(origins).context("--origin")?)
+        },
+    };
+    let (store, instagram) = store_and_instagram(config).await?;
+    let tenant = tenant_by_slug(&store, slug).await?;
+    let (account, created) = connect_pasted_token(&store, &instagram, tenant.id, pasted)
+        .await
+        .context("the token was not imported")?;
+    print_urls(config, &tenant.slug, &account, created);
+    Ok(())
+}
+
+/// instatokend's configuration: `port` and `refresh_freq`, and one `{"token": "..."}` object
+/// per account, named by its key. Its README writes `//` comments in the file, so those are
+/// allowed.
+#[derive(Debug)]
+struct InstatokendConfig {
+    interval: RefreshInterval,
+    accounts: Vec<(String, String)>,
+}
+
+fn parse_instatokend(text: &str) -> anyhow::Result<InstatokendConfig> {
+    let json: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&strip_line_comments(text))
+            .context("expected a JSON object such as {\"refresh_freq\": \"weekly\", \"my-account\": {\"token\": \"...\"}}")?;
+    let interval = match json.get("refresh_freq").and_then(|value| value.as_str()) {
+        None | Some("weekly") => RefreshInterval::Weekly,
+        // "test" refreshed every 5 minutes; Instagram allows one refresh a day at most.
+        Some("daily" | "test") => RefreshInterval::Daily,
+        Some("monthly") => RefreshInterval::Monthly,
+        Some(other) => {
+            anyhow::bail!("refresh_freq {other:?} is not daily, weekly, monthly or test")
+        }
+    };
+    let mut accounts = Vec::new();
+    for (name, value) in &json {
+        if matches!(name.as_str(), "port" | "refresh_freq") {
+            continue;
+        }
+        let token = value
+            .get("token")
+            .and_then(|token| token.as_str())
+            .with_context(|| format!("{name:?}: expected {{\"token\": \"...\"}}"))?;
+        accounts.push((name.clone(), token.to_owned()));
+    }
+    if accounts.is_empty() {
+        anyhow::bail!(
+            "the file names no account (an entry such as \"my-account\": {{\"token\": \"...\"}})"
+        );
+    }
+    Ok(InstatokendConfig { interval, accounts })
+}
+
+/// Drops `//` comments that start outside a string.
+fn strip_line_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut cut = line.len();
+        let bytes = line.as_bytes();
+        for (i, &byte) in bytes.iter().enumerate() {
+            if in_string {
+                match byte {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+            } else if byte == b'"' {
+                in_string = true;
+            } else if byte == b'/' && bytes.get(i + 1) == Some(&b'/') {
+                cut = i;
+                break;
+            }
+        }
+        out.push_str(&line[..cut]);
+        out.push('\n');
+    }
+    out
+}
+
+async fn import_instatokend(config: &Config, file: &Path, slug: &str) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let parsed = parse_instatokend(&text)
+        .with_context(|| format!("{} is not an instatokend configuration", file.display()))?;
+    let (store, instagram) = store_and_instagram(config).await?;
+    let tenant = tenant_by_slug(&store, slug).await?;
+    let mut failed = 0;
+    for (name, token) in &parsed.accounts {
+        let imported = async {
+            let label = name.chars().take(100).collect::<String>();
+            let pasted = PastedToken {
+                token: parse_pasted_token(token)?,
+                label: Some(label),
+                allowed_origins: None,
+            };
+            let (account, created) =
+                connect_pasted_token(&store, &instagram, tenant.id, pasted).await?;
+            let settings = AccountSettings {
+                refresh_interval: parsed.interval,
+                label: account.label.clone(),
+                allowed_origins: account.allowed_origins.clone(),
+                allow_localhost: account.allow_localhost,
+                allow_no_origin: account.allow_no_origin,
+                js_constant: account.js_constant.clone(),
+            };
+            let account = store
+                .accounts()
+                .update_settings(tenant.id, account.id, &settings)
+                .await?;
+            Ok::<_, anyhow::Error>((account, created))
+        }
+        .await;
+        match imported {
+            Ok((account, created)) => print_urls(config, name, &account, created),
+            Err(err) => {
+                failed += 1;
+                eprintln!("not imported {name}: {err:#}");
+            }
+        }
+    }
+    let total = parsed.accounts.len();
+    println!(
+        "imported {} of {total} account(s) into workspace {}, refreshed {}",
+        total - failed,
+        tenant.slug,
+        parsed.interval
+    );
+    if failed > 0 {
+        anyhow::bail!("{failed} of {total} account(s) were not imported");
+    }
+    Ok(())
 }
 
 async fn rotate_key(config: &Config, retire: bool) -> anyhow::Result<()> {
@@ -135,10 +344,7 @@ async fn create_user(
         .await
         .with_context(|| format!("cannot create {email}"))?;
     if let Some(slug) = tenant {
-        let tenant = match store.tenants().by_slug(slug).await? {
-            Some(tenant) => tenant,
-            None => store.tenants().create(slug, slug).await?,
-        };
+        let tenant = tenant_by_slug(&store, slug).await?;
         store
             .memberships()
             .add(tenant.id, user.id, Role::Owner)
@@ -178,4 +384,49 @@ async fn reset_password(config: &Config, email: &str, password_stdin: bool) -> a
         println!("password: {password}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instatokend_config_with_comments_is_read() {
+        let text = r#"{
+  "port": "8080",
+  "refresh_freq": "daily", // daily, weekly, monthly, test(every 5 minutes)
+  "my-instagram-1": {
+    "token": "IGAA//not-a-comment"
+  },
+  "my-instagram-2": { "token": "IGAAsecond" }
+}"#;
+        let parsed = parse_instatokend(text).unwrap();
+        assert_eq!(parsed.interval, RefreshInterval::Daily);
+        assert_eq!(
+            parsed.accounts,
+            vec![
+                (
+                    "my-instagram-1".to_owned(),
+                    "IGAA//not-a-comment".to_owned()
+                ),
+                ("my-instagram-2".to_owned(), "IGAAsecond".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_config_that_is_not_instatokends_is_refused_with_the_reason() {
+        for (text, expected) in [
+            ("[]", "expected a JSON object"),
+            (
+                r#"{"refresh_freq": "hourly", "a": {"token": "x"}}"#,
+                "hourly",
+            ),
+            (r#"{"a": {"tok": "x"}}"#, "\"a\""),
+            (r#"{"port": "8080"}"#, "names no account"),
+        ] {
+            let err = format!("{:#}", parse_instatokend(text).unwrap_err());
+            assert!(err.contains(expected), "{text}: {err}");
+        }
+    }
 }

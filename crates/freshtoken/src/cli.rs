@@ -40,11 +40,6 @@ pub enum Command {
 pub enum AdminCommand {
     /// Print a new random secret key (base64), for FRESHTOKEN_SECRET_KEY.
     GenerateKey,
-    /// Re-encrypt every stored token under the current key, while the service runs.
-    ///
-    /// With the key file of the default setup, this first writes a new key into the file (the
-    /// old ones stay, to decrypt). With FRESHTOKEN_SECRET_KEY, set the new key there and the
-    /// old one in FRESHTOKEN_PREVIOUS_SECRET_KEYS first, then run this.
     /// Create a user (for instances whose sign-up is closed); prints a generated password.
     CreateUser {
         #[arg(long)]
@@ -69,10 +64,41 @@ pub enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Re-encrypt every stored token under the current key, while the service runs.
+    ///
+    /// With the key file of the default setup, this first writes a new key into the file (the
+    /// old ones stay, to decrypt). With FRESHTOKEN_SECRET_KEY, set the new key there and the
+    /// old one in FRESHTOKEN_PREVIOUS_SECRET_KEYS first, then run this.
     RotateKey {
         /// Also drop from the key file the previous keys that no token needs any more.
         #[arg(long)]
         retire: bool,
+    },
+    /// Connect an account from a token you already have (verified with Instagram first) and
+    /// print its token URLs. Creates the workspace if it does not exist.
+    ImportToken {
+        /// The workspace (by slug).
+        #[arg(long)]
+        tenant: String,
+        /// The access token; `-` reads it from the first line of standard input, which keeps
+        /// it out of the process list and shell history.
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        label: Option<String>,
+        /// An origin allowed to load the token (repeatable), e.g. https://example.com or
+        /// https://*.example.com.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+    },
+    /// Import every account of an instatokend config.json (`{"name": {"token": "..."}}`): the
+    /// name becomes the label, `refresh_freq` the refresh interval.
+    ImportInstatokend {
+        /// instatokend's config.json.
+        config: PathBuf,
+        /// The workspace (by slug), created if it does not exist.
+        #[arg(long)]
+        tenant: String,
     },
 }
 
@@ -162,6 +188,68 @@ pub struct Settings {
         global = true
     )]
     pub session_max_age: String,
+
+    /// Demo mode: run a fake Instagram inside the process and connect to it instead of the
+    /// real one, so the whole flow can be tried without a Meta app. Never for real accounts.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_DEMO",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        global = true
+    )]
+    pub demo: bool,
+
+    /// The Instagram app ID (Meta App Dashboard, Instagram > API setup with Instagram login).
+    #[arg(long, env = "FRESHTOKEN_INSTAGRAM_CLIENT_ID", global = true)]
+    pub instagram_client_id: Option<String>,
+
+    /// The Instagram app secret: exchanges tokens and verifies Meta's callbacks.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_INSTAGRAM_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub instagram_client_secret: Option<String>,
+
+    /// Where Instagram's authorize page is (www.instagram.com); for tests and proxies.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_INSTAGRAM_OAUTH_URL",
+        default_value = "https://www.instagram.com",
+        global = true
+    )]
+    pub instagram_oauth_url: String,
+
+    /// Where Instagram's code exchange is (api.instagram.com); for tests and proxies.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_INSTAGRAM_API_URL",
+        default_value = "https://api.instagram.com",
+        global = true
+    )]
+    pub instagram_api_url: String,
+
+    /// Where Instagram's Graph API is (graph.instagram.com); for tests and proxies.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_INSTAGRAM_GRAPH_URL",
+        default_value = "https://graph.instagram.com",
+        global = true
+    )]
+    pub instagram_graph_url: String,
+
+    /// Where Facebook's Graph API is (graph.facebook.com); for tests and proxies.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_FACEBOOK_GRAPH_URL",
+        default_value = "https://graph.facebook.com",
+        global = true
+    )]
+    pub facebook_graph_url: String,
 
     /// Log line format.
     #[arg(

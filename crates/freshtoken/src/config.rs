@@ -39,6 +39,26 @@ pub enum KeySource {
     File(KeyFile),
 }
 
+/// Where Instagram is and who we are to it; the redirect URI follows from the public URL.
+#[derive(Clone)]
+pub struct InstagramSettings {
+    pub client_id: String,
+    pub client_secret: String,
+    pub oauth_url: Url,
+    pub api_url: Url,
+    pub graph_url: Url,
+    pub facebook_graph_url: Url,
+}
+
+impl std::fmt::Debug for InstagramSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstagramSettings")
+            .field("client_id", &self.client_id)
+            .field("graph_url", &self.graph_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
@@ -52,6 +72,9 @@ pub struct Config {
     pub session_max_age: Duration,
     pub log_format: LogFormat,
     pub log_filter: String,
+    /// Instagram is a fake inside the process (`--demo`).
+    pub demo: bool,
+    pub instagram: InstagramSettings,
 }
 
 impl Config {
@@ -149,7 +172,59 @@ impl Config {
         let session_max_age = parse_duration(&settings.session_max_age)
             .map_err(|problem| invalid("FRESHTOKEN_SESSION_MAX_AGE", "session-max-age", problem))?;
 
+        let instagram = InstagramSettings {
+            client_id: settings
+                .instagram_client_id
+                .as_deref()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            client_secret: settings
+                .instagram_client_secret
+                .as_deref()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            oauth_url: host_url(
+                &settings.instagram_oauth_url,
+                "FRESHTOKEN_INSTAGRAM_OAUTH_URL",
+                "instagram-oauth-url",
+            )?,
+            api_url: host_url(
+                &settings.instagram_api_url,
+                "FRESHTOKEN_INSTAGRAM_API_URL",
+                "instagram-api-url",
+            )?,
+            graph_url: host_url(
+                &settings.instagram_graph_url,
+                "FRESHTOKEN_INSTAGRAM_GRAPH_URL",
+                "instagram-graph-url",
+            )?,
+            facebook_graph_url: host_url(
+                &settings.facebook_graph_url,
+                "FRESHTOKEN_FACEBOOK_GRAPH_URL",
+                "facebook-graph-url",
+            )?,
+        };
+        if instagram.client_id.is_empty() != instagram.client_secret.is_empty() && !settings.demo {
+            let (var, flag) = if instagram.client_id.is_empty() {
+                ("FRESHTOKEN_INSTAGRAM_CLIENT_ID", "instagram-client-id")
+            } else {
+                (
+                    "FRESHTOKEN_INSTAGRAM_CLIENT_SECRET",
+                    "instagram-client-secret",
+                )
+            };
+            return Err(invalid(
+                var,
+                flag,
+                "the Instagram app ID and secret go together: set both, or neither",
+            ));
+        }
+
         Ok(Config {
+            demo: settings.demo,
+            instagram,
             signup_mode,
             session_idle,
             session_max_age,
@@ -173,6 +248,25 @@ impl Config {
             Url::parse(&format!("http://{bound}/")).expect("a socket address makes a valid URL")
         })
     }
+}
+
+/// The base URL of one of Instagram's hosts.
+fn host_url(text: &str, var: &'static str, flag: &'static str) -> Result<Url, ConfigError> {
+    let url = Url::parse(text.trim()).map_err(|_| {
+        invalid(
+            var,
+            flag,
+            format!("expected an absolute URL such as https://graph.instagram.com, got {text:?}"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(
+            var,
+            flag,
+            format!("expected an http:// or https:// URL with a host, got {text:?}"),
+        ));
+    }
+    Ok(url)
 }
 
 fn parse_public_url(text: &str) -> Result<Url, ConfigError> {
@@ -241,6 +335,47 @@ mod tests {
             !err.contains("dG9vIHNob3J0"),
             "a key must never be echoed: {err}"
         );
+    }
+
+    #[test]
+    fn instagram_hosts_default_to_the_real_ones_and_credentials_go_together() {
+        let defaults = config(&[]).unwrap();
+        assert_eq!(
+            defaults.instagram.graph_url.as_str(),
+            "https://graph.instagram.com/"
+        );
+        assert_eq!(
+            defaults.instagram.oauth_url.as_str(),
+            "https://www.instagram.com/"
+        );
+        assert!(defaults.instagram.client_id.is_empty());
+        assert!(!defaults.demo);
+        let err = config_err(&["--instagram-client-id", "123"]);
+        assert!(
+            err.starts_with("FRESHTOKEN_INSTAGRAM_CLIENT_SECRET"),
+            "{err}"
+        );
+        let err = config_err(&["--instagram-graph-url", "graph.instagram.com"]);
+        assert!(err.starts_with("FRESHTOKEN_INSTAGRAM_GRAPH_URL"), "{err}");
+        let secret = "a-secret-that-must-not-leak";
+        let configured = config(&[
+            "--instagram-client-id",
+            "123",
+            "--instagram-client-secret",
+            secret,
+        ])
+        .unwrap();
+        assert!(!format!("{configured:?}").contains(secret));
+    }
+
+    #[test]
+    fn demo_mode_is_a_flag_or_a_variable() {
+        assert!(config(&["serve", "--demo"]).unwrap().demo);
+        assert!(config(&["--demo"]).unwrap().demo);
+    }
+
+    fn config_err(args: &[&str]) -> String {
+        config(args).unwrap_err().to_string()
     }
 
     #[test]

@@ -5,11 +5,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use fake_instagram::{DEMO_APP_ID, DEMO_APP_SECRET, FakeConfig, FakeInstagram};
+use freshtoken_instagram::{ClientConfig, InstagramClient};
 use freshtoken_store::{ConnectSettings, KeyStore, Store};
-use freshtoken_web::{AppState, WebConfig};
+use freshtoken_web::{AppState, WebConfig, connect};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use url::Url;
 
 use crate::config::{Config, KeySource};
 
@@ -37,12 +40,64 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The Instagram client the configuration asks for, with the redirect URI under
+/// `public_url`.
+pub fn instagram_client(config: &Config, public_url: &Url) -> anyhow::Result<InstagramClient> {
+    let settings = &config.instagram;
+    let client_config = ClientConfig {
+        oauth_url: settings.oauth_url.clone(),
+        api_url: settings.api_url.clone(),
+        graph_url: settings.graph_url.clone(),
+        facebook_graph_url: settings.facebook_graph_url.clone(),
+        ..ClientConfig::new(
+            &settings.client_id,
+            &settings.client_secret,
+            &connect::redirect_uri(public_url),
+        )
+    };
+    Ok(InstagramClient::new(client_config)?)
+}
+
+/// Demo mode: a fake Instagram with demo users, on a port of its own beside ours, and a client
+/// pointed at it. Browsers reach its consent page at our public host and its port.
+async fn demo_instagram(
+    config: &Config,
+    public_url: &Url,
+) -> anyhow::Result<(InstagramClient, FakeInstagram)> {
+    let fake = FakeInstagram::start_on(
+        SocketAddr::new(config.bind.ip(), 0),
+        FakeConfig {
+            seed_demo_users: true,
+            ..FakeConfig::default()
+        },
+    )
+    .await
+    .context("cannot start the demo's fake Instagram")?;
+    let base = Url::parse(fake.base_url())?;
+    let mut consent = public_url.clone();
+    let _ = consent.set_scheme("http");
+    let _ = consent.set_port(base.port());
+    consent.set_path("/");
+    let client_config = ClientConfig {
+        oauth_url: consent,
+        ..ClientConfig::all_at(
+            &base,
+            DEMO_APP_ID,
+            DEMO_APP_SECRET,
+            &connect::redirect_uri(public_url),
+        )
+    };
+    Ok((InstagramClient::new(client_config)?, fake))
+}
+
 /// A server running in this process, for `serve` and for tests.
 pub struct RunningServer {
     pub local_addr: SocketAddr,
     pub public_url: url::Url,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Demo mode's fake Instagram, which lives as long as the server.
+    pub demo_instagram: Option<FakeInstagram>,
 }
 
 impl RunningServer {
@@ -70,10 +125,21 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         signup_mode: config.signup_mode,
         session_idle: config.session_idle,
         session_max_age: config.session_max_age,
+        demo: config.demo,
         ..WebConfig::new(public_url.clone())
     };
-    let app = freshtoken_web::router(AppState::new(store, web_config))
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let (instagram, demo_instagram) = if config.demo {
+        let (client, fake) = demo_instagram(config, &public_url).await?;
+        tracing::warn!(
+            consent_page = %client.config().oauth_url,
+            "DEMO MODE: Instagram is a fake inside this process; never use it for real accounts"
+        );
+        (client, Some(fake))
+    } else {
+        (instagram_client(config, &public_url)?, None)
+    };
+    let state = AppState::new(store, web_config).with_instagram(instagram);
+    let app = freshtoken_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -88,6 +154,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         public_url,
         shutdown,
         task,
+        demo_instagram,
     })
 }
 
