@@ -6,8 +6,10 @@ mod support;
 
 mod auth;
 mod config;
+mod connect;
 mod fake_instagram;
 mod health;
+mod imports;
 mod keys;
 mod operator;
 mod tenants;

@@ -124,7 +124,7 @@ pub struct TestApp {
     // Held for the test's lifetime: the server runs on the test's runtime, and the database
     // (a PostgreSQL one is dropped with this) must outlive it.
     _server: freshtoken::server::RunningServer,
-    _database: freshtoken_store::testing::TestDatabase,
+    pub database: freshtoken_store::testing::TestDatabase,
     _data_dir: tempfile::TempDir,
 }
 
@@ -162,7 +162,7 @@ impl TestApp {
         TestApp {
             base_url: format!("http://{}", server.local_addr),
             _server: server,
-            _database: database,
+            database,
             _data_dir: data_dir,
         }
     }
@@ -170,12 +170,7 @@ impl TestApp {
     /// A browser on our own site: sends `Origin` like a page of the dashboard would, and keeps
     /// the session cookie.
     pub fn browser(&self) -> Browser {
-        Browser {
-            base_url: self.base_url.clone(),
-            origin: Some(self.base_url.clone()),
-            cookie: None,
-            client: reqwest::Client::new(),
-        }
+        Browser::new(&self.base_url)
     }
 }
 
@@ -203,6 +198,16 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser on a page of the site at `base_url`, not signed in.
+    pub fn new(base_url: &str) -> Browser {
+        Browser {
+            base_url: base_url.to_owned(),
+            origin: Some(base_url.to_owned()),
+            cookie: None,
+            client: reqwest::Client::new(),
+        }
+    }
+
     pub async fn send(
         &mut self,
         method: &str,

@@ -15,7 +15,7 @@ async fn owner_of_new_tenant(app: &TestApp, email: &str) -> (Browser, i64, i64) 
 }
 
 /// Invites a new person with `role` and returns their browser and user id.
-async fn join_as(
+pub async fn join_as(
     app: &TestApp,
     owner: &mut Browser,
     tenant_id: i64,

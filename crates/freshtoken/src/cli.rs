@@ -194,10 +194,8 @@ pub struct Settings {
     #[arg(
         long,
         env = "FRESHTOKEN_DEMO",
+        action = clap::ArgAction::SetTrue,
         value_parser = clap::builder::BoolishValueParser::new(),
-        default_value_t = false,
-        num_args = 0..=1,
-        default_missing_value = "true",
         global = true
     )]
     pub demo: bool,

@@ -369,9 +369,10 @@ mod tests {
     }
 
     #[test]
-    fn demo_mode_is_a_flag_or_a_variable() {
+    fn demo_mode_is_a_flag_before_or_after_the_command() {
         assert!(config(&["serve", "--demo"]).unwrap().demo);
-        assert!(config(&["--demo"]).unwrap().demo);
+        assert!(config(&["--demo", "serve"]).unwrap().demo);
+        assert!(!config(&["serve"]).unwrap().demo);
     }
 
     fn config_err(args: &[&str]) -> String {

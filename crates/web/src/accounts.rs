@@ -391,6 +391,11 @@ async fn update(
     require_editor(&access)?;
     let account = state.store.accounts().get(tenant_id, account_id).await?;
     // Everything is checked before anything is written.
+    if request.paused == Some(false) && account.status == AccountStatus::NeedsReconnect {
+        return Err(ApiError::Conflict(
+            "this account needs reconnecting with Instagram before it can be resumed".into(),
+        ));
+    }
     let mut settings = settings_of(&account);
     if let Some(label) = &request.label {
         settings.label = check_label(label)?;
@@ -446,11 +451,6 @@ async fn update(
             .accounts()
             .set_paused(tenant_id, account_id, paused, Some(resume_at))
             .await?;
-        if !paused && account.status == AccountStatus::NeedsReconnect {
-            return Err(ApiError::Conflict(
-                "this account needs reconnecting with Instagram before it can be resumed".into(),
-            ));
-        }
     }
     Ok(axum::Json(account_view(&state, &account).await?))
 }

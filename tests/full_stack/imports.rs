@@ -1,0 +1,196 @@
+//! Moving in from the tools we replace: `admin import-token` and `admin import-instatokend`,
+//! run as the real binary against a fake Instagram.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use fake_instagram::{FakeConfig, FakeInstagram};
+
+use crate::support::{Browser, Process, freshtoken, run};
+
+/// `freshtoken` on a data directory, with Instagram at the fake.
+fn freshtoken_with(data_dir: &Path, fake: &FakeInstagram) -> Command {
+    let mut command = freshtoken(data_dir);
+    for name in [
+        "FRESHTOKEN_INSTAGRAM_OAUTH_URL",
+        "FRESHTOKEN_INSTAGRAM_API_URL",
+        "FRESHTOKEN_INSTAGRAM_GRAPH_URL",
+        "FRESHTOKEN_FACEBOOK_GRAPH_URL",
+    ] {
+        command.env(name, fake.base_url());
+    }
+    command
+        .env("FRESHTOKEN_INSTAGRAM_CLIENT_ID", fake.app_id())
+        .env("FRESHTOKEN_INSTAGRAM_CLIENT_SECRET", fake.app_secret());
+    command
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The workspaces of the instance as its operator sees them (the first to sign up).
+async fn tenants_seen_by_operator(data_dir: &Path) -> serde_json::Value {
+    let server = Process::serve(freshtoken(data_dir)).await;
+    let mut operator = Browser::new(&server.base_url);
+    operator.sign_up("op@example.com").await;
+    operator.get("/api/v1/admin/tenants").await.body
+}
+
+// Several threads: the fake answers on the runtime while the test waits for the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_token_verifies_the_token_creates_the_workspace_and_prints_its_urls() {
+    let fake = FakeInstagram::start(FakeConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token = fake.mint_token("corner_bakery", Duration::from_secs(3600));
+
+    let output = run(freshtoken_with(dir.path(), &fake).args([
+        "admin",
+        "import-token",
+        "--tenant",
+        "bakery",
+        "--token",
+        &token.access_token,
+        "--label",
+        "Shop",
+        "--origin",
+        "https://bakery.example",
+    ]));
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("created workspace bakery"), "{stdout}");
+    assert!(
+        stdout.contains("connected bakery: @corner_bakery"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("/token.json"), "{stdout}");
+    assert!(stdout.contains("/token.js"), "{stdout}");
+    assert!(!stdout.contains(&token.access_token) && !stderr.contains(&token.access_token));
+
+    // Again, with the token on standard input (kept out of the shell's history): the same
+    // account, reconnected.
+    let mut child = freshtoken_with(dir.path(), &fake)
+        .args([
+            "admin",
+            "import-token",
+            "--tenant",
+            "bakery",
+            "--token",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}", token.access_token).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("reconnected bakery: @corner_bakery"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("created workspace"), "{stdout}");
+
+    let refused = run(freshtoken_with(dir.path(), &fake).args([
+        "admin",
+        "import-token",
+        "--tenant",
+        "bakery",
+        "--token",
+        "IGAAnot-a-token",
+    ]));
+    let (stdout, stderr) = text(&refused);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("Instagram refused this token"),
+        "{stdout}{stderr}"
+    );
+
+    let tenants = tenants_seen_by_operator(dir.path()).await;
+    let bakery = tenants
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tenant| tenant["slug"] == "bakery")
+        .unwrap_or_else(|| panic!("{tenants}"));
+    assert_eq!(bakery["accounts"], 1);
+}
+
+// Several threads: the fake answers on the runtime while the test waits for the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_instatokend_brings_every_account_and_names_the_ones_it_could_not() {
+    let fake = FakeInstagram::start(FakeConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shop = fake.mint_token("corner_bakery", Duration::from_secs(3600));
+    let studio = fake.mint_token("studio_two", Duration::from_secs(3600));
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{
+  "port": 8080, // where instatokend listened
+  "refresh_freq": "monthly",
+  "shop": {{"token": "{}"}},
+  "studio": {{"token": "{}"}},
+  "expired": {{"token": "IGAAlong-gone"}}
+}}"#,
+            shop.access_token, studio.access_token
+        ),
+    )
+    .unwrap();
+
+    let output = run(freshtoken_with(dir.path(), &fake).args([
+        "admin",
+        "import-instatokend",
+        config.to_str().unwrap(),
+        "--tenant",
+        "agency",
+    ]));
+    let (stdout, stderr) = text(&output);
+    assert!(
+        !output.status.success(),
+        "one account failed: {stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("connected shop: @corner_bakery"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("connected studio: @studio_two"), "{stdout}");
+    assert!(stderr.contains("not imported expired"), "{stderr}");
+    assert!(
+        stdout.contains("imported 2 of 3 account(s) into workspace agency, refreshed monthly"),
+        "{stdout}"
+    );
+
+    let not_a_config = dir.path().join("broken.json");
+    std::fs::write(&not_a_config, "port = 8080").unwrap();
+    let output = run(freshtoken_with(dir.path(), &fake).args([
+        "admin",
+        "import-instatokend",
+        not_a_config.to_str().unwrap(),
+        "--tenant",
+        "agency",
+    ]));
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("is not an instatokend configuration"),
+        "{stderr}"
+    );
+
+    let tenants = tenants_seen_by_operator(dir.path()).await;
+    let agency = tenants
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tenant| tenant["slug"] == "agency")
+        .unwrap_or_else(|| panic!("{tenants}"));
+    assert_eq!(agency["accounts"], 2);
+}
