@@ -34,12 +34,20 @@ fn text(output: &Output) -> (String, String) {
     )
 }
 
-/// The workspaces of the instance as its operator sees them (the first to sign up).
-async fn tenants_seen_by_operator(data_dir: &Path) -> serde_json::Value {
+/// How many accounts the workspace has, as the instance's operator (the first to sign up)
+/// sees it.
+async fn accounts_in(data_dir: &Path, slug: &str) -> serde_json::Value {
     let server = Process::serve(freshtoken(data_dir)).await;
     let mut operator = Browser::new(&server.base_url);
     operator.sign_up("op@example.com").await;
-    operator.get("/api/v1/admin/tenants").await.body
+    let tenants = operator.get("/api/v1/admin/tenants").await.body;
+    tenants
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tenant| tenant["slug"] == slug)
+        .unwrap_or_else(|| panic!("no workspace {slug}: {tenants}"))["accounts"]
+        .clone()
 }
 
 // Several threads: the fake answers on the runtime while the test waits for the command.
@@ -113,14 +121,7 @@ async fn import_token_verifies_the_token_creates_the_workspace_and_prints_its_ur
         "{stdout}{stderr}"
     );
 
-    let tenants = tenants_seen_by_operator(dir.path()).await;
-    let bakery = tenants
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|tenant| tenant["slug"] == "bakery")
-        .unwrap_or_else(|| panic!("{tenants}"));
-    assert_eq!(bakery["accounts"], 1);
+    assert_eq!(accounts_in(dir.path(), "bakery").await, 1);
 }
 
 // Several threads: the fake answers on the runtime while the test waits for the command.
@@ -185,12 +186,5 @@ async fn import_instatokend_brings_every_account_and_names_the_ones_it_could_not
         "{stderr}"
     );
 
-    let tenants = tenants_seen_by_operator(dir.path()).await;
-    let agency = tenants
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|tenant| tenant["slug"] == "agency")
-        .unwrap_or_else(|| panic!("{tenants}"));
-    assert_eq!(agency["accounts"], 2);
+    assert_eq!(accounts_in(dir.path(), "agency").await, 2);
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use freshtoken_core::origin::parse_allowed_origins;
 use freshtoken_core::{RefreshInterval, Role};
 use freshtoken_instagram::InstagramClient;
-use freshtoken_store::{Account, AccountSettings, KeyFile, NewUser, SecretKey, Store, Tenant};
+use freshtoken_store::{Account, KeyFile, NewUser, SecretKey, Store, Tenant};
 use freshtoken_web::accounts::{PastedToken, connect_pasted_token, parse_pasted_token, token_urls};
 use freshtoken_web::auth::password;
 use freshtoken_web::tenants::check_slug;
@@ -128,6 +128,7 @@ async fn import_token(
         } else {
             Some(parse_allowed_origins(origins).context("--origin")?)
         },
+        refresh_interval: None,
     };
     let (store, instagram) = store_and_instagram(config).await?;
     let tenant = tenant_by_slug(&store, slug).await?;
@@ -223,22 +224,11 @@ async fn import_instatokend(config: &Config, file: &Path, slug: &str) -> anyhow:
                 token: parse_pasted_token(token)?,
                 label: Some(label),
                 allowed_origins: None,
+                refresh_interval: Some(parsed.interval),
             };
-            let (account, created) =
-                connect_pasted_token(&store, &instagram, tenant.id, pasted).await?;
-            let settings = AccountSettings {
-                refresh_interval: parsed.interval,
-                label: account.label.clone(),
-                allowed_origins: account.allowed_origins.clone(),
-                allow_localhost: account.allow_localhost,
-                allow_no_origin: account.allow_no_origin,
-                js_constant: account.js_constant.clone(),
-            };
-            let account = store
-                .accounts()
-                .update_settings(tenant.id, account.id, &settings)
-                .await?;
-            Ok::<_, anyhow::Error>((account, created))
+            Ok::<_, anyhow::Error>(
+                connect_pasted_token(&store, &instagram, tenant.id, pasted).await?,
+            )
         }
         .await;
         match imported {

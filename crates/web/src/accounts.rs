@@ -181,6 +181,7 @@ pub struct PastedToken {
     pub token: AccessToken,
     pub label: Option<String>,
     pub allowed_origins: Option<Vec<OriginPattern>>,
+    pub refresh_interval: Option<RefreshInterval>,
 }
 
 fn check_label(label: &str) -> Result<String, ApiError> {
@@ -293,15 +294,18 @@ async fn apply_initial_settings(
     account: Account,
     pasted: &PastedToken,
 ) -> Result<Account, ApiError> {
-    if pasted.label.is_none() && pasted.allowed_origins.is_none() {
-        return Ok(account);
-    }
     let mut settings = settings_of(&account);
     if let Some(label) = &pasted.label {
         settings.label = label.clone();
     }
     if let Some(origins) = &pasted.allowed_origins {
         settings.allowed_origins = origins.iter().map(ToString::to_string).collect();
+    }
+    if let Some(interval) = pasted.refresh_interval {
+        settings.refresh_interval = interval;
+    }
+    if settings == settings_of(&account) {
+        return Ok(account);
     }
     Ok(store
         .accounts()
@@ -352,6 +356,7 @@ async fn paste_token(
             .as_deref()
             .map(check_origins)
             .transpose()?,
+        refresh_interval: None,
     };
     let (account, created) =
         connect_pasted_token(&state.store, &state.instagram, tenant_id, pasted).await?;

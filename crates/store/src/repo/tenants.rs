@@ -53,27 +53,32 @@ impl<'a> Tenants<'a> {
     }
 
     pub async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
-        let result = tenant::Entity::update_many()
-            .set(tenant::ActiveModel {
+        self.update(
+            id,
+            tenant::ActiveModel {
                 disabled_at: Set(disabled.then(Utc::now)),
                 ..Default::default()
-            })
-            .filter(tenant::Column::Id.eq(id))
-            .exec(&self.store.db)
-            .await?;
-        if result.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+            },
+        )
+        .await
     }
 
     /// How many Instagram accounts the tenant may connect; `None` for no limit.
     pub async fn set_max_accounts(&self, id: i64, max: Option<u32>) -> Result<(), StoreError> {
-        let result = tenant::Entity::update_many()
-            .set(tenant::ActiveModel {
+        self.update(
+            id,
+            tenant::ActiveModel {
                 max_accounts: Set(max.map(|max| i32::try_from(max).unwrap_or(i32::MAX))),
                 ..Default::default()
-            })
+            },
+        )
+        .await
+    }
+
+    /// Writes the set columns of `changes` to the tenant.
+    async fn update(&self, id: i64, changes: tenant::ActiveModel) -> Result<(), StoreError> {
+        let result = tenant::Entity::update_many()
+            .set(changes)
             .filter(tenant::Column::Id.eq(id))
             .exec(&self.store.db)
             .await?;
