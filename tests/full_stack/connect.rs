@@ -1022,13 +1022,13 @@ async fn forged_callbacks_from_meta_are_refused_and_change_nothing() {
     let mut person = Person::sign_up(&app, "owner@example.com").await;
     person.connect(&fake, "corner_bakery").await;
     let user_id = fake.user_id("corner_bakery").to_string();
-    let payload =
-        json!({"algorithm": "HMAC-SHA256", "issued_at": 1_700_000_000, "user_id": user_id});
+    let now = chrono::Utc::now().timestamp();
+    let payload = json!({"algorithm": "HMAC-SHA256", "issued_at": now, "user_id": user_id});
 
     let wrong_secret = sign_request(&payload, "not-the-app-secret");
     // A genuine signature over someone else's payload, with this user's payload swapped in.
     let genuine = sign_request(
-        &json!({"algorithm": "HMAC-SHA256", "issued_at": 1_700_000_000, "user_id": "1"}),
+        &json!({"algorithm": "HMAC-SHA256", "issued_at": now, "user_id": "1"}),
         fake.app_secret(),
     );
     let swapped = format!(
@@ -1040,8 +1040,15 @@ async fn forged_callbacks_from_meta_are_refused_and_change_nothing() {
         ".{}",
         URL_SAFE_NO_PAD.encode(json!({"algorithm": "none", "user_id": user_id}).to_string())
     );
+    // A genuine request, captured and replayed two days later.
+    let replayed = sign_request(
+        &json!({"algorithm": "HMAC-SHA256",
+                "issued_at": chrono::Utc::now().timestamp() - 2 * 24 * 3600,
+                "user_id": user_id}),
+        fake.app_secret(),
+    );
     let other_algorithm = sign_request(
-        &json!({"algorithm": "HMAC-SHA1", "issued_at": 1_700_000_000, "user_id": user_id}),
+        &json!({"algorithm": "HMAC-SHA1", "issued_at": now, "user_id": user_id}),
         fake.app_secret(),
     );
     for which in ["deauthorize", "data-deletion"] {
@@ -1050,6 +1057,7 @@ async fn forged_callbacks_from_meta_are_refused_and_change_nothing() {
             swapped.as_str(),
             unsigned.as_str(),
             other_algorithm.as_str(),
+            replayed.as_str(),
             "garbage",
             "",
         ] {

@@ -191,7 +191,7 @@ pub struct AccountView {
     /// Origins allowed to load the token, e.g. `https://example.com` or `https://*.example.com`;
     /// empty means any.
     pub allowed_origins: Vec<String>,
-    /// Also allow `http://localhost:*` and `http://127.0.0.1:*`, for development.
+    /// Also allow `localhost` and `127.0.0.1` on any port (http or https), for development.
     pub allow_localhost: bool,
     /// Serve requests that carry neither `Origin` nor `Referer` (server-side fetches).
     pub allow_no_origin: bool,

@@ -3,8 +3,11 @@
 //!
 //! Tenants may choose that name, and it is pasted verbatim into JavaScript that runs on their
 //! visitors' pages, so it is checked here rather than escaped: a name that passes cannot break
-//! out of the statement, cannot collide with the language, and cannot throw at load time by
-//! redeclaring something the browser already owns.
+//! out of the statement, is not a word of the language, and is none of the globals the
+//! browser or common scripts define (redeclaring those throws, or breaks other scripts).
+//!
+//! A top-level `const` still throws if the page itself already declared the same name, e.g.
+//! when two accounts' snippets with the same name are on one page: give each its own name.
 
 /// The constant name a snippet uses unless the tenant picks another.
 pub const DEFAULT_CONSTANT: &str = "InstagramToken";
@@ -73,19 +76,43 @@ const RESERVED_WORDS: &[&str] = &[
     "yield",
 ];
 
-/// Browser globals a top-level `const` would collide with. The unforgeable ones (`window`,
-/// `document`, `top`, `location`) make the whole snippet throw; the others would be shadowed
-/// for every script on the page, breaking the tenant's site in ways hard to trace back to us.
+/// Globals a top-level `const` would collide with. The unforgeable ones (`window`,
+/// `document`, `top`, `location`) make the whole snippet throw; the others (the most used
+/// built-ins, and jQuery) would be shadowed for every script on the page, breaking the
+/// tenant's site in ways hard to trace back to us. Not every global is here; these are the
+/// ones a person might plausibly type.
 ///
-/// Sorted, like [`RESERVED_WORDS`].
+/// Sorted (by byte), like [`RESERVED_WORDS`].
 const BROWSER_GLOBALS: &[&str] = &[
+    "$",
+    "Array",
+    "Boolean",
+    "Date",
+    "Error",
+    "JSON",
+    "Map",
+    "Math",
+    "Number",
+    "Object",
+    "Promise",
+    "RegExp",
+    "Set",
+    "String",
+    "Symbol",
+    "console",
     "document",
+    "fetch",
     "frames",
     "globalThis",
+    "jQuery",
+    "localStorage",
     "location",
     "navigator",
     "parent",
     "self",
+    "sessionStorage",
+    "setInterval",
+    "setTimeout",
     "top",
     "window",
 ];
@@ -108,7 +135,9 @@ pub enum InvalidConstantName {
 
 fn reserved_message(word: &str) -> String {
     if BROWSER_GLOBALS.binary_search(&word).is_ok() {
-        format!("{word:?} is already defined by the browser and cannot be redeclared")
+        format!(
+            "{word:?} is already defined by the browser or the page's scripts and cannot be redeclared"
+        )
     } else {
         format!("{word:?} is a reserved word in JavaScript")
     }
@@ -159,7 +188,6 @@ mod tests {
             "_x",
             "$tok",
             "a1",
-            "$",
             "_",
             "token_2024",
             "A$b_C",
@@ -282,7 +310,7 @@ mod tests {
         );
         assert_eq!(
             InvalidConstantName::Reserved("window".to_owned()).to_string(),
-            "\"window\" is already defined by the browser and cannot be redeclared"
+            "\"window\" is already defined by the browser or the page's scripts and cannot be redeclared"
         );
         let bad = InvalidConstantName::BadCharacter.to_string();
         assert!(

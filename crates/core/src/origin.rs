@@ -60,6 +60,11 @@ pub enum InvalidOrigin {
          domain with at least two more labels, as in https://*.example.com"
     )]
     Wildcard { input: String },
+    #[error(
+        "{input:?} would allow every site under {suffix}, which anyone can register; \
+         list your own domain instead, as in https://*.yourname.{suffix}"
+    )]
+    SharedSuffix { input: String, suffix: String },
     #[error("too many allowed origins: an account may list at most {max}")]
     TooMany { max: usize },
 }
@@ -275,9 +280,53 @@ fn parse(raw: &str) -> Result<(Parts, bool), InvalidOrigin> {
         Some(kind) if wildcard && (kind != HostKind::Dns || !host.contains('.')) => {
             Err(InvalidOrigin::Wildcard { input: owned() })
         }
+        Some(_) if wildcard && SHARED_SUFFIXES.binary_search(&host.as_str()).is_ok() => {
+            Err(InvalidOrigin::SharedSuffix {
+                input: owned(),
+                suffix: host,
+            })
+        }
         Some(_) => Ok((Parts { scheme, host, port }, wildcard)),
     }
 }
+
+/// Domains under which anyone can get a name: common two-label public suffixes and the
+/// hosting services websites with an Instagram feed often live on. A wildcard right under one
+/// of them would admit strangers' sites. This is a curated excerpt, not the whole Public
+/// Suffix List (which would weigh on the dashboard's download).
+///
+/// Sorted, for binary search.
+const SHARED_SUFFIXES: &[&str] = &[
+    "azurewebsites.net",
+    "blogspot.com",
+    "cloudfront.net",
+    "co.in",
+    "co.jp",
+    "co.kr",
+    "co.nz",
+    "co.uk",
+    "co.za",
+    "com.ar",
+    "com.au",
+    "com.br",
+    "com.cn",
+    "com.mx",
+    "com.tr",
+    "firebaseapp.com",
+    "github.io",
+    "gitlab.io",
+    "herokuapp.com",
+    "myshopify.com",
+    "netlify.app",
+    "org.uk",
+    "pages.dev",
+    "squarespace.com",
+    "vercel.app",
+    "web.app",
+    "wixsite.com",
+    "wordpress.com",
+    "workers.dev",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum HostKind {
@@ -557,6 +606,37 @@ mod tests {
         ));
         assert!(pattern("https://*.example.com").is_wildcard());
         assert!(!pattern("https://example.com").is_wildcard());
+    }
+
+    #[test]
+    fn a_wildcard_right_under_a_suffix_anyone_can_register_under_is_refused() {
+        for text in [
+            "https://*.github.io",
+            "https://*.co.uk",
+            "https://*.vercel.app",
+            "https://*.MyShopify.com",
+        ] {
+            assert!(
+                matches!(
+                    text.parse::<OriginPattern>(),
+                    Err(InvalidOrigin::SharedSuffix { .. })
+                ),
+                "{text:?}"
+            );
+        }
+        let err = "https://*.github.io".parse::<OriginPattern>().unwrap_err();
+        assert!(
+            err.to_string().contains("https://*.yourname.github.io"),
+            "{err}"
+        );
+        // One's own name under such a suffix is fine, with or without a wildcard.
+        assert!(pattern("https://*.shop.co.uk").is_wildcard());
+        assert!(!pattern("https://me.github.io").is_wildcard());
+    }
+
+    #[test]
+    fn the_shared_suffixes_are_sorted_so_binary_search_finds_every_entry() {
+        assert!(SHARED_SUFFIXES.windows(2).all(|pair| pair[0] < pair[1]));
     }
 
     #[test]

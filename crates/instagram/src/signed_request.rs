@@ -8,12 +8,36 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
+/// How old a signed request may be when it reaches us. Meta calls at once; a much older one
+/// is a replay of a captured request (which, for data deletion, would delete accounts that
+/// were connected again since).
+pub const MAX_SIGNED_REQUEST_AGE_SECS: i64 = 24 * 3600;
+/// How far ahead of our clock `issued_at` may be, for clocks that differ a little.
+const CLOCK_SKEW_SECS: i64 = 300;
+
 /// What a verified request tells us.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedRequest {
     /// The Instagram-scoped id of the user (the `id` of `/me`).
     pub user_id: String,
     pub issued_at: Option<i64>,
+}
+
+impl SignedRequest {
+    /// Refuses a request issued more than [`MAX_SIGNED_REQUEST_AGE_SECS`] before `now` (unix
+    /// seconds) or from the future. One without `issued_at` is accepted: Meta's payloads carry
+    /// it, and the signature already vouches for what is there.
+    pub fn check_fresh(&self, now: i64) -> Result<(), SignedRequestError> {
+        match self.issued_at {
+            Some(at)
+                if at < now.saturating_sub(MAX_SIGNED_REQUEST_AGE_SECS)
+                    || at > now.saturating_add(CLOCK_SKEW_SECS) =>
+            {
+                Err(SignedRequestError::Stale)
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Why a `signed_request` was refused. None of these says anything about the secret.
@@ -25,6 +49,11 @@ pub enum SignedRequestError {
     BadSignature,
     #[error("signed_request uses the unsupported algorithm {0:?}; expected HMAC-SHA256")]
     UnsupportedAlgorithm(String),
+    #[error("signed_request was issued too long ago, or in the future")]
+    Stale,
+    /// With an empty key anyone could sign: never verify with one.
+    #[error("no app secret is configured to verify signed_request with")]
+    NoAppSecret,
 }
 
 /// Meta's examples strip the padding; tolerate it anyway.
@@ -42,6 +71,9 @@ pub fn verify_signed_request(
     signed_request: &str,
     app_secret: &str,
 ) -> Result<SignedRequest, SignedRequestError> {
+    if app_secret.is_empty() {
+        return Err(SignedRequestError::NoAppSecret);
+    }
     let (signature_part, payload_part) = signed_request
         .trim()
         .split_once('.')

@@ -483,6 +483,37 @@ mod signed_requests {
     }
 
     #[test]
+    fn an_empty_app_secret_verifies_nothing() {
+        let signed = sign_request(&payload(json!("1")), "");
+        assert_eq!(
+            verify_signed_request(&signed, ""),
+            Err(SignedRequestError::NoAppSecret)
+        );
+    }
+
+    #[test]
+    fn a_replayed_old_request_is_stale() {
+        let signed = sign_request(&payload(json!("1")), DEMO_APP_SECRET);
+        let request = verify_signed_request(&signed, DEMO_APP_SECRET).unwrap();
+        let issued = 1_700_000_000;
+        assert_eq!(request.check_fresh(issued + 60), Ok(()));
+        assert_eq!(
+            request.check_fresh(issued - 60),
+            Ok(()),
+            "a little clock skew"
+        );
+        assert_eq!(
+            request.check_fresh(issued + 2 * 24 * 3600),
+            Err(SignedRequestError::Stale)
+        );
+        assert_eq!(
+            request.check_fresh(issued - 3600),
+            Err(SignedRequestError::Stale),
+            "from the future"
+        );
+    }
+
+    #[test]
     fn another_algorithm_is_refused_even_when_signed() {
         let signed = sign_request(
             &json!({"algorithm": "none", "user_id": "1"}),

@@ -1354,4 +1354,38 @@ mod connecting {
             .unwrap();
         assert!(!created);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_connects_neither_fail_nor_pass_the_account_limit() {
+        let store = TestStore::new().await;
+        let tenant = store.tenants().create("Shop", "shop").await.unwrap();
+        store
+            .tenants()
+            .set_max_accounts(tenant.id, Some(3))
+            .await
+            .unwrap();
+        let results = futures_join((0..12).map(|n| {
+            let store = store.clone();
+            async move {
+                let user = format!("178414000000001{n:02}");
+                store
+                    .accounts()
+                    .connect(
+                        tenant.id,
+                        instagram_user(&user, &user),
+                        &token("IGAAx"),
+                        None,
+                    )
+                    .await
+            }
+        }))
+        .await;
+        let connected = results.iter().filter(|result| result.is_ok()).count();
+        let refused = results
+            .iter()
+            .filter(|result| matches!(result, Err(StoreError::AccountLimit { max: 3 })))
+            .count();
+        assert_eq!((connected, refused), (3, 9), "{results:?}");
+        assert_eq!(store.accounts().list(tenant.id).await.unwrap().len(), 3);
+    }
 }

@@ -443,13 +443,19 @@ fn verified_user(state: &AppState, body: &Bytes) -> Result<String, ApiError> {
         .find(|(name, _)| name == "signed_request")
         .map(|(_, value)| value.into_owned())
         .ok_or_else(|| ApiError::invalid("expected a form field signed_request"))?;
-    let request = verify_signed_request(&signed_request, secret).map_err(|err| {
-        tracing::warn!(error = %err, "refused a callback from Meta");
-        ApiError::BadRequest {
-            code: "invalid_signed_request",
-            message: err.to_string(),
-        }
-    })?;
+    let request = verify_signed_request(&signed_request, secret)
+        .and_then(|request| {
+            request
+                .check_fresh(Utc::now().timestamp())
+                .map(|()| request)
+        })
+        .map_err(|err| {
+            tracing::warn!(error = %err, "refused a callback from Meta");
+            ApiError::BadRequest {
+                code: "invalid_signed_request",
+                message: err.to_string(),
+            }
+        })?;
     Ok(request.user_id)
 }
 

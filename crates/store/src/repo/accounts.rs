@@ -2,14 +2,14 @@ use chrono::{DateTime, Utc};
 use freshtoken_core::{AccountStatus, Provider, RefreshInterval};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 
 use super::random_id;
 use super::tokens::{TokenUpdate, save_on};
-use crate::Store;
 use crate::entity::{account, tenant, token};
 use crate::error::{Duplicate, StoreError, duplicate_as};
+use crate::{Backend, Store};
 
 /// A connected Instagram account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +112,7 @@ impl<'a> Accounts<'a> {
         next_refresh_at: Option<DateTime<Utc>>,
     ) -> Result<(Account, bool), StoreError> {
         let now = Utc::now();
-        let txn = self.store.db.begin().await?;
+        let txn = self.store.begin_write().await?;
         let existing = account::Entity::find()
             .filter(account::Column::TenantId.eq(tenant_id))
             .filter(account::Column::Provider.eq(new.provider.as_str()))
@@ -121,7 +121,13 @@ impl<'a> Accounts<'a> {
             .await?;
         let created = existing.is_none();
         if created {
-            let limit = tenant::Entity::find_by_id(tenant_id)
+            // On PostgreSQL, concurrent connects into one tenant take turns on its row, so
+            // each counts the accounts the others added (SQLite's write lock already does).
+            let mut tenant_row = tenant::Entity::find_by_id(tenant_id);
+            if self.store.backend() == Backend::Postgres {
+                tenant_row = tenant_row.lock_exclusive();
+            }
+            let limit = tenant_row
                 .one(&txn)
                 .await?
                 .ok_or(StoreError::NotFound)?
@@ -305,18 +311,27 @@ impl<'a> Accounts<'a> {
         paused: bool,
         resume_refresh_at: Option<DateTime<Utc>>,
     ) -> Result<Account, StoreError> {
-        let row = self.row(tenant_id, id).await?;
-        let status: AccountStatus = row.status.parse()?;
-        let (new_status, next_refresh_at) = match (paused, status) {
-            (true, AccountStatus::Active) => (AccountStatus::Paused, None),
-            (false, AccountStatus::Paused) => (AccountStatus::Active, resume_refresh_at),
-            _ => return row.try_into(),
+        let (from, to, next_refresh_at) = if paused {
+            (AccountStatus::Active, AccountStatus::Paused, None)
+        } else {
+            (
+                AccountStatus::Paused,
+                AccountStatus::Active,
+                resume_refresh_at,
+            )
         };
-        let mut active: account::ActiveModel = row.into();
-        active.status = Set(new_status.as_str().to_owned());
-        active.next_refresh_at = Set(next_refresh_at);
-        active.updated_at = Set(Utc::now());
-        active.update(&self.store.db).await?.try_into()
+        self.update_while(
+            tenant_id,
+            id,
+            from,
+            account::ActiveModel {
+                status: Set(to.as_str().to_owned()),
+                next_refresh_at: Set(next_refresh_at),
+                updated_at: Set(Utc::now()),
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     /// Brings an active account's next refresh forward to `at`; other accounts are left alone
@@ -327,14 +342,37 @@ impl<'a> Accounts<'a> {
         id: i64,
         at: DateTime<Utc>,
     ) -> Result<Account, StoreError> {
-        let row = self.row(tenant_id, id).await?;
-        if row.status != AccountStatus::Active.as_str() {
-            return row.try_into();
-        }
-        let mut active: account::ActiveModel = row.into();
-        active.next_refresh_at = Set(Some(at));
-        active.updated_at = Set(Utc::now());
-        active.update(&self.store.db).await?.try_into()
+        self.update_while(
+            tenant_id,
+            id,
+            AccountStatus::Active,
+            account::ActiveModel {
+                next_refresh_at: Set(Some(at)),
+                updated_at: Set(Utc::now()),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Writes `changes` to the account only if its status is still `expected` (checked in the
+    /// same statement, so a deauthorize landing meanwhile is never overwritten), and returns
+    /// the account as it is afterwards.
+    async fn update_while(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        expected: AccountStatus,
+        changes: account::ActiveModel,
+    ) -> Result<Account, StoreError> {
+        account::Entity::update_many()
+            .set(changes)
+            .filter(account::Column::Id.eq(id))
+            .filter(account::Column::TenantId.eq(tenant_id))
+            .filter(account::Column::Status.eq(expected.as_str()))
+            .exec(&self.store.db)
+            .await?;
+        self.row(tenant_id, id).await?.try_into()
     }
 
     /// Marks every account of this provider user, in every tenant, as needing a reconnect and
@@ -346,7 +384,7 @@ impl<'a> Accounts<'a> {
         provider_user_id: &str,
         reason: &str,
     ) -> Result<u64, StoreError> {
-        let txn = self.store.db.begin().await?;
+        let txn = self.store.begin_write().await?;
         let ids: Vec<i64> = account::Entity::find()
             .select_only()
             .column(account::Column::Id)
