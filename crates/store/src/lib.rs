@@ -36,7 +36,7 @@ pub use repo::oauth_states::{OauthState, OauthStates};
 pub use repo::refresh_events::{NewRefreshEvent, RefreshEvent, RefreshEvents};
 pub use repo::sessions::{SessionRecord, Sessions};
 pub use repo::tenants::{Tenant, Tenants};
-pub use repo::tokens::{RekeyReport, StoredToken, TokenUpdate, Tokens};
+pub use repo::tokens::{RekeyReport, StoredToken, TokenLifetime, TokenUpdate, Tokens};
 pub use repo::users::{NewUser, User, Users, normalize_email};
 
 /// The advisory lock id migrations hold on PostgreSQL ("freshtkn" in ASCII).

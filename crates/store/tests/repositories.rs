@@ -1149,7 +1149,7 @@ mod invites {
 
 mod connecting {
     use super::*;
-    use freshtoken_store::OauthState;
+    use freshtoken_store::{OauthState, TokenLifetime};
 
     #[tokio::test]
     async fn pausing_stops_refreshes_and_resuming_schedules_them_again() {
@@ -1353,6 +1353,52 @@ mod connecting {
             .await
             .unwrap();
         assert!(!created);
+    }
+
+    #[tokio::test]
+    async fn token_lifetimes_are_read_for_many_accounts_at_once() {
+        let store = TestStore::new().await;
+        let tenant = store.tenants().create("Shop", "shop").await.unwrap();
+        let issued = Utc::now().trunc_subsecs(0) - Duration::days(3);
+        let known = TokenUpdate {
+            issued_at: issued,
+            expires_at: Some(issued + Duration::days(60)),
+            ..token("IGAAa")
+        };
+        let unknown = TokenUpdate {
+            expires_at: None,
+            ..known.clone()
+        };
+        let mut ids = Vec::new();
+        for (user, update) in [("1", &known), ("2", &unknown), ("3", &known)] {
+            let (account, _) = store
+                .accounts()
+                .connect(tenant.id, instagram_user(user, user), update, None)
+                .await
+                .unwrap();
+            ids.push(account.id);
+        }
+        store
+            .accounts()
+            .disconnect_provider_user(Provider::Instagram, "3", "removed")
+            .await
+            .unwrap();
+
+        let lifetimes = store.tokens().lifetimes(&ids).await.unwrap();
+        assert_eq!(lifetimes.len(), 2, "the disconnected account has no token");
+        assert_eq!(
+            lifetimes[&ids[0]],
+            TokenLifetime {
+                issued_at: issued,
+                expires_at: Some(issued + Duration::days(60)),
+            }
+        );
+        assert_eq!(lifetimes[&ids[1]].expires_at, None);
+        assert_eq!(
+            store.tokens().lifetime(ids[1]).await.unwrap(),
+            Some(lifetimes[&ids[1]])
+        );
+        assert_eq!(store.tokens().lifetime(ids[2]).await.unwrap(), None);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,7 +62,7 @@ pub fn token_urls(public_url: &Url, public_id: &str) -> (String, String) {
     (at("token.json"), at("token.js"))
 }
 
-pub(crate) fn view(
+fn view(
     public_url: &Url,
     account: &Account,
     token_expires_at: Option<DateTime<Utc>>,
@@ -95,18 +95,13 @@ pub(crate) fn view(
     }
 }
 
-/// The expiry of the account's token, if it has one and it is known.
-async fn token_expiry(store: &Store, account_id: i64) -> Result<Option<DateTime<Utc>>, ApiError> {
-    match store.tokens().read(account_id).await {
-        Ok(token) => Ok(token.expires_at),
-        Err(StoreError::NotFound) => Ok(None),
-        Err(other) => Err(other.into()),
-    }
-}
-
 async fn account_view(state: &AppState, account: &Account) -> Result<AccountView, ApiError> {
-    let expires_at = token_expiry(&state.store, account.id).await?;
-    Ok(view(&state.config.public_url, account, expires_at))
+    let lifetime = state.store.tokens().lifetime(account.id).await?;
+    Ok(view(
+        &state.config.public_url,
+        account,
+        lifetime.and_then(|lifetime| lifetime.expires_at),
+    ))
 }
 
 fn require_editor(access: &Access) -> Result<(), ApiError> {
@@ -129,12 +124,17 @@ fn from_unix(seconds: i64) -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
-/// When a token just stored should first be refreshed (see [`policy::next_refresh_at`]).
-pub fn first_refresh_at(token: &TokenUpdate, interval: RefreshInterval) -> DateTime<Utc> {
+/// When a token issued and expiring so should next be refreshed, from now (see
+/// [`policy::next_refresh_at`]).
+fn next_refresh_at(
+    issued_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    interval: RefreshInterval,
+) -> DateTime<Utc> {
     from_unix(policy::next_refresh_at(
         unix(Utc::now()),
-        unix(token.issued_at),
-        token.expires_at.map(unix),
+        unix(issued_at),
+        expires_at.map(unix),
         interval,
     ))
 }
@@ -283,7 +283,7 @@ pub async fn store_connected(
             tenant_id,
             new,
             token,
-            Some(first_refresh_at(token, interval)),
+            Some(next_refresh_at(token.issued_at, token.expires_at, interval)),
         )
         .await
 }
@@ -332,11 +332,19 @@ async fn list(
 ) -> Result<axum::Json<Vec<AccountView>>, ApiError> {
     Access::resolve(&state, principal, tenant_id).await?;
     let accounts = state.store.accounts().list(tenant_id).await?;
-    let mut views = Vec::with_capacity(accounts.len());
-    for account in &accounts {
-        views.push(account_view(&state, account).await?);
-    }
-    Ok(axum::Json(views))
+    let ids: Vec<i64> = accounts.iter().map(|account| account.id).collect();
+    let lifetimes = state.store.tokens().lifetimes(&ids).await?;
+    Ok(axum::Json(
+        accounts
+            .iter()
+            .map(|account| {
+                let expires_at = lifetimes
+                    .get(&account.id)
+                    .and_then(|lifetime| lifetime.expires_at);
+                view(&state.config.public_url, account, expires_at)
+            })
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/accounts", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = PasteTokenRequest, responses((status = 201, description = "connected", body = AccountView), (status = 200, description = "an account already connected, now with this token", body = AccountView), (status = 400, description = "Instagram refused the token (`invalid_token`)", body = ErrorBody), (status = 403, description = "viewers cannot connect, or the workspace is at its account limit", body = ErrorBody), (status = 502, description = "Instagram did not answer; nothing was saved", body = ErrorBody)))]
@@ -441,20 +449,23 @@ async fn update(
             .await?
     };
     if let Some(paused) = request.paused {
-        let resume_at = match state.store.tokens().read(account_id).await {
-            Ok(token) => from_unix(policy::next_refresh_at(
-                unix(Utc::now()),
-                unix(token.issued_at),
-                token.expires_at.map(unix),
-                account.refresh_interval,
-            )),
-            Err(StoreError::NotFound) => Utc::now(),
-            Err(other) => return Err(other.into()),
+        // Only a resume needs to know when the next refresh falls due.
+        let resume_at = if paused {
+            None
+        } else {
+            let lifetime = state.store.tokens().lifetime(account_id).await?;
+            Some(lifetime.map_or_else(Utc::now, |lifetime| {
+                next_refresh_at(
+                    lifetime.issued_at,
+                    lifetime.expires_at,
+                    account.refresh_interval,
+                )
+            }))
         };
         account = state
             .store
             .accounts()
-            .set_paused(tenant_id, account_id, paused, Some(resume_at))
+            .set_paused(tenant_id, account_id, paused, resume_at)
             .await?;
     }
     Ok(axum::Json(account_view(&state, &account).await?))
@@ -512,18 +523,13 @@ async fn refresh_now(
         }
     }
     let now = Utc::now();
-    let at = match state.store.tokens().read(account_id).await {
-        Ok(token) => {
+    let at = match state.store.tokens().lifetime(account_id).await? {
+        Some(lifetime) if lifetime.expires_at.is_some() => {
             let old_enough =
-                token.issued_at + chrono::Duration::seconds(policy::MIN_REFRESH_AGE_SECS);
-            if token.expires_at.is_some() {
-                old_enough.max(now)
-            } else {
-                now
-            }
+                lifetime.issued_at + chrono::Duration::seconds(policy::MIN_REFRESH_AGE_SECS);
+            old_enough.max(now)
         }
-        Err(StoreError::NotFound) => now,
-        Err(other) => return Err(other.into()),
+        _ => now,
     };
     let account = state
         .store

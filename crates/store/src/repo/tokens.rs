@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use freshtoken_core::AccessToken;
 use sea_orm::sea_query::OnConflict;
@@ -33,6 +35,15 @@ pub struct StoredToken {
     pub expires_at: Option<DateTime<Utc>>,
     pub last_refreshed_at: Option<DateTime<Utc>>,
     pub scopes: String,
+}
+
+/// When an account's token was issued and when it expires: what scheduling and the account
+/// views need, read without opening the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenLifetime {
+    pub issued_at: DateTime<Utc>,
+    /// `None` when unknown (a pasted token not yet refreshed).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// What a re-key pass did.
@@ -107,6 +118,41 @@ impl<'a> Tokens<'a> {
             .await?
             .ok_or(StoreError::NotFound)?;
         self.open(row)
+    }
+
+    /// The lifetime of the account's token, or `None` when it has none (e.g. after a
+    /// deauthorize).
+    pub async fn lifetime(&self, account_id: i64) -> Result<Option<TokenLifetime>, StoreError> {
+        Ok(self.lifetimes(&[account_id]).await?.remove(&account_id))
+    }
+
+    /// The lifetimes of these accounts' tokens, in one query; accounts without a token are
+    /// absent.
+    pub async fn lifetimes(
+        &self,
+        account_ids: &[i64],
+    ) -> Result<HashMap<i64, TokenLifetime>, StoreError> {
+        let rows: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = token::Entity::find()
+            .select_only()
+            .column(token::Column::AccountId)
+            .column(token::Column::IssuedAt)
+            .column(token::Column::ExpiresAt)
+            .filter(token::Column::AccountId.is_in(account_ids.iter().copied()))
+            .into_tuple()
+            .all(&self.store.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(account_id, issued_at, expires_at)| {
+                (
+                    account_id,
+                    TokenLifetime {
+                        issued_at,
+                        expires_at,
+                    },
+                )
+            })
+            .collect())
     }
 
     fn open(&self, row: token::Model) -> Result<StoredToken, StoreError> {
