@@ -85,6 +85,35 @@ impl Person {
             .expect("navigate")
     }
 
+    /// Presses Connect and follows the redirects to Instagram's consent page.
+    pub async fn open_consent(&self, query: &str) -> ConsentPage {
+        let response = self.press_connect(query).await;
+        let url = response.url().clone();
+        let html = response.text().await.unwrap();
+        ConsentPage { url, html }
+    }
+
+    /// Submits the consent page's form with `decision` (`allow` or `deny`), logged in as
+    /// `username` when given, and follows the redirects from there.
+    pub async fn answer(
+        &self,
+        consent: &ConsentPage,
+        username: Option<&str>,
+        decision: &str,
+    ) -> reqwest::Response {
+        let mut form = consent.hidden_fields();
+        if let Some(username) = username {
+            form.push(("username".into(), username.into()));
+        }
+        form.push(("decision".into(), decision.into()));
+        self.follow
+            .post(consent.url.join("/oauth/authorize").unwrap())
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Presses Connect and stops at Instagram's authorize URL.
     pub async fn authorize_url(&self) -> String {
         let response = self
@@ -151,22 +180,30 @@ fn connected_id(landed: &reqwest::Response) -> i64 {
         .unwrap()
 }
 
-/// The hidden fields and the action of the fake's consent form.
-fn consent_form(html: &str) -> Vec<(String, String)> {
-    let mut fields = Vec::new();
-    for part in html.split(r#"<input type="hidden" name=""#).skip(1) {
-        let (name, rest) = part.split_once('"').unwrap();
-        let value = rest
-            .split_once(r#"value=""#)
-            .unwrap()
-            .1
-            .split_once('"')
-            .unwrap()
-            .0;
-        let value = value.replace("&quot;", "\"").replace("&amp;", "&");
-        fields.push((name.to_owned(), value));
+/// The fake's consent page, where it was served from and what it says.
+pub struct ConsentPage {
+    pub url: url::Url,
+    pub html: String,
+}
+
+impl ConsentPage {
+    /// The hidden fields of its form.
+    fn hidden_fields(&self) -> Vec<(String, String)> {
+        let mut fields = Vec::new();
+        for part in self.html.split(r#"<input type="hidden" name=""#).skip(1) {
+            let (name, rest) = part.split_once('"').unwrap();
+            let value = rest
+                .split_once(r#"value=""#)
+                .unwrap()
+                .1
+                .split_once('"')
+                .unwrap()
+                .0;
+            let value = value.replace("&quot;", "\"").replace("&amp;", "&");
+            fields.push((name.to_owned(), value));
+        }
+        fields
     }
-    fields
 }
 
 /// A page of ours: the status, and its text.
@@ -188,24 +225,17 @@ async fn connecting_goes_through_the_consent_page_and_lands_on_the_new_account()
 
     let next = format!("/api/v1/tenants/{}/accounts", person.tenant_id);
     let consent = person
-        .press_connect(&format!("tenant={}&next={next}", person.tenant_id))
+        .open_consent(&format!("tenant={}&next={next}", person.tenant_id))
         .await;
-    assert!(consent.url().as_str().starts_with(fake.base_url()));
-    let html = consent.text().await.unwrap();
-    assert!(html.contains("allow access"), "{html}");
-    let mut form = consent_form(&html);
-    let state = form.iter().find(|(name, _)| name == "state").unwrap();
+    assert!(consent.url.as_str().starts_with(fake.base_url()));
+    assert!(consent.html.contains("allow access"), "{}", consent.html);
+    let fields = consent.hidden_fields();
+    let state = fields.iter().find(|(name, _)| name == "state").unwrap();
     assert!(state.1.len() >= 32, "the state is random and long");
-    form.push(("username".into(), "corner_bakery".into()));
-    form.push(("decision".into(), "allow".into()));
 
     let landed = person
-        .follow
-        .post(format!("{}/oauth/authorize", fake.base_url()))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .answer(&consent, Some("corner_bakery"), "allow")
+        .await;
     assert_eq!(landed.status(), 200);
     assert_eq!(landed.url().path(), next, "back where Connect was pressed");
     let account_id = connected_id(&landed);
@@ -297,20 +327,12 @@ async fn the_same_instagram_user_in_two_workspaces_is_two_separate_accounts() {
 
 #[tokio::test]
 async fn declining_on_instagram_ends_on_a_page_with_nothing_connected() {
-    let (app, fake) = app_with_fake().await;
+    let (app, _fake) = app_with_fake().await;
     let mut person = Person::sign_up(&app, "owner@example.com").await;
     let consent = person
-        .press_connect(&format!("tenant={}&next=/accounts", person.tenant_id))
+        .open_consent(&format!("tenant={}&next=/accounts", person.tenant_id))
         .await;
-    let mut form = consent_form(&consent.text().await.unwrap());
-    form.push(("decision".into(), "deny".into()));
-    let landed = person
-        .follow
-        .post(format!("{}/oauth/authorize", fake.base_url()))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let landed = person.answer(&consent, None, "deny").await;
     let (status, html) = page(landed).await;
     assert_eq!(status, 200);
     assert!(html.contains("Nothing was connected"), "{html}");
@@ -1094,29 +1116,19 @@ async fn demo_mode_lets_a_newcomer_connect_without_a_meta_app() {
     let mut person = Person::from_browser(browser, me["tenants"][0]["id"].as_i64().unwrap());
 
     let consent = person
-        .press_connect(&format!("tenant={}", person.tenant_id))
+        .open_consent(&format!("tenant={}", person.tenant_id))
         .await;
-    let consent_url = consent.url().clone();
     assert_ne!(
-        consent_url.port(),
+        consent.url.port(),
         url::Url::parse(&server.base_url).unwrap().port()
     );
-    let html = consent.text().await.unwrap();
-    assert!(html.contains("Fake Instagram"), "{html}");
+    assert!(consent.html.contains("Fake Instagram"), "{}", consent.html);
     assert!(
-        html.contains("demo_bakery"),
-        "demo users to choose from: {html}"
+        consent.html.contains("demo_bakery"),
+        "demo users to choose from: {}",
+        consent.html
     );
-    let mut form = consent_form(&html);
-    form.push(("username".into(), "demo_bakery".into()));
-    form.push(("decision".into(), "allow".into()));
-    let landed = person
-        .follow
-        .post(consent_url.join("/oauth/authorize").unwrap())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let landed = person.answer(&consent, Some("demo_bakery"), "allow").await;
     connected_id(&landed);
     let accounts = person.accounts().await;
     assert_eq!(accounts.len(), 1);
