@@ -154,6 +154,11 @@ fn refused_token(err: InstagramError) -> ApiError {
     }
 }
 
+/// Whole minutes to tell a person to wait, at least one.
+pub(crate) fn minutes_to_wait(retry_after: std::time::Duration) -> u64 {
+    retry_after.as_secs().div_ceil(60).max(1)
+}
+
 /// Instagram could not be asked: nothing was saved, try again.
 pub(crate) fn instagram_unavailable(err: InstagramError) -> ApiError {
     match err {
@@ -161,7 +166,7 @@ pub(crate) fn instagram_unavailable(err: InstagramError) -> ApiError {
             code: "instagram_rate_limited",
             message: format!(
                 "Instagram asks us to slow down; nothing was saved, try again in {} minutes",
-                retry_after.as_secs().div_ceil(60).max(1)
+                minutes_to_wait(retry_after)
             ),
             retry_after: Some(retry_after),
         },

@@ -24,7 +24,7 @@ use serde_json::json;
 use tower_sessions::Session;
 use url::Url;
 
-use crate::accounts::store_connected;
+use crate::accounts::{minutes_to_wait, store_connected};
 use crate::auth::{Principal, sha256_hex, signed_in_user};
 use crate::pages::Page;
 use crate::tenants::{Access, rfc3339};
@@ -102,7 +102,7 @@ impl Pages<'_> {
                 "Instagram asks us to wait",
                 format!(
                     "Instagram is limiting our requests right now. Nothing was saved; try again in {} minutes.",
-                    retry_after.as_secs().div_ceil(60).max(1)
+                    minutes_to_wait(retry_after)
                 ),
             ),
             InstagramError::Transient { .. } => self.page(
