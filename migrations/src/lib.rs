@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261122_000002_invites;
 mod m20261122_000003_connect;
+mod m20261123_000004_refresh_engine;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_invites::Migration),
             Box::new(m20261122_000003_connect::Migration),
+            Box::new(m20261123_000004_refresh_engine::Migration),
         ]
     }
 }

@@ -156,7 +156,8 @@ impl TestApp {
         let cli = freshtoken::cli::Cli::try_parse_from(args).expect("test arguments parse");
         let config = freshtoken::config::Config::from_settings(&cli.settings)
             .expect("valid test configuration");
-        let server = freshtoken::server::start(&config)
+        // The web side only: tests that need the worker drive it themselves.
+        let server = freshtoken::server::start(&config, freshtoken::server::Mode::Web)
             .await
             .expect("the app starts");
         TestApp {

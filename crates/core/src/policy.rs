@@ -31,6 +31,70 @@ pub fn next_refresh_at(
     planned.max(old_enough).max(now)
 }
 
+/// When a "refresh now" can run: at once, unless the token is younger than 24 hours (then as
+/// soon as it is a day old). A token of unknown expiry is tried at once: its age is unknown too.
+pub fn earliest_refresh_at(now: i64, issued_at: i64, expires_at: Option<i64>) -> i64 {
+    match expires_at {
+        Some(_) => issued_at.saturating_add(MIN_REFRESH_AGE_SECS).max(now),
+        None => now,
+    }
+}
+
+/// The most a planned refresh is brought forward to spread a crowd: accounts connected
+/// together would otherwise all come due in the same minute, week after week.
+pub const MAX_JITTER_SECS: i64 = 12 * 3600;
+
+/// [`next_refresh_at`], brought forward by up to a tenth of the wait (at most
+/// [`MAX_JITTER_SECS`]) by `random` (uniform in `0.0..1.0`). Jitter only ever makes a refresh
+/// earlier, never later, and never before the token is 24 hours old.
+pub fn next_refresh_at_jittered(
+    now: i64,
+    issued_at: i64,
+    expires_at: Option<i64>,
+    interval: RefreshInterval,
+    random: f64,
+) -> i64 {
+    let planned = next_refresh_at(now, issued_at, expires_at, interval);
+    let spread = ((planned - now) / 10).min(MAX_JITTER_SECS);
+    let earliest = issued_at.saturating_add(MIN_REFRESH_AGE_SECS).max(now);
+    (planned - (spread as f64 * random.clamp(0.0, 1.0)) as i64).max(earliest)
+}
+
+/// How failed refreshes are retried: the first retry after `base_secs`, doubling with each
+/// failure up to `cap_secs`, then a random half of that taken off ("equal jitter") so that
+/// accounts failing together do not retry together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub base_secs: i64,
+    pub cap_secs: i64,
+}
+
+impl Backoff {
+    /// Instagram hiccups (5xx, timeouts) and rate limits: 1 minute, 2, 4, ... up to an hour,
+    /// so that a token near expiry still gets many tries.
+    pub const TRANSIENT: Backoff = Backoff {
+        base_secs: 60,
+        cap_secs: 3600,
+    };
+    /// A refusal that retrying is unlikely to fix (a missing permission): 1 hour, 2, 4, ... up
+    /// to 12 hours, while the tenant is told.
+    pub const REJECTED: Backoff = Backoff {
+        base_secs: 3600,
+        cap_secs: 12 * 3600,
+    };
+
+    /// Seconds to wait after the `failures`-th failure in a row (1 for the first), given
+    /// `random` uniform in `0.0..1.0`.
+    pub fn delay_secs(self, failures: u32, random: f64) -> i64 {
+        let doublings = failures.saturating_sub(1).min(30);
+        let full = self
+            .base_secs
+            .saturating_mul(1_i64 << doublings)
+            .min(self.cap_secs);
+        full - ((full / 2) as f64 * random.clamp(0.0, 1.0)) as i64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +150,35 @@ mod tests {
             next_refresh_at(NOW, NOW, None, RefreshInterval::Weekly),
             NOW
         );
+    }
+
+    #[test]
+    fn jitter_only_brings_a_refresh_forward_by_a_tenth_of_the_wait() {
+        let expires = NOW + 60 * DAY;
+        let plan = |random| {
+            next_refresh_at_jittered(NOW, NOW, Some(expires), RefreshInterval::Weekly, random)
+        };
+        assert_eq!(plan(0.0), NOW + 7 * DAY);
+        assert_eq!(plan(1.0), NOW + 7 * DAY - 12 * 3600);
+        assert!(plan(0.5) < NOW + 7 * DAY && plan(0.5) > NOW + 6 * DAY);
+    }
+
+    #[test]
+    fn jitter_never_goes_below_the_24_hour_minimum() {
+        let expires = NOW + 60 * DAY;
+        assert_eq!(
+            next_refresh_at_jittered(NOW, NOW, Some(expires), RefreshInterval::Daily, 1.0),
+            NOW + DAY
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_jitter_takes_at_most_half() {
+        let backoff = Backoff::TRANSIENT;
+        assert_eq!(backoff.delay_secs(1, 0.0), 60);
+        assert_eq!(backoff.delay_secs(2, 0.0), 120);
+        assert_eq!(backoff.delay_secs(3, 0.0), 240);
+        assert_eq!(backoff.delay_secs(100, 0.0), 3600);
+        assert_eq!(backoff.delay_secs(100, 1.0), 1800);
     }
 }

@@ -6,9 +6,9 @@ use base64::Engine;
 use std::path::Path;
 
 use freshtoken_core::origin::parse_allowed_origins;
-use freshtoken_core::{RefreshInterval, Role};
+use freshtoken_core::{AccountStatus, RefreshInterval, Role};
 use freshtoken_instagram::InstagramClient;
-use freshtoken_store::{Account, KeyFile, NewUser, SecretKey, Store, Tenant};
+use freshtoken_store::{Account, KeyFile, NewUser, SecretKey, Store, StoreError, Tenant};
 use freshtoken_web::accounts::{PastedToken, connect_pasted_token, parse_pasted_token, token_urls};
 use freshtoken_web::auth::password;
 use freshtoken_web::tenants::check_slug;
@@ -23,10 +23,7 @@ const REKEY_BATCH: u64 = 500;
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     let pending = store.readiness().await?.pending_migrations;
-    store
-        .migrate()
-        .await
-        .context("cannot apply database migrations")?;
+    crate::server::migrate(&store).await?;
     println!("database is up to date ({pending} migration(s) applied)");
     Ok(())
 }
@@ -66,7 +63,57 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             config: file,
             tenant,
         } => import_instatokend(config, &file, &tenant).await,
+        AdminCommand::Refresh { account_id } => refresh(config, account_id).await,
     }
+}
+
+/// `admin refresh ACCOUNT_ID`: enqueue a refresh now, for a worker to run.
+async fn refresh(config: &Config, account_id: i64) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    crate::server::migrate(&store).await?;
+    let account = match store.accounts().by_id(account_id).await {
+        Ok(account) => account,
+        Err(StoreError::NotFound) => anyhow::bail!("there is no account {account_id}"),
+        Err(err) => return Err(err.into()),
+    };
+    match account.status {
+        AccountStatus::Active => {}
+        AccountStatus::Paused => {
+            anyhow::bail!("account {account_id} is paused: resume it first")
+        }
+        AccountStatus::NeedsReconnect => anyhow::bail!(
+            "account {account_id} needs to be connected again with Instagram: its token is no longer valid"
+        ),
+    }
+    let now = chrono::Utc::now();
+    let at = match store.tokens().lifetime(account_id).await? {
+        Some(lifetime) => freshtoken_web::accounts::earliest_refresh(now, lifetime),
+        None => now,
+    };
+    store
+        .accounts()
+        .schedule_refresh(account.tenant_id, account_id, at)
+        .await?;
+    if at > now {
+        println!(
+            "the token of account {account_id} (@{}) is younger than 24 hours: Instagram refreshes it from {}; scheduled",
+            account.username,
+            at.to_rfc3339()
+        );
+        return Ok(());
+    }
+    if freshtoken_worker::enqueue_refresh(&store, account_id, now, config.worker.lease).await? {
+        println!(
+            "queued a refresh of account {account_id} (@{}): a running worker picks it up now",
+            account.username
+        );
+    } else {
+        println!(
+            "account {account_id} (@{}) is being refreshed already",
+            account.username
+        );
+    }
+    Ok(())
 }
 
 /// The workspace with this slug, created (named after the slug) if there is none.

@@ -23,6 +23,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the service: web and background worker in one process (applies migrations first).
     Serve,
+    /// Run only the web side (API, dashboard, token URLs); scale it out beside `worker`s.
+    Web,
+    /// Run only the background worker (refreshes, notifications, media sync), with /healthz
+    /// and /metrics at `--bind`. Any number of them may share one PostgreSQL database.
+    Worker,
     /// Apply pending database migrations and exit. Running it twice is harmless.
     Migrate,
     /// Run a fake Instagram (for demos and load tests) at `--bind`, seeded with demo users.
@@ -91,6 +96,9 @@ pub enum AdminCommand {
         #[arg(long = "origin")]
         origins: Vec<String>,
     },
+    /// Refresh an account's token now (by account id), on whichever worker takes the job.
+    /// A token younger than 24 hours is scheduled for when Instagram allows it.
+    Refresh { account_id: i64 },
     /// Import every account of an instatokend config.json (`{"name": {"token": "..."}}`): the
     /// name becomes the label, `refresh_freq` the refresh interval.
     ImportInstatokend {
@@ -248,6 +256,58 @@ pub struct Settings {
         global = true
     )]
     pub facebook_graph_url: String,
+
+    /// How often the worker looks for due refreshes, notifications and media syncs, e.g.
+    /// `1s`, `5m`.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_SCHEDULER_INTERVAL",
+        default_value = "60s",
+        global = true
+    )]
+    pub scheduler_interval: String,
+
+    /// Refresh jobs one worker process runs at once.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_WORKER_CONCURRENCY",
+        default_value_t = 64,
+        global = true
+    )]
+    pub worker_concurrency: usize,
+
+    /// How long a worker holds an account it is refreshing. A crashed worker's accounts are
+    /// taken up by another once this runs out.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_WORKER_LEASE",
+        default_value = "5m",
+        global = true
+    )]
+    pub worker_lease: String,
+
+    /// How often idle workers look for jobs (on PostgreSQL they are woken at once anyway).
+    #[arg(
+        long,
+        env = "FRESHTOKEN_WORKER_POLL_INTERVAL",
+        default_value = "500ms",
+        global = true
+    )]
+    pub worker_poll_interval: String,
+
+    /// The SMTP server for e-mail notifications, e.g. smtps://user:pass@smtp.example.com:465
+    /// or smtp://localhost:25. Without it, tenants get webhooks only.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_SMTP_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub smtp_url: Option<String>,
+
+    /// The sender of e-mail notifications. Defaults to freshtoken@ the public URL's host.
+    #[arg(long, env = "FRESHTOKEN_SMTP_FROM", global = true)]
+    pub smtp_from: Option<String>,
 
     /// Log line format.
     #[arg(

@@ -75,6 +75,28 @@ pub struct Config {
     /// Instagram is a fake inside the process (`--demo`).
     pub demo: bool,
     pub instagram: InstagramSettings,
+    pub worker: WorkerSettings,
+}
+
+/// How the background worker runs.
+#[derive(Clone)]
+pub struct WorkerSettings {
+    pub scheduler_interval: Duration,
+    pub concurrency: usize,
+    pub lease: Duration,
+    pub poll_interval: Duration,
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
+}
+
+impl std::fmt::Debug for WorkerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerSettings")
+            .field("scheduler_interval", &self.scheduler_interval)
+            .field("concurrency", &self.concurrency)
+            .field("smtp", &self.smtp_url.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -222,7 +244,48 @@ impl Config {
             ));
         }
 
+        let worker = WorkerSettings {
+            scheduler_interval: positive_duration(
+                &settings.scheduler_interval,
+                "FRESHTOKEN_SCHEDULER_INTERVAL",
+                "scheduler-interval",
+            )?,
+            concurrency: match settings.worker_concurrency {
+                1..=10_000 => settings.worker_concurrency,
+                other => {
+                    return Err(invalid(
+                        "FRESHTOKEN_WORKER_CONCURRENCY",
+                        "worker-concurrency",
+                        format!("expected a number from 1 to 10000, got {other}"),
+                    ));
+                }
+            },
+            lease: positive_duration(
+                &settings.worker_lease,
+                "FRESHTOKEN_WORKER_LEASE",
+                "worker-lease",
+            )?,
+            poll_interval: positive_duration(
+                &settings.worker_poll_interval,
+                "FRESHTOKEN_WORKER_POLL_INTERVAL",
+                "worker-poll-interval",
+            )?,
+            smtp_url: settings
+                .smtp_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .map(str::to_owned),
+            smtp_from: settings
+                .smtp_from
+                .as_deref()
+                .map(str::trim)
+                .filter(|from| !from.is_empty())
+                .map(str::to_owned),
+        };
+
         Ok(Config {
+            worker,
             demo: settings.demo,
             instagram,
             signup_mode,
@@ -247,6 +310,18 @@ impl Config {
         self.public_url.clone().unwrap_or_else(|| {
             Url::parse(&format!("http://{bound}/")).expect("a socket address makes a valid URL")
         })
+    }
+}
+
+fn positive_duration(
+    text: &str,
+    var: &'static str,
+    flag: &'static str,
+) -> Result<Duration, ConfigError> {
+    match parse_duration(text) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err(invalid(var, flag, "must be longer than zero")),
+        Err(problem) => Err(invalid(var, flag, problem)),
     }
 }
 

@@ -5,6 +5,7 @@
 //! the router, and runs them until a signal asks it to stop.
 
 mod admin;
+mod background;
 pub mod cli;
 pub mod config;
 mod fake;
@@ -60,7 +61,9 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => server::run(config).await,
+            Command::Serve => server::run(config, server::Mode::Serve).await,
+            Command::Web => server::run(config, server::Mode::Web).await,
+            Command::Worker => server::run(config, server::Mode::Worker).await,
             Command::Migrate => admin::migrate(&config).await,
             Command::Admin(admin) => admin::run(&config, admin).await,
             Command::FakeInstagram { .. } => {

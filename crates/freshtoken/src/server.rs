@@ -10,10 +10,11 @@ use freshtoken_instagram::{ClientConfig, InstagramClient};
 use freshtoken_store::{ConnectSettings, KeyStore, Store};
 use freshtoken_web::{AppState, WebConfig, connect};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
+use crate::background;
 use crate::config::{Config, KeySource};
 
 /// Opens the store the configuration names, creating the data directory and key file when the
@@ -90,32 +91,60 @@ async fn demo_instagram(
     Ok((InstagramClient::new(client_config)?, fake))
 }
 
+/// What a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Web and worker together (`serve`, the default).
+    Serve,
+    /// The web side only (`web`): API, dashboard, token URLs, metrics.
+    Web,
+    /// The worker only (`worker`), with health checks and metrics at the bind address.
+    Worker,
+}
+
 /// A server running in this process, for `serve` and for tests.
 pub struct RunningServer {
     pub local_addr: SocketAddr,
     pub public_url: url::Url,
-    shutdown: oneshot::Sender<()>,
+    shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    worker: Option<JoinHandle<Result<(), freshtoken_worker::WorkerError>>>,
     /// Demo mode's fake Instagram, which lives as long as the server.
     pub demo_instagram: Option<FakeInstagram>,
 }
 
 impl RunningServer {
-    /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
+    /// Stops accepting, lets in-flight requests and jobs finish, and waits for the end.
     pub async fn stop(self) -> anyhow::Result<()> {
-        let _ = self.shutdown.send(());
+        let _ = self.shutdown.send(true);
         self.task.await.context("the server task failed")??;
+        if let Some(worker) = self.worker {
+            worker.await.context("the worker task failed")??;
+        }
         Ok(())
     }
 }
 
-/// Opens the store, migrates it, binds and serves until [`RunningServer::stop`].
-pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
-    let store = open_store(config).await?;
+/// Migrates the database (ours and the job queues'), then stops.
+pub async fn migrate(store: &Store) -> anyhow::Result<()> {
     store
         .migrate()
         .await
         .context("cannot apply database migrations")?;
+    freshtoken_worker::setup_queues(store)
+        .await
+        .context("cannot create the job queues")?;
+    Ok(())
+}
+
+async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Opens the store, migrates it, binds and serves until [`RunningServer::stop`].
+pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer> {
+    let store = open_store(config).await?;
+    migrate(&store).await?;
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("cannot listen on {} (FRESHTOKEN_BIND)", config.bind))?;
@@ -138,28 +167,35 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     } else {
         (instagram_client(config, &public_url)?, None)
     };
-    let state = AppState::new(store, web_config).with_instagram(instagram);
-    let app = freshtoken_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let (shutdown, stopped) = oneshot::channel::<()>();
+    let (engine, handle) = background::build(config, &store, instagram.clone(), &public_url)?;
+    let state = AppState::new(store, web_config)
+        .with_instagram(instagram)
+        .with_background(handle);
+    let (shutdown, receiver) = watch::channel(false);
+    let worker = (mode != Mode::Web).then(|| tokio::spawn(engine.run(stopped(receiver.clone()))));
+    let app = match mode {
+        Mode::Worker => freshtoken_web::ops_router(state),
+        Mode::Serve | Mode::Web => freshtoken_web::router(state),
+    }
+    .into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
+            .with_graceful_shutdown(stopped(receiver))
             .await
     });
-    tracing::info!(%local_addr, %public_url, "freshtoken is listening");
+    tracing::info!(%local_addr, %public_url, ?mode, "freshtoken is listening");
     Ok(RunningServer {
         local_addr,
         public_url,
         shutdown,
         task,
+        worker,
         demo_instagram,
     })
 }
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let server = start(&config).await?;
+pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
+    let server = start(&config, mode).await?;
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
     server.stop().await?;

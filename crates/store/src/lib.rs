@@ -31,13 +31,19 @@ pub use repo::accounts::{Account, AccountSettings, Accounts, NewAccount};
 pub use repo::api_keys::{ApiKey, ApiKeys, NewApiKey};
 pub use repo::data_deletions::{DataDeletion, DataDeletions};
 pub use repo::invites::{Invite, InviteRefused, Invites, NewInvite};
+pub use repo::media::{Media, MediaSnapshot};
 pub use repo::memberships::{Member, Memberships, TenantMembership};
+pub use repo::notifications::{
+    Announcement, Delivery, DeliveryOutcome, Destination, EmailMessage, Notification, Notifications,
+};
 pub use repo::oauth_states::{OauthState, OauthStates};
 pub use repo::refresh_events::{NewRefreshEvent, RefreshEvent, RefreshEvents};
+pub use repo::refresh_queue::{RefreshClaim, RefreshQueue, RefreshResult, RefreshWork};
 pub use repo::sessions::{SessionRecord, Sessions};
 pub use repo::tenants::{Tenant, Tenants};
 pub use repo::tokens::{RekeyReport, StoredToken, TokenLifetime, TokenUpdate, Tokens};
 pub use repo::users::{NewUser, User, Users, normalize_email};
+pub use repo::webhooks::{Webhook, Webhooks};
 
 /// The advisory lock id migrations hold on PostgreSQL ("freshtkn" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6672_6573_6874_6b6e;
@@ -217,6 +223,18 @@ impl Store {
     }
     pub fn refresh_events(&self) -> RefreshEvents<'_> {
         RefreshEvents::new(self)
+    }
+    pub fn refresh_queue(&self) -> RefreshQueue<'_> {
+        RefreshQueue::new(self)
+    }
+    pub fn notifications(&self) -> Notifications<'_> {
+        Notifications::new(self)
+    }
+    pub fn webhooks(&self) -> Webhooks<'_> {
+        Webhooks::new(self)
+    }
+    pub fn media(&self) -> Media<'_> {
+        Media::new(self)
     }
     pub fn api_keys(&self) -> ApiKeys<'_> {
         ApiKeys::new(self)

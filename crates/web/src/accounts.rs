@@ -16,7 +16,9 @@ use freshtoken_core::js::{DEFAULT_CONSTANT, check_constant_name};
 use freshtoken_core::origin::{OriginPattern, parse_allowed_origins};
 use freshtoken_core::{AccessToken, AccountStatus, Provider, RefreshInterval, policy};
 use freshtoken_instagram::{InstagramClient, InstagramError, Profile};
-use freshtoken_store::{Account, AccountSettings, NewAccount, Store, StoreError, TokenUpdate};
+use freshtoken_store::{
+    Account, AccountSettings, NewAccount, Store, StoreError, TokenLifetime, TokenUpdate,
+};
 use serde::Deserialize;
 use url::Url;
 
@@ -505,6 +507,16 @@ async fn rotate_url(
     Ok(axum::Json(account_view(&state, &account).await?))
 }
 
+/// When a "refresh now" of a token with this lifetime can run.
+pub fn earliest_refresh(now: DateTime<Utc>, lifetime: TokenLifetime) -> DateTime<Utc> {
+    let at = policy::earliest_refresh_at(
+        now.timestamp(),
+        lifetime.issued_at.timestamp(),
+        lifetime.expires_at.map(|at| at.timestamp()),
+    );
+    DateTime::from_timestamp(at, 0).unwrap_or(now).max(now)
+}
+
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}/refresh", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), responses((status = 202, description = "queued: `next_refresh_at` says when (a token under 24 hours old waits until it is old enough)", body = AccountView), (status = 403, description = "viewers cannot refresh", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody), (status = 409, description = "paused, or needs reconnecting", body = ErrorBody)))]
 async fn refresh_now(
     State(state): State<AppState>,
@@ -529,18 +541,19 @@ async fn refresh_now(
     }
     let now = Utc::now();
     let at = match state.store.tokens().lifetime(account_id).await? {
-        Some(lifetime) if lifetime.expires_at.is_some() => {
-            let old_enough =
-                lifetime.issued_at + chrono::Duration::seconds(policy::MIN_REFRESH_AGE_SECS);
-            old_enough.max(now)
-        }
-        _ => now,
+        Some(lifetime) => earliest_refresh(now, lifetime),
+        None => now,
     };
     let account = state
         .store
         .accounts()
         .schedule_refresh(tenant_id, account_id, at)
         .await?;
+    if at <= now
+        && let Some(background) = &state.background
+    {
+        background.refresh_now(account_id).await;
+    }
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(account_view(&state, &account).await?),

@@ -87,6 +87,18 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// Instagram, for connecting accounts (never for refreshing them: that is the worker's).
     pub instagram: Arc<InstagramClient>,
+    /// The background worker's side, when the process wires one in.
+    pub background: Option<Arc<dyn Background>>,
+}
+
+/// What the web side asks of the background worker. The binary wires it in, so that this
+/// crate does not depend on the worker.
+#[async_trait::async_trait]
+pub trait Background: Send + Sync + std::fmt::Debug {
+    /// The process's metrics in Prometheus' text format.
+    async fn metrics(&self) -> Result<String, String>;
+    /// Enqueues a refresh of the account at once, if it is due (a "refresh now").
+    async fn refresh_now(&self, account_id: i64);
 }
 
 impl AppState {
@@ -102,7 +114,13 @@ impl AppState {
             config: Arc::new(config),
             throttle,
             instagram: Arc::new(instagram),
+            background: None,
         }
+    }
+
+    pub fn with_background(mut self, background: Arc<dyn Background>) -> AppState {
+        self.background = Some(background);
+        self
     }
 
     pub fn with_instagram(mut self, instagram: InstagramClient) -> AppState {
@@ -167,6 +185,11 @@ async fn instance(
 
 /// The whole application: routes, then the middleware every request passes through: request
 /// ids, tracing without secrets, a body limit, a timeout, and panics as JSON 500s.
+/// What a worker-only process serves: health checks and metrics.
+pub fn ops_router(state: AppState) -> Router {
+    health::routes().with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
     let middleware = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([

@@ -24,6 +24,12 @@ pub struct Model {
     pub profile_picture_url: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub lease_id: Option<String>,
+    pub lease_until: Option<DateTimeUtc>,
+    pub failure_count: i32,
+    pub expiring_notified_at: Option<DateTimeUtc>,
+    pub media_synced_at: Option<DateTimeUtc>,
+    pub media_requested_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

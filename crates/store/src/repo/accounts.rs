@@ -152,6 +152,11 @@ impl<'a> Accounts<'a> {
                 active.status = Set(AccountStatus::Active.as_str().to_owned());
                 active.last_error = Set(None);
                 active.next_refresh_at = Set(next_refresh_at);
+                // A reconnect ends whatever incident the account was in.
+                active.failure_count = Set(0);
+                active.expiring_notified_at = Set(None);
+                active.lease_id = Set(None);
+                active.lease_until = Set(None);
                 active.updated_at = Set(now);
                 active.update(&txn).await?
             }

@@ -5,13 +5,17 @@ pub mod accounts;
 pub mod api_keys;
 pub mod data_deletions;
 pub mod invites;
+pub mod media;
 pub mod memberships;
+pub mod notifications;
 pub mod oauth_states;
 pub mod refresh_events;
+pub mod refresh_queue;
 pub mod sessions;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 /// 16 random bytes as URL-safe base64 (22 characters): unguessable ids for public URLs.
 pub(crate) fn random_id() -> String {

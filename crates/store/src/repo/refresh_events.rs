@@ -1,8 +1,8 @@
 use chrono::{DateTime, Utc};
 use freshtoken_core::RefreshOutcome;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use crate::Store;
@@ -43,19 +43,7 @@ impl<'a> RefreshEvents<'a> {
     }
 
     pub async fn record(&self, event: NewRefreshEvent) -> Result<RefreshEvent, StoreError> {
-        let row = refresh_event::ActiveModel {
-            account_id: Set(event.account_id),
-            at: Set(event.at),
-            outcome: Set(event.outcome.as_str().to_owned()),
-            attempt: Set(event.attempt),
-            error_code: Set(event.error_code),
-            message: Set(event.message),
-            new_expires_at: Set(event.new_expires_at),
-            ..Default::default()
-        }
-        .insert(&self.store.db)
-        .await?;
-        into_event(row)
+        insert_on(&self.store.db, event).await
     }
 
     /// The account's most recent attempts, newest first.
@@ -75,6 +63,25 @@ impl<'a> RefreshEvents<'a> {
             .map(into_event)
             .collect()
     }
+}
+
+pub(crate) async fn insert_on(
+    conn: &impl ConnectionTrait,
+    event: NewRefreshEvent,
+) -> Result<RefreshEvent, StoreError> {
+    let row = refresh_event::ActiveModel {
+        account_id: Set(event.account_id),
+        at: Set(event.at),
+        outcome: Set(event.outcome.as_str().to_owned()),
+        attempt: Set(event.attempt),
+        error_code: Set(event.error_code),
+        message: Set(event.message),
+        new_expires_at: Set(event.new_expires_at),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    into_event(row)
 }
 
 fn into_event(row: refresh_event::Model) -> Result<RefreshEvent, StoreError> {

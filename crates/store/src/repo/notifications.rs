@@ -1,0 +1,354 @@
+//! The outbox of webhook calls and e-mails. A notification is written in the same transaction
+//! as the change it announces, so it cannot be lost; the worker then claims due ones under a
+//! lease (like refreshes), delivers them and records the outcome, which is also the delivery
+//! log a tenant reads.
+
+use chrono::{DateTime, Utc};
+use freshtoken_core::Role;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, Value,
+};
+use serde_json::json;
+
+use super::random_id;
+use crate::entity::{membership, notification, user, webhook};
+use crate::error::StoreError;
+use crate::{Backend, Store};
+
+/// Something worth telling a tenant about, before it is addressed to anyone.
+#[derive(Debug, Clone)]
+pub struct Announcement {
+    /// The event name, e.g. `token.refreshed`; webhooks subscribe to these.
+    pub event: String,
+    /// The webhook body's `data`.
+    pub data: serde_json::Value,
+    /// Set when the owners should also get an e-mail.
+    pub email: Option<EmailMessage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EmailMessage {
+    pub subject: String,
+    pub body: String,
+}
+
+/// Where a notification goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Webhook {
+        webhook_id: i64,
+        url: String,
+        secret: String,
+    },
+    Email {
+        recipient: String,
+    },
+}
+
+/// A claimed notification, ready to deliver.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: i64,
+    pub lease_id: String,
+    pub event: String,
+    /// The exact body to send (for a webhook) or an [`EmailMessage`] as JSON.
+    pub payload: String,
+    /// Attempts before this one.
+    pub attempts: i32,
+    pub destination: Destination,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone)]
+pub enum DeliveryOutcome {
+    Delivered {
+        response_status: Option<i32>,
+    },
+    /// Try again at `at`.
+    Retry {
+        at: DateTime<Utc>,
+        response_status: Option<i32>,
+        error: String,
+    },
+    /// No more tries.
+    GaveUp {
+        response_status: Option<i32>,
+        error: String,
+    },
+}
+
+/// A notification as the delivery log shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub id: i64,
+    pub account_id: Option<i64>,
+    pub channel: String,
+    pub webhook_id: Option<i64>,
+    pub recipient: Option<String>,
+    pub event: String,
+    pub status: String,
+    pub attempts: i32,
+    pub response_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+pub const PENDING: &str = "pending";
+pub const DELIVERED: &str = "delivered";
+pub const FAILED: &str = "failed";
+
+/// Addresses `announcement` to the tenant's subscribed webhooks (and, if it carries an
+/// e-mail, to the tenant's owners) on `conn`, inside the caller's transaction.
+pub(crate) async fn enqueue_on(
+    conn: &impl ConnectionTrait,
+    tenant_id: i64,
+    account_id: Option<i64>,
+    announcement: &Announcement,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let webhooks = webhook::Entity::find()
+        .filter(webhook::Column::TenantId.eq(tenant_id))
+        .filter(webhook::Column::Enabled.eq(true))
+        .all(conn)
+        .await?;
+    let pending = |channel: &str, payload: String| notification::ActiveModel {
+        tenant_id: Set(tenant_id),
+        account_id: Set(account_id),
+        channel: Set(channel.to_owned()),
+        event: Set(announcement.event.clone()),
+        payload: Set(payload),
+        status: Set(PENDING.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(Some(now)),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let event_id = format!("evt_{}", random_id());
+    let body = json!({
+        "id": event_id,
+        "type": announcement.event,
+        "created_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "tenant_id": tenant_id,
+        "data": announcement.data,
+    })
+    .to_string();
+    for hook in webhooks {
+        let events: Vec<String> = serde_json::from_str(&hook.events).unwrap_or_default();
+        if !events.iter().any(|e| e == &announcement.event) {
+            continue;
+        }
+        let mut row = pending("webhook", body.clone());
+        row.webhook_id = Set(Some(hook.id));
+        row.insert(conn).await?;
+    }
+    if let Some(email) = &announcement.email {
+        let owners: Vec<String> = membership::Entity::find()
+            .filter(membership::Column::TenantId.eq(tenant_id))
+            .filter(membership::Column::Role.eq(Role::Owner.as_str()))
+            .inner_join(user::Entity)
+            .filter(user::Column::DisabledAt.is_null())
+            .select_only()
+            .column(user::Column::Email)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let payload = serde_json::to_string(email).map_err(|err| {
+            StoreError::Corrupt(format!("e-mail of {}: {err}", announcement.event))
+        })?;
+        for recipient in owners {
+            let mut row = pending("email", payload.clone());
+            row.recipient = Set(Some(recipient));
+            row.insert(conn).await?;
+        }
+    }
+    Ok(())
+}
+
+pub struct Notifications<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Notifications<'a> {
+    pub(crate) fn new(store: &'a Store) -> Self {
+        Notifications { store }
+    }
+
+    /// Claims up to `limit` pending notifications due at `now` that no live lease holds,
+    /// oldest first (see `RefreshQueue::claim_due` for how concurrent claimers split them).
+    pub async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let lease_id = random_id();
+        let sql = match self.store.backend() {
+            Backend::Postgres => {
+                "UPDATE notifications SET lease_id = $1, lease_until = $2 WHERE id IN (\
+                   SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= $3 \
+                   AND (lease_until IS NULL OR lease_until < $3) \
+                   ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                 RETURNING id"
+            }
+            Backend::Sqlite => {
+                "UPDATE notifications SET lease_id = ?1, lease_until = ?2 WHERE id IN (\
+                   SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?3 \
+                   AND (lease_until IS NULL OR lease_until < ?3) \
+                   ORDER BY next_attempt_at LIMIT ?4) \
+                 RETURNING id"
+            }
+        };
+        let statement = Statement::from_sql_and_values(
+            self.store.db.get_database_backend(),
+            sql,
+            [
+                Value::from(lease_id.clone()),
+                Value::from(lease_until),
+                Value::from(now),
+                Value::from(i64::try_from(limit).unwrap_or(i64::MAX)),
+            ],
+        );
+        let rows = self.store.db.query_all_raw(statement).await?;
+        rows.into_iter()
+            .map(|row| Ok((row.try_get::<i64>("", "id")?, lease_id.clone())))
+            .collect()
+    }
+
+    /// The claimed notification with where it goes, if `lease_id` still holds it at `now`.
+    pub async fn open(
+        &self,
+        id: i64,
+        lease_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let Some(row) = notification::Entity::find_by_id(id)
+            .filter(notification::Column::LeaseId.eq(lease_id))
+            .filter(notification::Column::LeaseUntil.gt(now))
+            .filter(notification::Column::Status.eq(PENDING))
+            .one(&self.store.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let destination = match (row.webhook_id, row.recipient) {
+            (Some(webhook_id), _) => {
+                // A webhook deleted meanwhile takes its notifications with it (cascade).
+                let Some(hook) = webhook::Entity::find_by_id(webhook_id)
+                    .one(&self.store.db)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                Destination::Webhook {
+                    webhook_id,
+                    url: hook.url,
+                    secret: hook.secret,
+                }
+            }
+            (None, Some(recipient)) => Destination::Email { recipient },
+            (None, None) => {
+                return Err(StoreError::Corrupt(format!(
+                    "notification {id} has no destination"
+                )));
+            }
+        };
+        Ok(Some(Delivery {
+            id,
+            lease_id: lease_id.to_owned(),
+            event: row.event,
+            payload: row.payload,
+            attempts: row.attempts,
+            destination,
+        }))
+    }
+
+    /// Records a delivery attempt and releases the lease, if it still holds.
+    pub async fn finish(
+        &self,
+        delivery: &Delivery,
+        now: DateTime<Utc>,
+        outcome: DeliveryOutcome,
+    ) -> Result<bool, StoreError> {
+        let mut changes = notification::ActiveModel {
+            attempts: Set(delivery.attempts + 1),
+            lease_id: Set(None),
+            lease_until: Set(None),
+            ..Default::default()
+        };
+        match outcome {
+            DeliveryOutcome::Delivered { response_status } => {
+                changes.status = Set(DELIVERED.to_owned());
+                changes.response_status = Set(response_status);
+                changes.last_error = Set(None);
+                changes.next_attempt_at = Set(None);
+                changes.delivered_at = Set(Some(now));
+            }
+            DeliveryOutcome::Retry {
+                at,
+                response_status,
+                error,
+            } => {
+                changes.response_status = Set(response_status);
+                changes.last_error = Set(Some(error));
+                changes.next_attempt_at = Set(Some(at));
+            }
+            DeliveryOutcome::GaveUp {
+                response_status,
+                error,
+            } => {
+                changes.status = Set(FAILED.to_owned());
+                changes.response_status = Set(response_status);
+                changes.last_error = Set(Some(error));
+                changes.next_attempt_at = Set(None);
+            }
+        }
+        let result = notification::Entity::update_many()
+            .set(changes)
+            .filter(notification::Column::Id.eq(delivery.id))
+            .filter(notification::Column::LeaseId.eq(delivery.lease_id.as_str()))
+            .exec(&self.store.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// The tenant's most recent notifications, newest first: the delivery log.
+    pub async fn recent(
+        &self,
+        tenant_id: i64,
+        limit: u64,
+    ) -> Result<Vec<Notification>, StoreError> {
+        Ok(notification::Entity::find()
+            .filter(notification::Column::TenantId.eq(tenant_id))
+            .order_by_desc(notification::Column::Id)
+            .limit(limit)
+            .all(&self.store.db)
+            .await?
+            .into_iter()
+            .map(|row| Notification {
+                id: row.id,
+                account_id: row.account_id,
+                channel: row.channel,
+                webhook_id: row.webhook_id,
+                recipient: row.recipient,
+                event: row.event,
+                status: row.status,
+                attempts: row.attempts,
+                response_status: row.response_status,
+                last_error: row.last_error,
+                created_at: row.created_at,
+                delivered_at: row.delivered_at,
+            })
+            .collect())
+    }
+
+    /// Pending notifications, for the queue-depth metric.
+    pub async fn pending_count(&self) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(notification::Entity::find()
+            .filter(notification::Column::Status.eq(PENDING))
+            .count(&self.store.db)
+            .await?)
+    }
+}

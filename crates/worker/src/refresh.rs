@@ -1,0 +1,243 @@
+//! One refresh attempt: ask Instagram for a new token, and decide from the answer what the
+//! account becomes, when it is tried next, and who hears about it.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use freshtoken_core::policy::{Backoff, MIN_REFRESH_AGE_SECS, next_refresh_at_jittered};
+use freshtoken_core::{AccountStatus, RefreshOutcome};
+use freshtoken_instagram::{InstagramError, LongLivedToken};
+use freshtoken_store::{
+    Account, Announcement, NewRefreshEvent, RefreshClaim, RefreshResult, RefreshWork, StoredToken,
+    TokenUpdate,
+};
+use serde_json::json;
+
+use crate::notify::{expiring_email, needs_reconnect_email};
+use crate::{Engine, WorkerError, random_unit};
+
+/// A token this close to expiry and still failing warns the tenant (once per incident).
+pub const EXPIRING_WARNING_SECS: i64 = 7 * 24 * 3600;
+
+/// Refreshes the account `claim` holds; does nothing if the claim no longer holds it.
+pub(crate) async fn refresh(engine: &Engine, claim: &RefreshClaim) -> Result<(), WorkerError> {
+    let store = engine.store();
+    let Some(work) = store
+        .refresh_queue()
+        .open(claim, engine.clock().now())
+        .await?
+    else {
+        tracing::debug!(
+            account_id = claim.account_id,
+            "refresh skipped: the claim ran out, or the account was paused, disconnected or deleted"
+        );
+        return Ok(());
+    };
+    let started = Instant::now();
+    let answer = match &work.token {
+        Some(token) => Some(engine.instagram().refresh(&token.token).await),
+        None => None,
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let now = engine.clock().now();
+    let result = decide(
+        &work,
+        answer,
+        now,
+        engine.public_url(),
+        engine.emails_enabled(),
+    );
+    let outcome = result.event.outcome;
+    let attempt = result.event.attempt;
+    let recorded = store.refresh_queue().complete(claim, now, result).await?;
+    engine.metrics().refresh_attempt(outcome, elapsed);
+    if recorded {
+        tracing::info!(
+            account_id = claim.account_id,
+            outcome = outcome.as_str(),
+            attempt,
+            "refresh attempt recorded"
+        );
+    } else {
+        tracing::warn!(
+            account_id = claim.account_id,
+            "refresh result dropped: the account changed while Instagram answered"
+        );
+    }
+    Ok(())
+}
+
+/// What an attempt means for the account. `answer` is `None` when the account has no token.
+pub(crate) fn decide(
+    work: &RefreshWork,
+    answer: Option<Result<LongLivedToken, InstagramError>>,
+    now: DateTime<Utc>,
+    public_url: &str,
+    with_email: bool,
+) -> RefreshResult {
+    let account = &work.account;
+    let attempt = work.failure_count + 1;
+    let event = |outcome, error: Option<&InstagramError>, new_expires_at| NewRefreshEvent {
+        account_id: account.id,
+        at: now,
+        outcome,
+        attempt,
+        error_code: error.map(InstagramError::code),
+        message: error.map(ToString::to_string),
+        new_expires_at,
+    };
+    let (token, answer) = match (&work.token, answer) {
+        (Some(token), Some(answer)) => (token, answer),
+        _ => {
+            let reason = "no token is stored for this account; connect it again".to_owned();
+            return RefreshResult {
+                status: AccountStatus::NeedsReconnect,
+                last_error: Some(reason.clone()),
+                next_refresh_at: None,
+                failure_count: attempt,
+                new_token: None,
+                expiring_notified: None,
+                event: NewRefreshEvent {
+                    error_code: Some("no_token".to_owned()),
+                    message: Some(reason.clone()),
+                    ..event(RefreshOutcome::Revoked, None, None)
+                },
+                announcements: vec![needs_reconnect(account, &reason, public_url, with_email)],
+            };
+        }
+    };
+    match answer {
+        Ok(fresh) => {
+            let expires_at =
+                now + Duration::from_std(fresh.expires_in).unwrap_or(Duration::days(60));
+            let next = next_refresh_at_jittered(
+                now.timestamp(),
+                now.timestamp(),
+                Some(expires_at.timestamp()),
+                account.refresh_interval,
+                random_unit(),
+            );
+            let next = DateTime::from_timestamp(next, 0).unwrap_or(now);
+            RefreshResult {
+                status: AccountStatus::Active,
+                last_error: None,
+                next_refresh_at: Some(next),
+                failure_count: 0,
+                new_token: Some(TokenUpdate {
+                    token: fresh.token,
+                    issued_at: now,
+                    expires_at: Some(expires_at),
+                    scopes: token.scopes.clone(),
+                    refreshed_at: Some(now),
+                }),
+                expiring_notified: Some(false),
+                event: event(RefreshOutcome::Refreshed, None, Some(expires_at)),
+                announcements: vec![Announcement {
+                    event: "token.refreshed".to_owned(),
+                    data: json!({
+                        "account": account_json(account),
+                        "expires_at": rfc3339(expires_at),
+                        "next_refresh_at": rfc3339(next),
+                    }),
+                    email: None,
+                }],
+            }
+        }
+        Err(error @ InstagramError::Revoked { .. }) => {
+            let reason = error.to_string();
+            RefreshResult {
+                status: AccountStatus::NeedsReconnect,
+                last_error: Some(reason.clone()),
+                next_refresh_at: None,
+                failure_count: attempt,
+                new_token: None,
+                expiring_notified: None,
+                event: event(RefreshOutcome::Revoked, Some(&error), None),
+                announcements: vec![needs_reconnect(account, &reason, public_url, with_email)],
+            }
+        }
+        Err(error) => {
+            let (outcome, backoff, at_least) = match &error {
+                InstagramError::RateLimited { retry_after, .. } => (
+                    RefreshOutcome::RateLimited,
+                    Backoff::TRANSIENT,
+                    i64::try_from(retry_after.as_secs()).unwrap_or(i64::MAX),
+                ),
+                InstagramError::Rejected { .. } => (RefreshOutcome::Rejected, Backoff::REJECTED, 0),
+                _ => (RefreshOutcome::Transient, Backoff::TRANSIENT, 0),
+            };
+            let failures = u32::try_from(attempt).unwrap_or(u32::MAX);
+            let delay = backoff.delay_secs(failures, random_unit()).max(at_least);
+            let next = retry_at(now, token, delay);
+            let mut announcements = Vec::new();
+            let expiring = token
+                .expires_at
+                .is_some_and(|at| (at - now).num_seconds() <= EXPIRING_WARNING_SECS);
+            let warn_now = expiring && !work.expiring_notified;
+            if warn_now {
+                let expires_at = token.expires_at.unwrap_or(now);
+                announcements.push(Announcement {
+                    event: "token.expiring".to_owned(),
+                    data: json!({
+                        "account": account_json(account),
+                        "expires_at": rfc3339(expires_at),
+                        "last_error": error.to_string(),
+                        "next_attempt_at": rfc3339(next),
+                    }),
+                    email: with_email.then(|| {
+                        expiring_email(account, expires_at, &error.to_string(), public_url)
+                    }),
+                });
+            }
+            RefreshResult {
+                status: AccountStatus::Active,
+                last_error: Some(error.to_string()),
+                next_refresh_at: Some(next),
+                failure_count: attempt,
+                new_token: None,
+                expiring_notified: warn_now.then_some(true),
+                event: event(outcome, Some(&error), None),
+                announcements,
+            }
+        }
+    }
+}
+
+/// When to try again after a failure: after `delay_secs`, but never before the token is a day
+/// old (Instagram would refuse), and never after it has expired (there would be nothing left
+/// to save), keeping at least a minute between tries.
+fn retry_at(now: DateTime<Utc>, token: &StoredToken, delay_secs: i64) -> DateTime<Utc> {
+    let mut next = now + Duration::seconds(delay_secs);
+    next = next.max(token.issued_at + Duration::seconds(MIN_REFRESH_AGE_SECS));
+    if let Some(expires_at) = token.expires_at {
+        next = next.min(expires_at - Duration::minutes(10));
+    }
+    next.max(now + Duration::minutes(1))
+}
+
+fn needs_reconnect(
+    account: &Account,
+    reason: &str,
+    public_url: &str,
+    with_email: bool,
+) -> Announcement {
+    Announcement {
+        event: "account.needs_reconnect".to_owned(),
+        data: json!({ "account": account_json(account), "reason": reason }),
+        email: with_email.then(|| needs_reconnect_email(account, reason, public_url)),
+    }
+}
+
+/// Who the event is about; never the token.
+fn account_json(account: &Account) -> serde_json::Value {
+    json!({
+        "id": account.id,
+        "username": account.username,
+        "label": account.label,
+        "public_id": account.public_id,
+    })
+}
+
+pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

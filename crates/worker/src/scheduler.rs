@@ -1,0 +1,128 @@
+//! The scheduler: claims what is due in the database and enqueues a job per claim.
+//!
+//! It keeps the refresh queue about two batches deep: enough that workers never wait, little
+//! enough that claims do not sit in the queue until their lease runs out. With a backlog (a
+//! hundred thousand accounts due at once) it goes round again as soon as there is room, and
+//! otherwise sleeps for the scheduler interval.
+
+use std::time::{Duration, Instant};
+
+use chrono::Duration as ChronoDuration;
+
+use crate::queue::{
+    MEDIA_QUEUE, MediaJob, NOTIFY_QUEUE, NotifyJob, Queues, REFRESH_QUEUE, RefreshJob,
+};
+use crate::{Engine, WorkerError};
+
+/// Notifications and media syncs claimed per pass.
+const SIDE_BATCH: u64 = 200;
+/// How long someone's interest in an account's media keeps it synced.
+const MEDIA_WANTED_FOR: ChronoDuration = ChronoDuration::days(7);
+
+/// What one pass enqueued.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub refreshes: u64,
+    pub notifications: u64,
+    pub media_syncs: u64,
+    /// The pass stopped because the queue was full, not because nothing was due.
+    pub backlog: bool,
+}
+
+pub(crate) async fn pass(engine: &Engine, queues: &Queues) -> Result<Pass, WorkerError> {
+    let store = engine.store();
+    let config = engine.config();
+    let now = engine.clock().now();
+    let lease_until =
+        now + ChronoDuration::from_std(config.lease).unwrap_or(ChronoDuration::minutes(5));
+    let mut pass = Pass::default();
+
+    let batch = (config.concurrency.max(1) * 4) as u64;
+    let waiting = queues.waiting(REFRESH_QUEUE).await?;
+    let room = (2 * batch).saturating_sub(waiting);
+    if room > 0 {
+        let claims = store
+            .refresh_queue()
+            .claim_due(now, lease_until, room)
+            .await?;
+        pass.refreshes = claims.len() as u64;
+        pass.backlog = pass.refreshes == room;
+        let jobs = claims
+            .into_iter()
+            .map(|claim| RefreshJob {
+                account_id: claim.account_id,
+                lease_id: claim.lease_id,
+            })
+            .collect();
+        queues.push(REFRESH_QUEUE, jobs).await?;
+    } else {
+        pass.backlog = true;
+    }
+
+    let claims = store
+        .notifications()
+        .claim_due(now, lease_until, SIDE_BATCH)
+        .await?;
+    pass.notifications = claims.len() as u64;
+    let jobs = claims
+        .into_iter()
+        .map(|(notification_id, lease_id)| NotifyJob {
+            notification_id,
+            lease_id,
+        })
+        .collect();
+    queues.push(NOTIFY_QUEUE, jobs).await?;
+
+    let stale_before = now
+        - ChronoDuration::from_std(config.media_sync_interval).unwrap_or(ChronoDuration::hours(1));
+    let ids = store
+        .media()
+        .claim_due(now, now - MEDIA_WANTED_FOR, stale_before, SIDE_BATCH)
+        .await?;
+    pass.media_syncs = ids.len() as u64;
+    queues
+        .push(
+            MEDIA_QUEUE,
+            ids.into_iter()
+                .map(|account_id| MediaJob { account_id })
+                .collect(),
+        )
+        .await?;
+    Ok(pass)
+}
+
+/// Runs passes until `stop` says so: again at once while there is a backlog, otherwise after
+/// the scheduler interval. A failing pass (the database is away) is logged and retried.
+pub(crate) async fn run(
+    engine: Engine,
+    queues: Queues,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let interval = engine.config().scheduler_interval;
+    let mut last_purge = Instant::now();
+    loop {
+        let wait = match pass(&engine, &queues).await {
+            Ok(pass) if pass.backlog => engine.config().poll_interval.min(interval),
+            Ok(pass) => {
+                if pass.refreshes + pass.notifications + pass.media_syncs > 0 {
+                    tracing::debug!(?pass, "scheduler pass");
+                }
+                interval
+            }
+            Err(error) => {
+                tracing::error!(%error, "scheduler pass failed");
+                interval.min(Duration::from_secs(10))
+            }
+        };
+        if last_purge.elapsed() > Duration::from_secs(300) {
+            last_purge = Instant::now();
+            if let Err(error) = queues.purge_finished().await {
+                tracing::warn!(%error, "could not delete finished jobs");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
