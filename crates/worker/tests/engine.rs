@@ -1,0 +1,564 @@
+//! The refresh engine against the fake Instagram over real HTTP, on a real database (SQLite, or
+//! PostgreSQL when `FRESHTOKEN_TEST_POSTGRES_URL` is set), with both clocks moved together.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use fake_instagram::{FakeConfig, FakeInstagram, FaultKind, FaultMatch};
+use freshtoken_core::{AccessToken, AccountStatus, Provider, RefreshOutcome};
+use freshtoken_instagram::{ClientConfig, InstagramClient};
+use freshtoken_store::testing::TestStore;
+use freshtoken_store::{Account, NewAccount, Store, TokenUpdate};
+use freshtoken_worker::{Clock, Engine, Mailer, Metrics, WorkerConfig};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// A database, the fake, a tenant, and the engine running in the background.
+struct World {
+    test_store: TestStore,
+    fake: FakeInstagram,
+    clock: Clock,
+    tenant_id: i64,
+    stop: watch::Sender<bool>,
+}
+
+impl World {
+    async fn new() -> World {
+        World::with_mailer(None).await
+    }
+
+    async fn with_mailer(mailer: Option<Mailer>) -> World {
+        let test_store = TestStore::new().await;
+        let store = test_store.store.clone();
+        freshtoken_worker::setup_queues(&store).await.unwrap();
+        let fake = FakeInstagram::start(FakeConfig::default()).await.unwrap();
+        let base = url::Url::parse(fake.base_url()).unwrap();
+        let client = InstagramClient::new(ClientConfig::all_at(
+            &base,
+            fake.app_id(),
+            fake.app_secret(),
+            "http://127.0.0.1/connect/instagram/callback",
+        ))
+        .unwrap();
+        let clock = Clock::system();
+        let config = WorkerConfig {
+            scheduler_interval: Duration::from_millis(50),
+            poll_interval: Duration::from_millis(20),
+            concurrency: 8,
+            public_url: "https://tokens.example.com".to_owned(),
+            ..WorkerConfig::default()
+        };
+        let engine = Engine::new(
+            store.clone(),
+            client,
+            config,
+            mailer,
+            clock.clone(),
+            Metrics::new(),
+        );
+        let (stop, mut stopped) = watch::channel(false);
+        tokio::spawn(engine.clone().run(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }));
+        let tenant_id = store.tenants().create("Bakery", "bakery").await.unwrap().id;
+        World {
+            test_store,
+            fake,
+            clock,
+            tenant_id,
+            stop,
+        }
+    }
+
+    fn store(&self) -> &Store {
+        &self.test_store.store
+    }
+
+    /// Moves our clock and Instagram's forward together.
+    fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        self.fake.advance_clock(by);
+    }
+
+    /// Connects `username` with a long-lived token minted `age` ago, scheduled as a connect
+    /// would schedule it.
+    async fn connect(&self, username: &str, age: Duration) -> Account {
+        let minted = self.fake.mint_token(username, age);
+        let now = self.clock.now();
+        let issued_at = now - chrono::Duration::from_std(age).unwrap();
+        let expires_at = now + chrono::Duration::seconds(minted.expires_in);
+        let next = freshtoken_core::policy::next_refresh_at(
+            now.timestamp(),
+            issued_at.timestamp(),
+            Some(expires_at.timestamp()),
+            Default::default(),
+        );
+        let (account, _) = self
+            .store()
+            .accounts()
+            .connect(
+                self.tenant_id,
+                NewAccount {
+                    provider: Provider::Instagram,
+                    provider_user_id: minted.user_id.to_string(),
+                    username: username.to_owned(),
+                    profile_picture_url: None,
+                },
+                &TokenUpdate {
+                    token: AccessToken::new(minted.access_token),
+                    issued_at,
+                    expires_at: Some(expires_at),
+                    scopes: "instagram_business_basic".to_owned(),
+                    refreshed_at: None,
+                },
+                DateTime::from_timestamp(next, 0),
+            )
+            .await
+            .unwrap();
+        account
+    }
+
+    async fn account(&self, id: i64) -> Account {
+        self.store().accounts().by_id(id).await.unwrap()
+    }
+
+    async fn events(&self, id: i64) -> Vec<freshtoken_store::RefreshEvent> {
+        let mut events = self
+            .store()
+            .refresh_events()
+            .recent(id, 1000)
+            .await
+            .unwrap();
+        events.reverse();
+        events
+    }
+
+    /// Waits (in real time) until the account has `count` refresh events.
+    async fn wait_for_events(&self, id: i64, count: usize) -> Vec<freshtoken_store::RefreshEvent> {
+        for _ in 0..400 {
+            let events = self.events(id).await;
+            if events.len() >= count {
+                // Let the job's transaction be the last word before the caller looks.
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "account {id} never reached {count} refresh events: {:?}",
+            self.events(id).await
+        );
+    }
+
+    /// Moves both clocks to just past the account's next refresh.
+    async fn advance_to_next_refresh(&self, id: i64) -> DateTime<Utc> {
+        let next = self
+            .account(id)
+            .await
+            .next_refresh_at
+            .expect("the account has a next refresh");
+        let now = self.clock.now();
+        if next > now {
+            self.advance((next - now).to_std().unwrap() + Duration::from_secs(1));
+        }
+        next
+    }
+
+    /// Whether Instagram (the fake, at its clock) still accepts the account's stored token.
+    async fn token_works(&self, id: i64) -> bool {
+        let token = self.store().tokens().read(id).await.unwrap();
+        let base = url::Url::parse(self.fake.base_url()).unwrap();
+        let client = InstagramClient::new(ClientConfig::all_at(&base, "", "", "")).unwrap();
+        client.me(&token.token).await.is_ok()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_lives_through_a_year_refreshed_on_its_weekly_interval() {
+    let world = World::new().await;
+    let account = world.connect("corner_bakery", Duration::ZERO).await;
+    let start = world.clock.now();
+    let mut refreshed_at = vec![start];
+    while world.clock.now() - start < chrono::Duration::days(365) {
+        world.advance_to_next_refresh(account.id).await;
+        let events = world.wait_for_events(account.id, refreshed_at.len()).await;
+        let last = events.last().unwrap();
+        assert_eq!(last.outcome, RefreshOutcome::Refreshed, "{last:?}");
+        refreshed_at.push(last.at);
+        assert!(world.token_works(account.id).await, "the token still works");
+    }
+    // Weekly, brought forward by at most half a day of jitter, never later.
+    for pair in refreshed_at.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= chrono::Duration::hours(6 * 24 + 12)
+                && gap <= chrono::Duration::hours(7 * 24 + 1),
+            "refreshes {} apart",
+            gap
+        );
+    }
+    assert!(
+        (53..=58).contains(&(refreshed_at.len() - 1)),
+        "{} refreshes",
+        refreshed_at.len() - 1
+    );
+    let account = world.account(account.id).await;
+    assert_eq!(account.status, AccountStatus::Active);
+    assert_eq!(account.last_error, None);
+    let lifetime = world
+        .store()
+        .tokens()
+        .lifetime(account.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(lifetime.expires_at.unwrap() - world.clock.now() > chrono::Duration::days(52));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_marks_the_account_at_once_and_is_never_retried() {
+    let world = World::new().await;
+    let hooks = WebhookReceiver::start().await;
+    world
+        .store()
+        .webhooks()
+        .create(
+            world.tenant_id,
+            &hooks.url,
+            &[
+                "account.needs_reconnect".to_owned(),
+                "token.refreshed".to_owned(),
+            ],
+        )
+        .await
+        .unwrap();
+    let account = world.connect("corner_bakery", Duration::ZERO).await;
+    world.fake.revoke_user("corner_bakery", 460);
+
+    world.advance_to_next_refresh(account.id).await;
+    let events = world.wait_for_events(account.id, 1).await;
+    assert_eq!(events[0].outcome, RefreshOutcome::Revoked);
+    assert_eq!(events[0].error_code.as_deref(), Some("190/460"));
+    let after = world.account(account.id).await;
+    assert_eq!(after.status, AccountStatus::NeedsReconnect);
+    assert!(after.last_error.unwrap().contains("no longer valid"));
+    assert_eq!(after.next_refresh_at, None);
+
+    // Weeks later: no further attempt, and exactly one notification.
+    world.advance(DAY * 30);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(world.events(account.id).await.len(), 1);
+    let received = hooks.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hooks.received().len(), 1, "one notification per incident");
+    let hook = &received[0];
+    assert_eq!(hook.event, "account.needs_reconnect");
+    assert_eq!(hook.body["type"], "account.needs_reconnect");
+    assert_eq!(hook.body["data"]["account"]["id"], account.id);
+    assert!(
+        !hook.raw.contains(
+            &world
+                .store()
+                .tokens()
+                .read(account.id)
+                .await
+                .unwrap()
+                .token
+                .expose()
+                .to_owned()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_back_off_exponentially_then_the_refresh_succeeds() {
+    let world = World::new().await;
+    let account = world.connect("corner_bakery", Duration::ZERO).await;
+    world.fake.inject_fault(
+        FaultMatch {
+            path: Some("refresh_access_token".to_owned()),
+            ..Default::default()
+        },
+        3,
+        FaultKind::ServerError,
+    );
+    world.advance_to_next_refresh(account.id).await;
+    let mut waits = Vec::new();
+    for failures in 1..=3 {
+        let events = world.wait_for_events(account.id, failures).await;
+        let last = events.last().unwrap();
+        assert_eq!(last.outcome, RefreshOutcome::Transient, "{last:?}");
+        assert_eq!(last.attempt, failures as i32);
+        let account = world.account(account.id).await;
+        assert_eq!(account.status, AccountStatus::Active);
+        waits.push((account.next_refresh_at.unwrap() - last.at).num_seconds());
+        world.advance_to_next_refresh(account.id).await;
+    }
+    // 1 minute, 2, 4, each less up to half by jitter.
+    assert!((30..=60).contains(&waits[0]), "{waits:?}");
+    assert!((60..=120).contains(&waits[1]), "{waits:?}");
+    assert!((120..=240).contains(&waits[2]), "{waits:?}");
+    let events = world.wait_for_events(account.id, 4).await;
+    assert_eq!(events[3].outcome, RefreshOutcome::Refreshed);
+    assert_eq!(events[3].attempt, 4);
+    let account = world.account(account.id).await;
+    assert_eq!(account.last_error, None);
+    assert!(account.next_refresh_at.unwrap() - world.clock.now() > chrono::Duration::days(6));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_waits_as_long_as_instagram_says() {
+    let world = World::new().await;
+    let account = world.connect("corner_bakery", Duration::ZERO).await;
+    world.fake.inject_fault(
+        FaultMatch::default(),
+        1,
+        FaultKind::RateLimit {
+            code: 4,
+            regain_minutes: 30,
+        },
+    );
+    world.advance_to_next_refresh(account.id).await;
+    let events = world.wait_for_events(account.id, 1).await;
+    assert_eq!(events[0].outcome, RefreshOutcome::RateLimited);
+    let wait = world.account(account.id).await.next_refresh_at.unwrap() - events[0].at;
+    assert!(wait >= chrono::Duration::minutes(30), "waits {wait}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_near_expiry_that_keeps_failing_warns_once_by_webhook_and_email() {
+    let smtp = SmtpSink::start().await;
+    let mailer = Mailer::new(&smtp.url, "freshtoken <noreply@tokens.example.com>").unwrap();
+    let world = World::with_mailer(Some(mailer)).await;
+    let owner = world
+        .store()
+        .users()
+        .create(freshtoken_store::NewUser {
+            email: "owner@bakery.example".to_owned(),
+            password_hash: "x".to_owned(),
+            name: "Owner".to_owned(),
+            is_operator: false,
+        })
+        .await
+        .unwrap();
+    world
+        .store()
+        .memberships()
+        .add(world.tenant_id, owner.id, freshtoken_core::Role::Owner)
+        .await
+        .unwrap();
+    let hooks = WebhookReceiver::start().await;
+    let webhook = world
+        .store()
+        .webhooks()
+        .create(world.tenant_id, &hooks.url, &["token.expiring".to_owned()])
+        .await
+        .unwrap();
+    // 55 days old: expires in 5 days, so it is due at once, and failing it is an incident.
+    let account = world.connect("corner_bakery", DAY * 55).await;
+    world
+        .fake
+        .inject_fault(FaultMatch::default(), 50, FaultKind::ServerError);
+    for failures in 1..=3 {
+        world.advance_to_next_refresh(account.id).await;
+        world.wait_for_events(account.id, failures).await;
+    }
+    let received = hooks.wait_for(1).await;
+    let mails = smtp.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        hooks.received().len(),
+        1,
+        "one webhook per incident, not per retry"
+    );
+    assert_eq!(smtp.messages().len(), 1, "one e-mail per incident");
+    let hook = &received[0];
+    assert_eq!(hook.event, "token.expiring");
+    let expected = freshtoken_worker::signature(&webhook.secret, hook.timestamp, &hook.raw);
+    assert_eq!(hook.signature, expected, "signed with the webhook's secret");
+    assert!(mails[0].contains("owner@bakery.example"));
+    assert!(mails[0].contains("expires soon"), "{}", mails[0]);
+    assert!(mails[0].contains("https://tokens.example.com/"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_is_exclusive_until_its_lease_runs_out() {
+    let world = World::new().await;
+    let account = world.connect("corner_bakery", Duration::ZERO).await;
+    let _ = world.stop.send(true);
+    world.advance_to_next_refresh(account.id).await;
+    let now = world.clock.now();
+    let queue = world.store().refresh_queue();
+    let lease_until = now + chrono::Duration::minutes(5);
+    let first = queue.claim_due(now, lease_until, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(
+        queue
+            .claim_due(now, lease_until, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "held"
+    );
+    let later = lease_until + chrono::Duration::seconds(1);
+    let second = queue
+        .claim_due(later, later + chrono::Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1, "a lapsed lease is claimed again");
+    assert!(
+        queue.open(&first[0], later).await.unwrap().is_none(),
+        "the first claimant may no longer record anything"
+    );
+}
+
+/// A webhook endpoint that records what it is sent.
+struct WebhookReceiver {
+    url: String,
+    calls: Arc<Mutex<Vec<ReceivedHook>>>,
+}
+
+#[derive(Debug, Clone)]
+struct ReceivedHook {
+    event: String,
+    signature: String,
+    timestamp: i64,
+    raw: String,
+    body: serde_json::Value,
+}
+
+impl WebhookReceiver {
+    async fn start() -> WebhookReceiver {
+        let calls: Arc<Mutex<Vec<ReceivedHook>>> = Arc::default();
+        let recorded = calls.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, raw: String| {
+                let recorded = recorded.clone();
+                async move {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    let signature = header("x-freshtoken-signature");
+                    let timestamp = signature
+                        .strip_prefix("t=")
+                        .and_then(|rest| rest.split(',').next())
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or_default();
+                    recorded.lock().unwrap().push(ReceivedHook {
+                        event: header("x-freshtoken-event"),
+                        signature,
+                        timestamp,
+                        body: serde_json::from_str(&raw).unwrap_or_default(),
+                        raw,
+                    });
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        WebhookReceiver { url, calls }
+    }
+
+    fn received(&self) -> Vec<ReceivedHook> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, count: usize) -> Vec<ReceivedHook> {
+        for _ in 0..400 {
+            let received = self.received();
+            if received.len() >= count {
+                return received;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("expected {count} webhook calls, got {:?}", self.received());
+    }
+}
+
+/// Just enough of an SMTP server to take messages and keep them.
+struct SmtpSink {
+    url: String,
+    messages: Arc<Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    async fn start() -> SmtpSink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("smtp://{}", listener.local_addr().unwrap());
+        let messages: Arc<Mutex<Vec<String>>> = Arc::default();
+        let kept = messages.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let kept = kept.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                    let mut message = String::new();
+                    let mut in_data = false;
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if in_data {
+                            if line == "." {
+                                in_data = false;
+                                kept.lock().unwrap().push(std::mem::take(&mut message));
+                                let _ = write.write_all(b"250 queued\r\n").await;
+                            } else {
+                                message.push_str(&line);
+                                message.push('\n');
+                            }
+                            continue;
+                        }
+                        let command = line.to_ascii_uppercase();
+                        let reply: &[u8] = if command.starts_with("EHLO") {
+                            b"250 sink\r\n"
+                        } else if command.starts_with("DATA") {
+                            in_data = true;
+                            b"354 go ahead\r\n"
+                        } else if command.starts_with("QUIT") {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        } else {
+                            if command.starts_with("RCPT TO:") {
+                                message.push_str(&line);
+                                message.push('\n');
+                            }
+                            b"250 ok\r\n"
+                        };
+                        let _ = write.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        SmtpSink { url, messages }
+    }
+
+    fn messages(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, count: usize) -> Vec<String> {
+        for _ in 0..400 {
+            let messages = self.messages();
+            if messages.len() >= count {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("expected {count} e-mails, got {:?}", self.messages());
+    }
+}
