@@ -13,3 +13,4 @@ mod imports;
 mod keys;
 mod operator;
 mod tenants;
+mod worker;

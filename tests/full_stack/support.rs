@@ -44,11 +44,17 @@ pub struct Process {
 
 impl Process {
     /// Starts `freshtoken serve` and waits until `/healthz` answers.
-    pub async fn serve(mut command: Command) -> Process {
+    pub async fn serve(command: Command) -> Process {
+        Process::start(command, "serve").await
+    }
+
+    /// Starts `freshtoken SUBCOMMAND` (`serve`, `web` or `worker`) and waits until `/healthz`
+    /// answers.
+    pub async fn start(mut command: Command, subcommand: &str) -> Process {
         let port = free_port();
         let child = command
             .env("FRESHTOKEN_BIND", format!("127.0.0.1:{port}"))
-            .arg("serve")
+            .arg(subcommand)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -67,14 +73,20 @@ impl Process {
             }
             if let Some(status) = process.child.try_wait().expect("poll the child") {
                 let output = process.output_after_exit();
-                panic!("freshtoken serve exited early with {status}:\n{output}");
+                panic!("freshtoken {subcommand} exited early with {status}:\n{output}");
             }
             assert!(
                 Instant::now() < deadline,
-                "freshtoken serve did not come up in 30 s"
+                "freshtoken {subcommand} did not come up in 30 s"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Kills the process outright (SIGKILL), as a crash or the OOM killer would.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill the child");
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits for the exit.

@@ -192,7 +192,6 @@ impl Queues {
                         .batch_size(config.concurrency.max(1))
                         .heartbeat_interval(Duration::from_secs(5))
                         .missed_heartbeats(6)
-                        .persist_results(false)
                 };
                 let (p1, p2, p3) = (pool.clone(), pool.clone(), pool);
                 let (e1, e2, e3) = (engine.clone(), engine.clone(), engine);
@@ -246,7 +245,6 @@ impl Queues {
                         .batch_size(config.concurrency.max(1))
                         .heartbeat_interval(Duration::from_secs(5))
                         .missed_heartbeats(6)
-                        .persist_results(false)
                 };
                 // Woken at once by PostgreSQL's NOTIFY when a job is pushed, and polling
                 // besides, in case a notification is missed.

@@ -34,8 +34,19 @@ pub(crate) async fn refresh(engine: &Engine, claim: &RefreshClaim) -> Result<(),
         return Ok(());
     };
     let started = Instant::now();
+    // Bounded well inside the lease, so that no other job can claim the account while this
+    // one still waits for Instagram.
+    let limit = engine.config().lease / 2;
     let answer = match &work.token {
-        Some(token) => Some(engine.instagram().refresh(&token.token).await),
+        Some(token) => Some(
+            tokio::time::timeout(limit, engine.instagram().refresh(&token.token))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(InstagramError::Transient {
+                        reason: format!("no answer within {} ms", limit.as_millis()),
+                    })
+                }),
+        ),
         None => None,
     };
     let elapsed = started.elapsed().as_secs_f64();

@@ -390,6 +390,39 @@ async fn a_token_near_expiry_that_keeps_failing_warns_once_by_webhook_and_email(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_of_accounts_due_together_is_refreshed_once_each_and_spread_out() {
+    let world = World::new().await;
+    // Far more than the queue holds at once (eight workers, two batches of 32).
+    let mut ids = Vec::new();
+    for n in 0..200 {
+        ids.push(world.connect(&format!("shop_{n}"), DAY * 2).await.id);
+    }
+    for id in &ids {
+        world
+            .store()
+            .accounts()
+            .schedule_refresh(world.tenant_id, *id, world.clock.now())
+            .await
+            .unwrap();
+    }
+    for id in &ids {
+        let events = world.wait_for_events(*id, 1).await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].outcome, RefreshOutcome::Refreshed);
+    }
+    // Refreshed together, they come due again over hours, not all in one minute.
+    let mut next: Vec<_> = Vec::new();
+    for id in &ids {
+        next.push(world.account(*id).await.next_refresh_at.unwrap());
+    }
+    let spread = *next.iter().max().unwrap() - *next.iter().min().unwrap();
+    assert!(
+        spread > chrono::Duration::hours(6),
+        "next refreshes spread over {spread}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_is_exclusive_until_its_lease_runs_out() {
     let world = World::new().await;
     let account = world.connect("corner_bakery", Duration::ZERO).await;
