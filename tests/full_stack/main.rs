@@ -11,6 +11,7 @@ mod fake_instagram;
 mod health;
 mod imports;
 mod keys;
+mod notifications;
 mod operator;
 mod tenants;
 mod worker;

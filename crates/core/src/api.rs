@@ -263,3 +263,52 @@ pub struct RefreshEventView {
     pub message: Option<String>,
     pub new_expires_at: Option<String>,
 }
+
+/// The events a webhook can subscribe to.
+pub const WEBHOOK_EVENTS: &[&str] = &[
+    "token.refreshed",
+    "account.needs_reconnect",
+    "token.expiring",
+];
+
+/// A webhook endpoint. The secret signs every delivery (`X-Freshtoken-Signature`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookView {
+    pub id: i64,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
+    pub enabled: bool,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateWebhookRequest {
+    /// Where to POST events: an http(s) URL.
+    pub url: String,
+    /// Which events; all of them when omitted.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+}
+
+/// One notification, webhook call or e-mail, with how its delivery went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NotificationView {
+    pub id: i64,
+    pub event: String,
+    /// `webhook` or `email`.
+    pub channel: String,
+    pub webhook_id: Option<i64>,
+    pub recipient: Option<String>,
+    pub account_id: Option<i64>,
+    /// `pending`, `delivered` or `failed` (no more attempts).
+    pub status: String,
+    pub attempts: i32,
+    pub response_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}

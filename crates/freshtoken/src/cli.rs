@@ -309,6 +309,17 @@ pub struct Settings {
     #[arg(long, env = "FRESHTOKEN_SMTP_FROM", global = true)]
     pub smtp_from: Option<String>,
 
+    /// Let tenants point webhooks at loopback and private addresses. Only for instances whose
+    /// tenants are trusted: otherwise a webhook is a way into the instance's own network.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_WEBHOOKS_ALLOW_PRIVATE",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub webhooks_allow_private: bool,
+
     /// Log line format.
     #[arg(
         long,

@@ -76,6 +76,7 @@ pub struct Config {
     pub demo: bool,
     pub instagram: InstagramSettings,
     pub worker: WorkerSettings,
+    pub webhooks_allow_private: bool,
 }
 
 /// How the background worker runs.
@@ -286,6 +287,7 @@ impl Config {
 
         Ok(Config {
             worker,
+            webhooks_allow_private: settings.webhooks_allow_private,
             demo: settings.demo,
             instagram,
             signup_mode,

@@ -155,6 +155,7 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         session_idle: config.session_idle,
         session_max_age: config.session_max_age,
         demo: config.demo,
+        webhooks_allow_private: config.webhooks_allow_private,
         ..WebConfig::new(public_url.clone())
     };
     let (instagram, demo_instagram) = if config.demo {

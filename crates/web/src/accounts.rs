@@ -126,18 +126,25 @@ fn from_unix(seconds: i64) -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
-/// When a token issued and expiring so should next be refreshed, from now (see
-/// [`policy::next_refresh_at`]).
+/// When a token issued and expiring so should next be refreshed, from now, with jitter so
+/// that accounts connected together do not all come due together (see
+/// [`policy::next_refresh_at_jittered`]).
 fn next_refresh_at(
     issued_at: DateTime<Utc>,
     expires_at: Option<DateTime<Utc>>,
     interval: RefreshInterval,
 ) -> DateTime<Utc> {
-    from_unix(policy::next_refresh_at(
+    let mut bytes = [0u8; 8];
+    let random = match getrandom::getrandom(&mut bytes) {
+        Ok(()) => (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64,
+        Err(_) => 0.5,
+    };
+    from_unix(policy::next_refresh_at_jittered(
         unix(Utc::now()),
         unix(issued_at),
         expires_at.map(unix),
         interval,
+        random,
     ))
 }
 

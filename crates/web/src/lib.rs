@@ -17,6 +17,7 @@ mod origin;
 mod pages;
 pub mod tenants;
 pub mod throttle;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +65,8 @@ pub struct WebConfig {
     pub login_throttle: ThrottleLimits,
     /// Demo mode: Instagram is the built-in fake, and pages say so.
     pub demo: bool,
+    /// Webhooks may point at loopback and private addresses (a trusted, self-hosted setup).
+    pub webhooks_allow_private: bool,
 }
 
 impl WebConfig {
@@ -75,6 +78,7 @@ impl WebConfig {
             session_max_age: Duration::from_secs(30 * 24 * 3600),
             login_throttle: ThrottleLimits::default(),
             demo: false,
+            webhooks_allow_private: false,
         }
     }
 }
@@ -160,6 +164,7 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/instance", axum::routing::get(instance))
         .merge(tenants::routes())
         .merge(api_keys::routes())
+        .merge(webhooks::routes())
         .merge(operator::routes())
         .route("/openapi.json", axum::routing::get(openapi::document))
         .fallback(|| async { ApiError::NotFound })
