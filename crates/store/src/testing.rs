@@ -152,3 +152,90 @@ impl TestStore {
         TestStore { store, database }
     }
 }
+
+/// An account for [`seed_due_accounts`].
+pub struct SeedAccount {
+    pub username: String,
+    pub provider_user_id: String,
+    pub token: freshtoken_core::AccessToken,
+}
+
+/// Inserts many accounts with their tokens at once, all due at `due_at`, in batches: what a
+/// benchmark needs in seconds where a connect per account would take minutes.
+pub async fn seed_due_accounts(
+    store: &Store,
+    tenant_id: i64,
+    accounts: Vec<SeedAccount>,
+    issued_at: chrono::DateTime<chrono::Utc>,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    due_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), crate::StoreError> {
+    use crate::entity::{account, token};
+    use sea_orm::{
+        ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    };
+
+    let now = chrono::Utc::now();
+    for batch in accounts.chunks(500) {
+        let txn = store.db.begin().await?;
+        account::Entity::insert_many(batch.iter().map(|seed| account::ActiveModel {
+            tenant_id: Set(tenant_id),
+            provider: Set(freshtoken_core::Provider::Instagram.as_str().to_owned()),
+            provider_user_id: Set(seed.provider_user_id.clone()),
+            username: Set(seed.username.clone()),
+            label: Set(String::new()),
+            public_id: Set(crate::repo::random_id()),
+            allowed_origins: Set("[]".to_owned()),
+            allow_localhost: Set(false),
+            allow_no_origin: Set(true),
+            js_constant: Set(None),
+            status: Set(freshtoken_core::AccountStatus::Active.as_str().to_owned()),
+            refresh_interval: Set(freshtoken_core::RefreshInterval::Weekly.as_str().to_owned()),
+            next_refresh_at: Set(Some(due_at)),
+            last_refresh_at: Set(None),
+            last_error: Set(None),
+            profile_picture_url: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }))
+        .exec_without_returning(&txn)
+        .await?;
+        let ids: Vec<(i64, String)> = account::Entity::find()
+            .select_only()
+            .column(account::Column::Id)
+            .column(account::Column::ProviderUserId)
+            .filter(account::Column::TenantId.eq(tenant_id))
+            .filter(
+                account::Column::ProviderUserId
+                    .is_in(batch.iter().map(|seed| seed.provider_user_id.clone())),
+            )
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let token_of: std::collections::HashMap<&str, &SeedAccount> = batch
+            .iter()
+            .map(|seed| (seed.provider_user_id.as_str(), seed))
+            .collect();
+        token::Entity::insert_many(ids.iter().map(|(id, user)| {
+            let sealed = store.keys.seal(
+                token_of[user.as_str()].token.expose().as_bytes(),
+                &crate::repo::tokens::associated_data(*id),
+            );
+            token::ActiveModel {
+                account_id: Set(*id),
+                ciphertext: Set(sealed.ciphertext),
+                nonce: Set(sealed.nonce),
+                key_id: Set(sealed.key_id),
+                issued_at: Set(issued_at),
+                expires_at: Set(Some(expires_at)),
+                last_refreshed_at: Set(None),
+                scopes: Set("instagram_business_basic".to_owned()),
+            }
+        }))
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+    }
+    Ok(())
+}

@@ -195,14 +195,13 @@ impl Queues {
                 };
                 let (p1, p2, p3) = (pool.clone(), pool.clone(), pool);
                 let (e1, e2, e3) = (engine.clone(), engine.clone(), engine);
-                let (c1, c2, c3) = (storage.clone(), storage.clone(), storage);
                 let concurrency = config.concurrency.max(1);
                 monitor
                     .register(move |restarts| {
                         WorkerBuilder::new(name(REFRESH_QUEUE, restarts))
                             .backend(
                                 SqliteStorage::<RefreshJob>::new(&p1)
-                                    .with_config(c1(REFRESH_QUEUE))
+                                    .with_config(storage(REFRESH_QUEUE))
                                     .poll_with_interval(poll),
                             )
                             .data(e1.clone())
@@ -215,7 +214,7 @@ impl Queues {
                         WorkerBuilder::new(name(NOTIFY_QUEUE, restarts))
                             .backend(
                                 SqliteStorage::<NotifyJob>::new(&p2)
-                                    .with_config(c2(NOTIFY_QUEUE))
+                                    .with_config(storage(NOTIFY_QUEUE))
                                     .poll_with_interval(poll),
                             )
                             .data(e2.clone())
@@ -228,7 +227,7 @@ impl Queues {
                         WorkerBuilder::new(name(MEDIA_QUEUE, restarts))
                             .backend(
                                 SqliteStorage::<MediaJob>::new(&p3)
-                                    .with_config(c3(MEDIA_QUEUE))
+                                    .with_config(storage(MEDIA_QUEUE))
                                     .poll_with_interval(poll),
                             )
                             .data(e3.clone())
@@ -255,16 +254,14 @@ impl Queues {
                 };
                 let (p1, p2, p3) = (pool.clone(), pool.clone(), pool);
                 let (e1, e2, e3) = (engine.clone(), engine.clone(), engine);
-                let (c1, c2, c3) = (storage.clone(), storage.clone(), storage);
-                let (s1, s2, s3) = (strategy.clone(), strategy.clone(), strategy);
                 let concurrency = config.concurrency.max(1);
                 monitor
                     .register(move |restarts| {
                         WorkerBuilder::new(name(REFRESH_QUEUE, restarts))
                             .backend(
                                 PostgresStorage::<RefreshJob>::new(&p1)
-                                    .with_config(c1(REFRESH_QUEUE))
-                                    .poll_with_strategy(s1(&p1, REFRESH_QUEUE)),
+                                    .with_config(storage(REFRESH_QUEUE))
+                                    .poll_with_strategy(strategy(&p1, REFRESH_QUEUE)),
                             )
                             .data(e1.clone())
                             .catch_panic()
@@ -276,8 +273,8 @@ impl Queues {
                         WorkerBuilder::new(name(NOTIFY_QUEUE, restarts))
                             .backend(
                                 PostgresStorage::<NotifyJob>::new(&p2)
-                                    .with_config(c2(NOTIFY_QUEUE))
-                                    .poll_with_strategy(s2(&p2, NOTIFY_QUEUE)),
+                                    .with_config(storage(NOTIFY_QUEUE))
+                                    .poll_with_strategy(strategy(&p2, NOTIFY_QUEUE)),
                             )
                             .data(e2.clone())
                             .catch_panic()
@@ -289,8 +286,8 @@ impl Queues {
                         WorkerBuilder::new(name(MEDIA_QUEUE, restarts))
                             .backend(
                                 PostgresStorage::<MediaJob>::new(&p3)
-                                    .with_config(c3(MEDIA_QUEUE))
-                                    .poll_with_strategy(s3(&p3, MEDIA_QUEUE)),
+                                    .with_config(storage(MEDIA_QUEUE))
+                                    .poll_with_strategy(strategy(&p3, MEDIA_QUEUE)),
                             )
                             .data(e3.clone())
                             .catch_panic()

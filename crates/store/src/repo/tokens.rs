@@ -59,7 +59,7 @@ pub struct Tokens<'a> {
 }
 
 /// Binds a ciphertext to its row: a token copied into another account's row will not open.
-fn associated_data(account_id: i64) -> Vec<u8> {
+pub(crate) fn associated_data(account_id: i64) -> Vec<u8> {
     format!("freshtoken token of account {account_id}").into_bytes()
 }
 
