@@ -170,6 +170,52 @@ async fn a_worker_killed_mid_refresh_loses_nothing_and_another_finishes_the_job(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_refresh_has_a_running_worker_refresh_an_account_now() {
+    let setup = Setup::on(TestDatabase::new().await).await;
+    let id = setup.connect_due("corner_bakery").await;
+    let in_a_week = Utc::now() + chrono::Duration::days(7);
+    setup
+        .store
+        .accounts()
+        .schedule_refresh(setup.tenant_id, id, in_a_week)
+        .await
+        .unwrap();
+    // A worker that would not look again for an hour on its own.
+    let mut command = setup.worker("5m");
+    command.env("FRESHTOKEN_SCHEDULER_INTERVAL", "1h");
+    let mut worker = Process::start(command, "worker").await;
+
+    let output = setup
+        .worker("5m")
+        .args(["admin", "refresh", &id.to_string()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("queued a refresh"), "{stdout}");
+    setup
+        .wait_until(
+            "the worker refreshes it",
+            Duration::from_secs(20),
+            async || setup.count("SELECT COUNT(*) FROM refresh_events").await == 1,
+        )
+        .await;
+
+    let missing = setup
+        .worker("5m")
+        .args(["admin", "refresh", "999999"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no account 999999"));
+    worker.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_on_postgresql_refresh_a_thousand_due_accounts_exactly_once() {
     let Some(admin_url) = postgres_url_or_skip("two_workers_on_postgresql") else {
         return;

@@ -173,7 +173,7 @@ pub async fn enqueue_refresh(
         return Ok(false);
     };
     let job = RefreshJob {
-        account_id: claim.account_id,
+        account_ids: vec![claim.account_id],
         lease_id: claim.lease_id,
     };
     Queues::of(store).push(REFRESH_QUEUE, vec![job]).await?;

@@ -27,11 +27,17 @@ const MAX_JOB_ATTEMPTS: usize = 3;
 /// Finished jobs are kept this long, for anyone looking at the queue tables, then deleted.
 const KEEP_FINISHED: Duration = Duration::from_secs(3600);
 
+/// A few accounts claimed together (one lease id per claim pass): refreshed side by side in
+/// one job, so that the queue's own bookkeeping (fetch, start, acknowledge) is paid once per
+/// batch rather than once per account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshJob {
-    pub account_id: i64,
+    pub account_ids: Vec<i64>,
     pub lease_id: String,
 }
+
+/// Accounts per refresh job.
+pub const REFRESH_BATCH: usize = 8;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NotifyJob {
@@ -181,7 +187,20 @@ impl Queues {
             Ok::<(), std::io::Error>(())
         };
         let monitor = Monitor::new()
-            .should_restart(|_, _| true)
+            // A worker stops on a queue error (the database went away): start it again, after
+            // a pause, so that an outage is not a hot loop of restarts.
+            .should_restart(|worker, error| {
+                tracing::error!(worker = %worker.name(), %error, "job worker stopped; restarting in 2 s");
+                let pause = || std::thread::sleep(Duration::from_secs(2));
+                match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+                    Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                        tokio::task::block_in_place(pause)
+                    }
+                    // Blocking the only thread would stop everything else; restart at once.
+                    _ => {}
+                }
+                true
+            })
             .shutdown_timeout(Duration::from_secs(30));
         let poll = config.poll_interval;
         let monitor = match self.clone() {
@@ -189,13 +208,13 @@ impl Queues {
                 let storage = move |queue: &str| {
                     apalis_sqlite::Config::default()
                         .queue(queue)
-                        .batch_size(config.concurrency.max(1))
+                        .batch_size(refresh_jobs_at_once(config.concurrency))
                         .heartbeat_interval(Duration::from_secs(5))
                         .missed_heartbeats(6)
                 };
                 let (p1, p2, p3) = (pool.clone(), pool.clone(), pool);
                 let (e1, e2, e3) = (engine.clone(), engine.clone(), engine);
-                let concurrency = config.concurrency.max(1);
+                let concurrency = refresh_jobs_at_once(config.concurrency);
                 monitor
                     .register(move |restarts| {
                         WorkerBuilder::new(name(REFRESH_QUEUE, restarts))
@@ -241,7 +260,7 @@ impl Queues {
                 let storage = move |queue: &str| {
                     apalis_postgres::Config::default()
                         .queue(queue)
-                        .batch_size(config.concurrency.max(1))
+                        .batch_size(refresh_jobs_at_once(config.concurrency))
                         .heartbeat_interval(Duration::from_secs(5))
                         .missed_heartbeats(6)
                 };
@@ -254,7 +273,7 @@ impl Queues {
                 };
                 let (p1, p2, p3) = (pool.clone(), pool.clone(), pool);
                 let (e1, e2, e3) = (engine.clone(), engine.clone(), engine);
-                let concurrency = config.concurrency.max(1);
+                let concurrency = refresh_jobs_at_once(config.concurrency);
                 monitor
                     .register(move |restarts| {
                         WorkerBuilder::new(name(REFRESH_QUEUE, restarts))
@@ -301,17 +320,32 @@ impl Queues {
     }
 }
 
+/// Refresh jobs in flight so that about `concurrency` accounts are refreshed at once.
+fn refresh_jobs_at_once(concurrency: usize) -> usize {
+    concurrency.div_ceil(REFRESH_BATCH).max(1)
+}
+
 fn job_error(err: WorkerError) -> BoxDynError {
     tracing::error!(error = %err, "job failed");
     Box::new(err)
 }
 
 async fn run_refresh(job: RefreshJob, engine: Data<Engine>) -> Result<(), BoxDynError> {
-    let claim = RefreshClaim {
-        account_id: job.account_id,
-        lease_id: job.lease_id,
-    };
-    refresh::refresh(&engine, &claim).await.map_err(job_error)
+    let refreshes = job.account_ids.into_iter().map(|account_id| {
+        let claim = RefreshClaim {
+            account_id,
+            lease_id: job.lease_id.clone(),
+        };
+        let engine = engine.clone();
+        async move { refresh::refresh(&engine, &claim).await }
+    });
+    // Every account is tried even if one fails; the job fails (and is retried) if any did,
+    // which is harmless: the accounts already done no longer hold this lease.
+    let results = futures_util::future::join_all(refreshes).await;
+    match results.into_iter().find_map(Result::err) {
+        Some(err) => Err(job_error(err)),
+        None => Ok(()),
+    }
 }
 
 async fn run_notify(job: NotifyJob, engine: Data<Engine>) -> Result<(), BoxDynError> {

@@ -60,7 +60,10 @@ pub(crate) async fn refresh(engine: &Engine, claim: &RefreshClaim) -> Result<(),
     );
     let outcome = result.event.outcome;
     let attempt = result.event.attempt;
-    let recorded = store.refresh_queue().complete(claim, now, result).await?;
+    let recorded = store
+        .refresh_queue()
+        .complete(claim, work.account.tenant_id, now, result)
+        .await?;
     engine.metrics().refresh_attempt(outcome, elapsed);
     if recorded {
         tracing::info!(

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use chrono::Duration as ChronoDuration;
 
 use crate::queue::{
-    MEDIA_QUEUE, MediaJob, NOTIFY_QUEUE, NotifyJob, Queues, REFRESH_QUEUE, RefreshJob,
+    MEDIA_QUEUE, MediaJob, NOTIFY_QUEUE, NotifyJob, Queues, REFRESH_BATCH, REFRESH_QUEUE,
+    RefreshJob,
 };
 use crate::{Engine, WorkerError};
 
@@ -38,7 +39,8 @@ pub(crate) async fn pass(engine: &Engine, queues: &Queues) -> Result<Pass, Worke
     let mut pass = Pass::default();
 
     let batch = (config.concurrency.max(1) * 4) as u64;
-    let waiting = queues.waiting(REFRESH_QUEUE).await?;
+    // Jobs waiting, counted in accounts.
+    let waiting = queues.waiting(REFRESH_QUEUE).await? * REFRESH_BATCH as u64;
     let room = (2 * batch).saturating_sub(waiting);
     if room > 0 {
         let claims = store
@@ -47,11 +49,12 @@ pub(crate) async fn pass(engine: &Engine, queues: &Queues) -> Result<Pass, Worke
             .await?;
         pass.refreshes = claims.len() as u64;
         pass.backlog = pass.refreshes == room;
+        // The claims of one pass share a lease id.
         let jobs = claims
-            .into_iter()
-            .map(|claim| RefreshJob {
-                account_id: claim.account_id,
-                lease_id: claim.lease_id,
+            .chunks(REFRESH_BATCH)
+            .map(|batch| RefreshJob {
+                account_ids: batch.iter().map(|claim| claim.account_id).collect(),
+                lease_id: batch[0].lease_id.clone(),
             })
             .collect();
         queues.push(REFRESH_QUEUE, jobs).await?;

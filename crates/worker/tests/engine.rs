@@ -334,6 +334,32 @@ async fn a_rate_limit_waits_as_long_as_instagram_says() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_that_retrying_will_not_fix_is_tried_again_only_hours_later() {
+    let world = World::new().await;
+    let account = world.connect("corner_bakery", Duration::ZERO).await;
+    world.fake.inject_fault(
+        FaultMatch::default(),
+        1,
+        FaultKind::Error {
+            code: 10,
+            message: "Application does not have permission for this action".to_owned(),
+        },
+    );
+    world.advance_to_next_refresh(account.id).await;
+    let events = world.wait_for_events(account.id, 1).await;
+    assert_eq!(events[0].outcome, RefreshOutcome::Rejected);
+    let after = world.account(account.id).await;
+    assert_eq!(
+        after.status,
+        AccountStatus::Active,
+        "still served while the tenant looks"
+    );
+    assert!(after.last_error.unwrap().contains("permission"));
+    let wait = after.next_refresh_at.unwrap() - events[0].at;
+    assert!(wait >= chrono::Duration::minutes(30), "waits {wait}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_near_expiry_that_keeps_failing_warns_once_by_webhook_and_email() {
     let smtp = SmtpSink::start().await;
     let mailer = Mailer::new(&smtp.url, "freshtoken <noreply@tokens.example.com>").unwrap();

@@ -184,6 +184,7 @@ impl<'a> RefreshQueue<'a> {
     pub async fn complete(
         &self,
         claim: &RefreshClaim,
+        tenant_id: i64,
         now: DateTime<Utc>,
         result: RefreshResult,
     ) -> Result<bool, StoreError> {
@@ -209,6 +210,7 @@ impl<'a> RefreshQueue<'a> {
         let updated = account::Entity::update_many()
             .set(changes)
             .filter(account::Column::Id.eq(claim.account_id))
+            .filter(account::Column::TenantId.eq(tenant_id))
             .filter(account::Column::LeaseId.eq(claim.lease_id.as_str()))
             .filter(account::Column::Status.eq(AccountStatus::Active.as_str()))
             .exec(&txn)
@@ -220,11 +222,6 @@ impl<'a> RefreshQueue<'a> {
             save_on(&txn, &self.store.keys, claim.account_id, token).await?;
         }
         insert_on(&txn, result.event).await?;
-        let tenant_id: i64 = account::Entity::find_by_id(claim.account_id)
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound)?
-            .tenant_id;
         for announcement in &result.announcements {
             enqueue_on(&txn, tenant_id, Some(claim.account_id), announcement, now).await?;
         }
