@@ -17,7 +17,7 @@ use super::notifications::{Announcement, enqueue_on};
 use super::random_id;
 use super::refresh_events::{NewRefreshEvent, insert_on};
 use super::tokens::{StoredToken, TokenUpdate, save_on};
-use crate::entity::account;
+use crate::entity::{account, token};
 use crate::error::StoreError;
 use crate::{Backend, Store};
 
@@ -153,10 +153,12 @@ impl<'a> RefreshQueue<'a> {
         claim: &RefreshClaim,
         now: DateTime<Utc>,
     ) -> Result<Option<RefreshWork>, StoreError> {
-        let Some(row) = account::Entity::find_by_id(claim.account_id)
+        // The account and its token in one query: this runs once per refresh.
+        let Some((row, token)) = account::Entity::find_by_id(claim.account_id)
             .filter(account::Column::LeaseId.eq(claim.lease_id.as_str()))
             .filter(account::Column::LeaseUntil.gt(now))
             .filter(account::Column::Status.eq(AccountStatus::Active.as_str()))
+            .find_also_related(token::Entity)
             .one(&self.store.db)
             .await?
         else {
@@ -164,11 +166,9 @@ impl<'a> RefreshQueue<'a> {
         };
         let failure_count = row.failure_count;
         let expiring_notified = row.expiring_notified_at.is_some();
-        let token = match self.store.tokens().read(claim.account_id).await {
-            Ok(token) => Some(token),
-            Err(StoreError::NotFound) => None,
-            Err(err) => return Err(err),
-        };
+        let token = token
+            .map(|token| self.store.tokens().open(token))
+            .transpose()?;
         Ok(Some(RefreshWork {
             account: row.try_into()?,
             failure_count,

@@ -155,7 +155,7 @@ impl<'a> Tokens<'a> {
             .collect())
     }
 
-    fn open(&self, row: token::Model) -> Result<StoredToken, StoreError> {
+    pub(crate) fn open(&self, row: token::Model) -> Result<StoredToken, StoreError> {
         let sealed = Sealed {
             ciphertext: row.ciphertext,
             nonce: row.nonce,
