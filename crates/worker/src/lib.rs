@@ -1,8 +1,8 @@
 //! The background worker of freshtoken: keeps every tenant's tokens alive.
 //!
 //! A scheduler claims what is due in the database (accounts to refresh, notifications to
-//! deliver, media to sync), each claim under a lease, and enqueues one apalis job per claim in
-//! the same database; workers run the jobs. The lease, not the queue, is what guarantees that
+//! deliver, media to sync), each claim under a lease, and enqueues apalis jobs for the claims
+//! in the same database (a refresh job carries up to eight accounts); workers run the jobs. The lease, not the queue, is what guarantees that
 //! one account is never refreshed twice at once: only the job carrying the account's current
 //! lease may record a result, and a crashed worker's lease runs out so the account is claimed
 //! again. Retries are scheduled in the database too (the account's next refresh, the
@@ -30,8 +30,6 @@ pub use clock::Clock;
 pub use metrics::Metrics;
 pub use notify::{MAX_DELIVERY_ATTEMPTS, Mailer, MailerError, signature};
 pub use queue::QueueError;
-pub use refresh::EXPIRING_WARNING_SECS;
-pub use scheduler::Pass;
 
 /// How the worker runs; the defaults suit one process.
 #[derive(Debug, Clone)]
@@ -41,7 +39,7 @@ pub struct WorkerConfig {
     /// How often idle workers look for jobs (on PostgreSQL they are also woken by NOTIFY),
     /// and how soon the scheduler goes round again while there is a backlog.
     pub poll_interval: Duration,
-    /// Jobs run at once by this process (`FRESHTOKEN_WORKER_CONCURRENCY`).
+    /// Refreshes run at once by this process (`FRESHTOKEN_WORKER_CONCURRENCY`).
     pub concurrency: usize,
     /// How long a claim holds an account or notification. Longer than any one job can take
     /// (Instagram's and webhooks' timeouts are far shorter), so a live job never loses it.
@@ -197,11 +195,6 @@ impl Engine {
         let result = queues.run_workers(self, signal).await;
         let _ = scheduler.await;
         Ok(result?)
-    }
-
-    /// One scheduler pass, for tests and tools that drive the engine step by step.
-    pub async fn schedule_pass(&self) -> Result<Pass, WorkerError> {
-        scheduler::pass(self, &Queues::of(self.store())).await
     }
 }
 

@@ -17,7 +17,7 @@ use crate::notify::{expiring_email, needs_reconnect_email};
 use crate::{Engine, WorkerError, random_unit};
 
 /// A token this close to expiry and still failing warns the tenant (once per incident).
-pub const EXPIRING_WARNING_SECS: i64 = 7 * 24 * 3600;
+pub(crate) const EXPIRING_WARNING_SECS: i64 = 7 * 24 * 3600;
 
 /// Refreshes the account `claim` holds; does nothing if the claim no longer holds it.
 pub(crate) async fn refresh(engine: &Engine, claim: &RefreshClaim) -> Result<(), WorkerError> {

@@ -22,7 +22,7 @@ const MEDIA_WANTED_FOR: ChronoDuration = ChronoDuration::days(7);
 
 /// What one pass enqueued.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Pass {
+pub(crate) struct Pass {
     pub refreshes: u64,
     pub notifications: u64,
     pub media_syncs: u64,

@@ -229,22 +229,6 @@ impl<'a> RefreshQueue<'a> {
         Ok(true)
     }
 
-    /// Gives the lease back without recording anything (the job could not run), so the next
-    /// scheduler tick claims the account again instead of waiting for the lease to run out.
-    pub async fn release(&self, claim: &RefreshClaim) -> Result<(), StoreError> {
-        account::Entity::update_many()
-            .set(account::ActiveModel {
-                lease_id: Set(None),
-                lease_until: Set(None),
-                ..Default::default()
-            })
-            .filter(account::Column::Id.eq(claim.account_id))
-            .filter(account::Column::LeaseId.eq(claim.lease_id.as_str()))
-            .exec(&self.store.db)
-            .await?;
-        Ok(())
-    }
-
     /// How many active accounts are due at `now`, claimed or not: the backlog.
     pub async fn due_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;
