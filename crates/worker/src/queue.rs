@@ -191,13 +191,11 @@ impl Queues {
             // a pause, so that an outage is not a hot loop of restarts.
             .should_restart(|worker, error| {
                 tracing::error!(worker = %worker.name(), %error, "job worker stopped; restarting in 2 s");
-                let pause = || std::thread::sleep(Duration::from_secs(2));
-                match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-                    Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
-                        tokio::task::block_in_place(pause)
-                    }
-                    // Blocking the only thread would stop everything else; restart at once.
-                    _ => {}
+                // Blocking the only thread of a single-threaded runtime would stop everything
+                // else: there, restart at once.
+                let runtime = tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor());
+                if let Ok(tokio::runtime::RuntimeFlavor::MultiThread) = runtime {
+                    tokio::task::block_in_place(|| std::thread::sleep(Duration::from_secs(2)));
                 }
                 true
             })
