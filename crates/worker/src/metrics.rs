@@ -3,6 +3,7 @@
 //! scraped, so every process reports the same, true, numbers.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use freshtoken_core::RefreshOutcome;
 use freshtoken_store::{Store, StoreError};
@@ -44,7 +45,7 @@ struct Inner {
     deliveries: Family<DeliveryLabel, Counter>,
     media_syncs: Family<OutcomeLabel, Counter>,
     queue_depth: Family<QueueLabel, Gauge>,
-    soonest_expiry: Gauge,
+    soonest_expiry: Gauge<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -89,10 +90,10 @@ impl Metrics {
             "Work due now and not yet done: accounts to refresh, notifications to deliver",
             queue_depth.clone(),
         );
-        let soonest_expiry = Gauge::default();
+        let soonest_expiry = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "soonest_expiry_seconds",
-            "Seconds until the soonest token expiry among active accounts (negative: already expired)",
+            "Seconds until the soonest token expiry among active accounts (negative: already expired; NaN: none known)",
             soonest_expiry.clone(),
         );
         Metrics {
@@ -152,10 +153,10 @@ impl Metrics {
         };
         depth("refresh").set(i64::try_from(due).unwrap_or(i64::MAX));
         depth("notifications").set(i64::try_from(pending).unwrap_or(i64::MAX));
-        match soonest {
-            Some(at) => inner.soonest_expiry.set((at - now).num_seconds()),
-            None => inner.soonest_expiry.set(0),
-        };
+        // NaN when no expiry is known, so that an alert on "below N seconds" stays quiet.
+        inner
+            .soonest_expiry
+            .set(soonest.map_or(f64::NAN, |at| (at - now).num_seconds() as f64));
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &inner.registry);

@@ -21,6 +21,7 @@ struct World {
     test_store: TestStore,
     fake: FakeInstagram,
     clock: Clock,
+    metrics: Metrics,
     tenant_id: i64,
     stop: watch::Sender<bool>,
 }
@@ -51,13 +52,14 @@ impl World {
             public_url: "https://tokens.example.com".to_owned(),
             ..WorkerConfig::default()
         };
+        let metrics = Metrics::new();
         let engine = Engine::new(
             store.clone(),
             client,
             config,
             mailer,
             clock.clone(),
-            Metrics::new(),
+            metrics.clone(),
         );
         let (stop, mut stopped) = watch::channel(false);
         tokio::spawn(engine.clone().run(async move {
@@ -68,6 +70,7 @@ impl World {
             test_store,
             fake,
             clock,
+            metrics,
             tenant_id,
             stop,
         }
@@ -221,6 +224,24 @@ async fn a_token_lives_through_a_year_refreshed_on_its_weekly_interval() {
         .unwrap()
         .unwrap();
     assert!(lifetime.expires_at.unwrap() - world.clock.now() > chrono::Duration::days(52));
+
+    let metrics = world
+        .metrics
+        .render(world.store(), &world.clock)
+        .await
+        .unwrap();
+    let count = format!(
+        "freshtoken_refreshes_total{{outcome=\"refreshed\"}} {}",
+        refreshed_at.len() - 1
+    );
+    assert!(metrics.contains(&count), "{count} in:\n{metrics}");
+    let soonest: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("freshtoken_soonest_expiry_seconds "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(soonest > 52.0 * 86400.0, "soonest expiry {soonest} s away");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
