@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod config;
 mod connect;
+mod delivery;
 mod fake_instagram;
 mod health;
 mod imports;

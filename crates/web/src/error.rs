@@ -26,6 +26,9 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// It existed and is no more (an expired or revoked token): 410.
+    #[error("{0}")]
+    Gone(String),
     #[error("too many attempts; try again in {} seconds", retry_after.as_secs().max(1))]
     TooManyRequests { retry_after: Duration },
     /// Instagram failed us: 502, or 503 with `Retry-After` when it asked us to wait.
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Gone(_) => (StatusCode::GONE, "gone"),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Upstream {
                 code,

@@ -8,6 +8,7 @@ pub mod accounts;
 mod api_keys;
 pub mod auth;
 pub mod connect;
+mod delivery;
 mod error;
 mod health;
 mod json;
@@ -188,13 +189,13 @@ async fn instance(
     })
 }
 
-/// The whole application: routes, then the middleware every request passes through: request
-/// ids, tracing without secrets, a body limit, a timeout, and panics as JSON 500s.
 /// What a worker-only process serves: health checks and metrics.
 pub fn ops_router(state: AppState) -> Router {
     health::routes().with_state(state)
 }
 
+/// The whole application: routes, then the middleware every request passes through: request
+/// ids, tracing without secrets, a body limit, a timeout, and panics as JSON 500s.
 pub fn router(state: AppState) -> Router {
     let middleware = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([
@@ -230,6 +231,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(health::routes())
+        .merge(delivery::routes())
         .nest("/api/v1", api(&state))
         .merge(connect::routes().layer(sessions(&state)))
         .fallback(|| async { ApiError::NotFound })

@@ -1,0 +1,348 @@
+//! The public token URLs as websites load them: bodies, headers, origin locks and the status
+//! codes a site's developer can act on.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use sea_orm::{ConnectionTrait, Database, Statement, Value};
+use serde_json::json;
+
+use crate::connect::{Person, app_with_fake};
+use crate::support::TestApp;
+
+/// A signed-up person with one pasted account; its token and public URLs.
+struct Site {
+    app: TestApp,
+    person: Person,
+    account: String,
+    token: String,
+    json_url: String,
+    js_url: String,
+}
+
+impl Site {
+    async fn new() -> Site {
+        let (app, fake) = app_with_fake().await;
+        let mut person = Person::sign_up(&app, "owner@bakery.example").await;
+        let minted = fake.mint_token("corner_bakery", Duration::from_secs(3600));
+        let accounts = format!("/api/v1/tenants/{}/accounts", person.tenant_id);
+        let pasted = person
+            .api
+            .post(&accounts, json!({"token": minted.access_token}))
+            .await;
+        assert_eq!(pasted.status, 201, "{:?}", pasted.body);
+        let id = pasted.body["id"].as_i64().unwrap();
+        // The fake is not needed past the paste.
+        drop(fake);
+        Site {
+            person,
+            account: format!("{accounts}/{id}"),
+            token: minted.access_token,
+            json_url: pasted.body["token_json_url"].as_str().unwrap().to_owned(),
+            js_url: pasted.body["token_js_url"].as_str().unwrap().to_owned(),
+            app,
+        }
+    }
+
+    async fn settings(&mut self, body: serde_json::Value) {
+        let reply = self
+            .person
+            .api
+            .send("PATCH", &self.account.clone(), Some(body))
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+
+    /// Runs SQL on the app's database, with `at` bound as `$1`/`?1` where needed.
+    async fn sql(&self, sql_postgres: &str, sql_sqlite: &str, values: Vec<Value>) {
+        let db = Database::connect(self.app.database.url.as_str())
+            .await
+            .unwrap();
+        let sql = if self.app.database.is_postgres() {
+            sql_postgres
+        } else {
+            sql_sqlite
+        };
+        db.execute_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            values,
+        ))
+        .await
+        .unwrap();
+    }
+}
+
+async fn get(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        map.insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    reqwest::Client::new()
+        .get(url)
+        .headers(map)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn token_json_serves_the_token_with_cache_validators() {
+    let site = Site::new().await;
+    let response = get(&site.json_url, &[]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-type"), "application/json");
+    assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+    assert_eq!(header(&response, "cache-control"), "public, max-age=300");
+    let etag = header(&response, "etag");
+    assert!(etag.starts_with('"'), "{etag}");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["token"], site.token.as_str());
+    assert!(body.as_object().unwrap().contains_key("expires_at"));
+
+    let again = get(&site.json_url, &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status(), 304);
+    assert_eq!(header(&again, "etag"), etag);
+
+    let instatokend = site
+        .json_url
+        .replace("/t/", "/token/")
+        .replace("/token.json", "");
+    let response = get(&instatokend, &[]).await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"token": site.token}));
+}
+
+#[tokio::test]
+async fn token_js_defines_a_constant_named_as_asked_and_refuses_anything_else() {
+    let mut site = Site::new().await;
+    let response = get(&site.js_url, &[]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "content-type"),
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(
+        response.text().await.unwrap(),
+        format!("const InstagramToken = \"{}\";\n", site.token)
+    );
+    let renamed = get(&format!("{}?const=feedToken", site.js_url), &[]).await;
+    assert_eq!(
+        renamed.text().await.unwrap(),
+        format!("const feedToken = \"{}\";\n", site.token)
+    );
+    site.settings(json!({"js_constant": "BakeryToken"})).await;
+    let saved = get(&site.js_url, &[]).await;
+    assert!(
+        saved
+            .text()
+            .await
+            .unwrap()
+            .starts_with("const BakeryToken = ")
+    );
+
+    for name in [
+        "1abc",
+        "class",
+        "a-b",
+        "x;alert(1)//",
+        "x=1;const y",
+        "</script>",
+        "window",
+        "",
+    ] {
+        let url = reqwest::Url::parse_with_params(&site.js_url, &[("const", name)]).unwrap();
+        let response = get(url.as_str(), &[]).await;
+        assert_eq!(response.status(), 400, "{name:?} was accepted");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_input", "{name:?}");
+    }
+}
+
+#[tokio::test]
+async fn origin_locks_serve_allowed_sites_with_cors_and_refuse_the_rest() {
+    let mut site = Site::new().await;
+    site.settings(json!({
+        "allowed_origins": ["https://bakery.example", "https://*.shop.example"],
+        "allow_no_origin": false,
+    }))
+    .await;
+    let url = site.json_url.clone();
+
+    let allowed = get(&url, &[("origin", "https://bakery.example")]).await;
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin"),
+        "https://bakery.example"
+    );
+    assert_eq!(header(&allowed, "vary"), "Origin");
+    assert_eq!(header(&allowed, "cache-control"), "private, max-age=300");
+    assert_eq!(
+        get(&url, &[("origin", "https://a.b.shop.example")])
+            .await
+            .status(),
+        200
+    );
+    for origin in [
+        "https://evil.example",
+        "https://bakery.example.evil.test",
+        "https://evilbakery.example",
+        "http://bakery.example",
+        "https://bakery.example:8443",
+        "https://shop.example",
+        "null",
+        "http://localhost:3000",
+    ] {
+        let refused = get(&url, &[("origin", origin)]).await;
+        assert_eq!(refused.status(), 403, "{origin} was served");
+        assert_eq!(header(&refused, "access-control-allow-origin"), "");
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "forbidden");
+    }
+    // A script tag sends only Referer: its origin is what counts, not its path.
+    let script = get(
+        &site.js_url,
+        &[("referer", "https://bakery.example/menu?page=2")],
+    )
+    .await;
+    assert_eq!(script.status(), 200);
+    assert_eq!(header(&script, "access-control-allow-origin"), "");
+    assert_eq!(
+        get(
+            &site.js_url,
+            &[("referer", "https://evil.example/https://bakery.example/")]
+        )
+        .await
+        .status(),
+        403
+    );
+    assert_eq!(get(&url, &[]).await.status(), 403, "no Origin nor Referer");
+
+    site.settings(json!({"allow_localhost": true, "allow_no_origin": true}))
+        .await;
+    assert_eq!(
+        get(&url, &[("origin", "http://localhost:3000")])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        get(&url, &[]).await.status(),
+        200,
+        "server-side fetches allowed"
+    );
+
+    let client = reqwest::Client::new();
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://bakery.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "x-requested-with")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(
+        header(&preflight, "access-control-allow-origin"),
+        "https://bakery.example"
+    );
+    assert_eq!(
+        header(&preflight, "access-control-allow-headers"),
+        "x-requested-with"
+    );
+    let refused = client
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+}
+
+#[tokio::test]
+async fn each_state_an_account_can_be_in_has_its_own_status() {
+    let mut site = Site::new().await;
+    let unknown = get(
+        &format!("{}/t/nosuchaccount000000000/token.json", site.app.base_url),
+        &[],
+    )
+    .await;
+    assert_eq!(unknown.status(), 404);
+    let body: serde_json::Value = unknown.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+
+    site.settings(json!({"paused": true})).await;
+    assert_eq!(get(&site.json_url, &[]).await.status(), 403);
+    site.settings(json!({"paused": false})).await;
+    assert_eq!(get(&site.json_url, &[]).await.status(), 200);
+
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    site.sql(
+        "UPDATE tokens SET expires_at = $1",
+        "UPDATE tokens SET expires_at = ?1",
+        vec![Value::from(past)],
+    )
+    .await;
+    let expired = get(&site.json_url, &[]).await;
+    assert_eq!(expired.status(), 410);
+    let body: serde_json::Value = expired.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+
+    site.sql(
+        "UPDATE accounts SET status = 'needs_reconnect'",
+        "UPDATE accounts SET status = 'needs_reconnect'",
+        vec![],
+    )
+    .await;
+    assert_eq!(get(&site.json_url, &[]).await.status(), 410);
+
+    // The first person to sign up runs the instance: disabling the workspace stops serving.
+    site.sql(
+        "UPDATE accounts SET status = 'active'",
+        "UPDATE accounts SET status = 'active'",
+        vec![],
+    )
+    .await;
+    let tenant = site.person.tenant_id;
+    let disabled = site
+        .person
+        .api
+        .post(
+            &format!("/api/v1/admin/tenants/{tenant}/disable"),
+            json!({}),
+        )
+        .await;
+    assert!(disabled.status < 300, "{:?}", disabled.body);
+    assert_eq!(get(&site.json_url, &[]).await.status(), 403);
+}
+
+#[tokio::test]
+async fn a_rotated_url_stops_serving_at_once() {
+    let mut site = Site::new().await;
+    let rotated = site
+        .person
+        .api
+        .post(&format!("{}/rotate-url", site.account), json!({}))
+        .await;
+    assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+    assert_eq!(get(&site.json_url, &[]).await.status(), 404);
+    let new_url = rotated.body["token_json_url"].as_str().unwrap();
+    assert_eq!(get(new_url, &[]).await.status(), 200);
+}
