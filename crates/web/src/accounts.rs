@@ -382,6 +382,7 @@ async fn paste_token(
     };
     let (account, created) =
         connect_pasted_token(&state.store, &state.instagram, tenant_id, pasted).await?;
+    state.delivery.forget_account(account.id);
     tracing::info!(
         tenant_id,
         account_id = account.id,
@@ -482,6 +483,7 @@ async fn update(
             .set_paused(tenant_id, account_id, paused, resume_at)
             .await?;
     }
+    state.delivery.forget_account(account_id);
     Ok(axum::Json(account_view(&state, &account).await?))
 }
 
@@ -494,6 +496,7 @@ async fn delete_account(
     let access = Access::resolve(&state, principal, tenant_id).await?;
     require_editor(&access)?;
     state.store.accounts().delete(tenant_id, account_id).await?;
+    state.delivery.forget_account(account_id);
     tracing::info!(tenant_id, account_id, "deleted an account and its token");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -511,6 +514,7 @@ async fn rotate_url(
         .accounts()
         .rotate_public_id(tenant_id, account_id)
         .await?;
+    state.delivery.forget_account(account_id);
     Ok(axum::Json(account_view(&state, &account).await?))
 }
 

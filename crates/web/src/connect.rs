@@ -415,6 +415,7 @@ async fn finish(
             ),
             other => pages.internal(other),
         })?;
+    state.delivery.forget_account(account.id);
     tracing::info!(
         tenant_id = pending.tenant_id,
         account_id = account.id,
@@ -475,6 +476,7 @@ async fn deauthorize(
             "The account owner removed freshtoken's access on Instagram: reconnect to resume.",
         )
         .await?;
+    state.delivery.forget_all();
     tracing::info!(accounts, "deauthorized on Instagram");
     Ok(axum::Json(json!({ "received": true })))
 }
@@ -492,6 +494,7 @@ async fn data_deletion(
         .data_deletions()
         .delete_user_data(Provider::Instagram, &user_id, &confirmation_code)
         .await?;
+    state.delivery.forget_all();
     tracing::info!(
         accounts = deletion.accounts_deleted,
         "deleted an Instagram user's data on request"

@@ -11,7 +11,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::Utc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 use freshtoken_core::AccountStatus;
 use freshtoken_core::js::{DEFAULT_CONSTANT, check_constant_name};
 use freshtoken_core::origin::{is_localhost_origin, parse_allowed_origins};
@@ -20,6 +24,63 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::{ApiError, AppState};
+
+/// How long a web process answers from its memory before reading the database again: the
+/// bound on how late a change made through another process (or a refresh by a worker) shows.
+/// Changes made through this process's own API show at once.
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
+/// Entries kept before expired ones are swept out.
+const CACHE_SWEEP_AT: usize = 10_000;
+
+/// What serving an account needs, read once and kept for [`CACHE_TTL`]: the account, whether
+/// its workspace is disabled, and its token (decrypted; it only ever lives in memory).
+#[derive(Debug, Clone)]
+struct Snapshot {
+    account: Account,
+    tenant_disabled: bool,
+    token: Option<(String, Option<DateTime<Utc>>)>,
+}
+
+/// The per-process cache of snapshots by public id (`None`: no such account).
+#[derive(Debug, Default)]
+pub struct DeliveryCache {
+    entries: Mutex<HashMap<String, (Instant, Option<Arc<Snapshot>>)>>,
+}
+
+impl DeliveryCache {
+    fn get(&self, public_id: &str) -> Option<Option<Arc<Snapshot>>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(public_id)
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, snapshot)| snapshot.clone())
+    }
+
+    fn put(&self, public_id: &str, snapshot: Option<Arc<Snapshot>>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= CACHE_SWEEP_AT {
+            entries.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+        }
+        entries.insert(public_id.to_owned(), (Instant::now(), snapshot));
+    }
+
+    /// Forgets the account (by id), so that this process reads it afresh: after an edit, a
+    /// pause, a rotation, a reconnect or a delete.
+    pub fn forget_account(&self, account_id: i64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (_, snapshot)| {
+            snapshot.as_ref().is_none_or(|s| s.account.id != account_id)
+        });
+    }
+
+    /// Forgets everything (after a change that may touch accounts of many workspaces).
+    pub fn forget_all(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
 
 /// Browsers and CDNs may keep an answer this long. A refreshed token does not invalidate the
 /// previous one (it stays valid until its own expiry), so a copy this old is still good.
@@ -98,22 +159,42 @@ fn check_origin(account: &Account, caller: &Caller) -> Result<(), ApiError> {
     )))
 }
 
+async fn snapshot(state: &AppState, public_id: &str) -> Result<Option<Arc<Snapshot>>, ApiError> {
+    if let Some(cached) = state.delivery.get(public_id) {
+        return Ok(cached);
+    }
+    let snapshot = match state.store.accounts().by_public_id(public_id).await? {
+        None => None,
+        Some(account) => {
+            let tenant = state.store.tenants().by_id(account.tenant_id).await?;
+            let token = match state.store.tokens().read(account.id).await {
+                Ok(token) => Some((token.token.expose().to_owned(), token.expires_at)),
+                Err(StoreError::NotFound) => None,
+                Err(err) => return Err(err.into()),
+            };
+            Some(Arc::new(Snapshot {
+                account,
+                tenant_disabled: tenant.disabled_at.is_some(),
+                token,
+            }))
+        }
+    };
+    state.delivery.put(public_id, snapshot.clone());
+    Ok(snapshot)
+}
+
 /// The account behind a public id, if it may serve at all.
-async fn servable(state: &AppState, public_id: &str) -> Result<Account, ApiError> {
-    let account = state
-        .store
-        .accounts()
-        .by_public_id(public_id)
+async fn servable(state: &AppState, public_id: &str) -> Result<Arc<Snapshot>, ApiError> {
+    let snapshot = snapshot(state, public_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let tenant = state.store.tenants().by_id(account.tenant_id).await?;
-    if tenant.disabled_at.is_some() {
+    if snapshot.tenant_disabled {
         return Err(ApiError::Forbidden(
             "this workspace is disabled by the instance's operator".to_owned(),
         ));
     }
-    match account.status {
-        AccountStatus::Active => Ok(account),
+    match snapshot.account.status {
+        AccountStatus::Active => Ok(snapshot),
         AccountStatus::Paused => Err(ApiError::Forbidden(
             "this account is paused by its owner".to_owned(),
         )),
@@ -124,28 +205,18 @@ async fn servable(state: &AppState, public_id: &str) -> Result<Account, ApiError
 }
 
 /// The token and its expiry, or 410 when it has expired or is gone.
-async fn live_token(
-    state: &AppState,
-    account: &Account,
-) -> Result<(String, Option<String>), ApiError> {
-    let token = match state.store.tokens().read(account.id).await {
-        Ok(token) => token,
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::Gone(
-                "this account has no token: its owner must connect it again".to_owned(),
-            ));
-        }
-        Err(err) => return Err(err.into()),
+fn live_token(snapshot: &Snapshot) -> Result<(&str, Option<String>), ApiError> {
+    let Some((token, expires_at)) = &snapshot.token else {
+        return Err(ApiError::Gone(
+            "this account has no token: its owner must connect it again".to_owned(),
+        ));
     };
-    if token.expires_at.is_some_and(|at| at <= Utc::now()) {
+    if expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(ApiError::Gone(
             "this account's token has expired: its owner must connect it again".to_owned(),
         ));
     }
-    Ok((
-        token.token.expose().to_owned(),
-        token.expires_at.map(crate::tenants::rfc3339),
-    ))
+    Ok((token, expires_at.map(crate::tenants::rfc3339)))
 }
 
 /// A 200 with the delivery headers, or a 304 when the client already holds this body.
@@ -205,18 +276,13 @@ async fn token_json(
     Path(public_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let account = servable(&state, &public_id).await?;
+    let snapshot = servable(&state, &public_id).await?;
     let caller = caller(&headers);
-    check_origin(&account, &caller)?;
-    let (token, expires_at) = live_token(&state, &account).await?;
+    check_origin(&snapshot.account, &caller)?;
+    let (token, expires_at) = live_token(&snapshot)?;
     let body = serde_json::json!({ "token": token, "expires_at": expires_at }).to_string();
-    Ok(deliver(
-        &headers,
-        &account,
-        &caller,
-        "application/json",
-        body,
-    ))
+    let kind = "application/json";
+    Ok(deliver(&headers, &snapshot.account, &caller, kind, body))
 }
 
 async fn instatokend(
@@ -224,18 +290,13 @@ async fn instatokend(
     Path(public_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let account = servable(&state, &public_id).await?;
+    let snapshot = servable(&state, &public_id).await?;
     let caller = caller(&headers);
-    check_origin(&account, &caller)?;
-    let (token, _) = live_token(&state, &account).await?;
+    check_origin(&snapshot.account, &caller)?;
+    let (token, _) = live_token(&snapshot)?;
     let body = serde_json::json!({ "token": token }).to_string();
-    Ok(deliver(
-        &headers,
-        &account,
-        &caller,
-        "application/json",
-        body,
-    ))
+    let kind = "application/json";
+    Ok(deliver(&headers, &snapshot.account, &caller, kind, body))
 }
 
 #[derive(Deserialize)]
@@ -250,28 +311,24 @@ async fn token_js(
     Query(query): Query<ScriptQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let account = servable(&state, &public_id).await?;
+    let snapshot = servable(&state, &public_id).await?;
+    let account = &snapshot.account;
     let name = match &query.constant {
         Some(name) => name.as_str(),
         None => account.js_constant.as_deref().unwrap_or(DEFAULT_CONSTANT),
     };
     check_constant_name(name).map_err(|err| ApiError::invalid(format!("?const: {err}")))?;
     let caller = caller(&headers);
-    check_origin(&account, &caller)?;
-    let (token, _) = live_token(&state, &account).await?;
+    check_origin(account, &caller)?;
+    let (token, _) = live_token(&snapshot)?;
     // A JSON string literal is a JavaScript string literal too, with every quote, backslash and
     // line break escaped; `</` is escaped as well so the text is safe inside an inline script.
     let literal = serde_json::Value::from(token)
         .to_string()
         .replace("</", "<\\/");
     let body = format!("const {name} = {literal};\n");
-    Ok(deliver(
-        &headers,
-        &account,
-        &caller,
-        "text/javascript; charset=utf-8",
-        body,
-    ))
+    let kind = "text/javascript; charset=utf-8";
+    Ok(deliver(&headers, account, &caller, kind, body))
 }
 
 /// Answers a CORS preflight for an allowed origin (a `fetch` with custom headers sends one).
@@ -280,9 +337,9 @@ async fn preflight(
     Path(public_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let account = servable(&state, &public_id).await?;
+    let snapshot = servable(&state, &public_id).await?;
     let caller = caller(&headers);
-    check_origin(&account, &caller)?;
+    check_origin(&snapshot.account, &caller)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let out = response.headers_mut();
     if let Caller::Browser { origin, .. } = &caller

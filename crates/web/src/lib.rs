@@ -8,7 +8,7 @@ pub mod accounts;
 mod api_keys;
 pub mod auth;
 pub mod connect;
-mod delivery;
+pub mod delivery;
 mod error;
 mod health;
 mod json;
@@ -94,6 +94,8 @@ pub struct AppState {
     pub instagram: Arc<InstagramClient>,
     /// The background worker's side, when the process wires one in.
     pub background: Option<Arc<dyn Background>>,
+    /// What the token URLs serve from memory.
+    pub delivery: Arc<delivery::DeliveryCache>,
 }
 
 /// What the web side asks of the background worker. The binary wires it in, so that this
@@ -120,6 +122,7 @@ impl AppState {
             throttle,
             instagram: Arc::new(instagram),
             background: None,
+            delivery: Arc::default(),
         }
     }
 

@@ -90,6 +90,7 @@ async fn disable_tenant(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     state.store.tenants().set_disabled(id, true).await?;
+    state.delivery.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -100,6 +101,7 @@ async fn enable_tenant(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     state.store.tenants().set_disabled(id, false).await?;
+    state.delivery.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }
 
