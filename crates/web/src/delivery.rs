@@ -41,10 +41,13 @@ struct Snapshot {
     token: Option<(String, Option<DateTime<Utc>>)>,
 }
 
-/// The per-process cache of snapshots by public id (`None`: no such account).
+/// When a snapshot was read, and the snapshot (`None`: there is no such account).
+type Entry = (Instant, Option<Arc<Snapshot>>);
+
+/// The per-process cache of snapshots by public id.
 #[derive(Debug, Default)]
 pub struct DeliveryCache {
-    entries: Mutex<HashMap<String, (Instant, Option<Arc<Snapshot>>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl DeliveryCache {
