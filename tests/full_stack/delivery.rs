@@ -374,3 +374,50 @@ async fn a_rotated_url_stops_serving_at_once() {
     let new_url = rotated.body["token_json_url"].as_str().unwrap();
     assert_eq!(get(new_url, &[]).await.status(), 200);
 }
+
+#[tokio::test]
+async fn media_json_asks_the_worker_for_a_sync_then_serves_the_synced_posts() {
+    let site = Site::new().await;
+    let url = site.json_url.replace("token.json", "media.json");
+    let first = get(&url, &[]).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(header(&first, "cache-control"), "no-store");
+    let body: serde_json::Value = first.json().await.unwrap();
+    assert_eq!(body, json!({"data": [], "synced_at": null}));
+
+    let db = Database::connect(site.app.database.url.as_str())
+        .await
+        .unwrap();
+    let wanted = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM accounts WHERE media_requested_at IS NOT NULL",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(wanted, 1, "the worker is asked to sync this account");
+
+    // What the worker's media sync stores.
+    let items = json!([{"id": "1801", "caption": "Fresh bread", "media_type": "IMAGE",
+        "media_url": "https://cdn.example/1801.jpg", "thumbnail_url": null,
+        "permalink": "https://instagram.com/p/1801", "timestamp": "2026-11-20T08:00:00+0000"}]);
+    site.sql(
+        "INSERT INTO account_media (account_id, items, synced_at) SELECT id, $1, $2 FROM accounts",
+        "INSERT INTO account_media (account_id, items, synced_at) SELECT id, ?1, ?2 FROM accounts",
+        vec![
+            Value::from(items.to_string()),
+            Value::from(chrono::Utc::now()),
+        ],
+    )
+    .await;
+    let synced = get(&url, &[]).await;
+    assert_eq!(synced.status(), 200);
+    assert_eq!(header(&synced, "cache-control"), "public, max-age=300");
+    let body: serde_json::Value = synced.json().await.unwrap();
+    assert_eq!(body["data"], items);
+    assert!(body["synced_at"].is_string());
+    assert!(!body.to_string().contains(&site.token), "never the token");
+}

@@ -1,6 +1,7 @@
 //! The public token URLs that websites load: `GET /t/{public_id}/token.json`,
-//! `GET /t/{public_id}/token.js` (a `const` for a script tag) and `GET /token/{public_id}`
-//! (instatokend's shape), each locked to the account's allowed origins.
+//! `GET /t/{public_id}/token.js` (a `const` for a script tag), `GET /token/{public_id}`
+//! (instatokend's shape) and `GET /t/{public_id}/media.json` (the recent posts, so a site can
+//! show a feed without holding the token), each locked to the account's allowed origins.
 //!
 //! A browser's `fetch` sends `Origin`; a `<script src>` sends only `Referer`, which is cut to
 //! its origin before it is matched. A request with neither (a server-side fetch) is served only
@@ -48,7 +49,12 @@ type Entry = (Instant, Option<Arc<Snapshot>>);
 #[derive(Debug, Default)]
 pub struct DeliveryCache {
     entries: Mutex<HashMap<String, Entry>>,
+    /// When this process last told the worker that an account's media are wanted.
+    media_wanted: Mutex<HashMap<i64, Instant>>,
 }
+
+/// How often one process records that an account's media are still wanted.
+const MEDIA_WANTED_EVERY: Duration = Duration::from_secs(3600);
 
 impl DeliveryCache {
     fn get(&self, public_id: &str) -> Option<Option<Arc<Snapshot>>> {
@@ -76,6 +82,23 @@ impl DeliveryCache {
         });
     }
 
+    /// Whether to record (again) that the account's media are wanted: once an hour at most,
+    /// so that serving media.json does not write to the database on every request.
+    fn media_wanted_now(&self, account_id: i64) -> bool {
+        let mut wanted = self.media_wanted.lock().unwrap_or_else(|e| e.into_inner());
+        if wanted
+            .get(&account_id)
+            .is_some_and(|at| at.elapsed() < MEDIA_WANTED_EVERY)
+        {
+            return false;
+        }
+        if wanted.len() >= CACHE_SWEEP_AT {
+            wanted.retain(|_, at| at.elapsed() < MEDIA_WANTED_EVERY);
+        }
+        wanted.insert(account_id, Instant::now());
+        true
+    }
+
     /// Forgets everything (after a change that may touch accounts of many workspaces).
     pub fn forget_all(&self) {
         self.entries
@@ -97,6 +120,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/t/{public_id}/token.js", get(token_js).options(preflight))
         .route("/token/{public_id}", get(instatokend).options(preflight))
+        .route(
+            "/t/{public_id}/media.json",
+            get(media_json).options(preflight),
+        )
 }
 
 /// Where a request comes from, as the origin lock sees it.
@@ -332,6 +359,46 @@ async fn token_js(
     let body = format!("const {name} = {literal};\n");
     let kind = "text/javascript; charset=utf-8";
     Ok(deliver(&headers, account, &caller, kind, body))
+}
+
+/// The account's recent posts, as the worker last synced them: `{"data": [...],
+/// "synced_at": ...}`. The first request of an account asks the worker for a sync and gets an
+/// empty list (not cached), the next ones get the posts.
+async fn media_json(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let snapshot = servable(&state, &public_id).await?;
+    let caller = caller(&headers);
+    check_origin(&snapshot.account, &caller)?;
+    let account_id = snapshot.account.id;
+    if state.delivery.media_wanted_now(account_id) {
+        state
+            .store
+            .media()
+            .mark_requested(account_id, Utc::now())
+            .await?;
+    }
+    let kind = "application/json";
+    match state.store.media().get(account_id).await? {
+        Some(media) => {
+            let body = format!(
+                "{{\"data\":{},\"synced_at\":\"{}\"}}",
+                media.items,
+                crate::tenants::rfc3339(media.synced_at)
+            );
+            Ok(deliver(&headers, &snapshot.account, &caller, kind, body))
+        }
+        None => {
+            let body = r#"{"data":[],"synced_at":null}"#.to_owned();
+            let mut response = deliver(&headers, &snapshot.account, &caller, kind, body);
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(response)
+        }
+    }
 }
 
 /// Answers a CORS preflight for an allowed origin (a `fetch` with custom headers sends one).

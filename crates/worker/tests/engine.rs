@@ -470,6 +470,53 @@ async fn a_crowd_of_accounts_due_together_is_refreshed_once_each_and_spread_out(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_media_of_an_account_someone_reads_are_synced() {
+    let world = World::new().await;
+    let account = world.connect("corner_bakery", Duration::ZERO).await;
+    let unwanted = world.connect("quiet_shop", Duration::ZERO).await;
+    world
+        .store()
+        .media()
+        .mark_requested(account.id, world.clock.now())
+        .await
+        .unwrap();
+    let mut synced = None;
+    for _ in 0..200 {
+        synced = world.store().media().get(account.id).await.unwrap();
+        if synced.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let synced = synced.expect("the media were synced");
+    let items: serde_json::Value = serde_json::from_str(&synced.items).unwrap();
+    let items = items.as_array().unwrap();
+    assert!(!items.is_empty());
+    for item in items {
+        for field in [
+            "id",
+            "caption",
+            "media_type",
+            "media_url",
+            "permalink",
+            "timestamp",
+        ] {
+            assert!(item.get(field).is_some(), "{field} missing from {item}");
+        }
+    }
+    assert!(
+        world
+            .store()
+            .media()
+            .get(unwanted.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "only accounts whose media someone reads"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_is_exclusive_until_its_lease_runs_out() {
     let world = World::new().await;
     let account = world.connect("corner_bakery", Duration::ZERO).await;
