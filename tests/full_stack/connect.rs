@@ -12,11 +12,19 @@ use crate::support::{Browser, TestApp};
 
 /// The app with its Instagram client pointed at a fake of its own.
 pub async fn app_with_fake() -> (TestApp, FakeInstagram) {
+    app_with_fake_as(freshtoken::server::Mode::Web, &[]).await
+}
+
+/// The app as `mode`, with Instagram at a fake, and extra settings.
+pub async fn app_with_fake_as(
+    mode: freshtoken::server::Mode,
+    extra: &[&str],
+) -> (TestApp, FakeInstagram) {
     let fake = FakeInstagram::start(FakeConfig::default())
         .await
         .expect("the fake starts");
     let url = fake.base_url().to_owned();
-    let app = TestApp::with_args(&[
+    let mut args = vec![
         "--instagram-client-id",
         fake.app_id(),
         "--instagram-client-secret",
@@ -29,8 +37,9 @@ pub async fn app_with_fake() -> (TestApp, FakeInstagram) {
         &url,
         "--facebook-graph-url",
         &url,
-    ])
-    .await;
+    ];
+    args.extend_from_slice(extra);
+    let app = TestApp::with_mode(&args, mode).await;
     (app, fake)
 }
 

@@ -421,3 +421,51 @@ async fn media_json_asks_the_worker_for_a_sync_then_serves_the_synced_posts() {
     assert!(body["synced_at"].is_string());
     assert!(!body.to_string().contains(&site.token), "never the token");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_by_the_same_process_shows_on_the_token_url_at_once() {
+    let (app, fake) = crate::connect::app_with_fake_as(
+        freshtoken::server::Mode::Serve,
+        &[
+            "--scheduler-interval",
+            "200ms",
+            "--worker-poll-interval",
+            "50ms",
+        ],
+    )
+    .await;
+    let mut person = Person::sign_up(&app, "owner@bakery.example").await;
+    // Two days old, so Instagram refreshes it at once; its expiry is unknown until then.
+    let minted = fake.mint_token("corner_bakery", Duration::from_secs(2 * 24 * 3600));
+    let accounts = format!("/api/v1/tenants/{}/accounts", person.tenant_id);
+    let pasted = person
+        .api
+        .post(&accounts, json!({"token": minted.access_token}))
+        .await;
+    assert_eq!(pasted.status, 201, "{:?}", pasted.body);
+    let url = pasted.body["token_json_url"].as_str().unwrap().to_owned();
+    let events = format!("{accounts}/{}/events", pasted.body["id"]);
+    let before: serde_json::Value = get(&url, &[]).await.json().await.unwrap();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while person
+        .api
+        .get(&events)
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never refreshed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after: serde_json::Value = get(&url, &[]).await.json().await.unwrap();
+    assert!(
+        after["expires_at"].is_string(),
+        "the refreshed expiry shows at once, not after the cache's 5 s (before: {before})"
+    );
+}

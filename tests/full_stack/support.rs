@@ -147,6 +147,12 @@ impl TestApp {
 
     /// Starts the app with extra command-line settings, e.g. `["--signup", "closed"]`.
     pub async fn with_args(extra: &[&str]) -> TestApp {
+        // The web side only: tests that need the worker drive it themselves, or ask for it.
+        TestApp::with_mode(extra, freshtoken::server::Mode::Web).await
+    }
+
+    /// Starts the app as `mode` (`Serve` runs the worker too) with extra settings.
+    pub async fn with_mode(extra: &[&str], mode: freshtoken::server::Mode) -> TestApp {
         use clap::Parser;
         let database = freshtoken_store::testing::TestDatabase::new().await;
         let data_dir = tempfile::tempdir().expect("temporary directory");
@@ -168,8 +174,7 @@ impl TestApp {
         let cli = freshtoken::cli::Cli::try_parse_from(args).expect("test arguments parse");
         let config = freshtoken::config::Config::from_settings(&cli.settings)
             .expect("valid test configuration");
-        // The web side only: tests that need the worker drive it themselves.
-        let server = freshtoken::server::start(&config, freshtoken::server::Mode::Web)
+        let server = freshtoken::server::start(&config, mode)
             .await
             .expect("the app starts");
         TestApp {

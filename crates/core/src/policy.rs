@@ -55,6 +55,10 @@ pub fn next_refresh_at_jittered(
     random: f64,
 ) -> i64 {
     let planned = next_refresh_at(now, issued_at, expires_at, interval);
+    if expires_at.is_none() {
+        // Unknown expiry: at once, as planned (its true age is unknown too).
+        return planned;
+    }
     let spread = ((planned - now) / 10).min(MAX_JITTER_SECS);
     let earliest = issued_at.saturating_add(MIN_REFRESH_AGE_SECS).max(now);
     (planned - (spread as f64 * random.clamp(0.0, 1.0)) as i64).max(earliest)
@@ -169,6 +173,14 @@ mod tests {
         assert_eq!(
             next_refresh_at_jittered(NOW, NOW, Some(expires), RefreshInterval::Daily, 1.0),
             NOW + DAY
+        );
+    }
+
+    #[test]
+    fn jitter_leaves_a_token_of_unknown_expiry_due_at_once() {
+        assert_eq!(
+            next_refresh_at_jittered(NOW, NOW, None, RefreshInterval::Weekly, 1.0),
+            NOW
         );
     }
 

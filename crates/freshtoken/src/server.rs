@@ -172,6 +172,11 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
     let state = AppState::new(store, web_config)
         .with_instagram(instagram)
         .with_background(handle);
+    // A refresh by this process's worker shows on its token URLs at once.
+    let delivery = state.delivery.clone();
+    engine.listen(Arc::new(move |account_id| {
+        delivery.forget_account(account_id)
+    }));
     let (shutdown, receiver) = watch::channel(false);
     let worker = (mode != Mode::Web).then(|| tokio::spawn(engine.run(stopped(receiver.clone()))));
     let app = match mode {

@@ -80,8 +80,13 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// Told the id of every account whose token or status a job just changed.
+pub type ChangeListener = Arc<dyn Fn(i64) + Send + Sync>;
+
 struct Inner {
     store: Store,
+    /// Set by a process that also serves tokens, so that it forgets what it has in memory.
+    listener: std::sync::OnceLock<ChangeListener>,
     instagram: InstagramClient,
     clock: Clock,
     metrics: Metrics,
@@ -109,6 +114,7 @@ impl Engine {
         Engine {
             inner: Arc::new(Inner {
                 store,
+                listener: std::sync::OnceLock::new(),
                 instagram,
                 clock,
                 metrics,
@@ -116,6 +122,18 @@ impl Engine {
                 http,
                 mailer,
             }),
+        }
+    }
+
+    /// Calls `listener` with the id of every account a refresh changed (the web side of the
+    /// same process forgets its cached answer at once). Only the first listener counts.
+    pub fn listen(&self, listener: ChangeListener) {
+        let _ = self.inner.listener.set(listener);
+    }
+
+    fn account_changed(&self, account_id: i64) {
+        if let Some(listener) = self.inner.listener.get() {
+            listener(account_id);
         }
     }
 

@@ -66,6 +66,7 @@ pub(crate) async fn refresh(engine: &Engine, claim: &RefreshClaim) -> Result<(),
         .await?;
     engine.metrics().refresh_attempt(outcome, elapsed);
     if recorded {
+        engine.account_changed(claim.account_id);
         tracing::info!(
             account_id = claim.account_id,
             outcome = outcome.as_str(),
