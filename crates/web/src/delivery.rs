@@ -306,27 +306,41 @@ async fn token_json(
     Path(public_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let snapshot = servable(&state, &public_id).await?;
-    let caller = caller(&headers);
-    check_origin(&snapshot.account, &caller)?;
-    let (token, expires_at) = live_token(&snapshot)?;
-    let body = serde_json::json!({ "token": token, "expires_at": expires_at }).to_string();
-    let kind = "application/json";
-    Ok(deliver(&headers, &snapshot.account, &caller, kind, body))
+    serve_json_token(&state, &public_id, &headers, true).await
 }
 
+/// instatokend's `{"token": "..."}`, for people switching from it.
 async fn instatokend(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let snapshot = servable(&state, &public_id).await?;
-    let caller = caller(&headers);
+    serve_json_token(&state, &public_id, &headers, false).await
+}
+
+async fn serve_json_token(
+    state: &AppState,
+    public_id: &str,
+    headers: &HeaderMap,
+    with_expiry: bool,
+) -> Result<Response, ApiError> {
+    let snapshot = servable(state, public_id).await?;
+    let caller = caller(headers);
     check_origin(&snapshot.account, &caller)?;
-    let (token, _) = live_token(&snapshot)?;
-    let body = serde_json::json!({ "token": token }).to_string();
+    let (token, expires_at) = live_token(&snapshot)?;
+    let body = if with_expiry {
+        serde_json::json!({ "token": token, "expires_at": expires_at })
+    } else {
+        serde_json::json!({ "token": token })
+    };
     let kind = "application/json";
-    Ok(deliver(&headers, &snapshot.account, &caller, kind, body))
+    Ok(deliver(
+        headers,
+        &snapshot.account,
+        &caller,
+        kind,
+        body.to_string(),
+    ))
 }
 
 #[derive(Deserialize)]

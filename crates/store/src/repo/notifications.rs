@@ -7,14 +7,14 @@ use chrono::{DateTime, Utc};
 use freshtoken_core::Role;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, Value,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 
-use super::random_id;
+use super::{claim_due_rows, random_id};
+use crate::Store;
 use crate::entity::{membership, notification, user, webhook};
 use crate::error::StoreError;
-use crate::{Backend, Store};
 
 /// Something worth telling a tenant about, before it is addressed to anyone.
 #[derive(Debug, Clone)]
@@ -176,44 +176,24 @@ impl<'a> Notifications<'a> {
     }
 
     /// Claims up to `limit` pending notifications due at `now` that no live lease holds,
-    /// oldest first (see `RefreshQueue::claim_due` for how concurrent claimers split them).
+    /// oldest first (see [`claim_due_rows`]).
     pub async fn claim_due(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        let lease_id = random_id();
-        let sql = match self.store.backend() {
-            Backend::Postgres => {
-                "UPDATE notifications SET lease_id = $1, lease_until = $2 WHERE id IN (\
-                   SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= $3 \
-                   AND (lease_until IS NULL OR lease_until < $3) \
-                   ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                 RETURNING id"
-            }
-            Backend::Sqlite => {
-                "UPDATE notifications SET lease_id = ?1, lease_until = ?2 WHERE id IN (\
-                   SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?3 \
-                   AND (lease_until IS NULL OR lease_until < ?3) \
-                   ORDER BY next_attempt_at LIMIT ?4) \
-                 RETURNING id"
-            }
-        };
-        let statement = Statement::from_sql_and_values(
-            self.store.db.get_database_backend(),
-            sql,
-            [
-                Value::from(lease_id.clone()),
-                Value::from(lease_until),
-                Value::from(now),
-                Value::from(i64::try_from(limit).unwrap_or(i64::MAX)),
-            ],
-        );
-        let rows = self.store.db.query_all_raw(statement).await?;
-        rows.into_iter()
-            .map(|row| Ok((row.try_get::<i64>("", "id")?, lease_id.clone())))
-            .collect()
+        let (ids, lease_id) = claim_due_rows(
+            self.store,
+            "notifications",
+            "next_attempt_at",
+            PENDING,
+            now,
+            lease_until,
+            limit,
+        )
+        .await?;
+        Ok(ids.into_iter().map(|id| (id, lease_id.clone())).collect())
     }
 
     /// The claimed notification with where it goes, if `lease_id` still holds it at `now`.

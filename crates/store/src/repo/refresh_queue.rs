@@ -9,17 +9,16 @@ use chrono::{DateTime, Utc};
 use freshtoken_core::AccountStatus;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Statement,
-    Value,
 };
 
 use super::accounts::Account;
 use super::notifications::{Announcement, enqueue_on};
-use super::random_id;
 use super::refresh_events::{NewRefreshEvent, insert_on};
 use super::tokens::{StoredToken, TokenUpdate, save_on};
+use super::{claim_due_rows, random_id};
+use crate::Store;
 use crate::entity::{account, token};
 use crate::error::StoreError;
-use crate::{Backend, Store};
 
 /// An account the scheduler claimed: the job refreshing it carries this.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,54 +63,30 @@ impl<'a> RefreshQueue<'a> {
     }
 
     /// Claims up to `limit` active accounts whose refresh is due at `now` and that no live
-    /// lease holds, soonest first, with a lease until `lease_until`.
-    ///
-    /// On PostgreSQL the candidates are locked with `SKIP LOCKED`, so schedulers running at
-    /// once split the due accounts between them instead of waiting on each other; on SQLite the
-    /// statement runs under the database's single write lock.
+    /// lease holds, soonest first, with a lease until `lease_until` (see [`claim_due_rows`]).
     pub async fn claim_due(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<RefreshClaim>, StoreError> {
-        let lease_id = random_id();
-        let backend = self.store.backend();
-        let sql = match backend {
-            Backend::Postgres => {
-                "UPDATE accounts SET lease_id = $1, lease_until = $2 WHERE id IN (\
-                   SELECT id FROM accounts WHERE status = 'active' AND next_refresh_at <= $3 \
-                   AND (lease_until IS NULL OR lease_until < $3) \
-                   ORDER BY next_refresh_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                 RETURNING id"
-            }
-            Backend::Sqlite => {
-                "UPDATE accounts SET lease_id = ?1, lease_until = ?2 WHERE id IN (\
-                   SELECT id FROM accounts WHERE status = 'active' AND next_refresh_at <= ?3 \
-                   AND (lease_until IS NULL OR lease_until < ?3) \
-                   ORDER BY next_refresh_at LIMIT ?4) \
-                 RETURNING id"
-            }
-        };
-        let statement = Statement::from_sql_and_values(
-            self.store.db.get_database_backend(),
-            sql,
-            [
-                Value::from(lease_id.clone()),
-                Value::from(lease_until),
-                Value::from(now),
-                Value::from(i64::try_from(limit).unwrap_or(i64::MAX)),
-            ],
-        );
-        let rows = self.store.db.query_all_raw(statement).await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(RefreshClaim {
-                    account_id: row.try_get::<i64>("", "id")?,
-                    lease_id: lease_id.clone(),
-                })
+        let (ids, lease_id) = claim_due_rows(
+            self.store,
+            "accounts",
+            "next_refresh_at",
+            AccountStatus::Active.as_str(),
+            now,
+            lease_until,
+            limit,
+        )
+        .await?;
+        Ok(ids
+            .into_iter()
+            .map(|account_id| RefreshClaim {
+                account_id,
+                lease_id: lease_id.clone(),
             })
-            .collect()
+            .collect())
     }
 
     /// Claims one account, if it is active, due at `now` and not held by a live lease (a
