@@ -2,15 +2,21 @@
 
 use serde_json::json;
 
-use crate::support::TestApp;
+use crate::support::{Browser, TestApp};
 use crate::tenants::join_as;
 
-#[tokio::test]
-async fn an_owner_adds_webhooks_with_signing_secrets_and_removes_them() {
+/// A fresh app and the owner of its one workspace, signed in.
+async fn owner_of_a_workspace() -> (TestApp, Browser, i64) {
     let app = TestApp::spawn().await;
     let mut owner = app.browser();
     let me = owner.sign_up("owner@example.com").await;
     let tenant = me["tenants"][0]["id"].as_i64().unwrap();
+    (app, owner, tenant)
+}
+
+#[tokio::test]
+async fn an_owner_adds_webhooks_with_signing_secrets_and_removes_them() {
+    let (_app, mut owner, tenant) = owner_of_a_workspace().await;
     let hooks = format!("/api/v1/tenants/{tenant}/webhooks");
 
     let created = owner
@@ -70,10 +76,7 @@ async fn an_owner_adds_webhooks_with_signing_secrets_and_removes_them() {
 
 #[tokio::test]
 async fn webhooks_into_the_instances_own_network_or_to_unknown_events_are_refused() {
-    let app = TestApp::spawn().await;
-    let mut owner = app.browser();
-    let me = owner.sign_up("owner@example.com").await;
-    let tenant = me["tenants"][0]["id"].as_i64().unwrap();
+    let (_app, mut owner, tenant) = owner_of_a_workspace().await;
     let hooks = format!("/api/v1/tenants/{tenant}/webhooks");
     for url in [
         "http://127.0.0.1:8080/admin",
@@ -107,10 +110,7 @@ async fn webhooks_into_the_instances_own_network_or_to_unknown_events_are_refuse
 
 #[tokio::test]
 async fn only_owners_manage_webhooks_and_other_workspaces_see_nothing() {
-    let app = TestApp::spawn().await;
-    let mut owner = app.browser();
-    let me = owner.sign_up("owner@example.com").await;
-    let tenant = me["tenants"][0]["id"].as_i64().unwrap();
+    let (app, mut owner, tenant) = owner_of_a_workspace().await;
     let hooks = format!("/api/v1/tenants/{tenant}/webhooks");
     let created = owner
         .post(&hooks, json!({"url": "https://example.com/freshtoken"}))

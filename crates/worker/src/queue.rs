@@ -201,64 +201,75 @@ impl Queues {
             })
             .shutdown_timeout(Duration::from_secs(30));
         let poll = config.poll_interval;
+        let refresh_jobs = refresh_jobs_at_once(config.concurrency);
+        // One worker per queue, the same on either database but for its storage: each job on a
+        // task of its own, at most `$concurrency` at once, a panic failing the job and not the
+        // process. (A macro, as the builder's types differ per storage.)
+        macro_rules! worker {
+            ($queue:expr, $restarts:expr, $storage:expr, $engine:expr, $concurrency:expr, $handler:expr) => {
+                WorkerBuilder::new(name($queue, $restarts))
+                    .backend($storage)
+                    .data($engine.clone())
+                    .catch_panic()
+                    .concurrency($concurrency)
+                    .parallelize(tokio::spawn)
+                    .build($handler)
+            };
+        }
         let monitor = match self.clone() {
             Queues::Sqlite(pool) => {
                 let storage = move |queue: &str| {
                     apalis_sqlite::Config::default()
                         .queue(queue)
-                        .batch_size(refresh_jobs_at_once(config.concurrency))
+                        .batch_size(refresh_jobs)
                         .heartbeat_interval(Duration::from_secs(5))
                         .missed_heartbeats(6)
                 };
                 let (p1, p2, p3) = (pool.clone(), pool.clone(), pool);
-                let (e1, e2, e3) = (engine.clone(), engine.clone(), engine);
-                let concurrency = refresh_jobs_at_once(config.concurrency);
+                let (engine1, engine2, engine3) = (engine.clone(), engine.clone(), engine);
                 monitor
                     .register(move |restarts| {
-                        WorkerBuilder::new(name(REFRESH_QUEUE, restarts))
-                            .backend(
-                                SqliteStorage::<RefreshJob>::new(&p1)
-                                    .with_config(storage(REFRESH_QUEUE))
-                                    .poll_with_interval(poll),
-                            )
-                            .data(e1.clone())
-                            .catch_panic()
-                            .concurrency(concurrency)
-                            .parallelize(tokio::spawn)
-                            .build(run_refresh)
+                        worker!(
+                            REFRESH_QUEUE,
+                            restarts,
+                            SqliteStorage::<RefreshJob>::new(&p1)
+                                .with_config(storage(REFRESH_QUEUE))
+                                .poll_with_interval(poll),
+                            engine1,
+                            refresh_jobs,
+                            run_refresh
+                        )
                     })
                     .register(move |restarts| {
-                        WorkerBuilder::new(name(NOTIFY_QUEUE, restarts))
-                            .backend(
-                                SqliteStorage::<NotifyJob>::new(&p2)
-                                    .with_config(storage(NOTIFY_QUEUE))
-                                    .poll_with_interval(poll),
-                            )
-                            .data(e2.clone())
-                            .catch_panic()
-                            .concurrency(16)
-                            .parallelize(tokio::spawn)
-                            .build(run_notify)
+                        worker!(
+                            NOTIFY_QUEUE,
+                            restarts,
+                            SqliteStorage::<NotifyJob>::new(&p2)
+                                .with_config(storage(NOTIFY_QUEUE))
+                                .poll_with_interval(poll),
+                            engine2,
+                            16,
+                            run_notify
+                        )
                     })
                     .register(move |restarts| {
-                        WorkerBuilder::new(name(MEDIA_QUEUE, restarts))
-                            .backend(
-                                SqliteStorage::<MediaJob>::new(&p3)
-                                    .with_config(storage(MEDIA_QUEUE))
-                                    .poll_with_interval(poll),
-                            )
-                            .data(e3.clone())
-                            .catch_panic()
-                            .concurrency(8)
-                            .parallelize(tokio::spawn)
-                            .build(run_media)
+                        worker!(
+                            MEDIA_QUEUE,
+                            restarts,
+                            SqliteStorage::<MediaJob>::new(&p3)
+                                .with_config(storage(MEDIA_QUEUE))
+                                .poll_with_interval(poll),
+                            engine3,
+                            8,
+                            run_media
+                        )
                     })
             }
             Queues::Postgres(pool) => {
                 let storage = move |queue: &str| {
                     apalis_postgres::Config::default()
                         .queue(queue)
-                        .batch_size(refresh_jobs_at_once(config.concurrency))
+                        .batch_size(refresh_jobs)
                         .heartbeat_interval(Duration::from_secs(5))
                         .missed_heartbeats(6)
                 };
@@ -270,47 +281,43 @@ impl Queues {
                         .interval(poll)
                 };
                 let (p1, p2, p3) = (pool.clone(), pool.clone(), pool);
-                let (e1, e2, e3) = (engine.clone(), engine.clone(), engine);
-                let concurrency = refresh_jobs_at_once(config.concurrency);
+                let (engine1, engine2, engine3) = (engine.clone(), engine.clone(), engine);
                 monitor
                     .register(move |restarts| {
-                        WorkerBuilder::new(name(REFRESH_QUEUE, restarts))
-                            .backend(
-                                PostgresStorage::<RefreshJob>::new(&p1)
-                                    .with_config(storage(REFRESH_QUEUE))
-                                    .poll_with_strategy(strategy(&p1, REFRESH_QUEUE)),
-                            )
-                            .data(e1.clone())
-                            .catch_panic()
-                            .concurrency(concurrency)
-                            .parallelize(tokio::spawn)
-                            .build(run_refresh)
+                        worker!(
+                            REFRESH_QUEUE,
+                            restarts,
+                            PostgresStorage::<RefreshJob>::new(&p1)
+                                .with_config(storage(REFRESH_QUEUE))
+                                .poll_with_strategy(strategy(&p1, REFRESH_QUEUE)),
+                            engine1,
+                            refresh_jobs,
+                            run_refresh
+                        )
                     })
                     .register(move |restarts| {
-                        WorkerBuilder::new(name(NOTIFY_QUEUE, restarts))
-                            .backend(
-                                PostgresStorage::<NotifyJob>::new(&p2)
-                                    .with_config(storage(NOTIFY_QUEUE))
-                                    .poll_with_strategy(strategy(&p2, NOTIFY_QUEUE)),
-                            )
-                            .data(e2.clone())
-                            .catch_panic()
-                            .concurrency(16)
-                            .parallelize(tokio::spawn)
-                            .build(run_notify)
+                        worker!(
+                            NOTIFY_QUEUE,
+                            restarts,
+                            PostgresStorage::<NotifyJob>::new(&p2)
+                                .with_config(storage(NOTIFY_QUEUE))
+                                .poll_with_strategy(strategy(&p2, NOTIFY_QUEUE)),
+                            engine2,
+                            16,
+                            run_notify
+                        )
                     })
                     .register(move |restarts| {
-                        WorkerBuilder::new(name(MEDIA_QUEUE, restarts))
-                            .backend(
-                                PostgresStorage::<MediaJob>::new(&p3)
-                                    .with_config(storage(MEDIA_QUEUE))
-                                    .poll_with_strategy(strategy(&p3, MEDIA_QUEUE)),
-                            )
-                            .data(e3.clone())
-                            .catch_panic()
-                            .concurrency(8)
-                            .parallelize(tokio::spawn)
-                            .build(run_media)
+                        worker!(
+                            MEDIA_QUEUE,
+                            restarts,
+                            PostgresStorage::<MediaJob>::new(&p3)
+                                .with_config(storage(MEDIA_QUEUE))
+                                .poll_with_strategy(strategy(&p3, MEDIA_QUEUE)),
+                            engine3,
+                            8,
+                            run_media
+                        )
                     })
             }
         };

@@ -70,21 +70,18 @@ impl<'a> Media<'a> {
             return Ok(ids);
         }
         // Only the rows still stale: a concurrent claimer on PostgreSQL may have taken some.
-        let mut claimed = Vec::with_capacity(ids.len());
-        for id in ids {
-            let result = account::Entity::update_many()
-                .set(account::ActiveModel {
-                    media_synced_at: Set(Some(now)),
-                    ..Default::default()
-                })
-                .filter(account::Column::Id.eq(id))
-                .filter(stale(stale_before))
-                .exec(&txn)
-                .await?;
-            if result.rows_affected == 1 {
-                claimed.push(id);
-            }
-        }
+        let claimed = account::Entity::update_many()
+            .set(account::ActiveModel {
+                media_synced_at: Set(Some(now)),
+                ..Default::default()
+            })
+            .filter(account::Column::Id.is_in(ids))
+            .filter(stale(stale_before))
+            .exec_with_returning(&txn)
+            .await?
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
         txn.commit().await?;
         Ok(claimed)
     }
