@@ -10,6 +10,7 @@ mod m20261122_000001_initial;
 mod m20261122_000002_invites;
 mod m20261122_000003_connect;
 mod m20261123_000004_refresh_engine;
+mod m20261201_000005_delivery;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_invites::Migration),
             Box::new(m20261122_000003_connect::Migration),
             Box::new(m20261123_000004_refresh_engine::Migration),
+            Box::new(m20261201_000005_delivery::Migration),
         ]
     }
 }

@@ -30,6 +30,7 @@ pub use error::{Duplicate, StoreError};
 pub use repo::accounts::{Account, AccountSettings, Accounts, NewAccount};
 pub use repo::api_keys::{ApiKey, ApiKeys, NewApiKey};
 pub use repo::data_deletions::{DataDeletion, DataDeletions};
+pub use repo::delivery::{Change, ChangeFeed, DailyCount, RequestCount, RequestCounts};
 pub use repo::invites::{Invite, InviteRefused, Invites, NewInvite};
 pub use repo::media::{Media, MediaSnapshot};
 pub use repo::memberships::{Member, Memberships, TenantMembership};
@@ -232,6 +233,9 @@ impl Store {
     }
     pub fn webhooks(&self) -> Webhooks<'_> {
         Webhooks::new(self)
+    }
+    pub fn request_counts(&self) -> RequestCounts<'_> {
+        RequestCounts::new(self)
     }
     pub fn media(&self) -> Media<'_> {
         Media::new(self)

@@ -1435,3 +1435,151 @@ mod connecting {
         assert_eq!(store.accounts().list(tenant.id).await.unwrap().len(), 3);
     }
 }
+
+mod delivery {
+    use super::*;
+    use chrono::NaiveDate;
+    use freshtoken_store::{Change, ChangeFeed, RequestCount};
+    use std::collections::{HashMap, HashSet};
+
+    /// The accounts the feed reports within a few seconds (SQLite is polled every 20 ms).
+    async fn changed(feed: &mut ChangeFeed) -> HashSet<i64> {
+        let mut seen = HashSet::new();
+        while let Ok(change) =
+            tokio::time::timeout(std::time::Duration::from_millis(700), feed.next()).await
+        {
+            match change.unwrap() {
+                Change::Accounts(ids) => seen.extend(ids),
+                Change::Unknown => panic!("the feed lost track"),
+            }
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn the_change_feed_reports_what_alters_a_token_urls_answer_and_nothing_else() {
+        let store = TestStore::new().await;
+        let (tenant_id, account_id) = tenant_with_account(&store, "shop", "IGQVJ-first").await;
+        let mut feed = ChangeFeed::start(&store, std::time::Duration::from_millis(20))
+            .await
+            .unwrap();
+        assert!(changed(&mut feed).await.is_empty());
+
+        // The worker's bookkeeping does not count.
+        store
+            .accounts()
+            .schedule_refresh(tenant_id, account_id, Utc::now())
+            .await
+            .unwrap();
+        assert!(changed(&mut feed).await.is_empty(), "a rescheduled refresh");
+
+        let settings = AccountSettings {
+            label: "Shop".to_owned(),
+            allowed_origins: vec!["https://shop.example".to_owned()],
+            allow_localhost: false,
+            allow_no_origin: false,
+            js_constant: None,
+            refresh_interval: RefreshInterval::default(),
+        };
+        store
+            .accounts()
+            .update_settings(tenant_id, account_id, &settings)
+            .await
+            .unwrap();
+        assert_eq!(
+            changed(&mut feed).await,
+            HashSet::from([account_id]),
+            "settings"
+        );
+
+        store
+            .tokens()
+            .save(account_id, &token("IGQVJ-second"))
+            .await
+            .unwrap();
+        assert_eq!(
+            changed(&mut feed).await,
+            HashSet::from([account_id]),
+            "token"
+        );
+
+        store
+            .media()
+            .save(account_id, "[]", Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(
+            changed(&mut feed).await,
+            HashSet::from([account_id]),
+            "media"
+        );
+
+        store.tenants().set_disabled(tenant_id, true).await.unwrap();
+        assert_eq!(
+            changed(&mut feed).await,
+            HashSet::from([account_id]),
+            "workspace"
+        );
+
+        store
+            .accounts()
+            .delete(tenant_id, account_id)
+            .await
+            .unwrap();
+        assert_eq!(
+            changed(&mut feed).await,
+            HashSet::from([account_id]),
+            "deletion"
+        );
+    }
+
+    #[tokio::test]
+    async fn request_counts_add_up_per_account_and_day_and_skip_deleted_accounts() {
+        let store = TestStore::new().await;
+        let (tenant_id, account_id) = tenant_with_account(&store, "shop", "IGQVJ-a").await;
+        let monday = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let tuesday = monday.succ_opt().unwrap();
+        let count = |served, refused| RequestCount { served, refused };
+        let batch = HashMap::from([
+            ((account_id, monday), count(10, 1)),
+            ((account_id, tuesday), count(3, 0)),
+            // Deleted between the request and the flush.
+            ((account_id + 1000, tuesday), count(5, 5)),
+        ]);
+        store.request_counts().add(&batch).await.unwrap();
+        store
+            .request_counts()
+            .add(&HashMap::from([((account_id, tuesday), count(4, 2))]))
+            .await
+            .unwrap();
+
+        let days = store
+            .request_counts()
+            .since(account_id, monday)
+            .await
+            .unwrap();
+        let days: Vec<_> = days.iter().map(|d| (d.day, d.count)).collect();
+        assert_eq!(days, vec![(monday, count(10, 1)), (tuesday, count(7, 2))]);
+        let today = store
+            .request_counts()
+            .on_day(&[account_id], tuesday)
+            .await
+            .unwrap();
+        assert_eq!(today[&account_id], count(7, 2));
+
+        store
+            .accounts()
+            .delete(tenant_id, account_id)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .request_counts()
+                .since(account_id, monday)
+                .await
+                .unwrap()
+                .is_empty(),
+            "counts go with their account"
+        );
+    }
+}

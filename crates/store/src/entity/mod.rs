@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod account_media;
+pub mod account_request_count;
 pub mod api_key;
 pub mod data_deletion_request;
 pub mod invite;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod data_deletions;
+pub mod delivery;
 pub mod invites;
 pub mod media;
 pub mod memberships;

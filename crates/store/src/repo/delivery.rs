@@ -1,0 +1,304 @@
+//! What the token URLs need from the database besides the accounts themselves: a feed of the
+//! accounts whose answers changed (so each web process can serve from memory and forget just
+//! those), and the per-day request counts those processes add up in memory.
+//!
+//! The feed comes from triggers (migration `m20261201_000005_delivery`): on PostgreSQL a
+//! `LISTEN` on `freshtoken_delivery`, on SQLite a poll of the `delivery_changes` table.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, QueryFilter,
+    QueryOrder, QuerySelect, Statement, Value,
+};
+
+use crate::entity::{account, account_request_count};
+use crate::error::StoreError;
+use crate::{Backend, Store};
+
+/// The PostgreSQL channel the triggers notify.
+const CHANNEL: &str = "freshtoken_delivery";
+/// How long SQLite's change log keeps a row; a poller that falls further behind starts over.
+const SQLITE_KEEP_SECS: i64 = 3600;
+const SQLITE_PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// What changed since the last call to [`ChangeFeed::next`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// These accounts' answers may differ now.
+    Accounts(Vec<i64>),
+    /// Changes may have been missed (the connection to PostgreSQL was lost, or the poller fell
+    /// behind): forget everything.
+    Unknown,
+}
+
+/// The accounts whose token URLs' answers changed, from any process.
+pub struct ChangeFeed {
+    source: Source,
+}
+
+enum Source {
+    Postgres(Box<PgListener>),
+    Sqlite {
+        store: Store,
+        last_seq: i64,
+        every: Duration,
+        pruned_at: Instant,
+    },
+}
+
+impl std::fmt::Debug for ChangeFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeFeed").finish_non_exhaustive()
+    }
+}
+
+impl ChangeFeed {
+    /// Starts following changes: from now on, none is missed (or [`Change::Unknown`] says so).
+    /// `sqlite_poll` is how often SQLite's change log is read.
+    pub async fn start(store: &Store, sqlite_poll: Duration) -> Result<ChangeFeed, StoreError> {
+        let source = match store.backend() {
+            Backend::Postgres => {
+                let pool = store.db.get_postgres_connection_pool();
+                let mut listener = PgListener::connect_with(pool).await.map_err(listen_error)?;
+                listener.listen(CHANNEL).await.map_err(listen_error)?;
+                Source::Postgres(Box::new(listener))
+            }
+            Backend::Sqlite => {
+                let last_seq = sqlite_max_seq(store).await?;
+                Source::Sqlite {
+                    store: store.clone(),
+                    last_seq,
+                    every: sqlite_poll,
+                    pruned_at: Instant::now(),
+                }
+            }
+        };
+        Ok(ChangeFeed { source })
+    }
+
+    /// Waits for the next changes.
+    pub async fn next(&mut self) -> Result<Change, StoreError> {
+        match &mut self.source {
+            Source::Postgres(listener) => match listener.try_recv().await.map_err(listen_error)? {
+                Some(notification) => Ok(notification
+                    .payload()
+                    .parse()
+                    .map(|id| Change::Accounts(vec![id]))
+                    .unwrap_or(Change::Unknown)),
+                // The connection dropped (it is reconnected on the next call): notifications
+                // sent meanwhile are lost.
+                None => Ok(Change::Unknown),
+            },
+            Source::Sqlite {
+                store,
+                last_seq,
+                every,
+                pruned_at,
+            } => loop {
+                tokio::time::sleep(*every).await;
+                if pruned_at.elapsed() > SQLITE_PRUNE_EVERY {
+                    *pruned_at = Instant::now();
+                    sqlite_prune(store).await?;
+                }
+                if let Some(change) = sqlite_poll(store, last_seq).await? {
+                    return Ok(change);
+                }
+            },
+        }
+    }
+}
+
+fn listen_error(err: sea_orm::sqlx::Error) -> StoreError {
+    StoreError::Connect(format!("cannot listen for changes: {err}"))
+}
+
+async fn sqlite_max_seq(store: &Store) -> Result<i64, StoreError> {
+    let row = store
+        .db
+        .query_one_raw(Statement::from_string(
+            store.db.get_database_backend(),
+            "SELECT COALESCE(MAX(seq), 0) AS seq FROM delivery_changes",
+        ))
+        .await?;
+    Ok(row
+        .map(|row| row.try_get::<i64>("", "seq"))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+/// Drops change rows older than [`SQLITE_KEEP_SECS`].
+async fn sqlite_prune(store: &Store) -> Result<(), StoreError> {
+    store
+        .db
+        .execute_raw(Statement::from_sql_and_values(
+            store.db.get_database_backend(),
+            "DELETE FROM delivery_changes \
+             WHERE changed_at < CAST(strftime('%s', 'now') AS INTEGER) - ?",
+            [Value::from(SQLITE_KEEP_SECS)],
+        ))
+        .await?;
+    Ok(())
+}
+
+/// The changes after `last_seq`, if any, moving it on.
+async fn sqlite_poll(store: &Store, last_seq: &mut i64) -> Result<Option<Change>, StoreError> {
+    let rows = store
+        .db
+        .query_all_raw(Statement::from_sql_and_values(
+            store.db.get_database_backend(),
+            "SELECT seq, account_id FROM delivery_changes WHERE seq > ? ORDER BY seq LIMIT 10000",
+            [Value::from(*last_seq)],
+        ))
+        .await?;
+    let Some(last) = rows.last() else {
+        return Ok(None);
+    };
+    let first_seq: i64 = rows[0].try_get("", "seq")?;
+    let newest: i64 = last.try_get("", "seq")?;
+    // Without gaps, the next row is the one after the last seen; a gap means rows were pruned
+    // before this process read them.
+    let gap = first_seq != *last_seq + 1;
+    *last_seq = newest;
+    if gap {
+        return Ok(Some(Change::Unknown));
+    }
+    let ids = rows
+        .iter()
+        .map(|row| row.try_get::<i64>("", "account_id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Change::Accounts(ids)))
+}
+
+/// Requests to an account's token URLs on one UTC day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestCount {
+    /// Answered with a token, posts or a 304.
+    pub served: u64,
+    /// Refused: an origin not allowed, a paused account, an expired token, a rate limit.
+    pub refused: u64,
+}
+
+/// One account's count on one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyCount {
+    pub day: NaiveDate,
+    pub count: RequestCount,
+}
+
+pub struct RequestCounts<'a> {
+    store: &'a Store,
+}
+
+impl<'a> RequestCounts<'a> {
+    pub(crate) fn new(store: &'a Store) -> Self {
+        RequestCounts { store }
+    }
+
+    /// Adds counts (kept in memory since the last call) to the stored ones, in one statement.
+    /// Counts of accounts deleted meanwhile are dropped.
+    pub async fn add(
+        &self,
+        counts: &HashMap<(i64, NaiveDate), RequestCount>,
+    ) -> Result<(), StoreError> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = counts.keys().map(|(id, _)| *id).collect();
+        let existing: HashSet<i64> = account::Entity::find()
+            .select_only()
+            .column(account::Column::Id)
+            .filter(account::Column::Id.is_in(ids))
+            .into_tuple::<i64>()
+            .all(&self.store.db)
+            .await?
+            .into_iter()
+            .collect();
+        let rows = counts
+            .iter()
+            .filter(|((id, _), _)| existing.contains(id))
+            .map(|((id, day), count)| account_request_count::ActiveModel {
+                account_id: Set(*id),
+                day: Set(day.to_string()),
+                served: Set(i64::try_from(count.served).unwrap_or(i64::MAX)),
+                refused: Set(i64::try_from(count.refused).unwrap_or(i64::MAX)),
+            })
+            .collect::<Vec<_>>();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        use account_request_count::Column;
+        let add = |column: Column| {
+            Expr::col((account_request_count::Entity, column))
+                .add(Expr::cust(format!("excluded.{}", column.as_str())))
+        };
+        account_request_count::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([Column::AccountId, Column::Day])
+                    .value(Column::Served, add(Column::Served))
+                    .value(Column::Refused, add(Column::Refused))
+                    .to_owned(),
+            )
+            .exec(&self.store.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The account's counts from `since` on, oldest first; days without requests are absent.
+    pub async fn since(
+        &self,
+        account_id: i64,
+        since: NaiveDate,
+    ) -> Result<Vec<DailyCount>, StoreError> {
+        account_request_count::Entity::find()
+            .filter(account_request_count::Column::AccountId.eq(account_id))
+            .filter(account_request_count::Column::Day.gte(since.to_string()))
+            .order_by_asc(account_request_count::Column::Day)
+            .all(&self.store.db)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let day = row
+                    .day
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("request count day {:?}", row.day)))?;
+                Ok(DailyCount {
+                    day,
+                    count: RequestCount {
+                        served: u64::try_from(row.served).unwrap_or(0),
+                        refused: u64::try_from(row.refused).unwrap_or(0),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Every account's count on `day`, by account id, for a list of accounts.
+    pub async fn on_day(
+        &self,
+        account_ids: &[i64],
+        day: NaiveDate,
+    ) -> Result<HashMap<i64, RequestCount>, StoreError> {
+        if account_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(account_request_count::Entity::find()
+            .filter(account_request_count::Column::AccountId.is_in(account_ids.to_vec()))
+            .filter(account_request_count::Column::Day.eq(day.to_string()))
+            .all(&self.store.db)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let count = RequestCount {
+                    served: u64::try_from(row.served).unwrap_or(0),
+                    refused: u64::try_from(row.refused).unwrap_or(0),
+                };
+                (row.account_id, count)
+            })
+            .collect())
+    }
+}
