@@ -320,6 +320,43 @@ pub struct Settings {
     )]
     pub webhooks_allow_private: bool,
 
+    /// Requests a minute one client address may make to the token URLs (0: no limit).
+    #[arg(
+        long,
+        env = "FRESHTOKEN_RATE_LIMIT_PER_ADDRESS",
+        default_value_t = freshtoken_web::delivery::DEFAULT_PER_ADDRESS,
+        global = true
+    )]
+    pub rate_limit_per_address: u32,
+
+    /// Requests a minute one account's token URLs answer, per web process (0: no limit).
+    #[arg(
+        long,
+        env = "FRESHTOKEN_RATE_LIMIT_PER_ACCOUNT",
+        default_value_t = freshtoken_web::delivery::DEFAULT_PER_ACCOUNT,
+        global = true
+    )]
+    pub rate_limit_per_account: u32,
+
+    /// Reverse proxies (addresses or networks, comma-separated, e.g. 10.0.0.0/8,::1) whose
+    /// X-Forwarded-For names the client. Without it, the peer address is the client.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<String>,
+
+    /// How often each web process writes the token URLs' request counts to the database.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_REQUEST_COUNTS_INTERVAL",
+        default_value = "30s",
+        global = true
+    )]
+    pub request_counts_interval: String,
+
     /// Log line format.
     #[arg(
         long,

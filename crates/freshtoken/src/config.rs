@@ -8,6 +8,7 @@ use freshtoken_core::{SignupMode, parse_duration};
 use std::path::PathBuf;
 
 use freshtoken_store::{KeyFile, Keyring, SecretKey};
+use freshtoken_web::delivery::{DeliveryLimits, Network};
 use url::Url;
 
 use crate::cli::{LogFormat, Settings};
@@ -77,6 +78,8 @@ pub struct Config {
     pub instagram: InstagramSettings,
     pub worker: WorkerSettings,
     pub webhooks_allow_private: bool,
+    pub delivery_limits: DeliveryLimits,
+    pub request_counts_interval: Duration,
 }
 
 /// How the background worker runs.
@@ -285,7 +288,27 @@ impl Config {
                 .map(str::to_owned),
         };
 
+        let trusted_proxies = settings
+            .trusted_proxies
+            .iter()
+            .filter(|entry| !entry.trim().is_empty())
+            .map(|entry| entry.parse::<Network>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|problem| invalid("FRESHTOKEN_TRUSTED_PROXIES", "trusted-proxies", problem))?;
+        let delivery_limits = DeliveryLimits {
+            per_address: settings.rate_limit_per_address,
+            per_account: settings.rate_limit_per_account,
+            trusted_proxies,
+        };
+        let request_counts_interval = positive_duration(
+            &settings.request_counts_interval,
+            "FRESHTOKEN_REQUEST_COUNTS_INTERVAL",
+            "request-counts-interval",
+        )?;
+
         Ok(Config {
+            delivery_limits,
+            request_counts_interval,
             worker,
             webhooks_allow_private: settings.webhooks_allow_private,
             demo: settings.demo,

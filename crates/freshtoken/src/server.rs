@@ -8,7 +8,7 @@ use anyhow::Context;
 use fake_instagram::{DEMO_APP_ID, DEMO_APP_SECRET, FakeConfig, FakeInstagram};
 use freshtoken_instagram::{ClientConfig, InstagramClient};
 use freshtoken_store::{ConnectSettings, KeyStore, Store};
-use freshtoken_web::{AppState, WebConfig, connect};
+use freshtoken_web::{AppState, WebConfig, connect, delivery};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -109,6 +109,7 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     worker: Option<JoinHandle<Result<(), freshtoken_worker::WorkerError>>>,
+    delivery_tasks: Vec<JoinHandle<()>>,
     /// Demo mode's fake Instagram, which lives as long as the server.
     pub demo_instagram: Option<FakeInstagram>,
 }
@@ -120,6 +121,9 @@ impl RunningServer {
         self.task.await.context("the server task failed")??;
         if let Some(worker) = self.worker {
             worker.await.context("the worker task failed")??;
+        }
+        for task in self.delivery_tasks {
+            task.await.context("a token URL task failed")?;
         }
         Ok(())
     }
@@ -156,6 +160,7 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         session_max_age: config.session_max_age,
         demo: config.demo,
         webhooks_allow_private: config.webhooks_allow_private,
+        delivery_limits: config.delivery_limits.clone(),
         ..WebConfig::new(public_url.clone())
     };
     let (instagram, demo_instagram) = if config.demo {
@@ -179,6 +184,22 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
     }));
     let (shutdown, receiver) = watch::channel(false);
     let worker = (mode != Mode::Web).then(|| tokio::spawn(engine.run(stopped(receiver.clone()))));
+    // Token URLs answer from memory, kept true by the change feed; their counts are written
+    // now and then, and once more at shutdown.
+    let mut delivery_tasks = Vec::new();
+    if mode != Mode::Worker {
+        delivery_tasks.push(tokio::spawn(delivery::follow_changes(
+            state.store.clone(),
+            state.delivery.cache.clone(),
+            receiver.clone(),
+        )));
+        delivery_tasks.push(tokio::spawn(delivery::flush_counts(
+            state.store.clone(),
+            state.delivery.counts.clone(),
+            config.request_counts_interval,
+            receiver.clone(),
+        )));
+    }
     let app = match mode {
         Mode::Worker => freshtoken_web::ops_router(state),
         Mode::Serve | Mode::Web => freshtoken_web::router(state),
@@ -196,6 +217,7 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         shutdown,
         task,
         worker,
+        delivery_tasks,
         demo_instagram,
     })
 }

@@ -68,6 +68,8 @@ pub struct WebConfig {
     pub demo: bool,
     /// Webhooks may point at loopback and private addresses (a trusted, self-hosted setup).
     pub webhooks_allow_private: bool,
+    /// The token URLs' rate limits, and which proxies say who the client is.
+    pub delivery_limits: delivery::DeliveryLimits,
 }
 
 impl WebConfig {
@@ -80,6 +82,11 @@ impl WebConfig {
             login_throttle: ThrottleLimits::default(),
             demo: false,
             webhooks_allow_private: false,
+            delivery_limits: delivery::DeliveryLimits {
+                per_address: delivery::DEFAULT_PER_ADDRESS,
+                per_account: delivery::DEFAULT_PER_ACCOUNT,
+                trusted_proxies: Vec::new(),
+            },
         }
     }
 }
@@ -94,8 +101,8 @@ pub struct AppState {
     pub instagram: Arc<InstagramClient>,
     /// The background worker's side, when the process wires one in.
     pub background: Option<Arc<dyn Background>>,
-    /// What the token URLs serve from memory.
-    pub delivery: Arc<delivery::DeliveryCache>,
+    /// What the token URLs serve from memory, their rate limits and request counts.
+    pub delivery: Arc<delivery::Delivery>,
 }
 
 /// What the web side asks of the background worker. The binary wires it in, so that this
@@ -113,6 +120,7 @@ impl AppState {
     /// "Connect Instagram" says it is not set up. See [`AppState::with_instagram`].
     pub fn new(store: Store, config: WebConfig) -> AppState {
         let throttle = Arc::new(LoginThrottle::new(config.login_throttle));
+        let delivery = Arc::new(delivery::Delivery::new(&config.delivery_limits));
         let redirect_uri = connect::redirect_uri(&config.public_url);
         let instagram = InstagramClient::new(ClientConfig::new("", "", &redirect_uri))
             .expect("an HTTP client with default settings can be built");
@@ -122,7 +130,7 @@ impl AppState {
             throttle,
             instagram: Arc::new(instagram),
             background: None,
-            delivery: Arc::default(),
+            delivery,
         }
     }
 

@@ -1,0 +1,335 @@
+//! What the token URLs serve from memory: per account, the ready `token.json` body, its ETag
+//! and what the origin lock and the status checks need; per account that has them, the ready
+//! `media.json` body.
+//!
+//! An entry stays until the account changes. Changes made through this process forget it at
+//! once ([`DeliveryCache::forget_account`]); changes made anywhere else reach every web process
+//! through the store's [`ChangeFeed`] (PostgreSQL's `LISTEN`, or a poll of SQLite's change
+//! log every [`SQLITE_POLL`]), which [`follow_changes`] applies. While the feed is down,
+//! nothing is cached: every request reads the database, so nothing stale is ever served.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::HeaderValue;
+use chrono::{DateTime, Utc};
+use freshtoken_core::AccountStatus;
+use freshtoken_core::origin::{OriginPattern, is_localhost_origin, parse_allowed_origins};
+use freshtoken_store::{Account, Change, ChangeFeed, Store, StoreError};
+use tokio::sync::watch;
+
+use crate::auth::sha256_hex;
+
+/// How often a web process on SQLite reads the change log.
+pub const SQLITE_POLL: Duration = Duration::from_millis(500);
+/// An unknown public id is remembered as unknown this long (ids are random, so one only becomes
+/// known by being created, and nobody asks for an id before it exists).
+const UNKNOWN_TTL: Duration = Duration::from_secs(5);
+/// Unknown ids remembered at most (a scan of random ids must not fill the memory).
+const UNKNOWN_MAX: usize = 10_000;
+/// How long an account's invalidation is remembered, to refuse caching what a read that began
+/// before it found.
+const INVALIDATION_MEMORY: Duration = Duration::from_secs(60);
+
+/// Why an account's token URLs refuse to serve, whatever the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    WorkspaceDisabled,
+    Paused,
+    NeedsReconnect,
+}
+
+/// Who may load an account's token.
+#[derive(Debug, Clone)]
+pub struct OriginLock {
+    pub patterns: Vec<OriginPattern>,
+    pub allow_localhost: bool,
+    pub allow_no_origin: bool,
+}
+
+impl OriginLock {
+    /// An account with no allowed origins serves every browser.
+    pub fn is_open(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    pub fn allows(&self, origin: &str) -> bool {
+        self.is_open()
+            || (self.allow_localhost && is_localhost_origin(origin))
+            || self.patterns.iter().any(|pattern| pattern.matches(origin))
+    }
+}
+
+/// Everything serving one account needs, ready.
+#[derive(Debug)]
+pub struct Ready {
+    pub account_id: i64,
+    pub refusal: Option<Refusal>,
+    pub lock: OriginLock,
+    pub js_constant: Option<Box<str>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// `{"token": "...", "expires_at": "..."}`, empty when there is no token.
+    pub token_json: Bytes,
+    /// The token as a JSON string literal (quotes included): a range of `token_json`.
+    pub literal: Range<usize>,
+    /// Differs whenever the token or its expiry does; the three token bodies derive theirs
+    /// from it.
+    pub tag: Box<str>,
+}
+
+impl Ready {
+    pub fn build(account: &Account, tenant_disabled: bool, token: Option<(&str, Option<DateTime<Utc>>)>) -> Result<Ready, StoreError> {
+        let refusal = if tenant_disabled {
+            Some(Refusal::WorkspaceDisabled)
+        } else {
+            match account.status {
+                AccountStatus::Paused => Some(Refusal::Paused),
+                AccountStatus::NeedsReconnect => Some(Refusal::NeedsReconnect),
+                AccountStatus::Active => None,
+            }
+        };
+        let patterns = parse_allowed_origins(&account.allowed_origins)
+            .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let (token_json, literal, expires_at) = match token {
+            Some((token, expires_at)) => {
+                let literal = serde_json::Value::from(token).to_string();
+                let expiry = serde_json::Value::from(expires_at.map(crate::tenants::rfc3339));
+                let head = "{\"token\":";
+                let body = format!("{head}{literal},\"expires_at\":{expiry}}}");
+                (body, head.len()..head.len() + literal.len(), expires_at)
+            }
+            None => (String::new(), 0..0, None),
+        };
+        // 96 bits of the body's SHA-256 tell every token apart.
+        let tag = sha256_hex(&token_json)[..24].into();
+        Ok(Ready {
+            account_id: account.id,
+            refusal,
+            lock: OriginLock {
+                patterns,
+                allow_localhost: account.allow_localhost,
+                allow_no_origin: account.allow_no_origin,
+            },
+            js_constant: account.js_constant.as_deref().map(Into::into),
+            expires_at,
+            token_json: Bytes::from(token_json),
+            literal,
+            tag,
+        })
+    }
+
+    /// The token as a JSON (and JavaScript) string literal.
+    pub fn literal(&self) -> &str {
+        std::str::from_utf8(&self.token_json[self.literal.clone()]).unwrap_or("\"\"")
+    }
+
+    /// Whether shared caches may keep the answers: only when anyone may load them.
+    pub fn is_public(&self) -> bool {
+        self.lock.is_open() && self.lock.allow_no_origin
+    }
+}
+
+/// An account's ready `media.json`: the body and its ETag, or nothing synced yet.
+#[derive(Debug)]
+pub struct ReadyMedia {
+    pub body: Bytes,
+    pub etag: HeaderValue,
+    pub synced: bool,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    by_public_id: HashMap<Box<str>, Arc<Ready>>,
+    public_id_of: HashMap<i64, Box<str>>,
+    media: HashMap<i64, Arc<ReadyMedia>>,
+    /// When each account was last forgotten, and when everything was.
+    forgotten: HashMap<i64, Instant>,
+    all_forgotten: Option<Instant>,
+    /// The size of `forgotten` at which old entries are next swept out.
+    sweep_forgotten_at: usize,
+}
+
+impl Entries {
+    /// Whether what a read begun at `began` found may be kept: nothing about the account was
+    /// forgotten since (else the read may predate the change).
+    fn may_keep(&self, account_id: i64, began: Instant) -> bool {
+        began.elapsed() < INVALIDATION_MEMORY
+            && self.all_forgotten.is_none_or(|at| at < began)
+            && self.forgotten.get(&account_id).is_none_or(|at| *at < began)
+    }
+}
+
+/// The per-process cache of ready answers by public id.
+#[derive(Debug, Default)]
+pub struct DeliveryCache {
+    entries: RwLock<Entries>,
+    unknown: Mutex<HashMap<Box<str>, Instant>>,
+    /// Whether changes made elsewhere reach this process; until they do, nothing is kept.
+    following: AtomicBool,
+}
+
+impl DeliveryCache {
+    /// What the cache holds for a public id: `Some(None)` when it is known not to exist.
+    pub fn get(&self, public_id: &str) -> Option<Option<Arc<Ready>>> {
+        if let Some(ready) = self.read().by_public_id.get(public_id) {
+            return Some(Some(ready.clone()));
+        }
+        let unknown = self.unknown.lock().unwrap_or_else(|e| e.into_inner());
+        unknown
+            .get(public_id)
+            .filter(|at| at.elapsed() < UNKNOWN_TTL)
+            .map(|_| None)
+    }
+
+    /// Keeps what a read begun at `began` found, unless the account changed meanwhile.
+    pub fn put(&self, public_id: &str, ready: &Arc<Ready>, began: Instant) {
+        if !self.following.load(Ordering::Acquire) {
+            return;
+        }
+        let mut entries = self.write();
+        if !entries.may_keep(ready.account_id, began) {
+            return;
+        }
+        // A rotated public id leaves its old entry behind: drop it.
+        if let Some(old) = entries.public_id_of.insert(ready.account_id, public_id.into())
+            && &*old != public_id
+        {
+            entries.by_public_id.remove(&old);
+        }
+        entries.by_public_id.insert(public_id.into(), ready.clone());
+    }
+
+    pub fn put_unknown(&self, public_id: &str) {
+        if !self.following.load(Ordering::Acquire) {
+            return;
+        }
+        let mut unknown = self.unknown.lock().unwrap_or_else(|e| e.into_inner());
+        if unknown.len() >= UNKNOWN_MAX {
+            unknown.retain(|_, at| at.elapsed() < UNKNOWN_TTL);
+            if unknown.len() >= UNKNOWN_MAX {
+                return;
+            }
+        }
+        unknown.insert(public_id.into(), Instant::now());
+    }
+
+    pub fn media(&self, account_id: i64) -> Option<Arc<ReadyMedia>> {
+        self.read().media.get(&account_id).cloned()
+    }
+
+    pub fn put_media(&self, account_id: i64, media: &Arc<ReadyMedia>, began: Instant) {
+        if !self.following.load(Ordering::Acquire) {
+            return;
+        }
+        let mut entries = self.write();
+        if entries.may_keep(account_id, began) {
+            entries.media.insert(account_id, media.clone());
+        }
+    }
+
+    /// Forgets the account (by id), so that this process reads it afresh: after an edit, a
+    /// pause, a rotation, a reconnect, a refresh, a media sync or a delete.
+    pub fn forget_account(&self, account_id: i64) {
+        let mut entries = self.write();
+        if entries.forgotten.len() >= entries.sweep_forgotten_at {
+            entries
+                .forgotten
+                .retain(|_, at| at.elapsed() < INVALIDATION_MEMORY);
+            // Sweep again when it has doubled, so that sweeping stays cheap per call.
+            entries.sweep_forgotten_at = (entries.forgotten.len() * 2).max(10_000);
+        }
+        entries.forgotten.insert(account_id, Instant::now());
+        if let Some(public_id) = entries.public_id_of.remove(&account_id) {
+            entries.by_public_id.remove(&public_id);
+        }
+        entries.media.remove(&account_id);
+    }
+
+    /// Forgets everything (after a change that may touch accounts of many workspaces, or when
+    /// changes may have been missed).
+    pub fn forget_all(&self) {
+        let mut entries = self.write();
+        let forgotten_at = Instant::now();
+        *entries = Entries {
+            all_forgotten: Some(forgotten_at),
+            ..Entries::default()
+        };
+        self.unknown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// How many accounts' answers are held.
+    pub fn len(&self) -> usize {
+        self.read().by_public_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
+        self.entries.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Entries> {
+        self.entries.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_following(&self, following: bool) {
+        if following {
+            // What was kept before the feed started may predate changes it never reported.
+            self.forget_all();
+        }
+        self.following.store(following, Ordering::Release);
+        if !following {
+            self.forget_all();
+        }
+    }
+}
+
+/// Applies the store's change feed to `cache` until `shutdown` says stop; reconnects (with
+/// the cache off meanwhile) when the feed fails.
+pub async fn follow_changes(store: Store, cache: Arc<DeliveryCache>, mut shutdown: watch::Receiver<bool>) {
+    let mut retry_in = Duration::from_millis(500);
+    loop {
+        let feed = tokio::select! {
+            feed = ChangeFeed::start(&store, SQLITE_POLL) => feed,
+            () = super::stop_requested(&mut shutdown) => return,
+        };
+        let mut feed = match feed {
+            Ok(feed) => feed,
+            Err(error) => {
+                tracing::warn!(%error, "cannot follow changes: token URLs read the database on every request until this works");
+                tokio::select! {
+                    _ = tokio::time::sleep(retry_in) => {}
+                    () = super::stop_requested(&mut shutdown) => return,
+                }
+                retry_in = (retry_in * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        retry_in = Duration::from_millis(500);
+        cache.set_following(true);
+        loop {
+            let change = tokio::select! {
+                change = feed.next() => change,
+                () = super::stop_requested(&mut shutdown) => return,
+            };
+            match change {
+                Ok(Change::Accounts(ids)) => ids.into_iter().for_each(|id| cache.forget_account(id)),
+                Ok(Change::Unknown) => cache.forget_all(),
+                Err(error) => {
+                    tracing::warn!(%error, "lost the change feed: token URLs read the database until it is back");
+                    cache.set_following(false);
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,471 @@
+//! The public token URLs that websites load: `GET /t/{public_id}/token.json`,
+//! `GET /t/{public_id}/token.js` (a `const` for a script tag), `GET /token/{public_id}`
+//! (instatokend's shape) and `GET /t/{public_id}/media.json` (the recent posts, so a site can
+//! show a feed without holding the token), each locked to the account's allowed origins.
+//!
+//! A browser's `fetch` sends `Origin`; a `<script src>` sends only `Referer`, which is cut to
+//! its origin before it is matched. A request with neither (a server-side fetch) is served only
+//! if the account allows it. Allowed cross-origin requests get CORS headers naming that origin.
+
+mod cache;
+mod counts;
+mod limits;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use freshtoken_core::js::{DEFAULT_CONSTANT, check_constant_name};
+use serde::Deserialize;
+
+use crate::auth::{ClientAddress, sha256_hex};
+use crate::{ApiError, AppState};
+pub use cache::{DeliveryCache, SQLITE_POLL, follow_changes};
+use cache::{Ready, ReadyMedia, Refusal};
+pub use counts::{DEFAULT_FLUSH_EVERY, RequestCounter, flush_counts};
+pub use limits::{DEFAULT_PER_ACCOUNT, DEFAULT_PER_ADDRESS, DeliveryLimits, Network};
+use limits::{Limiter, client_address};
+
+/// The token URLs' state in one process: the ready answers, the rate limits, the counts.
+#[derive(Debug)]
+pub struct Delivery {
+    pub cache: Arc<DeliveryCache>,
+    pub counts: Arc<RequestCounter>,
+    per_address: Limiter<IpAddr>,
+    per_account: Limiter<i64>,
+    trusted_proxies: Vec<Network>,
+    /// When this process last told the worker that an account's media are wanted.
+    media_wanted: Mutex<HashMap<i64, Instant>>,
+}
+
+/// Waits until `shutdown` says stop (or its sender is gone).
+async fn stop_requested(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// How often one process records that an account's media are still wanted.
+const MEDIA_WANTED_EVERY: Duration = Duration::from_secs(3600);
+
+impl Delivery {
+    pub fn new(limits: &DeliveryLimits) -> Delivery {
+        Delivery {
+            cache: Arc::default(),
+            counts: Arc::default(),
+            per_address: Limiter::new(limits.per_address),
+            per_account: Limiter::new(limits.per_account),
+            trusted_proxies: limits.trusted_proxies.clone(),
+            media_wanted: Mutex::default(),
+        }
+    }
+
+    /// Forgets the account's ready answers, so that this process reads it afresh: after an
+    /// edit, a pause, a rotation, a reconnect, a refresh or a delete.
+    pub fn forget_account(&self, account_id: i64) {
+        self.cache.forget_account(account_id);
+    }
+
+    /// Forgets every account's (after a change that may touch many workspaces).
+    pub fn forget_all(&self) {
+        self.cache.forget_all();
+    }
+
+    /// Whether to record (again) that the account's media are wanted: once an hour at most,
+    /// so that serving media.json does not write to the database on every request.
+    fn media_wanted_now(&self, account_id: i64) -> bool {
+        let mut wanted = self.media_wanted.lock().unwrap_or_else(|e| e.into_inner());
+        if wanted
+            .get(&account_id)
+            .is_some_and(|at| at.elapsed() < MEDIA_WANTED_EVERY)
+        {
+            return false;
+        }
+        if wanted.len() >= 10_000 {
+            wanted.retain(|_, at| at.elapsed() < MEDIA_WANTED_EVERY);
+        }
+        wanted.insert(account_id, Instant::now());
+        true
+    }
+}
+
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/t/{public_id}/token.json",
+            get(token_json).options(preflight),
+        )
+        .route("/t/{public_id}/token.js", get(token_js).options(preflight))
+        .route("/token/{public_id}", get(instatokend).options(preflight))
+        .route(
+            "/t/{public_id}/media.json",
+            get(media_json).options(preflight),
+        )
+}
+
+/// Where a request comes from, as the origin lock sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Caller {
+    /// `Origin` (from `fetch`) or the origin of `Referer` (from a script tag).
+    Browser { origin: String, cors: bool },
+    /// Neither header: a server fetching the token for itself.
+    Server,
+}
+
+fn caller(headers: &HeaderMap) -> Caller {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+    };
+    if let Some(origin) = text(header::ORIGIN) {
+        return Caller::Browser {
+            origin: origin.to_owned(),
+            cors: true,
+        };
+    }
+    if let Some(referer) = text(header::REFERER) {
+        // The page's origin only: its path and query are none of our business.
+        let origin = url::Url::parse(referer)
+            .map(|url| url.origin().ascii_serialization())
+            .unwrap_or_else(|_| "null".to_owned());
+        return Caller::Browser {
+            origin,
+            cors: false,
+        };
+    }
+    Caller::Server
+}
+
+/// Whether the account serves this caller; the error says why not, for the site's developer.
+fn check_origin(ready: &Ready, caller: &Caller) -> Result<(), ApiError> {
+    match caller {
+        Caller::Server if ready.lock.allow_no_origin => Ok(()),
+        Caller::Server => Err(ApiError::Forbidden(
+            "this token is only served to browsers on the account's allowed origins (the request has neither Origin nor Referer)".to_owned(),
+        )),
+        Caller::Browser { origin, .. } if ready.lock.allows(origin) => Ok(()),
+        Caller::Browser { origin, .. } => Err(ApiError::Forbidden(format!(
+            "{origin} is not an allowed origin of this token; add it in the account's settings"
+        ))),
+    }
+}
+
+/// The ready answers of a public id: from memory, or read and kept.
+async fn ready(state: &AppState, public_id: &str) -> Result<Option<Arc<Ready>>, ApiError> {
+    let cache = &state.delivery.cache;
+    if let Some(cached) = cache.get(public_id) {
+        return Ok(cached);
+    }
+    let began = Instant::now();
+    let Some(account) = state.store.accounts().by_public_id(public_id).await? else {
+        cache.put_unknown(public_id);
+        return Ok(None);
+    };
+    let tenant = state.store.tenants().by_id(account.tenant_id).await?;
+    let token = match state.store.tokens().read(account.id).await {
+        Ok(token) => Some(token),
+        Err(freshtoken_store::StoreError::NotFound) => None,
+        Err(err) => return Err(err.into()),
+    };
+    let token = token
+        .as_ref()
+        .map(|token| (token.token.expose(), token.expires_at));
+    let ready = Arc::new(Ready::build(
+        &account,
+        tenant.disabled_at.is_some(),
+        token,
+    )?);
+    cache.put(public_id, &ready, began);
+    Ok(Some(ready))
+}
+
+/// Lets a request through to an account's answers, or says why not: the rate limits, then the
+/// account's state, then its origin lock. Refusals of a known account are counted for it.
+async fn admit(
+    state: &AppState,
+    public_id: &str,
+    peer: IpAddr,
+    headers: &HeaderMap,
+) -> Result<(Arc<Ready>, Caller), ApiError> {
+    let delivery = &state.delivery;
+    let now = Instant::now();
+    let address = client_address(peer, headers, &delivery.trusted_proxies);
+    delivery
+        .per_address
+        .check(address, now)
+        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    let ready = ready(state, public_id).await?.ok_or(ApiError::NotFound)?;
+    let caller = caller(headers);
+    let admitted = delivery
+        .per_account
+        .check(ready.account_id, now)
+        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })
+        .and_then(|()| check_state(&ready))
+        .and_then(|()| check_origin(&ready, &caller));
+    if admitted.is_err() {
+        delivery.counts.refused(ready.account_id);
+    }
+    admitted.map(|()| (ready, caller))
+}
+
+fn check_state(ready: &Ready) -> Result<(), ApiError> {
+    match ready.refusal {
+        None => Ok(()),
+        Some(Refusal::WorkspaceDisabled) => Err(ApiError::Forbidden(
+            "this workspace is disabled by the instance's operator".to_owned(),
+        )),
+        Some(Refusal::Paused) => Err(ApiError::Forbidden(
+            "this account is paused by its owner".to_owned(),
+        )),
+        Some(Refusal::NeedsReconnect) => Err(ApiError::Gone(
+            "this account's token is no longer valid: its owner must connect it again".to_owned(),
+        )),
+    }
+}
+
+/// 410 unless the account has a token that has not expired.
+fn check_token(ready: &Ready) -> Result<(), ApiError> {
+    if ready.token_json.is_empty() {
+        return Err(ApiError::Gone(
+            "this account has no token: its owner must connect it again".to_owned(),
+        ));
+    }
+    if ready.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(ApiError::Gone(
+            "this account's token has expired: its owner must connect it again".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Admits a request for the token itself: [`admit`], then [`check_token`].
+async fn admit_token(
+    state: &AppState,
+    public_id: &str,
+    peer: IpAddr,
+    headers: &HeaderMap,
+) -> Result<(Arc<Ready>, Caller), ApiError> {
+    let (ready, caller) = admit(state, public_id, peer, headers).await?;
+    if let Err(err) = check_token(&ready) {
+        state.delivery.counts.refused(ready.account_id);
+        return Err(err);
+    }
+    Ok((ready, caller))
+}
+
+/// A 200 with the delivery headers, or a 304 when the client already holds this body.
+fn deliver(
+    request_headers: &HeaderMap,
+    public: bool,
+    caller: &Caller,
+    content_type: &'static str,
+    etag: &str,
+    body: Bytes,
+) -> Response {
+    let fresh = request_headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        });
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        headers.insert(header::ETAG, value);
+    }
+    // A locked token may only be kept by the browser that was allowed it: a shared cache
+    // would hand it to pages of other sites (script tags are checked by Referer, which caches
+    // do not vary on).
+    headers.insert(
+        header::CACHE_CONTROL,
+        if public {
+            HeaderValue::from_static(PUBLIC_CACHE)
+        } else {
+            HeaderValue::from_static(PRIVATE_CACHE)
+        },
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Caller::Browser { origin, cors: true } = caller
+        && let Ok(value) = HeaderValue::from_str(origin)
+    {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
+    response
+}
+
+/// Browsers and CDNs may keep an answer five minutes. A refreshed token does not invalidate
+/// the previous one (it stays valid until its own expiry), so a copy this old is still good.
+const PUBLIC_CACHE: &str = "public, max-age=300";
+const PRIVATE_CACHE: &str = "private, max-age=300";
+
+async fn token_json(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+    ClientAddress(peer): ClientAddress,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (ready, caller) = admit_token(&state, &public_id, peer, &headers).await?;
+    state.delivery.counts.served(ready.account_id);
+    let etag = format!("\"{}\"", ready.tag);
+    let kind = "application/json";
+    let body = ready.token_json.clone();
+    Ok(deliver(&headers, ready.is_public(), &caller, kind, &etag, body))
+}
+
+/// instatokend's `{"token": "..."}`, for people switching from it.
+async fn instatokend(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+    ClientAddress(peer): ClientAddress,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (ready, caller) = admit_token(&state, &public_id, peer, &headers).await?;
+    state.delivery.counts.served(ready.account_id);
+    let etag = format!("\"{}-i\"", ready.tag);
+    let body = format!("{{\"token\":{}}}", ready.literal());
+    let kind = "application/json";
+    Ok(deliver(&headers, ready.is_public(), &caller, kind, &etag, body.into()))
+}
+
+#[derive(Deserialize)]
+struct ScriptQuery {
+    #[serde(rename = "const")]
+    constant: Option<String>,
+}
+
+async fn token_js(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+    Query(query): Query<ScriptQuery>,
+    ClientAddress(peer): ClientAddress,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(name) = &query.constant {
+        check_constant_name(name).map_err(|err| ApiError::invalid(format!("?const: {err}")))?;
+    }
+    let (ready, caller) = admit_token(&state, &public_id, peer, &headers).await?;
+    let name = match &query.constant {
+        Some(name) => name.as_str(),
+        None => ready.js_constant.as_deref().unwrap_or(DEFAULT_CONSTANT),
+    };
+    // A saved name was checked when it was saved; a bad one in the database is our fault.
+    check_constant_name(name).map_err(|err| ApiError::invalid(format!("the account's constant name: {err}")))?;
+    state.delivery.counts.served(ready.account_id);
+    // A JSON string literal is a JavaScript string literal too, with every quote, backslash and
+    // line break escaped; `</` is escaped as well so the text is safe inside an inline script.
+    let literal = ready.literal().replace("</", "<\\/");
+    let body = format!("const {name} = {literal};\n");
+    // The name is a valid identifier: letters, digits, `_` and `$` only, all safe in an ETag.
+    let etag = format!("\"{}-js-{name}\"", ready.tag);
+    let kind = "text/javascript; charset=utf-8";
+    Ok(deliver(&headers, ready.is_public(), &caller, kind, &etag, body.into()))
+}
+
+/// The account's recent posts, as the worker last synced them: `{"data": [...],
+/// "synced_at": ...}`. The first request of an account asks the worker for a sync and gets an
+/// empty list (not to be cached), the next ones get the posts.
+async fn media_json(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+    ClientAddress(peer): ClientAddress,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (ready, caller) = admit(&state, &public_id, peer, &headers).await?;
+    let account_id = ready.account_id;
+    if state.delivery.media_wanted_now(account_id) {
+        state
+            .store
+            .media()
+            .mark_requested(account_id, Utc::now())
+            .await?;
+    }
+    let media = match state.delivery.cache.media(account_id) {
+        Some(media) => media,
+        None => {
+            let began = Instant::now();
+            let media = Arc::new(ready_media(state.store.media().get(account_id).await?));
+            state.delivery.cache.put_media(account_id, &media, began);
+            media
+        }
+    };
+    state.delivery.counts.served(account_id);
+    let kind = "application/json";
+    let etag = media.etag.to_str().unwrap_or_default();
+    let mut response = deliver(&headers, ready.is_public(), &caller, kind, etag, media.body.clone());
+    if !media.synced {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(response)
+}
+
+fn ready_media(snapshot: Option<freshtoken_store::MediaSnapshot>) -> ReadyMedia {
+    let (body, synced) = match snapshot {
+        Some(media) => (
+            format!(
+                "{{\"data\":{},\"synced_at\":\"{}\"}}",
+                media.items,
+                crate::tenants::rfc3339(media.synced_at)
+            ),
+            true,
+        ),
+        None => (r#"{"data":[],"synced_at":null}"#.to_owned(), false),
+    };
+    let etag = format!("\"{}\"", &sha256_hex(&body)[..24]);
+    ReadyMedia {
+        etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
+        body: body.into(),
+        synced,
+    }
+}
+
+/// Answers a CORS preflight for an allowed origin (a `fetch` with custom headers sends one).
+async fn preflight(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+    ClientAddress(peer): ClientAddress,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (_, caller) = admit(&state, &public_id, peer, &headers).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let out = response.headers_mut();
+    if let Caller::Browser { origin, .. } = &caller
+        && let Ok(value) = HeaderValue::from_str(origin)
+    {
+        out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
+    out.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, OPTIONS"),
+    );
+    if let Some(requested) = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
+    }
+    out.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    out.insert(header::VARY, HeaderValue::from_static("Origin"));
+    Ok(response)
+}
