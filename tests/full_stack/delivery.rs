@@ -7,7 +7,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use sea_orm::{ConnectionTrait, Database, Statement, Value};
 use serde_json::json;
 
-use crate::connect::{Person, app_with_fake};
+use crate::connect::{Person, app_with_fake_as};
 use crate::support::TestApp;
 
 /// A signed-up person with one pasted account; its token and public URLs.
@@ -22,7 +22,12 @@ struct Site {
 
 impl Site {
     async fn new() -> Site {
-        let (app, fake) = app_with_fake().await;
+        Site::with_args(&[]).await
+    }
+
+    /// A site on an app started with extra settings.
+    async fn with_args(extra: &[&str]) -> Site {
+        let (app, fake) = app_with_fake_as(freshtoken::server::Mode::Web, extra).await;
         let mut person = Person::sign_up(&app, "owner@bakery.example").await;
         let minted = fake.mint_token("corner_bakery", Duration::from_secs(3600));
         let accounts = format!("/api/v1/tenants/{}/accounts", person.tenant_id);
@@ -424,7 +429,8 @@ async fn media_json_asks_the_worker_for_a_sync_then_serves_the_synced_posts() {
         ],
     )
     .await;
-    let synced = answer_within_bound(&url, |answer| header(answer, "cache-control") != "no-store").await;
+    let synced =
+        answer_within_bound(&url, |answer| header(answer, "cache-control") != "no-store").await;
     assert_eq!(synced.status(), 200);
     assert_eq!(header(&synced, "cache-control"), "public, max-age=300");
     let body: serde_json::Value = synced.json().await.unwrap();
@@ -479,4 +485,259 @@ async fn a_refresh_by_the_same_process_shows_on_the_token_url_at_once() {
         after["expires_at"].is_string(),
         "the refreshed expiry shows at once, not after the cache's 5 s (before: {before})"
     );
+}
+
+#[tokio::test]
+async fn a_client_address_over_its_limit_gets_429_with_retry_after() {
+    let site = Site::with_args(&["--rate-limit-per-address", "3"]).await;
+    for _ in 0..3 {
+        assert_eq!(get(&site.json_url, &[]).await.status(), 200);
+    }
+    let limited = get(&site.json_url, &[]).await;
+    assert_eq!(limited.status(), 429);
+    let wait: u64 = header(&limited, "retry-after").parse().unwrap();
+    assert!((1..=20).contains(&wait), "Retry-After: {wait}");
+    let body: serde_json::Value = limited.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Unknown ids count against the address too: scanning for ids is no way around it.
+    let unknown = format!("{}/t/nosuchaccount000000000/token.json", site.app.base_url);
+    assert_eq!(get(&unknown, &[]).await.status(), 429);
+}
+
+#[tokio::test]
+async fn an_account_over_its_limit_gets_429_whoever_asks() {
+    let site = Site::with_args(&[
+        "--rate-limit-per-account",
+        "2",
+        "--rate-limit-per-address",
+        "0",
+    ])
+    .await;
+    assert_eq!(get(&site.json_url, &[]).await.status(), 200);
+    assert_eq!(get(&site.js_url, &[]).await.status(), 200);
+    let limited = get(&site.json_url, &[]).await;
+    assert_eq!(limited.status(), 429);
+    assert!(!header(&limited, "retry-after").is_empty());
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
+    let site = Site::with_args(&[
+        "--rate-limit-per-address",
+        "2",
+        "--trusted-proxies",
+        "127.0.0.1,::1",
+    ])
+    .await;
+    let from = |client: &'static str| [("x-forwarded-for", client)];
+    for _ in 0..2 {
+        let answer = get(&site.json_url, &from("203.0.113.1")).await;
+        assert_eq!(answer.status(), 200);
+    }
+    assert_eq!(
+        get(&site.json_url, &from("203.0.113.1")).await.status(),
+        429
+    );
+    assert_eq!(
+        get(&site.json_url, &from("203.0.113.2")).await.status(),
+        200
+    );
+
+    // Without the setting, the header is the client's own word and changes nothing.
+    let direct = Site::with_args(&["--rate-limit-per-address", "2"]).await;
+    for client in ["203.0.113.1", "203.0.113.2"] {
+        assert_eq!(get(&direct.json_url, &from(client)).await.status(), 200);
+    }
+    assert_eq!(
+        get(&direct.json_url, &from("203.0.113.3")).await.status(),
+        429
+    );
+}
+
+#[tokio::test]
+async fn request_counts_show_at_once_and_reach_the_database_in_batches() {
+    let mut site = Site::new().await;
+    site.settings(json!({"allowed_origins": ["https://bakery.example"]}))
+        .await;
+    let allowed = [("origin", "https://bakery.example")];
+    for _ in 0..3 {
+        assert_eq!(get(&site.json_url, &allowed).await.status(), 200);
+    }
+    let refused = [("origin", "https://evil.example")];
+    assert_eq!(get(&site.json_url, &refused).await.status(), 403);
+
+    let account = site.person.api.get(&site.account.clone()).await;
+    assert_eq!(
+        account.body["requests_today"],
+        json!({"served": 3, "refused": 1})
+    );
+    let stored = |site: &Site| {
+        let url = site.app.database.url.clone();
+        async move {
+            let db = Database::connect(url.as_str()).await.unwrap();
+            db.query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) FROM account_request_counts",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap()
+        }
+    };
+    assert_eq!(stored(&site).await, 0, "no database write per request");
+
+    let history = site
+        .person
+        .api
+        .get(&format!("{}/requests?days=7", site.account))
+        .await;
+    assert_eq!(history.status, 200, "{:?}", history.body);
+    let days = history.body.as_array().unwrap();
+    assert_eq!(days.len(), 7, "every day, oldest first, zeros included");
+    assert_eq!(days[0]["served"], 0);
+    assert_eq!(
+        days[6],
+        json!({"day": chrono::Utc::now().date_naive().to_string(), "served": 3, "refused": 1})
+    );
+    let bad = site
+        .person
+        .api
+        .get(&format!("{}/requests?days=1000", site.account))
+        .await;
+    assert_eq!(bad.status, 400);
+}
+
+#[tokio::test]
+async fn request_counts_are_written_every_interval() {
+    let mut site = Site::with_args(&["--request-counts-interval", "200ms"]).await;
+    assert_eq!(get(&site.json_url, &[]).await.status(), 200);
+    assert_eq!(get(&site.json_url, &[]).await.status(), 200);
+    let db = Database::connect(site.app.database.url.as_str())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let served = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT CAST(COALESCE(SUM(served), 0) AS BIGINT) FROM account_request_counts",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        if served == 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "served: {served}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Written once, counted once: the view adds what is pending, not what is stored twice.
+    let account = site.person.api.get(&site.account.clone()).await;
+    assert_eq!(account.body["requests_today"]["served"], 2);
+}
+
+/// Two `freshtoken web` processes on one database (PostgreSQL in CI's second run, SQLite in
+/// the first): what one of them changes, the other stops serving within 5 seconds, though it
+/// holds the account's answers in memory.
+#[tokio::test]
+async fn every_web_process_follows_changes_made_through_another_within_5_seconds() {
+    use crate::support::{Browser, Process, freshtoken};
+    use fake_instagram::{FakeConfig, FakeInstagram};
+
+    let database = freshtoken_store::testing::TestDatabase::new().await;
+    let fake = FakeInstagram::start(FakeConfig::default()).await.unwrap();
+    let key = freshtoken_store::SecretKey::generate().to_base64();
+    let data_dir = tempfile::tempdir().unwrap();
+    let web = || {
+        let mut command = freshtoken(data_dir.path());
+        for name in [
+            "FRESHTOKEN_INSTAGRAM_OAUTH_URL",
+            "FRESHTOKEN_INSTAGRAM_API_URL",
+            "FRESHTOKEN_INSTAGRAM_GRAPH_URL",
+            "FRESHTOKEN_FACEBOOK_GRAPH_URL",
+        ] {
+            command.env(name, fake.base_url());
+        }
+        command
+            .env("FRESHTOKEN_INSTAGRAM_CLIENT_ID", fake.app_id())
+            .env("FRESHTOKEN_INSTAGRAM_CLIENT_SECRET", fake.app_secret())
+            .env("FRESHTOKEN_DATABASE_URL", &database.url)
+            .env("FRESHTOKEN_SECRET_KEY", key.as_str())
+            .env("FRESHTOKEN_LOG", "warn");
+        command
+    };
+    let editor = Process::start(web(), "web").await;
+    let other = Process::start(web(), "web").await;
+
+    let mut owner = Browser::new(&editor.base_url);
+    let me = owner.sign_up("owner@bakery.example").await;
+    let accounts = format!("/api/v1/tenants/{}/accounts", me["tenants"][0]["id"]);
+    let minted = fake.mint_token("corner_bakery", Duration::from_secs(3600));
+    let pasted = owner
+        .post(&accounts, json!({"token": minted.access_token}))
+        .await;
+    assert_eq!(pasted.status, 201, "{:?}", pasted.body);
+    let account = format!("{accounts}/{}", pasted.body["id"]);
+    let path = |reply: &crate::support::Reply| {
+        let url = reply.body["token_json_url"].as_str().unwrap();
+        url::Url::parse(url).unwrap().path().to_owned()
+    };
+    let token_path = path(&pasted);
+    let on = |process: &Process, path: &str| format!("{}{path}", process.base_url);
+
+    // Both hold the account's answers in memory now.
+    for process in [&editor, &other] {
+        for _ in 0..3 {
+            assert_eq!(get(&on(process, &token_path), &[]).await.status(), 200);
+        }
+    }
+
+    let mut change = async |body: serde_json::Value| {
+        let reply = owner.send("PATCH", &account, Some(body)).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    };
+    change(json!({"paused": true})).await;
+    assert_eq!(
+        get(&on(&editor, &token_path), &[]).await.status(),
+        403,
+        "the process that made the change shows it at once"
+    );
+    eventually(&on(&other, &token_path), 403).await;
+    change(json!({"paused": false})).await;
+    eventually(&on(&other, &token_path), 200).await;
+
+    change(json!({"allowed_origins": ["https://bakery.example"]})).await;
+    let evil = [("origin", "https://evil.example")];
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while get(&on(&other, &token_path), &evil).await.status() != 403 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lock did not reach the other process"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let rotated = owner
+        .post(&format!("{account}/rotate-url"), json!({}))
+        .await;
+    assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+    eventually(&on(&other, &token_path), 404).await;
+    let token_path = path(&rotated);
+    let bakery = [("origin", "https://bakery.example")];
+    assert_eq!(get(&on(&other, &token_path), &bakery).await.status(), 200);
+
+    let deleted = owner.send("DELETE", &account, None).await;
+    assert!(deleted.status < 300, "{:?}", deleted.body);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while get(&on(&other, &token_path), &bakery).await.status() != 404 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a deleted account is still served"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

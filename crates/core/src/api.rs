@@ -201,7 +201,33 @@ pub struct AccountView {
     pub public_id: String,
     pub token_json_url: String,
     pub token_js_url: String,
+    /// The account's recent posts, behind the same origin lock.
+    pub media_json_url: String,
+    /// Requests to the token URLs today (UTC). Web processes write their counts every
+    /// `FRESHTOKEN_REQUEST_COUNTS_INTERVAL`, so the latest are still on their way.
+    pub requests_today: RequestCountView,
     pub created_at: String,
+}
+
+/// Requests to an account's token URLs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RequestCountView {
+    /// Answered: a token, the posts, or "not modified".
+    pub served: u64,
+    /// Refused: an origin not allowed, a paused or disconnected account, an expired token, a
+    /// rate limit.
+    pub refused: u64,
+}
+
+/// One UTC day of an account's requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DailyRequestsView {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub served: u64,
+    pub refused: u64,
 }
 
 /// Connects an account by pasting a token it already has.

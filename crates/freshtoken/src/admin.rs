@@ -9,7 +9,9 @@ use freshtoken_core::origin::parse_allowed_origins;
 use freshtoken_core::{AccountStatus, RefreshInterval, Role};
 use freshtoken_instagram::InstagramClient;
 use freshtoken_store::{Account, KeyFile, NewUser, SecretKey, Store, StoreError, Tenant};
-use freshtoken_web::accounts::{PastedToken, connect_pasted_token, parse_pasted_token, token_urls};
+use freshtoken_web::accounts::{
+    PastedToken, connect_pasted_token, parse_pasted_token, public_url_of,
+};
 use freshtoken_web::auth::password;
 use freshtoken_web::tenants::check_slug;
 
@@ -142,7 +144,9 @@ async fn store_and_instagram(config: &Config) -> anyhow::Result<(Store, Instagra
 }
 
 fn print_urls(config: &Config, name: &str, account: &Account, created: bool) {
-    let (json, js) = token_urls(&config.public_url_for(config.bind), &account.public_id);
+    let public_url = config.public_url_for(config.bind);
+    let json = public_url_of(&public_url, &account.public_id, "token.json");
+    let js = public_url_of(&public_url, &account.public_id, "token.js");
     println!(
         "{} {name}: @{} (account {})\n  token.json: {json}\n  token.js:   {js}",
         if created { "connected" } else { "reconnected" },

@@ -8,16 +8,18 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use freshtoken_core::api::{
-    AccountView, PasteTokenRequest, RefreshEventView, UpdateAccountRequest,
+    AccountView, DailyRequestsView, PasteTokenRequest, RefreshEventView, RequestCountView,
+    UpdateAccountRequest,
 };
 use freshtoken_core::js::{DEFAULT_CONSTANT, check_constant_name};
 use freshtoken_core::origin::{OriginPattern, parse_allowed_origins};
 use freshtoken_core::{AccessToken, AccountStatus, Provider, RefreshInterval, policy};
 use freshtoken_instagram::{InstagramClient, InstagramError, Profile};
 use freshtoken_store::{
-    Account, AccountSettings, NewAccount, Store, StoreError, TokenLifetime, TokenUpdate,
+    Account, AccountSettings, NewAccount, RequestCount, Store, StoreError, TokenLifetime,
+    TokenUpdate,
 };
 use serde::Deserialize;
 use url::Url;
@@ -51,25 +53,28 @@ pub fn routes() -> Router<AppState> {
             "/tenants/{tenant_id}/accounts/{account_id}/events",
             get(events),
         )
+        .route(
+            "/tenants/{tenant_id}/accounts/{account_id}/requests",
+            get(requests),
+        )
 }
 
-/// The account's public token URLs, under the service's public address.
-pub fn token_urls(public_url: &Url, public_id: &str) -> (String, String) {
-    let at = |file: &str| {
-        public_url
-            .join(&format!("t/{public_id}/{file}"))
-            .map(String::from)
-            .unwrap_or_default()
-    };
-    (at("token.json"), at("token.js"))
+/// One of the account's public URLs (`token.json`, `token.js`, `media.json`), under the
+/// service's public address.
+pub fn public_url_of(public_url: &Url, public_id: &str, file: &str) -> String {
+    public_url
+        .join(&format!("t/{public_id}/{file}"))
+        .map(String::from)
+        .unwrap_or_default()
 }
 
 fn view(
     public_url: &Url,
     account: &Account,
     token_expires_at: Option<DateTime<Utc>>,
+    requests_today: RequestCount,
 ) -> AccountView {
-    let (token_json_url, token_js_url) = token_urls(public_url, &account.public_id);
+    let url = |file| public_url_of(public_url, &account.public_id, file);
     AccountView {
         id: account.id,
         provider: account.provider,
@@ -91,19 +96,46 @@ fn view(
             .clone()
             .unwrap_or_else(|| DEFAULT_CONSTANT.to_owned()),
         public_id: account.public_id.clone(),
-        token_json_url,
-        token_js_url,
+        token_json_url: url("token.json"),
+        token_js_url: url("token.js"),
+        media_json_url: url("media.json"),
+        requests_today: RequestCountView {
+            served: requests_today.served,
+            refused: requests_today.refused,
+        },
         created_at: rfc3339(account.created_at),
     }
 }
 
 async fn account_view(state: &AppState, account: &Account) -> Result<AccountView, ApiError> {
     let lifetime = state.store.tokens().lifetime(account.id).await?;
+    let today = Utc::now().date_naive();
+    let stored = state
+        .store
+        .request_counts()
+        .on_day(&[account.id], today)
+        .await?;
     Ok(view(
         &state.config.public_url,
         account,
         lifetime.and_then(|lifetime| lifetime.expires_at),
+        with_pending(state, account.id, today, stored.get(&account.id)),
     ))
+}
+
+/// The stored count plus what this process counted and has not written yet.
+fn with_pending(
+    state: &AppState,
+    account_id: i64,
+    day: NaiveDate,
+    stored: Option<&RequestCount>,
+) -> RequestCount {
+    let pending = state.delivery.counts.pending(account_id, day);
+    let stored = stored.copied().unwrap_or_default();
+    RequestCount {
+        served: stored.served + pending.served,
+        refused: stored.refused + pending.refused,
+    }
 }
 
 fn require_editor(access: &Access) -> Result<(), ApiError> {
@@ -348,6 +380,8 @@ async fn list(
     let accounts = state.store.accounts().list(tenant_id).await?;
     let ids: Vec<i64> = accounts.iter().map(|account| account.id).collect();
     let lifetimes = state.store.tokens().lifetimes(&ids).await?;
+    let today = Utc::now().date_naive();
+    let counts = state.store.request_counts().on_day(&ids, today).await?;
     Ok(axum::Json(
         accounts
             .iter()
@@ -355,7 +389,8 @@ async fn list(
                 let expires_at = lifetimes
                     .get(&account.id)
                     .and_then(|lifetime| lifetime.expires_at);
-                view(&state.config.public_url, account, expires_at)
+                let requests = with_pending(&state, account.id, today, counts.get(&account.id));
+                view(&state.config.public_url, account, expires_at, requests)
             })
             .collect(),
     ))
@@ -611,4 +646,55 @@ async fn events(
             })
             .collect(),
     ))
+}
+
+#[derive(Deserialize)]
+struct RequestsQuery {
+    days: Option<String>,
+}
+
+/// Requests to the account's token URLs per UTC day, the last `days` (1 to 90, default 30)
+/// up to today, oldest first, days without requests included as zeros.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}/requests", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id"), ("days" = Option<u32>, Query, description = "how many days up to today (1 to 90, 30 when absent)")), responses((status = 200, description = "requests per UTC day, oldest first", body = Vec<DailyRequestsView>), (status = 404, description = "not found", body = ErrorBody)))]
+async fn requests(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, account_id)): Path<(i64, i64)>,
+    Query(query): Query<RequestsQuery>,
+) -> Result<axum::Json<Vec<DailyRequestsView>>, ApiError> {
+    Access::resolve(&state, principal, tenant_id).await?;
+    // Through the tenant first, so another tenant's account is a 404.
+    state.store.accounts().get(tenant_id, account_id).await?;
+    let days = match query.days.as_deref() {
+        None => 30,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|days| (1..=90).contains(days))
+            .ok_or_else(|| ApiError::invalid("days must be a whole number from 1 to 90"))?,
+    };
+    let today = Utc::now().date_naive();
+    let first = today - chrono::Days::new(u64::from(days - 1));
+    let stored = state
+        .store
+        .request_counts()
+        .since(account_id, first)
+        .await?;
+    let views = first
+        .iter_days()
+        .take_while(|day| *day <= today)
+        .map(|day| {
+            let stored = stored
+                .iter()
+                .find(|daily| daily.day == day)
+                .map(|daily| &daily.count);
+            let count = with_pending(&state, account_id, day, stored);
+            DailyRequestsView {
+                day: day.to_string(),
+                served: count.served,
+                refused: count.refused,
+            }
+        })
+        .collect();
+    Ok(axum::Json(views))
 }

@@ -56,6 +56,7 @@ pub struct ErrorDetail {
         crate::accounts::rotate_url,
         crate::accounts::refresh_now,
         crate::accounts::events,
+        crate::accounts::requests,
         crate::operator::tenants,
         crate::operator::users,
         crate::operator::disable_tenant,

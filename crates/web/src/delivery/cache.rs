@@ -82,7 +82,11 @@ pub struct Ready {
 }
 
 impl Ready {
-    pub fn build(account: &Account, tenant_disabled: bool, token: Option<(&str, Option<DateTime<Utc>>)>) -> Result<Ready, StoreError> {
+    pub fn build(
+        account: &Account,
+        tenant_disabled: bool,
+        token: Option<(&str, Option<DateTime<Utc>>)>,
+    ) -> Result<Ready, StoreError> {
         let refusal = if tenant_disabled {
             Some(Refusal::WorkspaceDisabled)
         } else {
@@ -195,7 +199,9 @@ impl DeliveryCache {
             return;
         }
         // A rotated public id leaves its old entry behind: drop it.
-        if let Some(old) = entries.public_id_of.insert(ready.account_id, public_id.into())
+        if let Some(old) = entries
+            .public_id_of
+            .insert(ready.account_id, public_id.into())
             && &*old != public_id
         {
             entries.by_public_id.remove(&old);
@@ -295,7 +301,11 @@ impl DeliveryCache {
 
 /// Applies the store's change feed to `cache` until `shutdown` says stop; reconnects (with
 /// the cache off meanwhile) when the feed fails.
-pub async fn follow_changes(store: Store, cache: Arc<DeliveryCache>, mut shutdown: watch::Receiver<bool>) {
+pub async fn follow_changes(
+    store: Store,
+    cache: Arc<DeliveryCache>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut retry_in = Duration::from_millis(500);
     loop {
         let feed = tokio::select! {
@@ -322,7 +332,9 @@ pub async fn follow_changes(store: Store, cache: Arc<DeliveryCache>, mut shutdow
                 () = super::stop_requested(&mut shutdown) => return,
             };
             match change {
-                Ok(Change::Accounts(ids)) => ids.into_iter().for_each(|id| cache.forget_account(id)),
+                Ok(Change::Accounts(ids)) => {
+                    ids.into_iter().for_each(|id| cache.forget_account(id))
+                }
                 Ok(Change::Unknown) => cache.forget_all(),
                 Err(error) => {
                     tracing::warn!(%error, "lost the change feed: token URLs read the database until it is back");

@@ -43,10 +43,14 @@ impl Network {
         let address = canonical(address);
         match (self.address, address) {
             // IPv4 sits in the top 32 of 128 bits, so one prefix comparison serves both.
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                prefix_eq(u128::from(u32::from(net)) << 96, u128::from(u32::from(ip)) << 96, self.prefix)
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_eq(
+                u128::from(u32::from(net)) << 96,
+                u128::from(u32::from(ip)) << 96,
+                self.prefix,
+            ),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                prefix_eq(u128::from(net), u128::from(ip), self.prefix)
             }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => prefix_eq(u128::from(net), u128::from(ip), self.prefix),
             _ => false,
         }
     }
@@ -184,7 +188,10 @@ mod tests {
         }
         let wait = limiter.check("a", start).unwrap_err();
         assert_eq!(wait, Duration::from_secs(1));
-        assert!(limiter.check("b", start).is_ok(), "other keys are not affected");
+        assert!(
+            limiter.check("b", start).is_ok(),
+            "other keys are not affected"
+        );
         limiter.check("a", start + Duration::from_secs(1)).unwrap();
         assert!(limiter.check("a", start + Duration::from_secs(1)).is_err());
         // After a quiet minute the whole burst is back.
@@ -219,11 +226,20 @@ mod tests {
             ip("198.51.100.7"),
             "a direct client cannot name another address"
         );
-        assert_eq!(client_address(ip("10.1.2.3"), &spoofed, &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &spoofed, &trusted),
+            ip("203.0.113.9")
+        );
         // The client wrote a fake first hop; the proxy appended the real one.
         let chain = headers("1.2.3.4, 203.0.113.9, 10.0.0.5");
-        assert_eq!(client_address(ip("10.1.2.3"), &chain, &trusted), ip("203.0.113.9"));
-        assert_eq!(client_address(ip("::1"), &headers("garbage"), &trusted), ip("::1"));
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &chain, &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(ip("::1"), &headers("garbage"), &trusted),
+            ip("::1")
+        );
         assert_eq!(
             client_address(ip("::ffff:10.0.0.1"), &spoofed, &trusted),
             ip("203.0.113.9"),

@@ -95,7 +95,6 @@ impl Delivery {
     }
 }
 
-
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -180,11 +179,7 @@ async fn ready(state: &AppState, public_id: &str) -> Result<Option<Arc<Ready>>, 
     let token = token
         .as_ref()
         .map(|token| (token.token.expose(), token.expires_at));
-    let ready = Arc::new(Ready::build(
-        &account,
-        tenant.disabled_at.is_some(),
-        token,
-    )?);
+    let ready = Arc::new(Ready::build(&account, tenant.disabled_at.is_some(), token)?);
     cache.put(public_id, &ready, began);
     Ok(Some(ready))
 }
@@ -329,7 +324,14 @@ async fn token_json(
     let etag = format!("\"{}\"", ready.tag);
     let kind = "application/json";
     let body = ready.token_json.clone();
-    Ok(deliver(&headers, ready.is_public(), &caller, kind, &etag, body))
+    Ok(deliver(
+        &headers,
+        ready.is_public(),
+        &caller,
+        kind,
+        &etag,
+        body,
+    ))
 }
 
 /// instatokend's `{"token": "..."}`, for people switching from it.
@@ -344,7 +346,14 @@ async fn instatokend(
     let etag = format!("\"{}-i\"", ready.tag);
     let body = format!("{{\"token\":{}}}", ready.literal());
     let kind = "application/json";
-    Ok(deliver(&headers, ready.is_public(), &caller, kind, &etag, body.into()))
+    Ok(deliver(
+        &headers,
+        ready.is_public(),
+        &caller,
+        kind,
+        &etag,
+        body.into(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -369,7 +378,8 @@ async fn token_js(
         None => ready.js_constant.as_deref().unwrap_or(DEFAULT_CONSTANT),
     };
     // A saved name was checked when it was saved; a bad one in the database is our fault.
-    check_constant_name(name).map_err(|err| ApiError::invalid(format!("the account's constant name: {err}")))?;
+    check_constant_name(name)
+        .map_err(|err| ApiError::invalid(format!("the account's constant name: {err}")))?;
     state.delivery.counts.served(ready.account_id);
     // A JSON string literal is a JavaScript string literal too, with every quote, backslash and
     // line break escaped; `</` is escaped as well so the text is safe inside an inline script.
@@ -378,7 +388,14 @@ async fn token_js(
     // The name is a valid identifier: letters, digits, `_` and `$` only, all safe in an ETag.
     let etag = format!("\"{}-js-{name}\"", ready.tag);
     let kind = "text/javascript; charset=utf-8";
-    Ok(deliver(&headers, ready.is_public(), &caller, kind, &etag, body.into()))
+    Ok(deliver(
+        &headers,
+        ready.is_public(),
+        &caller,
+        kind,
+        &etag,
+        body.into(),
+    ))
 }
 
 /// The account's recent posts, as the worker last synced them: `{"data": [...],
@@ -411,7 +428,14 @@ async fn media_json(
     state.delivery.counts.served(account_id);
     let kind = "application/json";
     let etag = media.etag.to_str().unwrap_or_default();
-    let mut response = deliver(&headers, ready.is_public(), &caller, kind, etag, media.body.clone());
+    let mut response = deliver(
+        &headers,
+        ready.is_public(),
+        &caller,
+        kind,
+        etag,
+        media.body.clone(),
+    );
     if !media.synced {
         response
             .headers_mut()
