@@ -205,8 +205,43 @@ pub fn ops_router(state: AppState) -> Router {
     health::routes().with_state(state)
 }
 
+/// Tracing of requests without secrets: the path only, as query strings may carry OAuth codes
+/// or tokens, with the request id; each response logged at `level`.
+fn traced(level: Level) -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&Request<Body>) -> tracing::Span + Clone,
+    tower_http::trace::DefaultOnRequest,
+    DefaultOnResponse,
+> {
+    TraceLayer::new_for_http()
+        .make_span_with(move |request: &Request<Body>| {
+            let request_id = request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("-");
+            macro_rules! span {
+                ($level:expr) => {
+                    tracing::span!(
+                        $level,
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %request_id,
+                    )
+                };
+            }
+            // `span!` needs its level as a constant.
+            if level == Level::DEBUG { span!(Level::DEBUG) } else { span!(Level::INFO) }
+        })
+        .on_response(DefaultOnResponse::new().level(level))
+}
+
 /// The whole application: routes, then the middleware every request passes through: request
 /// ids, tracing without secrets, a body limit, a timeout, and panics as JSON 500s.
+///
+/// The token URLs are traced at debug level: they are hit on every page view of every
+/// tenant's site, and a log line each would cost more than answering.
 pub fn router(state: AppState) -> Router {
     let middleware = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([
@@ -214,24 +249,6 @@ pub fn router(state: AppState) -> Router {
             header::COOKIE,
         ]))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<Body>| {
-                    let request_id = request
-                        .headers()
-                        .get(&REQUEST_ID)
-                        .and_then(|value| value.to_str().ok())
-                        .unwrap_or("-");
-                    // The path only: query strings may carry OAuth codes or tokens.
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        request_id = %request_id,
-                    )
-                })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(TimeoutLayer::with_status_code(
@@ -240,12 +257,16 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
 
-    Router::new()
+    let token_urls = delivery::routes().layer(traced(Level::DEBUG));
+    let everything_else = Router::new()
         .merge(health::routes())
-        .merge(delivery::routes())
         .nest("/api/v1", api(&state))
         .merge(connect::routes().layer(sessions(&state)))
         .fallback(|| async { ApiError::NotFound })
+        .layer(traced(Level::INFO));
+    Router::new()
+        .merge(token_urls)
+        .merge(everything_else)
         .with_state(state)
         .layer(middleware)
 }
