@@ -108,6 +108,10 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
         // client address sending everything.
         .env("FRESHTOKEN_RATE_LIMIT_PER_ADDRESS", "1000000000")
         .env("FRESHTOKEN_RATE_LIMIT_PER_ACCOUNT", "1000000000")
+        .env(
+            "FRESHTOKEN_REQUEST_COUNTS_INTERVAL",
+            env_or("BENCH_COUNTS_INTERVAL", "30s"),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
@@ -125,7 +129,12 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
     std::fs::write(&ids_file, public_ids.join("\n")).expect("write ids");
     let script = wrk_script(work.path(), &ids_file, accounts);
 
-    let ours = wrk(&format!("{base}/t/{}/token.json", public_ids[0]), script.as_deref(), connections, seconds);
+    let ours = wrk(
+        &format!("{base}/t/{}/token.json", public_ids[0]),
+        script.as_deref(),
+        connections,
+        seconds,
+    );
     let rss = rss_kb(web.id(), "VmRSS:");
     let peak = rss_kb(web.id(), "VmHWM:");
     let _ = web.kill();
@@ -135,7 +144,10 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
     let mut nginx = start_nginx(work.path(), nginx_port, &first);
     wait_for(&format!("http://127.0.0.1:{nginx_port}/t/x/token.json")).await;
     let theirs = wrk(
-        &format!("http://127.0.0.1:{nginx_port}/t/{}/token.json", public_ids[0]),
+        &format!(
+            "http://127.0.0.1:{nginx_port}/t/{}/token.json",
+            public_ids[0]
+        ),
         script.as_deref(),
         connections,
         seconds,
@@ -156,11 +168,22 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
     );
     println!(
         "{:<34} {:>10.0} {:>8.2} {:>8.2} {:>7} {:>9} {:>9}",
-        "nginx, the same body as a file", theirs.requests_per_sec, theirs.p50_ms, theirs.p99_ms, "1.00", "", ""
+        "nginx, the same body as a file",
+        theirs.requests_per_sec,
+        theirs.p50_ms,
+        theirs.p99_ms,
+        "1.00",
+        "",
+        ""
     );
     println!(
         "{:<34} {:>10} {:>8} {:>8} {:>7} {:>9.1}",
-        "  (freshtoken idle after warm-up)", "", "", "", "", idle_rss as f64 / 1024.0
+        "  (freshtoken idle after warm-up)",
+        "",
+        "",
+        "",
+        "",
+        idle_rss as f64 / 1024.0
     );
     if ours.non_2xx + theirs.non_2xx > 0 {
         println!(
@@ -221,7 +244,8 @@ async fn warm(client: &reqwest::Client, base: &str, public_ids: &[String]) -> St
     let ids = Arc::new(public_ids.to_vec());
     let tasks: Vec<_> = (0..32)
         .map(|_| {
-            let (client, base, next, ids) = (client.clone(), base.to_owned(), next.clone(), ids.clone());
+            let (client, base, next, ids) =
+                (client.clone(), base.to_owned(), next.clone(), ids.clone());
             tokio::spawn(async move {
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
@@ -276,7 +300,14 @@ end
 
 fn wrk(url: &str, script: Option<&Path>, connections: &str, seconds: &str) -> Figures {
     let mut command = Command::new("wrk");
-    command.args(["-t2", "-c", connections, "-d", &format!("{seconds}s"), "--latency"]);
+    command.args([
+        "-t2",
+        "-c",
+        connections,
+        "-d",
+        &format!("{seconds}s"),
+        "--latency",
+    ]);
     command.args(["-H", &format!("Origin: {ORIGIN}")]);
     if let Some(script) = script {
         command.arg("-s").arg(script);
@@ -373,7 +404,10 @@ http {{
 
 async fn wait_for(url: &str) {
     for _ in 0..200 {
-        if reqwest::get(url).await.is_ok_and(|r| r.status().is_success()) {
+        if reqwest::get(url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

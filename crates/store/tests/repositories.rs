@@ -1582,4 +1582,54 @@ mod delivery {
             "counts go with their account"
         );
     }
+
+    #[tokio::test]
+    async fn a_busy_instances_counts_are_written_in_statements_the_database_accepts() {
+        use freshtoken_store::testing::{SeedAccount, seed_due_accounts};
+        let store = TestStore::new().await;
+        let tenant_id = store.tenants().create("Busy", "busy").await.unwrap().id;
+        // More rows than one statement could carry as bound parameters (4 each, SQLite takes
+        // 32,766): the flush must split them.
+        let accounts = 9_000;
+        let seeds = (0..accounts)
+            .map(|n| SeedAccount {
+                username: format!("shop{n}"),
+                provider_user_id: format!("{n}"),
+                token: AccessToken::new(format!("IGQVJ-{n}")),
+            })
+            .collect();
+        let now = Utc::now();
+        seed_due_accounts(&store, tenant_id, seeds, now, now, now)
+            .await
+            .unwrap();
+        let day = now.date_naive();
+        let ids: Vec<i64> = store
+            .accounts()
+            .list(tenant_id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|account| account.id)
+            .collect();
+        let counts = ids
+            .iter()
+            .map(|id| {
+                (
+                    (*id, day),
+                    RequestCount {
+                        served: 2,
+                        refused: 1,
+                    },
+                )
+            })
+            .collect();
+        store.request_counts().add(&counts).await.unwrap();
+        let stored = store.request_counts().on_day(&ids, day).await.unwrap();
+        assert_eq!(stored.len(), accounts);
+        assert!(stored.values().all(|count| *count
+            == RequestCount {
+                served: 2,
+                refused: 1
+            }));
+    }
 }

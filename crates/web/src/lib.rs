@@ -207,7 +207,9 @@ pub fn ops_router(state: AppState) -> Router {
 
 /// Tracing of requests without secrets: the path only, as query strings may carry OAuth codes
 /// or tokens, with the request id; each response logged at `level`.
-fn traced(level: Level) -> TraceLayer<
+fn traced(
+    level: Level,
+) -> TraceLayer<
     tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
     impl Fn(&Request<Body>) -> tracing::Span + Clone,
     tower_http::trace::DefaultOnRequest,
@@ -232,7 +234,11 @@ fn traced(level: Level) -> TraceLayer<
                 };
             }
             // `span!` needs its level as a constant.
-            if level == Level::DEBUG { span!(Level::DEBUG) } else { span!(Level::INFO) }
+            if level == Level::DEBUG {
+                span!(Level::DEBUG)
+            } else {
+                span!(Level::INFO)
+            }
         })
         .on_response(DefaultOnResponse::new().level(level))
 }

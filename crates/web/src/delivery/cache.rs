@@ -8,7 +8,9 @@
 //! log every [`SQLITE_POLL`]), which [`follow_changes`] applies. While the feed is down,
 //! nothing is cached: every request reads the database, so nothing stale is ever served.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -64,7 +66,8 @@ impl OriginLock {
     }
 }
 
-/// Everything serving one account needs, ready.
+/// Everything serving one account needs, ready. Kept small, as a busy instance holds one per
+/// account: the public id, the ETag and the `token.json` body share one allocation.
 #[derive(Debug)]
 pub struct Ready {
     pub account_id: i64,
@@ -72,17 +75,21 @@ pub struct Ready {
     pub lock: OriginLock,
     pub js_constant: Option<Box<str>>,
     pub expires_at: Option<DateTime<Utc>>,
-    /// `{"token": "...", "expires_at": "..."}`, empty when there is no token.
-    pub token_json: Bytes,
-    /// The token as a JSON string literal (quotes included): a range of `token_json`.
-    pub literal: Range<usize>,
-    /// Differs whenever the token or its expiry does; the three token bodies derive theirs
-    /// from it.
-    pub tag: Box<str>,
+    /// The public id, then [`TAG_LEN`] characters of ETag, then `{"token":"...",
+    /// "expires_at":"..."}` (nothing when there is no token).
+    text: Bytes,
+    public_id_len: u16,
+    /// The length of the token's JSON string literal, which starts the body's first value.
+    literal_len: u16,
 }
+
+/// ETags carry 96 bits of the body's SHA-256: enough to tell every token apart.
+const TAG_LEN: usize = 24;
+const BODY_HEAD: &str = "{\"token\":";
 
 impl Ready {
     pub fn build(
+        public_id: &str,
         account: &Account,
         tenant_disabled: bool,
         token: Option<(&str, Option<DateTime<Utc>>)>,
@@ -98,18 +105,18 @@ impl Ready {
         };
         let patterns = parse_allowed_origins(&account.allowed_origins)
             .map_err(|err| StoreError::Corrupt(err.to_string()))?;
-        let (token_json, literal, expires_at) = match token {
+        let (body, literal_len, expires_at) = match token {
             Some((token, expires_at)) => {
                 let literal = serde_json::Value::from(token).to_string();
                 let expiry = serde_json::Value::from(expires_at.map(crate::tenants::rfc3339));
-                let head = "{\"token\":";
-                let body = format!("{head}{literal},\"expires_at\":{expiry}}}");
-                (body, head.len()..head.len() + literal.len(), expires_at)
+                let body = format!("{BODY_HEAD}{literal},\"expires_at\":{expiry}}}");
+                (body, literal.len(), expires_at)
             }
-            None => (String::new(), 0..0, None),
+            None => (String::new(), 0, None),
         };
-        // 96 bits of the body's SHA-256 tell every token apart.
-        let tag = sha256_hex(&token_json)[..24].into();
+        let too_long =
+            || StoreError::Corrupt(format!("account {} is too long to serve", account.id));
+        let tag = &sha256_hex(&body)[..TAG_LEN];
         Ok(Ready {
             account_id: account.id,
             refusal,
@@ -120,20 +127,76 @@ impl Ready {
             },
             js_constant: account.js_constant.as_deref().map(Into::into),
             expires_at,
-            token_json: Bytes::from(token_json),
-            literal,
-            tag,
+            // Exactly as long as it must be: one of these is held per account.
+            text: Bytes::from(
+                format!("{public_id}{tag}{body}")
+                    .into_boxed_str()
+                    .into_boxed_bytes(),
+            ),
+            public_id_len: u16::try_from(public_id.len()).map_err(|_| too_long())?,
+            literal_len: u16::try_from(literal_len).map_err(|_| too_long())?,
         })
+    }
+
+    pub fn public_id(&self) -> &str {
+        self.str_at(0..usize::from(self.public_id_len))
+    }
+
+    /// Differs whenever the token or its expiry does; the three token bodies derive their
+    /// ETags from it.
+    pub fn tag(&self) -> &str {
+        let start = usize::from(self.public_id_len);
+        self.str_at(start..start + TAG_LEN)
+    }
+
+    /// `{"token": "...", "expires_at": "..."}`, empty when there is no token.
+    pub fn token_json(&self) -> Bytes {
+        self.text.slice(usize::from(self.public_id_len) + TAG_LEN..)
     }
 
     /// The token as a JSON (and JavaScript) string literal.
     pub fn literal(&self) -> &str {
-        std::str::from_utf8(&self.token_json[self.literal.clone()]).unwrap_or("\"\"")
+        let start = usize::from(self.public_id_len) + TAG_LEN + BODY_HEAD.len();
+        self.str_at(start..start + usize::from(self.literal_len))
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.literal_len > 0
+    }
+
+    fn str_at(&self, range: Range<usize>) -> &str {
+        // Built from whole strings at char boundaries, so this never fails.
+        std::str::from_utf8(self.text.get(range).unwrap_or_default()).unwrap_or_default()
     }
 
     /// Whether shared caches may keep the answers: only when anyone may load them.
     pub fn is_public(&self) -> bool {
         self.lock.is_open() && self.lock.allow_no_origin
+    }
+}
+
+/// An entry of the set of ready answers, found by its public id.
+#[derive(Debug)]
+struct ByPublicId(Arc<Ready>);
+
+impl PartialEq for ByPublicId {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.public_id() == other.0.public_id()
+    }
+}
+
+impl Eq for ByPublicId {}
+
+impl Hash for ByPublicId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As `str` hashes, so that lookups by `&str` find it (see `Borrow`).
+        self.0.public_id().hash(state);
+    }
+}
+
+impl Borrow<str> for ByPublicId {
+    fn borrow(&self) -> &str {
+        self.0.public_id()
     }
 }
 
@@ -147,8 +210,8 @@ pub struct ReadyMedia {
 
 #[derive(Debug, Default)]
 struct Entries {
-    by_public_id: HashMap<Box<str>, Arc<Ready>>,
-    public_id_of: HashMap<i64, Box<str>>,
+    by_public_id: HashSet<ByPublicId>,
+    by_account: HashMap<i64, Arc<Ready>>,
     media: HashMap<i64, Arc<ReadyMedia>>,
     /// When each account was last forgotten, and when everything was.
     forgotten: HashMap<i64, Instant>,
@@ -179,7 +242,7 @@ pub struct DeliveryCache {
 impl DeliveryCache {
     /// What the cache holds for a public id: `Some(None)` when it is known not to exist.
     pub fn get(&self, public_id: &str) -> Option<Option<Arc<Ready>>> {
-        if let Some(ready) = self.read().by_public_id.get(public_id) {
+        if let Some(ByPublicId(ready)) = self.read().by_public_id.get(public_id) {
             return Some(Some(ready.clone()));
         }
         let unknown = self.unknown.lock().unwrap_or_else(|e| e.into_inner());
@@ -190,7 +253,7 @@ impl DeliveryCache {
     }
 
     /// Keeps what a read begun at `began` found, unless the account changed meanwhile.
-    pub fn put(&self, public_id: &str, ready: &Arc<Ready>, began: Instant) {
+    pub fn put(&self, ready: &Arc<Ready>, began: Instant) {
         if !self.following.load(Ordering::Acquire) {
             return;
         }
@@ -199,14 +262,10 @@ impl DeliveryCache {
             return;
         }
         // A rotated public id leaves its old entry behind: drop it.
-        if let Some(old) = entries
-            .public_id_of
-            .insert(ready.account_id, public_id.into())
-            && &*old != public_id
-        {
-            entries.by_public_id.remove(&old);
+        if let Some(old) = entries.by_account.insert(ready.account_id, ready.clone()) {
+            entries.by_public_id.remove(old.public_id());
         }
-        entries.by_public_id.insert(public_id.into(), ready.clone());
+        entries.by_public_id.replace(ByPublicId(ready.clone()));
     }
 
     pub fn put_unknown(&self, public_id: &str) {
@@ -249,8 +308,8 @@ impl DeliveryCache {
             entries.sweep_forgotten_at = (entries.forgotten.len() * 2).max(10_000);
         }
         entries.forgotten.insert(account_id, Instant::now());
-        if let Some(public_id) = entries.public_id_of.remove(&account_id) {
-            entries.by_public_id.remove(&public_id);
+        if let Some(ready) = entries.by_account.remove(&account_id) {
+            entries.by_public_id.remove(ready.public_id());
         }
         entries.media.remove(&account_id);
     }

@@ -179,8 +179,13 @@ async fn ready(state: &AppState, public_id: &str) -> Result<Option<Arc<Ready>>, 
     let token = token
         .as_ref()
         .map(|token| (token.token.expose(), token.expires_at));
-    let ready = Arc::new(Ready::build(&account, tenant.disabled_at.is_some(), token)?);
-    cache.put(public_id, &ready, began);
+    let ready = Arc::new(Ready::build(
+        public_id,
+        &account,
+        tenant.disabled_at.is_some(),
+        token,
+    )?);
+    cache.put(&ready, began);
     Ok(Some(ready))
 }
 
@@ -230,7 +235,7 @@ fn check_state(ready: &Ready) -> Result<(), ApiError> {
 
 /// 410 unless the account has a token that has not expired.
 fn check_token(ready: &Ready) -> Result<(), ApiError> {
-    if ready.token_json.is_empty() {
+    if !ready.has_token() {
         return Err(ApiError::Gone(
             "this account has no token: its owner must connect it again".to_owned(),
         ));
@@ -321,9 +326,9 @@ async fn token_json(
 ) -> Result<Response, ApiError> {
     let (ready, caller) = admit_token(&state, &public_id, peer, &headers).await?;
     state.delivery.counts.served(ready.account_id);
-    let etag = format!("\"{}\"", ready.tag);
+    let etag = format!("\"{}\"", ready.tag());
     let kind = "application/json";
-    let body = ready.token_json.clone();
+    let body = ready.token_json();
     Ok(deliver(
         &headers,
         ready.is_public(),
@@ -343,7 +348,7 @@ async fn instatokend(
 ) -> Result<Response, ApiError> {
     let (ready, caller) = admit_token(&state, &public_id, peer, &headers).await?;
     state.delivery.counts.served(ready.account_id);
-    let etag = format!("\"{}-i\"", ready.tag);
+    let etag = format!("\"{}-i\"", ready.tag());
     let body = format!("{{\"token\":{}}}", ready.literal());
     let kind = "application/json";
     Ok(deliver(
@@ -386,7 +391,7 @@ async fn token_js(
     let literal = ready.literal().replace("</", "<\\/");
     let body = format!("const {name} = {literal};\n");
     // The name is a valid identifier: letters, digits, `_` and `$` only, all safe in an ETag.
-    let etag = format!("\"{}-js-{name}\"", ready.tag);
+    let etag = format!("\"{}-js-{name}\"", ready.tag());
     let kind = "text/javascript; charset=utf-8";
     Ok(deliver(
         &headers,
