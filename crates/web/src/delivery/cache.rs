@@ -329,15 +329,6 @@ impl DeliveryCache {
             .clear();
     }
 
-    /// How many accounts' answers are held.
-    pub fn len(&self) -> usize {
-        self.read().by_public_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
         self.entries.read().unwrap_or_else(|e| e.into_inner())
     }
