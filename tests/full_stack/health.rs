@@ -3,7 +3,7 @@ use freshtoken_store::{ConnectSettings, SecretKey, Store};
 use freshtoken_web::{AppState, WebConfig};
 use serde_json::Value;
 
-use crate::support::{Process, freshtoken};
+use crate::support::{Process, free_port, freshtoken, run};
 
 #[tokio::test]
 async fn serve_with_nothing_configured_is_ready_on_sqlite_and_stops_on_sigterm() {
@@ -163,4 +163,28 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
         ),
         "{output}"
     );
+}
+
+#[tokio::test]
+async fn the_healthcheck_command_passes_on_a_ready_process_and_fails_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Process::serve(freshtoken(dir.path())).await;
+    let port = server.base_url.rsplit(':').next().unwrap().to_owned();
+
+    // As in the container: the process binds every interface, the check asks loopback.
+    let mut check = freshtoken(dir.path());
+    check
+        .env("FRESHTOKEN_BIND", format!("0.0.0.0:{port}"))
+        .arg("healthcheck");
+    let ready = run(&mut check);
+    assert!(ready.status.success(), "{ready:?}");
+
+    let mut nobody = freshtoken(dir.path());
+    nobody
+        .env("FRESHTOKEN_BIND", format!("127.0.0.1:{}", free_port()))
+        .arg("healthcheck");
+    let down = run(&mut nobody);
+    assert_eq!(down.status.code(), Some(1), "{down:?}");
+    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach"));
+    assert!(server.terminate().success());
 }

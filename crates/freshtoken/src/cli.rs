@@ -30,6 +30,9 @@ pub enum Command {
     Worker,
     /// Apply pending database migrations and exit. Running it twice is harmless.
     Migrate,
+    /// Exit 0 if the process serving at `--bind` is ready (`GET /readyz` answers 200), 1 if
+    /// not: a container health check that needs no HTTP client in the image.
+    Healthcheck,
     /// Run a fake Instagram (for demos and load tests) at `--bind`, seeded with demo users.
     FakeInstagram {
         /// Added to every answer, to model a distant server.

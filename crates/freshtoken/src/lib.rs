@@ -9,6 +9,7 @@ mod background;
 pub mod cli;
 pub mod config;
 mod fake;
+mod healthcheck;
 mod logging;
 pub mod server;
 
@@ -40,7 +41,10 @@ pub fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    // Needs none of the service's configuration: only an address.
+    // These need none of the service's configuration: only an address.
+    if let Some(Command::Healthcheck) = cli.command {
+        return healthcheck::run(&cli.settings);
+    }
     if let Some(Command::FakeInstagram { latency_ms }) = cli.command {
         return fake::run(&cli.settings, latency_ms);
     }
@@ -66,7 +70,7 @@ pub fn main() -> ExitCode {
             Command::Worker => server::run(config, server::Mode::Worker).await,
             Command::Migrate => admin::migrate(&config).await,
             Command::Admin(admin) => admin::run(&config, admin).await,
-            Command::FakeInstagram { .. } => {
+            Command::FakeInstagram { .. } | Command::Healthcheck => {
                 unreachable!("handled before the configuration is read")
             }
         }
