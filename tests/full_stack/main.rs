@@ -8,6 +8,7 @@ mod auth;
 mod config;
 mod connect;
 mod delivery;
+mod deploy;
 mod fake_instagram;
 mod health;
 mod imports;
