@@ -188,3 +188,47 @@ async fn the_healthcheck_command_passes_on_a_ready_process_and_fails_without_one
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach"));
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn every_answer_carries_security_headers_and_hsts_only_over_https() {
+    let app = crate::support::TestApp::spawn().await;
+    for path in ["/api/v1/instance", "/healthz", "/no/such/page"] {
+        let response = reqwest::get(format!("{}{path}", app.base_url))
+            .await
+            .unwrap();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|value| value.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let policy = header("content-security-policy");
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        assert!(
+            policy.contains("script-src 'self' 'wasm-unsafe-eval'"),
+            "{path}: {policy}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{path}");
+        assert_eq!(
+            header("strict-transport-security"),
+            "",
+            "plain http: no HSTS"
+        );
+    }
+
+    let https =
+        crate::support::TestApp::with_args(&["--public-url", "https://tokens.example"]).await;
+    let response = reqwest::get(format!("{}/healthz", https.base_url))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=63072000"
+    );
+}

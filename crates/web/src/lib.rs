@@ -16,6 +16,7 @@ mod openapi;
 mod operator;
 mod origin;
 mod pages;
+mod security_headers;
 pub mod tenants;
 pub mod throttle;
 pub mod webhooks;
@@ -244,7 +245,8 @@ fn traced(
 }
 
 /// The whole application: routes, then the middleware every request passes through: request
-/// ids, tracing without secrets, a body limit, a timeout, and panics as JSON 500s.
+/// ids, tracing without secrets, a body limit, a timeout, panics as JSON 500s, and security
+/// headers on every answer.
 ///
 /// The token URLs are traced at debug level: they are hit on every page view of every
 /// tenant's site, and a log line each would cost more than answering.
@@ -270,9 +272,14 @@ pub fn router(state: AppState) -> Router {
         .merge(connect::routes().layer(sessions(&state)))
         .fallback(|| async { ApiError::NotFound })
         .layer(traced(Level::INFO));
+    let https = security_headers::Https(state.config.public_url.scheme() == "https");
     Router::new()
         .merge(token_urls)
         .merge(everything_else)
         .with_state(state)
         .layer(middleware)
+        .layer(axum::middleware::map_response_with_state(
+            https,
+            security_headers::add,
+        ))
 }
