@@ -16,4 +16,5 @@ mod keys;
 mod notifications;
 mod operator;
 mod tenants;
+mod transfer;
 mod worker;

@@ -66,10 +66,62 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             tenant,
         } => import_instatokend(config, &file, &tenant).await,
         AdminCommand::Refresh { account_id } => refresh(config, account_id).await,
+        AdminCommand::Export { output } => export(config, &output).await,
+        AdminCommand::Import { file } => import(config, &file).await,
     }
 }
 
 /// `admin refresh ACCOUNT_ID`: enqueue a refresh now, for a worker to run.
+async fn export(config: &Config, output: &Path) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    crate::server::migrate(&store).await?;
+    let export = store.transfer().export().await?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options
+        .open(output)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", output.display()))?;
+    let mut writer = std::io::BufWriter::new(file);
+    serde_json::to_writer(&mut writer, &export)?;
+    std::io::Write::flush(&mut writer)?;
+    let summary = export.summary();
+    println!(
+        "exported {} users, {} workspaces, {} accounts and {} tokens (encrypted) to {}",
+        summary.users,
+        summary.tenants,
+        summary.accounts,
+        summary.tokens,
+        output.display()
+    );
+    Ok(())
+}
+
+async fn import(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let reader = std::io::BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
+    );
+    let export: freshtoken_store::Export = serde_json::from_reader(reader)
+        .with_context(|| format!("{} is not an `admin export` file", file.display()))?;
+    let store = open_store(config).await?;
+    crate::server::migrate(&store).await?;
+    let summary = store.transfer().import(export).await.map_err(|err| match err {
+        StoreError::Crypto(_) => anyhow::anyhow!(
+            "a token of the export cannot be opened with this instance's keys: set FRESHTOKEN_SECRET_KEY (or FRESHTOKEN_PREVIOUS_SECRET_KEYS) to the key of the instance that exported it"
+        ),
+        other => other.into(),
+    })?;
+    println!(
+        "imported {} users, {} workspaces, {} accounts and {} tokens",
+        summary.users, summary.tenants, summary.accounts, summary.tokens
+    );
+    Ok(())
+}
+
 async fn refresh(config: &Config, account_id: i64) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     crate::server::migrate(&store).await?;

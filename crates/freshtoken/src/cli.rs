@@ -111,6 +111,20 @@ pub enum AdminCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Write every user, workspace, account and token (still encrypted) to a JSON file, to
+    /// move the instance to another database with `admin import` (e.g. SQLite to PostgreSQL).
+    /// The file holds password hashes: keep it as safe as the database.
+    Export {
+        /// Where to write (created with permissions 0600).
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Read an `admin export` file into this database, which must have no users yet. Needs the
+    /// secret key the tokens were sealed with (FRESHTOKEN_SECRET_KEY, or the previous keys).
+    Import {
+        /// The file `admin export` wrote.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -43,6 +43,7 @@ pub use repo::refresh_queue::{RefreshClaim, RefreshQueue, RefreshResult, Refresh
 pub use repo::sessions::{SessionRecord, Sessions};
 pub use repo::tenants::{Tenant, Tenants};
 pub use repo::tokens::{RekeyReport, StoredToken, TokenLifetime, TokenUpdate, Tokens};
+pub use repo::transfer::{Export, ExportSummary, Transfer};
 pub use repo::users::{NewUser, User, Users, normalize_email};
 pub use repo::webhooks::{Webhook, Webhooks};
 
@@ -233,6 +234,9 @@ impl Store {
     }
     pub fn webhooks(&self) -> Webhooks<'_> {
         Webhooks::new(self)
+    }
+    pub fn transfer(&self) -> Transfer<'_> {
+        Transfer::new(self)
     }
     pub fn request_counts(&self) -> RequestCounts<'_> {
         RequestCounts::new(self)

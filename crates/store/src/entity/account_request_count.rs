@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// How many requests an account's token URLs served and refused on one UTC day.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "account_request_counts")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

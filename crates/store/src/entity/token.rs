@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A token at rest: only ever ciphertext. The plaintext exists in memory, never in this row.
-#[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "tokens")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

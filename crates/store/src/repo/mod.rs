@@ -15,6 +15,7 @@ pub mod refresh_queue;
 pub mod sessions;
 pub mod tenants;
 pub mod tokens;
+pub mod transfer;
 pub mod users;
 pub mod webhooks;
 
