@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use crate::auth::sha256_hex;
 
 /// How often a web process on SQLite reads the change log.
-pub const SQLITE_POLL: Duration = Duration::from_millis(500);
+const SQLITE_POLL: Duration = Duration::from_millis(500);
 /// An unknown public id is remembered as unknown this long (ids are random, so one only becomes
 /// known by being created, and nobody asks for an id before it exists).
 const UNKNOWN_TTL: Duration = Duration::from_secs(5);

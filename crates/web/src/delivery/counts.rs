@@ -9,9 +9,6 @@ use chrono::{NaiveDate, Utc};
 use freshtoken_store::{RequestCount, Store};
 use tokio::sync::watch;
 
-/// How often counts are written by default. A crash loses at most this much counting.
-pub const DEFAULT_FLUSH_EVERY: Duration = Duration::from_secs(30);
-
 const SHARDS: usize = 8;
 
 type Counts = HashMap<(i64, NaiveDate), RequestCount>;

@@ -28,9 +28,9 @@ use serde::Deserialize;
 
 use crate::auth::{ClientAddress, sha256_hex};
 use crate::{ApiError, AppState};
-pub use cache::{DeliveryCache, SQLITE_POLL, follow_changes};
+pub use cache::{DeliveryCache, follow_changes};
 use cache::{Ready, ReadyMedia, Refusal};
-pub use counts::{DEFAULT_FLUSH_EVERY, RequestCounter, flush_counts};
+pub use counts::{RequestCounter, flush_counts};
 pub use limits::{DEFAULT_PER_ACCOUNT, DEFAULT_PER_ADDRESS, DeliveryLimits, Network};
 use limits::{Limiter, client_address};
 
@@ -44,11 +44,6 @@ pub struct Delivery {
     trusted_proxies: Vec<Network>,
     /// When this process last told the worker that an account's media are wanted.
     media_wanted: Mutex<HashMap<i64, Instant>>,
-}
-
-/// Waits until `shutdown` says stop (or its sender is gone).
-async fn stop_requested(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// How often one process records that an account's media are still wanted.
@@ -93,6 +88,11 @@ impl Delivery {
         wanted.insert(account_id, Instant::now());
         true
     }
+}
+
+/// Waits until `shutdown` says stop (or its sender is gone).
+async fn stop_requested(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 pub fn routes() -> Router<AppState> {
