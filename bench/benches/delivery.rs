@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use freshtoken_bench::{env_or, memory_kb};
 use freshtoken_core::AccessToken;
 use freshtoken_store::testing::{SeedAccount, seed_due_accounts};
 use freshtoken_store::{KeyStore, Keyring, SecretKey, Store};
@@ -17,13 +18,6 @@ use sea_orm::{ConnectionTrait, Statement};
 const ROLE_VAR: &str = "FRESHTOKEN_BENCH_ROLE";
 /// What a browser on a tenant's site sends.
 const ORIGIN: &str = "https://shop.example";
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -123,7 +117,7 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
     let client = reqwest::Client::new();
     let first = warm(&client, &base, &public_ids).await;
     let body_size = first.len();
-    let idle_rss = rss_kb(web.id(), "VmRSS:");
+    let idle_rss = memory_kb(web.id(), "VmRSS:");
 
     let ids_file = work.path().join("ids.txt");
     std::fs::write(&ids_file, public_ids.join("\n")).expect("write ids");
@@ -135,8 +129,8 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
         connections,
         seconds,
     );
-    let rss = rss_kb(web.id(), "VmRSS:");
-    let peak = rss_kb(web.id(), "VmHWM:");
+    let rss = memory_kb(web.id(), "VmRSS:");
+    let peak = memory_kb(web.id(), "VmHWM:");
     let _ = web.kill();
     let _ = web.wait();
 
@@ -420,18 +414,4 @@ fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port()
-}
-
-/// A memory figure of the process from /proc (`VmRSS:` now, `VmHWM:` the peak), in KiB.
-fn rss_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with(field))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse().ok())
-        })
-        .unwrap_or(0)
 }

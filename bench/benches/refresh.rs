@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use fake_instagram::{FakeConfig, FakeInstagram};
+use freshtoken_bench::{env_or, memory_kb};
 use freshtoken_core::AccessToken;
 use freshtoken_instagram::{ClientConfig, InstagramClient};
 use freshtoken_store::testing::{SeedAccount, TestDatabase, TestStore, seed_due_accounts};
@@ -18,13 +19,6 @@ use sea_orm::{ConnectionTrait, Statement};
 
 const LATENCY: Duration = Duration::from_millis(20);
 const ROLE_VAR: &str = "FRESHTOKEN_BENCH_ROLE";
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -205,7 +199,7 @@ async fn orchestrate() {
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
             for (worker, peak) in workers.iter().zip(peak_kb.iter_mut()) {
-                *peak = (*peak).max(peak_rss_kb(worker.id()));
+                *peak = (*peak).max(memory_kb(worker.id(), "VmHWM:"));
             }
             let done = refreshed(&store).await;
             if done >= accounts as i64 || Instant::now() > deadline {
@@ -246,20 +240,6 @@ async fn refreshed(store: &Store) -> i64 {
         .ok()
         .flatten()
         .and_then(|row| row.try_get_by_index::<i64>(0).ok())
-        .unwrap_or(0)
-}
-
-/// The most memory the process has held, from /proc (0 where there is none).
-fn peak_rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmHWM:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse().ok())
-        })
         .unwrap_or(0)
 }
 

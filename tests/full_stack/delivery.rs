@@ -645,7 +645,7 @@ async fn request_counts_are_written_every_interval() {
 /// holds the account's answers in memory.
 #[tokio::test]
 async fn every_web_process_follows_changes_made_through_another_within_5_seconds() {
-    use crate::support::{Browser, Process, freshtoken};
+    use crate::support::{Browser, Process, freshtoken_with};
     use fake_instagram::{FakeConfig, FakeInstagram};
 
     let database = freshtoken_store::testing::TestDatabase::new().await;
@@ -653,18 +653,8 @@ async fn every_web_process_follows_changes_made_through_another_within_5_seconds
     let key = freshtoken_store::SecretKey::generate().to_base64();
     let data_dir = tempfile::tempdir().unwrap();
     let web = || {
-        let mut command = freshtoken(data_dir.path());
-        for name in [
-            "FRESHTOKEN_INSTAGRAM_OAUTH_URL",
-            "FRESHTOKEN_INSTAGRAM_API_URL",
-            "FRESHTOKEN_INSTAGRAM_GRAPH_URL",
-            "FRESHTOKEN_FACEBOOK_GRAPH_URL",
-        ] {
-            command.env(name, fake.base_url());
-        }
+        let mut command = freshtoken_with(data_dir.path(), &fake);
         command
-            .env("FRESHTOKEN_INSTAGRAM_CLIENT_ID", fake.app_id())
-            .env("FRESHTOKEN_INSTAGRAM_CLIENT_SECRET", fake.app_secret())
             .env("FRESHTOKEN_DATABASE_URL", &database.url)
             .env("FRESHTOKEN_SECRET_KEY", key.as_str())
             .env("FRESHTOKEN_LOG", "warn");

@@ -3,29 +3,12 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use fake_instagram::{FakeConfig, FakeInstagram};
 
-use crate::support::{Browser, Process, freshtoken, run};
-
-/// `freshtoken` on a data directory, with Instagram at the fake.
-fn freshtoken_with(data_dir: &Path, fake: &FakeInstagram) -> Command {
-    let mut command = freshtoken(data_dir);
-    for name in [
-        "FRESHTOKEN_INSTAGRAM_OAUTH_URL",
-        "FRESHTOKEN_INSTAGRAM_API_URL",
-        "FRESHTOKEN_INSTAGRAM_GRAPH_URL",
-        "FRESHTOKEN_FACEBOOK_GRAPH_URL",
-    ] {
-        command.env(name, fake.base_url());
-    }
-    command
-        .env("FRESHTOKEN_INSTAGRAM_CLIENT_ID", fake.app_id())
-        .env("FRESHTOKEN_INSTAGRAM_CLIENT_SECRET", fake.app_secret());
-    command
-}
+use crate::support::{Browser, Process, freshtoken, freshtoken_with, run};
 
 fn text(output: &Output) -> (String, String) {
     (

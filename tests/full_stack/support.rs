@@ -21,6 +21,23 @@ pub fn freshtoken(data_dir: &Path) -> Command {
     command
 }
 
+/// `freshtoken` on a data directory, with Instagram at the fake.
+pub fn freshtoken_with(data_dir: &Path, fake: &fake_instagram::FakeInstagram) -> Command {
+    let mut command = freshtoken(data_dir);
+    for name in [
+        "FRESHTOKEN_INSTAGRAM_OAUTH_URL",
+        "FRESHTOKEN_INSTAGRAM_API_URL",
+        "FRESHTOKEN_INSTAGRAM_GRAPH_URL",
+        "FRESHTOKEN_FACEBOOK_GRAPH_URL",
+    ] {
+        command.env(name, fake.base_url());
+    }
+    command
+        .env("FRESHTOKEN_INSTAGRAM_CLIENT_ID", fake.app_id())
+        .env("FRESHTOKEN_INSTAGRAM_CLIENT_SECRET", fake.app_secret());
+    command
+}
+
 pub fn run(command: &mut Command) -> Output {
     command
         .stdin(Stdio::null())

@@ -7,30 +7,16 @@ use std::time::Duration;
 use fake_instagram::{FakeConfig, FakeInstagram};
 use serde_json::json;
 
-use crate::support::{Browser, Process, freshtoken, run};
+use crate::support::{Browser, Process, freshtoken, freshtoken_with, run};
 
 #[tokio::test]
 async fn an_sqlite_instance_moves_to_another_database_with_its_people_and_tokens() {
     let fake = FakeInstagram::start(FakeConfig::default()).await.unwrap();
-    let with_instagram = |command: &mut std::process::Command| {
-        for name in [
-            "FRESHTOKEN_INSTAGRAM_OAUTH_URL",
-            "FRESHTOKEN_INSTAGRAM_API_URL",
-            "FRESHTOKEN_INSTAGRAM_GRAPH_URL",
-            "FRESHTOKEN_FACEBOOK_GRAPH_URL",
-        ] {
-            command.env(name, fake.base_url());
-        }
-        command
-            .env("FRESHTOKEN_INSTAGRAM_CLIENT_ID", fake.app_id())
-            .env("FRESHTOKEN_INSTAGRAM_CLIENT_SECRET", fake.app_secret())
-            .env("FRESHTOKEN_LOG", "warn");
-    };
 
     // A small instance on SQLite, with a person, a workspace and a connected account.
     let old_dir = tempfile::tempdir().unwrap();
-    let mut command = freshtoken(old_dir.path());
-    with_instagram(&mut command);
+    let mut command = freshtoken_with(old_dir.path(), &fake);
+    command.env("FRESHTOKEN_LOG", "warn");
     let mut old = Process::serve(command).await;
     let mut owner = Browser::new(&old.base_url);
     let me = owner.sign_up("owner@bakery.example").await;
@@ -69,9 +55,9 @@ async fn an_sqlite_instance_moves_to_another_database_with_its_people_and_tokens
         .to_owned();
     let new_dir = tempfile::tempdir().unwrap();
     let target = |key: &str| {
-        let mut command = freshtoken(new_dir.path());
-        with_instagram(&mut command);
+        let mut command = freshtoken_with(new_dir.path(), &fake);
         command
+            .env("FRESHTOKEN_LOG", "warn")
             .env("FRESHTOKEN_DATABASE_URL", &database.url)
             .env("FRESHTOKEN_SECRET_KEY", key);
         command
