@@ -166,6 +166,22 @@ pub struct OperatorUserView {
     pub disabled: bool,
 }
 
+/// How the instance's background work stands, for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OperatorHealthView {
+    /// Accounts due for a refresh now and not yet refreshed: above zero for long means the
+    /// workers do not keep up (or none runs).
+    pub refreshes_due: u64,
+    /// Notifications (webhooks, e-mails) waiting to be delivered.
+    pub notifications_pending: u64,
+    /// The earliest expiry of any stored token.
+    pub soonest_expiry_at: Option<String>,
+    pub accounts_active: u64,
+    pub accounts_paused: u64,
+    pub accounts_needing_reconnect: u64,
+}
+
 /// A connected Instagram account, as its tenant sees it. The token itself is never part of it:
 /// websites fetch it from `token_json_url` or `token_js_url`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,6 +14,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// The shortest password accepted, checked by the server and, before sending, the dashboard.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
 /// A value read from storage or a request that is not one of the known spellings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} {value:?}")]

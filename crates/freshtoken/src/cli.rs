@@ -147,6 +147,16 @@ pub struct Settings {
     )]
     pub data_dir: PathBuf,
 
+    /// The built dashboard (`cargo dashboard` writes it to frontend/dist); without one, `/`
+    /// says how to build it and the API works regardless.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_DASHBOARD_DIR",
+        default_value = "frontend/dist",
+        global = true
+    )]
+    pub dashboard_dir: PathBuf,
+
     /// Address and port to listen on.
     #[arg(
         long,

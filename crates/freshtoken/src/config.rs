@@ -63,6 +63,7 @@ impl std::fmt::Debug for InstagramSettings {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    pub dashboard_dir: PathBuf,
     pub bind: SocketAddr,
     /// `None`: derived from the address actually bound (see [`Config::public_url_for`]).
     pub public_url: Option<Url>,
@@ -317,6 +318,7 @@ impl Config {
             session_idle,
             session_max_age,
             data_dir: settings.data_dir.clone(),
+            dashboard_dir: settings.dashboard_dir.clone(),
             bind,
             public_url,
             database_url,

@@ -8,6 +8,7 @@ use anyhow::Context;
 use fake_instagram::{DEMO_APP_ID, DEMO_APP_SECRET, FakeConfig, FakeInstagram};
 use freshtoken_instagram::{ClientConfig, InstagramClient};
 use freshtoken_store::{ConnectSettings, KeyStore, Store};
+use freshtoken_web::dashboard::Dashboard;
 use freshtoken_web::{AppState, WebConfig, connect, delivery};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -174,9 +175,17 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         (instagram_client(config, &public_url)?, None)
     };
     let (engine, handle) = background::build(config, &store, instagram.clone(), &public_url)?;
+    let dashboard = Dashboard::load(&config.dashboard_dir)?;
+    if !dashboard.is_built() {
+        tracing::warn!(
+            dir = %config.dashboard_dir.display(),
+            "the dashboard is not built (run `cargo dashboard`); the API works without it"
+        );
+    }
     let state = AppState::new(store, web_config)
         .with_instagram(instagram)
-        .with_background(handle);
+        .with_background(handle)
+        .with_dashboard(dashboard);
     // A refresh by this process's worker shows on its token URLs at once.
     let delivery = state.delivery.clone();
     engine.listen(Arc::new(move |account_id| {

@@ -57,6 +57,10 @@ pub fn routes() -> Router<AppState> {
             "/tenants/{tenant_id}/accounts/{account_id}/requests",
             get(requests),
         )
+        .route(
+            "/tenants/{tenant_id}/accounts/{account_id}/media",
+            get(media),
+        )
 }
 
 /// One of the account's public URLs (`token.json`, `token.js`, `media.json`), under the
@@ -604,6 +608,35 @@ async fn refresh_now(
         StatusCode::ACCEPTED,
         axum::Json(account_view(&state, &account).await?),
     ))
+}
+
+/// The account's recent posts for its members, in `media.json`'s shape but without its
+/// origin lock: the dashboard's preview. With nothing synced yet it asks the worker for a sync.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}/media", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), responses((status = 200, description = "`{\"data\": [...], \"synced_at\": ...}` as media.json answers"), (status = 404, description = "not found", body = ErrorBody)))]
+async fn media(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, account_id)): Path<(i64, i64)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    Access::resolve(&state, principal, tenant_id).await?;
+    state.store.accounts().get(tenant_id, account_id).await?;
+    let body = match state.store.media().get(account_id).await? {
+        Some(media) => format!(
+            "{{\"data\":{},\"synced_at\":\"{}\"}}",
+            media.items,
+            rfc3339(media.synced_at)
+        ),
+        None => {
+            state
+                .store
+                .media()
+                .mark_requested(account_id, Utc::now())
+                .await?;
+            r#"{"data":[],"synced_at":null}"#.to_owned()
+        }
+    };
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,6 +7,7 @@
 pub mod accounts;
 mod api_keys;
 pub mod auth;
+pub mod dashboard;
 pub mod connect;
 pub mod delivery;
 mod error;
@@ -104,6 +105,8 @@ pub struct AppState {
     pub background: Option<Arc<dyn Background>>,
     /// What the token URLs serve from memory, their rate limits and request counts.
     pub delivery: Arc<delivery::Delivery>,
+    /// The dashboard's files, served at `/` and `/assets/`.
+    pub dashboard: Arc<dashboard::Dashboard>,
 }
 
 /// What the web side asks of the background worker. The binary wires it in, so that this
@@ -132,7 +135,13 @@ impl AppState {
             instagram: Arc::new(instagram),
             background: None,
             delivery,
+            dashboard: Arc::new(dashboard::Dashboard::missing(dashboard::DEFAULT_DIR)),
         }
+    }
+
+    pub fn with_dashboard(mut self, dashboard: dashboard::Dashboard) -> AppState {
+        self.dashboard = Arc::new(dashboard);
+        self
     }
 
     pub fn with_background(mut self, background: Arc<dyn Background>) -> AppState {
@@ -270,7 +279,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .nest("/api/v1", api(&state))
         .merge(connect::routes().layer(sessions(&state)))
-        .fallback(|| async { ApiError::NotFound })
+        .route("/assets/{name}", axum::routing::get(dashboard::asset))
+        .fallback(dashboard::page)
         .layer(traced(Level::INFO));
     let https = security_headers::Https(state.config.public_url.scheme() == "https");
     Router::new()

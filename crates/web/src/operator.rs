@@ -7,7 +7,8 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
-use freshtoken_core::api::{OperatorTenantView, OperatorUserView};
+use freshtoken_core::AccountStatus;
+use freshtoken_core::api::{OperatorHealthView, OperatorTenantView, OperatorUserView};
 use freshtoken_store::User;
 
 use crate::auth::SignedIn;
@@ -19,6 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/tenants", get(tenants))
         .route("/admin/users", get(users))
+        .route("/admin/health", get(health))
         .route("/admin/tenants/{id}/disable", post(disable_tenant))
         .route("/admin/tenants/{id}/enable", post(enable_tenant))
         .route("/admin/users/{id}/disable", post(disable_user))
@@ -60,6 +62,34 @@ async fn tenants(
         });
     }
     Ok(axum::Json(views))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/health", tag = "operator", responses((status = 200, description = "the refresh and notification backlog, accounts by status", body = OperatorHealthView), (status = 404, description = "not an operator", body = ErrorBody)))]
+async fn health(
+    State(state): State<AppState>,
+    _: Operator,
+) -> Result<axum::Json<OperatorHealthView>, ApiError> {
+    let now = chrono::Utc::now();
+    let by_status = state.store.accounts().count_by_status().await?;
+    let count = |status: AccountStatus| {
+        by_status
+            .iter()
+            .find(|(name, _)| name == status.as_str())
+            .map_or(0, |(_, count)| u64::try_from(*count).unwrap_or(0))
+    };
+    Ok(axum::Json(OperatorHealthView {
+        refreshes_due: state.store.refresh_queue().due_count(now).await?,
+        notifications_pending: state.store.notifications().pending_count().await?,
+        soonest_expiry_at: state
+            .store
+            .refresh_queue()
+            .soonest_expiry()
+            .await?
+            .map(rfc3339),
+        accounts_active: count(AccountStatus::Active),
+        accounts_paused: count(AccountStatus::Paused),
+        accounts_needing_reconnect: count(AccountStatus::NeedsReconnect),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "operator", responses((status = 200, description = "every user", body = Vec<OperatorUserView>), (status = 404, description = "not an operator", body = ErrorBody)))]

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use freshtoken_core::api::{CreateWebhookRequest, NotificationView, WEBHOOK_EVENTS, WebhookView};
 use freshtoken_store::{Notification, Webhook};
 use serde::Deserialize;
@@ -25,6 +25,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/tenants/{tenant_id}/webhooks", get(list).post(create))
         .route("/tenants/{tenant_id}/webhooks/{webhook_id}", delete(remove))
+        .route(
+            "/tenants/{tenant_id}/webhooks/{webhook_id}/test",
+            post(send_test),
+        )
         .route("/tenants/{tenant_id}/notifications", get(notifications))
 }
 
@@ -159,6 +163,25 @@ async fn remove(
         .require_owner()?;
     state.store.webhooks().delete(tenant_id, webhook_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Queues a `webhook.test` delivery to the endpoint; the delivery log shows how it went.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/webhooks/{webhook_id}/test", tag = "webhooks", params(("tenant_id" = i64, Path, description = "workspace id"), ("webhook_id" = i64, Path, description = "endpoint")), responses((status = 202, description = "queued; the worker delivers it within seconds", body = NotificationView), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
+async fn send_test(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, webhook_id)): Path<(i64, i64)>,
+) -> Result<(StatusCode, axum::Json<NotificationView>), ApiError> {
+    Access::resolve(&state, principal, tenant_id)
+        .await?
+        .require_owner()?;
+    let queued = state
+        .store
+        .notifications()
+        .enqueue_test(tenant_id, webhook_id, chrono::Utc::now())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((StatusCode::ACCEPTED, axum::Json(notification_view(queued))))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -191,6 +191,18 @@ impl<'a> Accounts<'a> {
     }
 
     /// The tenant's account; another tenant's account is `NotFound`, exactly like a missing one.
+    /// How many accounts of the whole instance are in each status, for the operator.
+    pub async fn count_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(account::Entity::find()
+            .select_only()
+            .column(account::Column::Status)
+            .column_as(account::Column::Id.count(), "count")
+            .group_by(account::Column::Status)
+            .into_tuple()
+            .all(&self.store.db)
+            .await?)
+    }
+
     pub async fn get(&self, tenant_id: i64, id: i64) -> Result<Account, StoreError> {
         self.row(tenant_id, id).await?.try_into()
     }

@@ -95,6 +95,28 @@ pub struct Notification {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+impl From<notification::Model> for Notification {
+    fn from(row: notification::Model) -> Notification {
+        Notification {
+            id: row.id,
+            account_id: row.account_id,
+            channel: row.channel,
+            webhook_id: row.webhook_id,
+            recipient: row.recipient,
+            event: row.event,
+            status: row.status,
+            attempts: row.attempts,
+            response_status: row.response_status,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            delivered_at: row.delivered_at,
+        }
+    }
+}
+
+/// The event of a test delivery an owner asks for.
+pub const TEST_EVENT: &str = "webhook.test";
+
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
@@ -306,21 +328,50 @@ impl<'a> Notifications<'a> {
             .all(&self.store.db)
             .await?
             .into_iter()
-            .map(|row| Notification {
-                id: row.id,
-                account_id: row.account_id,
-                channel: row.channel,
-                webhook_id: row.webhook_id,
-                recipient: row.recipient,
-                event: row.event,
-                status: row.status,
-                attempts: row.attempts,
-                response_status: row.response_status,
-                last_error: row.last_error,
-                created_at: row.created_at,
-                delivered_at: row.delivered_at,
-            })
+            .map(Notification::from)
             .collect())
+    }
+
+    /// Queues a `webhook.test` delivery to one of the tenant's webhooks, whatever events it
+    /// subscribes to, so an owner can check the endpoint and its signature check; `None` when
+    /// the tenant has no such webhook. It goes through the worker and the delivery log like
+    /// any other notification.
+    pub async fn enqueue_test(
+        &self,
+        tenant_id: i64,
+        webhook_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Notification>, StoreError> {
+        let Some(hook) = webhook::Entity::find_by_id(webhook_id)
+            .filter(webhook::Column::TenantId.eq(tenant_id))
+            .one(&self.store.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let body = json!({
+            "id": format!("evt_{}", random_id()),
+            "type": TEST_EVENT,
+            "created_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "tenant_id": tenant_id,
+            "data": { "message": "A test delivery from freshtoken: this endpoint is reachable." },
+        })
+        .to_string();
+        let row = notification::ActiveModel {
+            tenant_id: Set(tenant_id),
+            webhook_id: Set(Some(hook.id)),
+            channel: Set("webhook".to_owned()),
+            event: Set(TEST_EVENT.to_owned()),
+            payload: Set(body),
+            status: Set(PENDING.to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(Some(now)),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&self.store.db)
+        .await?;
+        Ok(Some(Notification::from(row)))
     }
 
     /// Pending notifications, for the queue-depth metric.

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-pub const MIN_LENGTH: usize = 10;
+pub const MIN_LENGTH: usize = freshtoken_core::MIN_PASSWORD_CHARS;
 pub const MAX_LENGTH: usize = 1024;
 
 fn argon2() -> Argon2<'static> {

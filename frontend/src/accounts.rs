@@ -1,0 +1,734 @@
+//! The accounts of a workspace: the list with Connect and Paste a token, and one account's
+//! page with its token URLs, snippets, settings, history, request counts and posts.
+
+use freshtoken_core::api::{AccountView, DailyRequestsView, PasteTokenRequest, RefreshEventView, UpdateAccountRequest};
+use freshtoken_core::js::check_constant_name;
+use freshtoken_core::origin::parse_allowed_origins;
+use freshtoken_core::{AccountStatus, RefreshInterval, RefreshOutcome, Role};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use crate::routing::{segments, use_router};
+
+use crate::api::{self, ApiError};
+use crate::auth::Field;
+use crate::layout::{Area, Layout, role_in, workspace_path};
+use crate::use_session;
+use crate::widgets::{ErrorNote, Snippet, StatusBadge, When, days_until};
+
+/// The workspace id of the address (`/w/:tenant/…`).
+pub fn tenant_param() -> Signal<Option<i64>> {
+    let router = use_router();
+    Signal::derive(move || match &segments(&router.path())[..] {
+        [w, id, ..] if w == "w" => id.parse().ok(),
+        _ => None,
+    })
+}
+
+fn accounts_path(tenant: i64) -> String {
+    format!("/tenants/{tenant}/accounts")
+}
+
+fn account_page(tenant: i64, account: i64) -> String {
+    format!("{}/accounts/{account}", workspace_path(tenant))
+}
+
+/// Where "Connect Instagram" starts: the server's OAuth flow, coming back to this workspace.
+fn connect_url(tenant: i64) -> String {
+    let next = js_sys::encode_uri_component(&workspace_path(tenant));
+    format!("/connect/instagram?tenant={tenant}&next={next}")
+}
+
+/// The profile picture, or the first letter when there is none the page may show (the
+/// content security policy allows https images only).
+#[component]
+fn Avatar(account: AccountView) -> impl IntoView {
+    match account.profile_picture_url.filter(|url| url.starts_with("https://")) {
+        Some(url) => view! { <img class="avatar" src=url alt="" width="40" height="40"/> }.into_any(),
+        None => {
+            let initial = account.username.chars().next().unwrap_or('?').to_uppercase().to_string();
+            view! { <span class="avatar" aria-hidden="true">{initial}</span> }.into_any()
+        }
+    }
+}
+
+fn expiry_words(account: &AccountView) -> String {
+    match account.token_expires_at.as_deref().and_then(days_until) {
+        None => "expiry not known yet".to_owned(),
+        Some(days) if days < 0 => "expired".to_owned(),
+        Some(0) => "expires today".to_owned(),
+        Some(1) => "expires in 1 day".to_owned(),
+        Some(days) => format!("expires in {days} days"),
+    }
+}
+
+#[component]
+pub fn AccountList() -> impl IntoView {
+    let tenant = tenant_param();
+    let session = use_session();
+    let router = use_router();
+    let role = role_in(tenant);
+    let can_edit = move || role.get().is_some_and(Role::can_edit);
+    let accounts = LocalResource::new(move || async move {
+        match tenant.get() {
+            Some(id) => api::get::<Vec<AccountView>>(&accounts_path(id)).await,
+            None => Err(ApiError { status: 404, message: "No such workspace.".to_owned() }),
+        }
+    });
+    // Back from Instagram's consent page: straight to the account just connected.
+    Effect::new(move |_| {
+        if let (Some(id), Some(account)) = (tenant.get(), router.query("connected")) {
+            if let Ok(account) = account.parse::<i64>() {
+                router.replace(&account_page(id, account));
+            }
+        }
+    });
+    let pasting = RwSignal::new(false);
+    let connect_available = move || session.instance.get().is_some_and(|instance| instance.instagram_connect);
+
+    view! {
+        <Layout tenant=tenant area=Area::Accounts>
+            <div class="page-head">
+                <h1>"Instagram accounts"</h1>
+                <Show when=can_edit>
+                    <div class="actions">
+                        <Show
+                            when=connect_available
+                            fallback=|| view! { <span class="hint">"Connect needs an Instagram app (see docs/instagram-app.md); you can paste a token."</span> }
+                        >
+                            <a class="button" href=move || tenant.get().map(connect_url).unwrap_or_default() rel="external">"Connect Instagram"</a>
+                        </Show>
+                        <button type="button" class="secondary" on:click=move |_| pasting.update(|open| *open = !*open)
+                            aria-expanded=move || pasting.get().to_string()>
+                            "Paste a token"
+                        </button>
+                    </div>
+                </Show>
+            </div>
+            <Show when=move || pasting.get()>
+                <PasteToken tenant=tenant open=pasting/>
+            </Show>
+            {move || match accounts.get() {
+                None => view! { <p role="status">"Loading accounts…"</p> }.into_any(),
+                Some(Err(err)) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! {
+                    <div class="empty">
+                        <p>"No accounts yet. Connect an Instagram account, or paste a token you already have; freshtoken keeps it fresh from then on."</p>
+                    </div>
+                }.into_any(),
+                Some(Ok(list)) => {
+                    let tenant_id = tenant.get().unwrap_or_default();
+                    view! {
+                        <ul class="accounts" aria-label="Accounts">
+                            {list.into_iter().map(|account| view! { <AccountRow tenant=tenant_id account=account/> }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }
+            }}
+        </Layout>
+    }
+}
+
+#[component]
+fn AccountRow(tenant: i64, account: AccountView) -> impl IntoView {
+    let href = account_page(tenant, account.id);
+    let expiry = expiry_words(&account);
+    view! {
+        <li class="account-row">
+            <Avatar account=account.clone()/>
+            <div class="account-main">
+                <a href=href class="account-name">"@" {account.username.clone()}</a>
+                {(!account.label.is_empty()).then(|| view! { <span class="muted">" · " {account.label.clone()}</span> })}
+                <div class="account-facts">
+                    <StatusBadge status=account.status/>
+                    <span>{expiry}</span>
+                    <span>"last refresh " <When at=account.last_refresh_at.clone()/></span>
+                    <span>"next " <When at=account.next_refresh_at.clone() never="not scheduled"/></span>
+                </div>
+                {account.last_error.clone().map(|error| view! { <p class="error small">{error}</p> })}
+            </div>
+        </li>
+    }
+}
+
+/// Splits the origins editor's text into one origin a line, dropping blank lines.
+fn origin_lines(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect()
+}
+
+fn origins_problem(text: &str) -> Option<String> {
+    parse_allowed_origins(&origin_lines(text)).err().map(|err| err.to_string())
+}
+
+#[component]
+fn PasteToken(tenant: Signal<Option<i64>>, open: RwSignal<bool>) -> impl IntoView {
+    let router = use_router();
+    let token = RwSignal::new(String::new());
+    let label = RwSignal::new(String::new());
+    let origins = RwSignal::new(String::new());
+    let tried = RwSignal::new(false);
+    let pending = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let token_error = Signal::derive(move || {
+        let text = token.get();
+        let text = text.trim();
+        tried.get().then(|| {
+            if text.is_empty() {
+                Some("Paste the access token.".to_owned())
+            } else if text.chars().any(char::is_whitespace) {
+                Some("A token has no spaces or line breaks; paste just the token.".to_owned())
+            } else {
+                None
+            }
+        }).flatten()
+    });
+    let origins_error = Signal::derive(move || tried.get().then(|| origins_problem(&origins.get())).flatten());
+    let no_error = Signal::derive(|| None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        tried.set(true);
+        let Some(tenant) = tenant.get() else { return };
+        if token_error.get().is_some() || origins_error.get().is_some() {
+            return;
+        }
+        let label_text = label.get().trim().to_owned();
+        let origin_list = origin_lines(&origins.get());
+        let request = PasteTokenRequest {
+            token: token.get().trim().to_owned(),
+            label: (!label_text.is_empty()).then_some(label_text),
+            allowed_origins: (!origin_list.is_empty()).then_some(origin_list),
+        };
+        pending.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match api::post::<_, AccountView>(&accounts_path(tenant), &request).await {
+                Ok(account) => {
+                    open.set(false);
+                    router.go(&account_page(tenant, account.id));
+                }
+                Err(err) => error.set(Some(err)),
+            }
+            pending.set(false);
+        });
+    };
+    view! {
+        <form class="panel" on:submit=submit novalidate>
+            <h2>"Paste a token"</h2>
+            <p class="hint">"An Instagram access token (Instagram API with Instagram Login), short- or long-lived. freshtoken checks it with Instagram, then keeps it fresh."</p>
+            <Field label="Access token" id="paste-token" value=token kind="password" autocomplete="off" problem=token_error/>
+            <Field label="Label (optional)" id="paste-label" value=label problem=no_error/>
+            <div class="field">
+                <label for="paste-origins">"Websites allowed to load it (optional, one a line)"</label>
+                <textarea id="paste-origins" rows="3" bind:value=origins placeholder="https://example.com"></textarea>
+                {move || origins_error.get().map(|problem| view! { <p class="field-error">{problem}</p> })}
+            </div>
+            <ErrorNote error=error.into()/>
+            <div class="actions">
+                <button type="submit" disabled=pending>{move || if pending.get() { "Checking the token…" } else { "Add the account" }}</button>
+                <button type="button" class="secondary" on:click=move |_| open.set(false)>"Cancel"</button>
+            </div>
+        </form>
+    }
+}
+
+/// The account id of the address (`/w/:tenant/accounts/:account`).
+fn account_param() -> Signal<Option<i64>> {
+    let router = use_router();
+    Signal::derive(move || match &segments(&router.path())[..] {
+        [w, _, accounts, id] if w == "w" && accounts == "accounts" => id.parse().ok(),
+        _ => None,
+    })
+}
+
+#[component]
+pub fn AccountDetail() -> impl IntoView {
+    let tenant = tenant_param();
+    let account_id = account_param();
+    let path = move || Some(format!("{}/{}", accounts_path(tenant.get()?), account_id.get()?));
+    let account = LocalResource::new(move || async move {
+        match path() {
+            Some(path) => api::get::<AccountView>(&path).await,
+            None => Err(ApiError { status: 404, message: "No such account.".to_owned() }),
+        }
+    });
+    // What the page shows; actions put the server's answer here without reloading.
+    let current = RwSignal::new(None::<AccountView>);
+    Effect::new(move |_| {
+        if let Some(Ok(view)) = account.get() {
+            current.set(Some(view));
+        }
+    });
+    let role = role_in(tenant);
+    let can_edit = Signal::derive(move || role.get().is_some_and(Role::can_edit));
+
+    view! {
+        <Layout tenant=tenant area=Area::Accounts>
+            <p><a href=move || tenant.get().map(workspace_path).unwrap_or_default()>"← All accounts"</a></p>
+            // Built once per load: saving a section updates `current`, which the parts that
+            // show server state read, while the forms keep what was typed.
+            {move || match account.get() {
+                Some(Err(err)) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
+                Some(Ok(view)) => view! { <AccountPage account=view current=current can_edit=can_edit tenant=tenant.get_untracked().unwrap_or_default()/> }.into_any(),
+                None => view! { <p role="status">"Loading the account…"</p> }.into_any(),
+            }}
+        </Layout>
+    }
+}
+
+#[component]
+fn AccountPage(account: AccountView, current: RwSignal<Option<AccountView>>, can_edit: Signal<bool>, tenant: i64) -> impl IntoView {
+    let path = format!("{}/{}", accounts_path(tenant), account.id);
+    view! {
+        {move || current.get().map(|account| view! { <AccountHeader account=account tenant=tenant/> })}
+        {move || current.get().map(|account| view! { <TokenUrls account=account/> })}
+        <Origins account=account.clone() path=path.clone() current=current can_edit=can_edit/>
+        <Settings account=account.clone() path=path.clone() current=current can_edit=can_edit/>
+        <Actions account=account.clone() path=path.clone() current=current can_edit=can_edit tenant=tenant/>
+        <RequestCounts account=account.clone() path=path.clone()/>
+        <History path=path.clone()/>
+        <MediaPreview path=path/>
+    }
+}
+
+/// The account's name, status and schedule, and what needs the reader's attention.
+#[component]
+fn AccountHeader(account: AccountView, tenant: i64) -> impl IntoView {
+    view! {
+        <div class="page-head">
+            <Avatar account=account.clone()/>
+            <div>
+                <h1>"@" {account.username.clone()}</h1>
+                <p class="account-facts">
+                    <StatusBadge status=account.status/>
+                    <span>{expiry_words(&account)}</span>
+                    <span>"last refresh " <When at=account.last_refresh_at.clone()/></span>
+                    <span>"next " <When at=account.next_refresh_at.clone() never="not scheduled"/></span>
+                </p>
+            </div>
+        </div>
+        {(account.status == AccountStatus::NeedsReconnect).then(|| view! {
+            <div class="callout bad" role="alert">
+                <p><strong>"This account needs you."</strong> " " {account.last_error.clone().unwrap_or_else(|| "Instagram no longer accepts its token.".to_owned())}</p>
+                <p>"Sites using it get no token until you connect it again; its URLs stay the same."</p>
+                <a class="button" href=connect_url(tenant) rel="external">"Reconnect Instagram"</a>
+            </div>
+        })}
+        {(account.status != AccountStatus::NeedsReconnect).then(|| account.last_error.clone().map(|error| view! {
+            <div class="callout" role="status"><strong>"The last refresh failed: "</strong>{error}" It will be retried."</div>
+        })).flatten()}
+    }
+}
+
+/// The token URLs and the snippets to paste into a website.
+#[component]
+fn TokenUrls(account: AccountView) -> impl IntoView {
+    let constant = account.js_constant.clone();
+    let script_tag = format!("<script src=\"{}\"></script>", account.token_js_url);
+    let fetch = format!(
+        "fetch(\"{}\")\n  .then((response) => response.json())\n  .then(({{ token }}) => {{\n    // use the token, e.g. with the Instagram API\n  }});",
+        account.token_json_url
+    );
+    let instafeed = format!(
+        "<div id=\"instafeed\"></div>\n<script src=\"https://cdn.jsdelivr.net/npm/instafeed.js@2/dist/instafeed.min.js\"></script>\n<script src=\"{}\"></script>\n<script>\n  new Instafeed({{ accessToken: {constant} }}).run();\n</script>",
+        account.token_js_url
+    );
+    view! {
+        <section aria-labelledby="urls-title">
+            <h2 id="urls-title">"Use it on your site"</h2>
+            <dl class="urls">
+                <dt>"token.js"</dt>
+                <dd><code>{account.token_js_url.clone()}</code>" defines " <code>{constant.clone()}</code>
+                    " (add " <code>"?const=Name"</code> " for another name)"</dd>
+                <dt>"token.json"</dt>
+                <dd><code>{account.token_json_url.clone()}</code></dd>
+                <dt>"media.json"</dt>
+                <dd><code>{account.media_json_url.clone()}</code></dd>
+            </dl>
+            <Snippet title="Script tag (token.js)" text=script_tag/>
+            <Snippet title="fetch (token.json)" text=fetch/>
+            <Snippet title="instafeed.js" text=instafeed/>
+        </section>
+    }
+}
+
+/// Sends `changes` and shows the server's answer; used by every editor of the page.
+fn save(path: String, changes: UpdateAccountRequest, current: RwSignal<Option<AccountView>>, pending: RwSignal<bool>, error: RwSignal<Option<ApiError>>, saved: RwSignal<bool>) {
+    pending.set(true);
+    error.set(None);
+    saved.set(false);
+    spawn_local(async move {
+        match api::patch::<_, AccountView>(&path, &changes).await {
+            Ok(view) => {
+                current.set(Some(view));
+                saved.set(true);
+            }
+            Err(err) => error.set(Some(err)),
+        }
+        pending.set(false);
+    });
+}
+
+/// The allowed origins editor, with the warning when the token is open to every site.
+#[component]
+fn Origins(account: AccountView, path: String, current: RwSignal<Option<AccountView>>, can_edit: Signal<bool>) -> impl IntoView {
+    let origins = RwSignal::new(account.allowed_origins.join("\n"));
+    let localhost = RwSignal::new(account.allow_localhost);
+    let no_origin = RwSignal::new(account.allow_no_origin);
+    let pending = RwSignal::new(false);
+    let saved = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let problem = Signal::derive(move || origins_problem(&origins.get()));
+    let open_to_all = move || origin_lines(&origins.get()).is_empty();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if problem.get().is_some() {
+            return;
+        }
+        let changes = UpdateAccountRequest {
+            allowed_origins: Some(origin_lines(&origins.get())),
+            allow_localhost: Some(localhost.get()),
+            allow_no_origin: Some(no_origin.get()),
+            ..Default::default()
+        };
+        save(path.clone(), changes, current, pending, error, saved);
+    };
+    view! {
+        <section aria-labelledby="origins-title">
+            <h2 id="origins-title">"Websites allowed to load the token"</h2>
+            <form on:submit=submit novalidate>
+                <Show when=open_to_all>
+                    <p class="callout warn" role="status">"No origins: any website can load this token. Add your site (e.g. https://example.com) so only it can."</p>
+                </Show>
+                <div class="field">
+                    <label for="origins">"Origins, one a line (https://example.com, https://*.example.com)"</label>
+                    <textarea id="origins" rows="4" bind:value=origins disabled=move || !can_edit.get()
+                        aria-invalid=move || problem.with(Option::is_some).to_string()></textarea>
+                    {move || problem.get().map(|problem| view! { <p class="field-error">{problem}</p> })}
+                </div>
+                <label class="check"><input type="checkbox" bind:checked=localhost disabled=move || !can_edit.get()/>" Also allow localhost and 127.0.0.1 (development)"</label>
+                <label class="check"><input type="checkbox" bind:checked=no_origin disabled=move || !can_edit.get()/>" Serve requests without Origin or Referer (server-side fetches)"</label>
+                <ErrorNote error=error.into()/>
+                <Show when=move || can_edit.get()>
+                    <div class="actions">
+                        <button type="submit" disabled=pending>{move || if pending.get() { "Saving…" } else { "Save origins" }}</button>
+                        <span role="status" class="copy-note">{move || if saved.get() { "Saved" } else { "" }}</span>
+                    </div>
+                </Show>
+            </form>
+        </section>
+    }
+}
+
+/// Label, JS constant name and refresh interval.
+#[component]
+fn Settings(account: AccountView, path: String, current: RwSignal<Option<AccountView>>, can_edit: Signal<bool>) -> impl IntoView {
+    let label = RwSignal::new(account.label.clone());
+    let constant = RwSignal::new(account.js_constant.clone());
+    let interval = RwSignal::new(account.refresh_interval.as_str().to_owned());
+    let pending = RwSignal::new(false);
+    let saved = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let no_error = Signal::derive(|| None::<String>);
+    let constant_problem = Signal::derive(move || {
+        let name = constant.get();
+        let name = name.trim();
+        (!name.is_empty()).then(|| check_constant_name(name).err().map(|err| err.to_string())).flatten()
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if constant_problem.get().is_some() {
+            return;
+        }
+        let changes = UpdateAccountRequest {
+            label: Some(label.get().trim().to_owned()),
+            js_constant: Some(constant.get().trim().to_owned()),
+            refresh_interval: interval.get().parse::<RefreshInterval>().ok(),
+            ..Default::default()
+        };
+        save(path.clone(), changes, current, pending, error, saved);
+    };
+    view! {
+        <section aria-labelledby="settings-title">
+            <h2 id="settings-title">"Settings"</h2>
+            <form on:submit=submit novalidate>
+                <Field label="Label" id="label" value=label problem=no_error/>
+                <Field label="JS constant name (token.js)" id="js-constant" value=constant
+                    hint="The global constant token.js defines; empty for InstagramToken." problem=constant_problem/>
+                <div class="field">
+                    <label for="interval">"Refresh"</label>
+                    <select id="interval" bind:value=interval disabled=move || !can_edit.get()>
+                        <option value="daily">"Daily"</option>
+                        <option value="weekly">"Weekly (recommended)"</option>
+                        <option value="monthly">"Monthly"</option>
+                    </select>
+                    <p class="hint">"A token close to expiry is refreshed at once, whatever this says."</p>
+                </div>
+                <ErrorNote error=error.into()/>
+                <Show when=move || can_edit.get()>
+                    <div class="actions">
+                        <button type="submit" disabled=pending>{move || if pending.get() { "Saving…" } else { "Save settings" }}</button>
+                        <span role="status" class="copy-note">{move || if saved.get() { "Saved" } else { "" }}</span>
+                    </div>
+                </Show>
+            </form>
+        </section>
+    }
+}
+
+/// Pause or resume, refresh now, rotate the URLs, delete.
+#[component]
+fn Actions(account: AccountView, path: String, current: RwSignal<Option<AccountView>>, can_edit: Signal<bool>, tenant: i64) -> impl IntoView {
+    let router = use_router();
+    let pending = RwSignal::new(None::<&'static str>);
+    let error = RwSignal::new(None::<ApiError>);
+    let note = RwSignal::new(None::<String>);
+    let confirming = RwSignal::new(None::<&'static str>);
+    let paused = move || current.with(|account| account.as_ref().is_some_and(|account| account.status == AccountStatus::Paused));
+    let username = account.username.clone();
+
+    let run = move |what: &'static str| {
+        let path = path.clone();
+        pending.set(Some(what));
+        error.set(None);
+        note.set(None);
+        confirming.set(None);
+        spawn_local(async move {
+            let outcome = match what {
+                "pause" | "resume" => {
+                    let changes = UpdateAccountRequest { paused: Some(what == "pause"), ..Default::default() };
+                    api::patch::<_, AccountView>(&path, &changes).await.map(|view| {
+                        current.set(Some(view));
+                        None
+                    })
+                }
+                "refresh" => api::post_empty(&format!("{path}/refresh"), &()).await
+                    .map(|()| Some("A refresh is on its way; the history below shows how it went in a moment.".to_owned())),
+                "rotate" => api::post::<_, AccountView>(&format!("{path}/rotate-url"), &()).await.map(|view| {
+                    current.set(Some(view));
+                    Some("New URLs are in place; the old ones no longer answer. Update your site.".to_owned())
+                }),
+                _ => match api::delete(&path).await {
+                    // The page goes away with the account: nothing left to update here.
+                    Ok(()) => return router.go(&workspace_path(tenant)),
+                    Err(err) => Err(err),
+                },
+            };
+            match outcome {
+                Ok(message) => note.set(message),
+                Err(err) => error.set(Some(err)),
+            }
+            pending.set(None);
+        });
+    };
+    let busy = move |what: &'static str, idle: &'static str, working: &'static str| {
+        move || if pending.get() == Some(what) { working } else { idle }
+    };
+    let run_pause = run.clone();
+    let run_refresh = run.clone();
+    let run_confirmed = run.clone();
+
+    view! {
+        <Show when=move || can_edit.get()>
+            <section aria-labelledby="actions-title">
+                <h2 id="actions-title">"Actions"</h2>
+                <div class="actions">
+                    {
+                        let run = run_pause.clone();
+                        view! {
+                            <button type="button" class="secondary" disabled=move || pending.get().is_some()
+                                on:click=move |_| run(if paused() { "resume" } else { "pause" })>
+                                {move || match (paused(), pending.get()) {
+                                    (true, Some("resume")) => "Resuming…",
+                                    (true, _) => "Resume",
+                                    (false, Some("pause")) => "Pausing…",
+                                    (false, _) => "Pause",
+                                }}
+                            </button>
+                        }
+                    }
+                    {
+                        let run = run_refresh.clone();
+                        view! { <button type="button" class="secondary" disabled=move || pending.get().is_some() on:click=move |_| run("refresh")>{busy("refresh", "Refresh now", "Asking…")}</button> }
+                    }
+                    <button type="button" class="secondary" disabled=move || pending.get().is_some() on:click=move |_| confirming.set(Some("rotate"))>"Rotate URLs…"</button>
+                    <button type="button" class="danger" disabled=move || pending.get().is_some() on:click=move |_| confirming.set(Some("delete"))>"Delete…"</button>
+                </div>
+                {
+                    let username = username.clone();
+                    let run = run_confirmed.clone();
+                    move || confirming.get().map(|what| {
+                        let question = if what == "rotate" {
+                            "Give this account new token URLs? The current ones stop working at once, so every site using them must be updated.".to_owned()
+                        } else {
+                            format!("Delete @{username}? Its token is deleted and sites using its URLs get no token from now on. This cannot be undone.")
+                        };
+                        let run = run.clone();
+                        view! {
+                            <div class="callout warn" role="alertdialog" aria-label="Confirm">
+                                <p>{question}</p>
+                                <div class="actions">
+                                    <button type="button" class="danger" on:click=move |_| run(what)>
+                                        {if what == "rotate" { "Rotate the URLs" } else { "Delete for good" }}
+                                    </button>
+                                    <button type="button" class="secondary" on:click=move |_| confirming.set(None)>"Cancel"</button>
+                                </div>
+                            </div>
+                        }
+                    })
+                }
+                {move || pending.get().filter(|what| *what == "delete" || *what == "rotate").map(|_| view! { <p role="status">"Working…"</p> })}
+                {move || note.get().map(|note| view! { <p class="note" role="status">{note}</p> })}
+                <ErrorNote error=error.into()/>
+            </section>
+        </Show>
+    }
+}
+
+/// Requests to the token URLs: today, and a bar a day for the last two weeks.
+#[component]
+fn RequestCounts(account: AccountView, path: String) -> impl IntoView {
+    let days = LocalResource::new(move || {
+        let path = path.clone();
+        async move { api::get::<Vec<DailyRequestsView>>(&format!("{path}/requests?days=14")).await }
+    });
+    let today = account.requests_today;
+    view! {
+        <section aria-labelledby="requests-title">
+            <h2 id="requests-title">"Requests"</h2>
+            <p>"Today: " <strong>{today.served}</strong> " served, " <strong>{today.refused}</strong> " refused " <span class="hint">"(counts arrive within a minute)"</span></p>
+            {move || match days.get() {
+                None => view! { <p role="status">"Loading…"</p> }.into_any(),
+                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
+                Some(Ok(days)) => {
+                    let most = days.iter().map(|day| day.served + day.refused).max().unwrap_or(0).max(1);
+                    view! {
+                        <table class="bars">
+                            <caption class="visually-hidden">"Requests a day, last 14 days"</caption>
+                            <thead><tr><th scope="col">"Day"</th><th scope="col">"Served"</th><th scope="col">"Refused"</th><th scope="col"><span class="visually-hidden">"Chart"</span></th></tr></thead>
+                            <tbody>
+                                {days.into_iter().map(|day| {
+                                    let served = format!("width: {}%", day.served * 100 / most);
+                                    let refused = format!("width: {}%", day.refused * 100 / most);
+                                    view! {
+                                        <tr>
+                                            <th scope="row">{day.day}</th>
+                                            <td>{day.served}</td>
+                                            <td>{day.refused}</td>
+                                            <td class="bar" aria-hidden="true"><span class="served" style=served></span><span class="refused" style=refused></span></td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+fn outcome_words(outcome: RefreshOutcome) -> &'static str {
+    match outcome {
+        RefreshOutcome::Refreshed => "Refreshed",
+        RefreshOutcome::Transient => "Failed, will retry",
+        RefreshOutcome::RateLimited => "Rate-limited, will retry",
+        RefreshOutcome::Revoked => "Revoked: needs reconnect",
+        RefreshOutcome::Rejected => "Rejected by Instagram",
+    }
+}
+
+/// The refresh attempts, newest first.
+#[component]
+fn History(path: String) -> impl IntoView {
+    let events = LocalResource::new(move || {
+        let path = path.clone();
+        async move { api::get::<Vec<RefreshEventView>>(&format!("{path}/events")).await }
+    });
+    view! {
+        <section aria-labelledby="history-title">
+            <h2 id="history-title">"Refresh history"</h2>
+            <button type="button" class="secondary small" on:click=move |_| events.refetch()>"Reload"</button>
+            {move || match events.get() {
+                None => view! { <p role="status">"Loading…"</p> }.into_any(),
+                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
+                Some(Ok(events)) if events.is_empty() => view! { <p class="muted">"No refresh yet: Instagram refreshes a token only once it is a day old."</p> }.into_any(),
+                Some(Ok(events)) => view! {
+                    <div class="table-wrap">
+                        <table>
+                            <thead><tr><th scope="col">"When"</th><th scope="col">"Outcome"</th><th scope="col">"Try"</th><th scope="col">"Details"</th><th scope="col">"New expiry"</th></tr></thead>
+                            <tbody>
+                                {events.into_iter().map(|event| view! {
+                                    <tr>
+                                        <td><When at=Some(event.at.clone())/></td>
+                                        <td>{outcome_words(event.outcome)}</td>
+                                        <td>{event.attempt}</td>
+                                        <td>{event.message.clone().unwrap_or_default()} {event.error_code.clone().map(|code| format!(" ({code})"))}</td>
+                                        <td>{event.new_expires_at.clone().map(|at| crate::widgets::local_time(&at)).unwrap_or_default()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// One post of `media.json`, as much of it as the preview shows.
+#[derive(Clone, serde::Deserialize)]
+struct Post {
+    #[serde(default)]
+    caption: Option<String>,
+    #[serde(default)]
+    media_url: Option<String>,
+    #[serde(default)]
+    thumbnail_url: Option<String>,
+    #[serde(default)]
+    permalink: Option<String>,
+}
+
+#[derive(Clone, serde::Deserialize)]
+struct Posts {
+    data: Vec<Post>,
+    synced_at: Option<String>,
+}
+
+/// The recent posts as the worker last synced them.
+#[component]
+fn MediaPreview(path: String) -> impl IntoView {
+    let posts = LocalResource::new(move || {
+        let path = path.clone();
+        async move { api::get::<Posts>(&format!("{path}/media")).await }
+    });
+    view! {
+        <section aria-labelledby="media-title">
+            <h2 id="media-title">"Recent posts"</h2>
+            {move || match posts.get() {
+                None => view! { <p role="status">"Loading…"</p> }.into_any(),
+                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
+                Some(Ok(synced)) if synced.synced_at.is_none() => view! {
+                    <p class="muted">"Not synced yet: the worker fetches the posts shortly. "
+                        <button type="button" class="secondary small" on:click=move |_| posts.refetch()>"Check again"</button></p>
+                }.into_any(),
+                Some(Ok(synced)) => view! {
+                    <ul class="media">
+                        {synced.data.into_iter().take(12).map(|post| {
+                            let picture = post.thumbnail_url.clone().or(post.media_url.clone()).filter(|url| url.starts_with("https://"));
+                            let caption = post.caption.clone().unwrap_or_default();
+                            view! {
+                                <li>
+                                    <a href=post.permalink.clone().unwrap_or_default() target="_blank" rel="noopener">
+                                        {match picture {
+                                            Some(url) => view! { <img src=url alt=caption.clone() loading="lazy"/> }.into_any(),
+                                            None => view! { <span class="media-text">{if caption.is_empty() { "A post".to_owned() } else { caption.clone() }}</span> }.into_any(),
+                                        }}
+                                    </a>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </section>
+    }
+}

@@ -1,0 +1,171 @@
+//! The frame around every signed-in page: the header with the workspace switcher, the
+//! navigation of the workspace, and the demo banner. Also the home page, which only sends the
+//! reader where they belong.
+
+use freshtoken_core::api::TenantView;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use crate::routing::use_router;
+
+use crate::{api, use_session};
+
+/// Where a workspace's pages live.
+pub fn workspace_path(tenant: i64) -> String {
+    format!("/w/{tenant}")
+}
+
+/// Sends a signed-out reader to the sign-in page, with the way back.
+fn require_sign_in() {
+    let session = use_session();
+    let router = use_router();
+    Effect::new(move |_| {
+        if session.loaded.get() && session.me.with(Option::is_none) {
+            let location = window().location();
+            let here = location.pathname().unwrap_or_default() + &location.search().unwrap_or_default();
+            let next = js_sys::encode_uri_component(&here);
+            router.replace(&format!("/signin?next={next}"));
+        }
+    });
+}
+
+/// `/`: the first workspace of a signed-in reader, the sign-in page otherwise.
+#[component]
+pub fn Home() -> impl IntoView {
+    let session = use_session();
+    let router = use_router();
+    Effect::new(move |_| {
+        if !session.loaded.get() {
+            return;
+        }
+        let to = match session.me.get() {
+            None => "/signin".to_owned(),
+            Some(me) => match me.tenants.first() {
+                Some(tenant) => workspace_path(tenant.id),
+                None => "/workspaces/new".to_owned(),
+            },
+        };
+        router.replace(&to);
+    });
+    view! { <p class="loading" role="status">"Loading…"</p> }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <main class="narrow">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. " <a href="/">"Back to the dashboard"</a></p>
+        </main>
+    }
+}
+
+/// The demo banner, on every page of an instance in demo mode.
+#[component]
+pub fn DemoBanner() -> impl IntoView {
+    let session = use_session();
+    move || {
+        session.instance.get().filter(|instance| instance.demo).map(|_| {
+            view! {
+                <div class="demo-banner" role="note">
+                    "Demo mode: Instagram here is a built-in fake. Nothing reaches the real Instagram."
+                </div>
+            }
+        })
+    }
+}
+
+/// Which part of a workspace a page shows, to mark it in the navigation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Accounts,
+    Team,
+    Webhooks,
+    Operator,
+    None,
+}
+
+/// The frame of a signed-in page: header, workspace switcher, navigation, then the page.
+#[component]
+pub fn Layout(#[prop(into)] tenant: Signal<Option<i64>>, area: Area, children: Children) -> impl IntoView {
+    require_sign_in();
+    let session = use_session();
+    let router = use_router();
+    let signing_out = RwSignal::new(false);
+    let sign_out = move |_| {
+        signing_out.set(true);
+        spawn_local(async move {
+            let _ = api::post_empty("/auth/signout", &()).await;
+            session.me.set(None);
+            signing_out.set(false);
+        });
+    };
+    let switch = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        if value == "new" {
+            router.go("/workspaces/new");
+        } else if let Ok(id) = value.parse::<i64>() {
+            router.go(&workspace_path(id));
+        }
+    };
+    let tenants = move || session.me.get().map(|me| me.tenants).unwrap_or_default();
+    let current = move || tenant.get().and_then(|id| tenants().into_iter().find(|t| t.id == id));
+    let link = move |area_of_link: Area, suffix: &'static str, text: &'static str| {
+        move || {
+            tenant.get().map(|id| {
+                let current = (area == area_of_link).then_some("page");
+                view! { <a href=format!("{}{suffix}", workspace_path(id)) aria-current=current>{text}</a> }
+            })
+        }
+    };
+    let is_operator = move || session.me.get().is_some_and(|me| me.user.is_operator);
+
+    view! {
+        <DemoBanner/>
+        <header class="top">
+            <a class="brand" href="/">"freshtoken"</a>
+            <label class="switcher">
+                <span class="visually-hidden">"Workspace"</span>
+                <select on:change=switch>
+                    {move || {
+                        let selected = tenant.get();
+                        tenants()
+                            .into_iter()
+                            .map(|t: TenantView| {
+                                view! { <option value=t.id.to_string() selected=selected == Some(t.id)>{t.name}</option> }
+                            })
+                            .collect_view()
+                    }}
+                    <option value="new" selected=move || tenant.get().is_none()>"+ New workspace"</option>
+                </select>
+            </label>
+            <nav aria-label="Workspace">
+                {link(Area::Accounts, "", "Accounts")}
+                {link(Area::Team, "/team", "Team & API keys")}
+                {link(Area::Webhooks, "/webhooks", "Webhooks")}
+                {move || is_operator().then(|| {
+                    let current = (area == Area::Operator).then_some("page");
+                    view! { <a href="/operator" aria-current=current>"Operator"</a> }
+                })}
+            </nav>
+            <div class="who">
+                <span class="muted">{move || session.me.get().map(|me| me.user.email)}</span>
+                <button type="button" class="secondary small" on:click=sign_out disabled=signing_out>
+                    {move || if signing_out.get() { "Signing out…" } else { "Sign out" }}
+                </button>
+            </div>
+        </header>
+        {move || current().filter(|t| t.disabled).map(|_| view! {
+            <div class="callout bad" role="alert">"This workspace is disabled by the operator: its token URLs answer nothing and its tokens are not refreshed."</div>
+        })}
+        <main>{children()}</main>
+    }
+}
+
+/// The role of the signed-in reader in `tenant`, when they are a member.
+pub fn role_in(tenant: Signal<Option<i64>>) -> Signal<Option<freshtoken_core::Role>> {
+    let session = use_session();
+    Signal::derive(move || {
+        let id = tenant.get()?;
+        session.me.get()?.tenants.into_iter().find(|t| t.id == id).map(|t| t.role)
+    })
+}

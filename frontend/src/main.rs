@@ -1,0 +1,88 @@
+//! The freshtoken dashboard: a Leptos app in the browser, on the JSON API under `/api/v1`.
+//!
+//! Pages live in modules by area (`auth`, `accounts`, `team`, `webhooks`, `operator`); the
+//! shared frame (header, workspace switcher, navigation) is `layout`, and small parts used
+//! everywhere are in `widgets`. Who is signed in is one [`Session`] in the context.
+
+mod accounts;
+mod api;
+mod auth;
+mod layout;
+mod operator;
+mod routing;
+mod team;
+mod webhooks;
+mod widgets;
+
+use freshtoken_core::api::{InstanceView, MeResponse};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// Who is signed in and what this instance offers, loaded once when the app starts and
+/// updated on sign-in and sign-out.
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub me: RwSignal<Option<MeResponse>>,
+    pub instance: RwSignal<Option<InstanceView>>,
+    /// Whether the first `/me` has answered, so pages can tell "signed out" from "not yet
+    /// known".
+    pub loaded: RwSignal<bool>,
+}
+
+impl Session {
+    /// Reloads `/me`, e.g. after joining or creating a workspace.
+    pub fn reload(self) {
+        spawn_local(async move {
+            let me = api::get::<MeResponse>("/me").await.ok();
+            self.me.set(me);
+            self.loaded.set(true);
+        });
+    }
+}
+
+pub fn use_session() -> Session {
+    expect_context::<Session>()
+}
+
+fn main() {
+    // The shell shows "Loading…" until the app takes over.
+    if let Some(loading) = document().get_element_by_id("loading") {
+        loading.remove();
+    }
+    mount_to_body(App);
+}
+
+#[component]
+fn App() -> impl IntoView {
+    let session = Session {
+        me: RwSignal::new(None),
+        instance: RwSignal::new(None),
+        loaded: RwSignal::new(false),
+    };
+    provide_context(session);
+    spawn_local(async move {
+        if let Ok(instance) = api::get::<InstanceView>("/instance").await {
+            session.instance.set(Some(instance));
+        }
+    });
+    session.reload();
+
+    let router = routing::Router::install();
+    move || {
+        let path = routing::segments(&router.path());
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        match path[..] {
+            [] => view! { <layout::Home/> }.into_any(),
+            ["signin"] => view! { <auth::SignIn/> }.into_any(),
+            ["signup"] => view! { <auth::SignUp/> }.into_any(),
+            ["invite"] => view! { <auth::AcceptInvite/> }.into_any(),
+            ["workspaces", "new"] => view! { <team::NewWorkspace/> }.into_any(),
+            ["w", _] => view! { <accounts::AccountList/> }.into_any(),
+            ["w", _, "accounts", _] => view! { <accounts::AccountDetail/> }.into_any(),
+            ["w", _, "team"] => view! { <team::Team/> }.into_any(),
+            ["w", _, "webhooks"] => view! { <webhooks::Webhooks/> }.into_any(),
+            ["operator"] => view! { <operator::Operator/> }.into_any(),
+            _ => view! { <layout::NotFound/> }.into_any(),
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! A workspace's people and machines: members and their roles, invitation links, API keys;
+//! and creating a new workspace.
+
+use freshtoken_core::api::{
+    ApiKeyView, CreateApiKeyRequest, CreateInviteRequest, CreateTenantRequest, CreatedApiKey, CreatedInvite, InviteView, MemberView,
+    TenantView, UpdateMemberRequest,
+};
+use freshtoken_core::Role;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use crate::routing::use_router;
+
+use crate::accounts::tenant_param;
+use crate::api::{self, ApiError};
+use crate::auth::Field;
+use crate::layout::{Area, Layout, role_in, workspace_path};
+use crate::use_session;
+use crate::widgets::{ErrorNote, Snippet, When};
+
+fn role_words(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "Owner",
+        Role::Editor => "Editor",
+        Role::Viewer => "Viewer",
+    }
+}
+
+#[component]
+pub fn Team() -> impl IntoView {
+    let tenant = tenant_param();
+    let role = role_in(tenant);
+    let is_owner = Signal::derive(move || role.get() == Some(Role::Owner));
+    view! {
+        <Layout tenant=tenant area=Area::Team>
+            <h1>"Team & API keys"</h1>
+            {move || tenant.get().map(|tenant| view! {
+                <Members tenant=tenant is_owner=is_owner/>
+                <Show when=move || is_owner.get()>
+                    <Invites tenant=tenant/>
+                    <ApiKeys tenant=tenant/>
+                </Show>
+            })}
+            <Show when=move || !is_owner.get()>
+                <p class="hint">"Only owners manage members, invitations and API keys."</p>
+            </Show>
+        </Layout>
+    }
+}
+
+#[component]
+fn Members(tenant: i64, is_owner: Signal<bool>) -> impl IntoView {
+    let session = use_session();
+    let members = LocalResource::new(move || async move { api::get::<Vec<MemberView>>(&format!("/tenants/{tenant}/members")).await });
+    let error = RwSignal::new(None::<ApiError>);
+    let me = move || session.me.get().map(|me| me.user.id);
+    let change = move |user_id: i64, role: Option<Role>| {
+        error.set(None);
+        spawn_local(async move {
+            let path = format!("/tenants/{tenant}/members/{user_id}");
+            let result = match role {
+                Some(role) => api::patch::<_, MemberView>(&path, &UpdateMemberRequest { role }).await.map(drop),
+                None => api::delete(&path).await,
+            };
+            match result {
+                Ok(()) => members.refetch(),
+                Err(err) => error.set(Some(err)),
+            }
+        });
+    };
+    view! {
+        <section aria-labelledby="members-title">
+            <h2 id="members-title">"Members"</h2>
+            <ErrorNote error=error.into()/>
+            {move || match members.get() {
+                None => view! { <p role="status">"Loading…"</p> }.into_any(),
+                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
+                Some(Ok(list)) => view! {
+                    <div class="table-wrap"><table>
+                        <thead><tr><th scope="col">"Name"</th><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|member| {
+                                let user_id = member.user_id;
+                                let editable = is_owner.get() && me() != Some(user_id);
+                                view! {
+                                    <tr>
+                                        <td>{member.name.clone()}</td>
+                                        <td>{member.email.clone()}</td>
+                                        <td>
+                                            {if editable {
+                                                view! {
+                                                    <label>
+                                                        <span class="visually-hidden">{format!("Role of {}", member.email)}</span>
+                                                        <select on:change=move |ev| {
+                                                            if let Ok(role) = event_target_value(&ev).parse::<Role>() { change(user_id, Some(role)) }
+                                                        }>
+                                                            {[Role::Owner, Role::Editor, Role::Viewer].into_iter().map(|role| view! {
+                                                                <option value=role.as_str() selected=role == member.role>{role_words(role)}</option>
+                                                            }).collect_view()}
+                                                        </select>
+                                                    </label>
+                                                }.into_any()
+                                            } else {
+                                                view! { <span>{role_words(member.role)}</span> }.into_any()
+                                            }}
+                                        </td>
+                                        <td>{editable.then(|| view! {
+                                            <button type="button" class="danger small" on:click=move |_| change(user_id, None)>"Remove"</button>
+                                        })}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table></div>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Invites(tenant: i64) -> impl IntoView {
+    let invites = LocalResource::new(move || async move { api::get::<Vec<InviteView>>(&format!("/tenants/{tenant}/invites")).await });
+    let role = RwSignal::new("editor".to_owned());
+    let created = RwSignal::new(None::<CreatedInvite>);
+    let pending = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(role) = role.get().parse::<Role>() else { return };
+        pending.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let request = CreateInviteRequest { role, expires_in_days: None };
+            match api::post::<_, CreatedInvite>(&format!("/tenants/{tenant}/invites"), &request).await {
+                Ok(invite) => {
+                    created.set(Some(invite));
+                    invites.refetch();
+                }
+                Err(err) => error.set(Some(err)),
+            }
+            pending.set(false);
+        });
+    };
+    let revoke = move |id: i64| {
+        spawn_local(async move {
+            match api::delete(&format!("/tenants/{tenant}/invites/{id}")).await {
+                Ok(()) => invites.refetch(),
+                Err(err) => error.set(Some(err)),
+            }
+        });
+    };
+    view! {
+        <section aria-labelledby="invites-title">
+            <h2 id="invites-title">"Invitations"</h2>
+            <form class="inline" on:submit=create>
+                <label for="invite-role">"Invite someone as"</label>
+                <select id="invite-role" bind:value=role>
+                    <option value="owner">"Owner"</option>
+                    <option value="editor">"Editor"</option>
+                    <option value="viewer">"Viewer"</option>
+                </select>
+                <button type="submit" disabled=pending>{move || if pending.get() { "Creating…" } else { "Create a link" }}</button>
+            </form>
+            <ErrorNote error=error.into()/>
+            {move || created.get().map(|invite| view! {
+                <div class="callout ok">
+                    <p>"Send this link to the person you invite. It is shown only now and works once, until " {crate::widgets::local_time(&invite.invite.expires_at)} "."</p>
+                    <Snippet title="Invitation link" text=invite.url/>
+                </div>
+            })}
+            {move || match invites.get() {
+                Some(Ok(list)) if !list.is_empty() => view! {
+                    <ul class="plain">
+                        {list.into_iter().map(|invite| {
+                            let id = invite.id;
+                            view! {
+                                <li>
+                                    {role_words(invite.role)} " · created " <When at=Some(invite.created_at.clone())/>
+                                    {if invite.used { " · used".to_owned() } else { format!(" · expires {}", crate::widgets::relative(&invite.expires_at)) }}
+                                    {(!invite.used).then(|| view! { " " <button type="button" class="secondary small" on:click=move |_| revoke(id)>"Revoke"</button> })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
+                _ => ().into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn ApiKeys(tenant: i64) -> impl IntoView {
+    let keys = LocalResource::new(move || async move { api::get::<Vec<ApiKeyView>>(&format!("/tenants/{tenant}/api-keys")).await });
+    let name = RwSignal::new(String::new());
+    let tried = RwSignal::new(false);
+    let created = RwSignal::new(None::<CreatedApiKey>);
+    let pending = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let name_problem = Signal::derive(move || (tried.get() && name.with(|name| name.trim().is_empty())).then(|| "Name the key, e.g. after what uses it.".to_owned()));
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        tried.set(true);
+        if name_problem.get().is_some() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        let request = CreateApiKeyRequest { name: name.get().trim().to_owned() };
+        spawn_local(async move {
+            match api::post::<_, CreatedApiKey>(&format!("/tenants/{tenant}/api-keys"), &request).await {
+                Ok(key) => {
+                    created.set(Some(key));
+                    name.set(String::new());
+                    tried.set(false);
+                    keys.refetch();
+                }
+                Err(err) => error.set(Some(err)),
+            }
+            pending.set(false);
+        });
+    };
+    let revoke = move |id: i64| {
+        spawn_local(async move {
+            match api::delete(&format!("/tenants/{tenant}/api-keys/{id}")).await {
+                Ok(()) => keys.refetch(),
+                Err(err) => error.set(Some(err)),
+            }
+        });
+    };
+    view! {
+        <section aria-labelledby="keys-title">
+            <h2 id="keys-title">"API keys"</h2>
+            <p class="hint">"For scripts and servers: send " <code>"Authorization: Bearer <key>"</code> " to the API. A key acts as an editor of this workspace."</p>
+            <form on:submit=create novalidate>
+                <Field label="Key name" id="key-name" value=name problem=name_problem/>
+                <button type="submit" disabled=pending>{move || if pending.get() { "Creating…" } else { "Create a key" }}</button>
+            </form>
+            <ErrorNote error=error.into()/>
+            {move || created.get().map(|key| view! {
+                <div class="callout ok">
+                    <p>"Copy the key now: it is shown only once, and only its hash is kept."</p>
+                    <Snippet title=format!("API key \u{201c}{}\u{201d}", key.key.name) text=key.secret/>
+                </div>
+            })}
+            {move || match keys.get() {
+                Some(Ok(list)) if !list.is_empty() => view! {
+                    <div class="table-wrap"><table>
+                        <thead><tr><th scope="col">"Name"</th><th scope="col">"Starts with"</th><th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|key| {
+                                let id = key.id;
+                                view! {
+                                    <tr>
+                                        <td>{key.name.clone()}</td>
+                                        <td><code>{key.prefix.clone()}</code></td>
+                                        <td><When at=Some(key.created_at.clone())/></td>
+                                        <td><When at=key.last_used_at.clone()/></td>
+                                        <td>{if key.revoked {
+                                            view! { <span class="muted">"revoked"</span> }.into_any()
+                                        } else {
+                                            view! { <button type="button" class="danger small" on:click=move |_| revoke(id)>"Revoke"</button> }.into_any()
+                                        }}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table></div>
+                }.into_any(),
+                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
+                _ => ().into_any(),
+            }}
+        </section>
+    }
+}
+
+/// `/workspaces/new`.
+#[component]
+pub fn NewWorkspace() -> impl IntoView {
+    let session = use_session();
+    let router = use_router();
+    let name = RwSignal::new(String::new());
+    let tried = RwSignal::new(false);
+    let pending = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let problem = Signal::derive(move || (tried.get() && name.with(|name| name.trim().is_empty())).then(|| "Name the workspace.".to_owned()));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        tried.set(true);
+        if problem.get().is_some() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        let request = CreateTenantRequest { name: name.get().trim().to_owned(), slug: None };
+        spawn_local(async move {
+            match api::post::<_, TenantView>("/tenants", &request).await {
+                Ok(tenant) => {
+                    session.reload();
+                    router.go(&workspace_path(tenant.id));
+                }
+                Err(err) => error.set(Some(err)),
+            }
+            pending.set(false);
+        });
+    };
+    view! {
+        <Layout tenant=Signal::derive(|| None) area=Area::None>
+            <h1>"New workspace"</h1>
+            <p class="hint">"A workspace holds Instagram accounts and the people who manage them."</p>
+            <form on:submit=submit novalidate>
+                <Field label="Name" id="workspace-name" value=name problem=problem/>
+                <ErrorNote error=error.into()/>
+                <button type="submit" disabled=pending>{move || if pending.get() { "Creating…" } else { "Create workspace" }}</button>
+            </form>
+        </Layout>
+    }
+}

@@ -1,0 +1,321 @@
+//! The dashboard: how `web` serves its files, and, in a real headless Chromium, the path of a
+//! newcomer from sign-up to a token on their own site.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{Process, TestApp, freshtoken};
+use crate::webdriver::{self, Chromium};
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Screenshots of the main pages land here, for people to look at after a run.
+fn screenshots() -> PathBuf {
+    repository().join("test-output/screenshots")
+}
+
+/// A dashboard build of two files, as `cargo dashboard` lays them out.
+fn tiny_build() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("assets")).unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><title>shell</title><script type=module src=/assets/app-0123abcd.js></script>",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("assets/app-0123abcd.js"), "console.log(1)").unwrap();
+    std::fs::write(dir.path().join("assets/app-0123abcd.js.gz"), b"gzipped bytes").unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn every_page_gets_the_never_cached_shell_and_assets_are_cached_forever() {
+    let build = tiny_build();
+    let dir = build.path().display().to_string();
+    let app = TestApp::with_args(&["--dashboard-dir", &dir]).await;
+    let http = reqwest::Client::new();
+
+    for page in ["/", "/signin", "/w/1/accounts/2", "/invite?secret=abc"] {
+        let response = http
+            .get(format!("{}{page}", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{page}");
+        let headers = response.headers().clone();
+        assert_eq!(headers["cache-control"], "no-cache", "{page}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{page}"
+        );
+        // The shell runs under the CSP that allows the dashboard's wasm and nothing inline.
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("script-src 'self' 'wasm-unsafe-eval'"),
+            "{page}"
+        );
+        assert!(response.text().await.unwrap().contains("<title>shell</title>"));
+    }
+
+    let asset = format!("{}/assets/app-0123abcd.js", app.base_url);
+    let plain = http.get(&asset).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert_eq!(
+        plain.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        plain.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.text().await.unwrap(), "console.log(1)");
+
+    let gzipped = http
+        .get(&asset)
+        .header("accept-encoding", "br, gzip;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(gzipped.headers()["vary"], "accept-encoding");
+    assert_eq!(&gzipped.bytes().await.unwrap()[..], b"gzipped bytes");
+
+    // What is not a page stays a JSON 404.
+    for (method, path) in [
+        ("GET", "/assets/app-ffffffff.js"),
+        ("GET", "/api/v1/no-such-thing"),
+        ("GET", "/t/no-such-id/nothing"),
+        ("POST", "/"),
+    ] {
+        let response = http
+            .request(method.parse().unwrap(), format!("{}{path}", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{method} {path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_build_pages_say_how_to_make_one_and_the_api_still_works() {
+    let empty = tempfile::tempdir().unwrap();
+    let dir = empty.path().display().to_string();
+    let app = TestApp::with_args(&["--dashboard-dir", &dir]).await;
+    let response = reqwest::get(format!("{}/", app.base_url)).await.unwrap();
+    assert_eq!(response.status(), 503);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("cargo dashboard"), "{html}");
+    let instance = reqwest::get(format!("{}/api/v1/instance", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(instance.status(), 200);
+}
+
+/// A website of the test's own on `127.0.0.1:{port}`: every request gets `html`.
+async fn website(html: String) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let html = html.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                    html.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+/// Whether this machine can run the browser test: Chromium, and a dashboard built by
+/// `cargo dashboard` (`.ci/run` makes sure of both). Elsewhere the test skips, unless
+/// `FRESHTOKEN_TEST_REQUIRE_ALL=1` forbids it.
+fn browser_or_skip(test: &str) -> Option<PathBuf> {
+    let dist = repository().join("frontend/dist");
+    let missing = if !webdriver::available() {
+        Some("Debian's chromium and chromium-driver packages")
+    } else if !dist.join("index.html").exists() {
+        Some("a built dashboard (cargo dashboard)")
+    } else {
+        None
+    };
+    match missing {
+        None => Some(dist),
+        Some(what) => {
+            assert!(
+                !std::env::var("FRESHTOKEN_TEST_REQUIRE_ALL").is_ok_and(|value| value == "1"),
+                "{test} needs {what} (FRESHTOKEN_TEST_REQUIRE_ALL=1 forbids skipping)"
+            );
+            eprintln!("skipping {test}: it needs {what}");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_sites() {
+    let Some(dist) = browser_or_skip("the dashboard browser test") else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let mut command = freshtoken(data.path());
+    command
+        .env("FRESHTOKEN_DEMO", "true")
+        .env("FRESHTOKEN_DASHBOARD_DIR", &dist);
+    let server = Process::serve(command).await;
+    let base = &server.base_url;
+    let shots = screenshots();
+    let browser = Chromium::start().await;
+
+    // Signed out, the dashboard sends the newcomer to sign in; they go on to sign up.
+    browser.open(&format!("{base}/")).await;
+    browser
+        .wait_for("location.pathname === '/signin'", "the sign-in page")
+        .await;
+    browser.find_by_text("h1", "Sign in to freshtoken").await;
+    browser.screenshot(&shots, "sign-in").await;
+    let create = browser.find_by_text("a", "Create an account").await;
+    browser.click(&create).await;
+
+    // The form checks its fields before sending anything.
+    let submit = browser.find_by_text("button", "Create account").await;
+    browser.click(&submit).await;
+    browser
+        .find_by_text("p", "Enter an e-mail address like name@example.com.")
+        .await;
+    let email = browser.find("#email").await;
+    browser.type_into(&email, "newcomer@example.com").await;
+    let password = browser.find("#password").await;
+    browser.type_into(&password, "a long enough password").await;
+    let workspace = browser.find("#workspace").await;
+    browser.type_into(&workspace, "Bakery sites").await;
+    browser.click(&submit).await;
+    browser
+        .wait_for("location.pathname.startsWith('/w/')", "the new workspace")
+        .await;
+    browser.find_by_text("p", "No accounts yet. Connect an Instagram account, or paste a token you already have; freshtoken keeps it fresh from then on.").await;
+    assert!(
+        browser
+            .run("return document.body.innerText", json!([]))
+            .await
+            .as_str()
+            .unwrap()
+            .contains("Demo mode"),
+        "the demo says it is one"
+    );
+    browser.screenshot(&shots, "accounts-empty").await;
+
+    // Connect, and allow on the fake Instagram's consent page.
+    let connect = browser.find_by_text("a", "Connect Instagram").await;
+    browser.click(&connect).await;
+    let allow = browser.find("button[value=allow]").await;
+    browser.screenshot(&shots, "fake-consent").await;
+    browser.click(&allow).await;
+
+    // Back on the dashboard, on the new account's page.
+    browser
+        .wait_for("/^\\/w\\/\\d+\\/accounts\\/\\d+$/.test(location.pathname)", "the account page")
+        .await;
+    browser.find_by_text("h1", "@demo_bakery").await;
+    browser.find_by_text("span", "Active").await;
+    // No origins yet: the page warns that any site can load the token.
+    browser
+        .find_by_text("p", "No origins: any website can load this token. Add your site (e.g. https://example.com) so only it can.")
+        .await;
+    browser.screenshot(&shots, "account").await;
+
+    // Copy the token.js snippet, as a person would, and read it back from the clipboard.
+    browser.grant("clipboard-read").await;
+    browser.grant("clipboard-write").await;
+    let copy = browser
+        .find("button[aria-label='Copy: Script tag (token.js)']")
+        .await;
+    browser.click(&copy).await;
+    browser.find_by_text("span", "Copied").await;
+    let snippet = browser
+        .run_async(
+            "const done = arguments[arguments.length - 1];
+             navigator.clipboard.readText().then(done, (error) => done('refused: ' + error));",
+        )
+        .await;
+    let snippet = snippet.as_str().unwrap().to_owned();
+    assert!(
+        snippet.starts_with(&format!("<script src=\"{base}/t/")) && snippet.ends_with("/token.js\"></script>"),
+        "the copied snippet: {snippet}"
+    );
+
+    // Two websites with the snippet; the account allows only the first.
+    let page = format!("<!doctype html><html><head><title>site</title>{snippet}</head><body>a site</body></html>");
+    let allowed = website(page.clone()).await;
+    let refused = website(page).await;
+    let origins = browser.find("#origins").await;
+    browser
+        .type_into(&origins, &format!("http://127.0.0.1:{allowed}"))
+        .await;
+    let save = browser.find_by_text("button", "Save origins").await;
+    browser.click(&save).await;
+    browser.find_by_text("span", "Saved").await;
+
+    browser.resize(390, 844).await;
+    browser.screenshot(&shots, "account-phone").await;
+    browser.resize(1280, 900).await;
+    let team = browser.find_by_text("a", "Team & API keys").await;
+    browser.click(&team).await;
+    browser.find_by_text("h2", "API keys").await;
+    browser.screenshot(&shots, "team").await;
+    let webhooks = browser.find_by_text("a", "Webhooks").await;
+    browser.click(&webhooks).await;
+    browser.find_by_text("h2", "Delivery log").await;
+    browser.screenshot(&shots, "webhooks").await;
+
+    let token_on = |port: u16| {
+        let browser = &browser;
+        async move {
+            browser.open(&format!("http://127.0.0.1:{port}/")).await;
+            browser
+                .wait_for("document.readyState === 'complete'", "the site to load")
+                .await;
+            browser
+                .run(
+                    "return typeof InstagramToken === 'undefined' ? null : InstagramToken;",
+                    json!([]),
+                )
+                .await
+        }
+    };
+    let token = token_on(allowed).await;
+    assert!(
+        token.as_str().is_some_and(|token| !token.is_empty()),
+        "the allowed site has the token: {token}"
+    );
+    assert_eq!(
+        token_on(refused).await,
+        serde_json::Value::Null,
+        "a site not allowed gets no token"
+    );
+}
