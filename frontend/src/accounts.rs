@@ -1,13 +1,15 @@
 //! The accounts of a workspace: the list with Connect and Paste a token, and one account's
 //! page with its token URLs, snippets, settings, history, request counts and posts.
 
-use freshtoken_core::api::{AccountView, DailyRequestsView, PasteTokenRequest, RefreshEventView, UpdateAccountRequest};
+use crate::routing::{segments, use_router};
+use freshtoken_core::api::{
+    AccountView, DailyRequestsView, PasteTokenRequest, RefreshEventView, UpdateAccountRequest,
+};
 use freshtoken_core::js::check_constant_name;
 use freshtoken_core::origin::parse_allowed_origins;
 use freshtoken_core::{AccountStatus, RefreshInterval, RefreshOutcome, Role};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use crate::routing::{segments, use_router};
 
 use crate::api::{self, ApiError};
 use crate::auth::Field;
@@ -42,10 +44,21 @@ fn connect_url(tenant: i64) -> String {
 /// content security policy allows https images only).
 #[component]
 fn Avatar(account: AccountView) -> impl IntoView {
-    match account.profile_picture_url.filter(|url| url.starts_with("https://")) {
-        Some(url) => view! { <img class="avatar" src=url alt="" width="40" height="40"/> }.into_any(),
+    match account
+        .profile_picture_url
+        .filter(|url| url.starts_with("https://"))
+    {
+        Some(url) => {
+            view! { <img class="avatar" src=url alt="" width="40" height="40"/> }.into_any()
+        }
         None => {
-            let initial = account.username.chars().next().unwrap_or('?').to_uppercase().to_string();
+            let initial = account
+                .username
+                .chars()
+                .next()
+                .unwrap_or('?')
+                .to_uppercase()
+                .to_string();
             view! { <span class="avatar" aria-hidden="true">{initial}</span> }.into_any()
         }
     }
@@ -71,19 +84,27 @@ pub fn AccountList() -> impl IntoView {
     let accounts = LocalResource::new(move || async move {
         match tenant.get() {
             Some(id) => api::get::<Vec<AccountView>>(&accounts_path(id)).await,
-            None => Err(ApiError { status: 404, message: "No such workspace.".to_owned() }),
+            None => Err(ApiError {
+                status: 404,
+                message: "No such workspace.".to_owned(),
+            }),
         }
     });
     // Back from Instagram's consent page: straight to the account just connected.
     Effect::new(move |_| {
-        if let (Some(id), Some(account)) = (tenant.get(), router.query("connected")) {
-            if let Ok(account) = account.parse::<i64>() {
-                router.replace(&account_page(id, account));
-            }
+        if let (Some(id), Some(account)) = (tenant.get(), router.query("connected"))
+            && let Ok(account) = account.parse::<i64>()
+        {
+            router.replace(&account_page(id, account));
         }
     });
     let pasting = RwSignal::new(false);
-    let connect_available = move || session.instance.get().is_some_and(|instance| instance.instagram_connect);
+    let connect_available = move || {
+        session
+            .instance
+            .get()
+            .is_some_and(|instance| instance.instagram_connect)
+    };
 
     view! {
         <Layout tenant=tenant area=Area::Accounts>
@@ -152,11 +173,17 @@ fn AccountRow(tenant: i64, account: AccountView) -> impl IntoView {
 
 /// Splits the origins editor's text into one origin a line, dropping blank lines.
 fn origin_lines(text: &str) -> Vec<String> {
-    text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect()
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn origins_problem(text: &str) -> Option<String> {
-    parse_allowed_origins(&origin_lines(text)).err().map(|err| err.to_string())
+    parse_allowed_origins(&origin_lines(text))
+        .err()
+        .map(|err| err.to_string())
 }
 
 #[component]
@@ -171,17 +198,25 @@ fn PasteToken(tenant: Signal<Option<i64>>, open: RwSignal<bool>) -> impl IntoVie
     let token_error = Signal::derive(move || {
         let text = token.get();
         let text = text.trim();
-        tried.get().then(|| {
-            if text.is_empty() {
-                Some("Paste the access token.".to_owned())
-            } else if text.chars().any(char::is_whitespace) {
-                Some("A token has no spaces or line breaks; paste just the token.".to_owned())
-            } else {
-                None
-            }
-        }).flatten()
+        tried
+            .get()
+            .then(|| {
+                if text.is_empty() {
+                    Some("Paste the access token.".to_owned())
+                } else if text.chars().any(char::is_whitespace) {
+                    Some("A token has no spaces or line breaks; paste just the token.".to_owned())
+                } else {
+                    None
+                }
+            })
+            .flatten()
     });
-    let origins_error = Signal::derive(move || tried.get().then(|| origins_problem(&origins.get())).flatten());
+    let origins_error = Signal::derive(move || {
+        tried
+            .get()
+            .then(|| origins_problem(&origins.get()))
+            .flatten()
+    });
     let no_error = Signal::derive(|| None::<String>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -243,11 +278,20 @@ fn account_param() -> Signal<Option<i64>> {
 pub fn AccountDetail() -> impl IntoView {
     let tenant = tenant_param();
     let account_id = account_param();
-    let path = move || Some(format!("{}/{}", accounts_path(tenant.get()?), account_id.get()?));
+    let path = move || {
+        Some(format!(
+            "{}/{}",
+            accounts_path(tenant.get()?),
+            account_id.get()?
+        ))
+    };
     let account = LocalResource::new(move || async move {
         match path() {
             Some(path) => api::get::<AccountView>(&path).await,
-            None => Err(ApiError { status: 404, message: "No such account.".to_owned() }),
+            None => Err(ApiError {
+                status: 404,
+                message: "No such account.".to_owned(),
+            }),
         }
     });
     // What the page shows; actions put the server's answer here without reloading.
@@ -275,7 +319,12 @@ pub fn AccountDetail() -> impl IntoView {
 }
 
 #[component]
-fn AccountPage(account: AccountView, current: RwSignal<Option<AccountView>>, can_edit: Signal<bool>, tenant: i64) -> impl IntoView {
+fn AccountPage(
+    account: AccountView,
+    current: RwSignal<Option<AccountView>>,
+    can_edit: Signal<bool>,
+    tenant: i64,
+) -> impl IntoView {
     let path = format!("{}/{}", accounts_path(tenant), account.id);
     view! {
         {move || current.get().map(|account| view! { <AccountHeader account=account tenant=tenant/> })}
@@ -351,7 +400,14 @@ fn TokenUrls(account: AccountView) -> impl IntoView {
 }
 
 /// Sends `changes` and shows the server's answer; used by every editor of the page.
-fn save(path: String, changes: UpdateAccountRequest, current: RwSignal<Option<AccountView>>, pending: RwSignal<bool>, error: RwSignal<Option<ApiError>>, saved: RwSignal<bool>) {
+fn save(
+    path: String,
+    changes: UpdateAccountRequest,
+    current: RwSignal<Option<AccountView>>,
+    pending: RwSignal<bool>,
+    error: RwSignal<Option<ApiError>>,
+    saved: RwSignal<bool>,
+) {
     pending.set(true);
     error.set(None);
     saved.set(false);
@@ -369,7 +425,12 @@ fn save(path: String, changes: UpdateAccountRequest, current: RwSignal<Option<Ac
 
 /// The allowed origins editor, with the warning when the token is open to every site.
 #[component]
-fn Origins(account: AccountView, path: String, current: RwSignal<Option<AccountView>>, can_edit: Signal<bool>) -> impl IntoView {
+fn Origins(
+    account: AccountView,
+    path: String,
+    current: RwSignal<Option<AccountView>>,
+    can_edit: Signal<bool>,
+) -> impl IntoView {
     let origins = RwSignal::new(account.allowed_origins.join("\n"));
     let localhost = RwSignal::new(account.allow_localhost);
     let no_origin = RwSignal::new(account.allow_no_origin);
@@ -420,7 +481,12 @@ fn Origins(account: AccountView, path: String, current: RwSignal<Option<AccountV
 
 /// Label, JS constant name and refresh interval.
 #[component]
-fn Settings(account: AccountView, path: String, current: RwSignal<Option<AccountView>>, can_edit: Signal<bool>) -> impl IntoView {
+fn Settings(
+    account: AccountView,
+    path: String,
+    current: RwSignal<Option<AccountView>>,
+    can_edit: Signal<bool>,
+) -> impl IntoView {
     let label = RwSignal::new(account.label.clone());
     let constant = RwSignal::new(account.js_constant.clone());
     let interval = RwSignal::new(account.refresh_interval.as_str().to_owned());
@@ -431,7 +497,9 @@ fn Settings(account: AccountView, path: String, current: RwSignal<Option<Account
     let constant_problem = Signal::derive(move || {
         let name = constant.get();
         let name = name.trim();
-        (!name.is_empty()).then(|| check_constant_name(name).err().map(|err| err.to_string())).flatten()
+        (!name.is_empty())
+            .then(|| check_constant_name(name).err().map(|err| err.to_string()))
+            .flatten()
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -476,13 +544,25 @@ fn Settings(account: AccountView, path: String, current: RwSignal<Option<Account
 
 /// Pause or resume, refresh now, rotate the URLs, delete.
 #[component]
-fn Actions(account: AccountView, path: String, current: RwSignal<Option<AccountView>>, can_edit: Signal<bool>, tenant: i64) -> impl IntoView {
+fn Actions(
+    account: AccountView,
+    path: String,
+    current: RwSignal<Option<AccountView>>,
+    can_edit: Signal<bool>,
+    tenant: i64,
+) -> impl IntoView {
     let router = use_router();
     let pending = RwSignal::new(None::<&'static str>);
     let error = RwSignal::new(None::<ApiError>);
     let note = RwSignal::new(None::<String>);
     let confirming = RwSignal::new(None::<&'static str>);
-    let paused = move || current.with(|account| account.as_ref().is_some_and(|account| account.status == AccountStatus::Paused));
+    let paused = move || {
+        current.with(|account| {
+            account
+                .as_ref()
+                .is_some_and(|account| account.status == AccountStatus::Paused)
+        })
+    };
     let username = account.username.clone();
 
     let run = move |what: &'static str| {
@@ -520,7 +600,13 @@ fn Actions(account: AccountView, path: String, current: RwSignal<Option<AccountV
         });
     };
     let busy = move |what: &'static str, idle: &'static str, working: &'static str| {
-        move || if pending.get() == Some(what) { working } else { idle }
+        move || {
+            if pending.get() == Some(what) {
+                working
+            } else {
+                idle
+            }
+        }
     };
     let run_pause = run.clone();
     let run_refresh = run.clone();

@@ -41,7 +41,9 @@ pub async fn post_empty<B: Serialize>(path: &str, body: &B) -> ApiResult<()> {
 }
 
 pub async fn delete(path: &str) -> ApiResult<()> {
-    send(Request::delete(&url(path)), None::<&()>).await.map(drop)
+    send(Request::delete(&url(path)), None::<&()>)
+        .await
+        .map(drop)
 }
 
 fn url(path: &str) -> String {
@@ -53,7 +55,10 @@ async fn send<B: Serialize>(request: RequestBuilder, body: Option<&B>) -> ApiRes
         Some(body) => request.json(body),
         None => request.build(),
     }
-    .map_err(|err| ApiError { status: 0, message: err.to_string() })?;
+    .map_err(|err| ApiError {
+        status: 0,
+        message: err.to_string(),
+    })?;
     let response = request.send().await.map_err(|_| ApiError {
         status: 0,
         message: "The server did not answer. Check your connection and try again.".to_owned(),

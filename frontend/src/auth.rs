@@ -1,20 +1,23 @@
 //! Signing up, signing in, and accepting an invitation.
 
+use crate::routing::use_router;
 use freshtoken_core::api::{AcceptInviteRequest, MeResponse, SignInRequest, SignUpRequest};
 use freshtoken_core::{MIN_PASSWORD_CHARS, SignupMode};
 use leptos::prelude::*;
-use crate::routing::use_router;
 
 use crate::api::{self, ApiError};
 use crate::layout::{DemoBanner, workspace_path};
-use crate::widgets::ErrorNote;
 use crate::use_session;
+use crate::widgets::ErrorNote;
 
 /// A client-side check of an e-mail address, as loose as the server's.
 fn email_problem(email: &str) -> Option<&'static str> {
     let email = email.trim();
     let valid = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
     });
     (!valid).then_some("Enter an e-mail address like name@example.com.")
 }
@@ -90,8 +93,15 @@ pub fn SignIn() -> impl IntoView {
     let tried = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
     let pending = RwSignal::new(false);
-    let email_error = Signal::derive(move || tried.get().then(|| email_problem(&email.get()).map(str::to_owned)).flatten());
-    let password_error = Signal::derive(move || (tried.get() && password.with(String::is_empty)).then(|| "Enter your password.".to_owned()));
+    let email_error = Signal::derive(move || {
+        tried
+            .get()
+            .then(|| email_problem(&email.get()).map(str::to_owned))
+            .flatten()
+    });
+    let password_error = Signal::derive(move || {
+        (tried.get() && password.with(String::is_empty)).then(|| "Enter your password.".to_owned())
+    });
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -101,7 +111,10 @@ pub fn SignIn() -> impl IntoView {
         }
         pending.set(true);
         error.set(None);
-        let request = SignInRequest { email: email.get().trim().to_owned(), password: password.get() };
+        let request = SignInRequest {
+            email: email.get().trim().to_owned(),
+            password: password.get(),
+        };
         leptos::task::spawn_local(async move {
             match api::post::<_, MeResponse>("/auth/signin", &request).await {
                 Ok(me) => {
@@ -115,7 +128,10 @@ pub fn SignIn() -> impl IntoView {
         });
     };
     let signup_link = move || {
-        let next = router.query("next").map(|next| format!("?next={}", js_sys::encode_uri_component(&next))).unwrap_or_default();
+        let next = router
+            .query("next")
+            .map(|next| format!("?next={}", js_sys::encode_uri_component(&next)))
+            .unwrap_or_default();
         format!("/signup{next}")
     };
 
@@ -146,12 +162,29 @@ pub fn SignUp() -> impl IntoView {
     let error = RwSignal::new(None::<ApiError>);
     let pending = RwSignal::new(false);
     let invite = move || router.query("invite");
-    let email_error = Signal::derive(move || tried.get().then(|| email_problem(&email.get()).map(str::to_owned)).flatten());
-    let password_error = Signal::derive(move || tried.get().then(|| password_problem(&password.get())).flatten());
+    let email_error = Signal::derive(move || {
+        tried
+            .get()
+            .then(|| email_problem(&email.get()).map(str::to_owned))
+            .flatten()
+    });
+    let password_error = Signal::derive(move || {
+        tried
+            .get()
+            .then(|| password_problem(&password.get()))
+            .flatten()
+    });
     let no_error = Signal::derive(|| None::<String>);
     let closed = move || {
-        session.instance.get().is_some_and(|instance| instance.signup == SignupMode::Closed)
-            || (invite().is_none() && session.instance.get().is_some_and(|instance| instance.signup == SignupMode::Invite))
+        session
+            .instance
+            .get()
+            .is_some_and(|instance| instance.signup == SignupMode::Closed)
+            || (invite().is_none()
+                && session
+                    .instance
+                    .get()
+                    .is_some_and(|instance| instance.signup == SignupMode::Invite))
     };
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -215,19 +248,33 @@ pub fn AcceptInvite() -> impl IntoView {
     let secret = move || router.query("secret").unwrap_or_default();
     let error = RwSignal::new(None::<ApiError>);
     let pending = RwSignal::new(false);
-    let here = move || js_sys::encode_uri_component(&format!("/invite?secret={}", secret())).as_string().unwrap_or_default();
+    let here = move || {
+        js_sys::encode_uri_component(&format!("/invite?secret={}", secret()))
+            .as_string()
+            .unwrap_or_default()
+    };
 
     let accept = move |_| {
         pending.set(true);
         error.set(None);
         let request = AcceptInviteRequest { secret: secret() };
         leptos::task::spawn_local(async move {
-            let before: Vec<i64> = session.me.get_untracked().map(|me| me.tenants.iter().map(|t| t.id).collect()).unwrap_or_default();
+            let before: Vec<i64> = session
+                .me
+                .get_untracked()
+                .map(|me| me.tenants.iter().map(|t| t.id).collect())
+                .unwrap_or_default();
             match api::post::<_, MeResponse>("/invites/accept", &request).await {
                 Ok(me) => {
                     // The workspace just joined is the one that was not there before.
-                    let joined = me.tenants.iter().find(|t| !before.contains(&t.id)).or(me.tenants.first());
-                    let to = joined.map(|t| workspace_path(t.id)).unwrap_or_else(|| "/".to_owned());
+                    let joined = me
+                        .tenants
+                        .iter()
+                        .find(|t| !before.contains(&t.id))
+                        .or(me.tenants.first());
+                    let to = joined
+                        .map(|t| workspace_path(t.id))
+                        .unwrap_or_else(|| "/".to_owned());
                     session.me.set(Some(me));
                     router.go(&to);
                 }
@@ -245,7 +292,7 @@ pub fn AcceptInvite() -> impl IntoView {
                 (false, _) => view! { <p role="status">"Loading…"</p> }.into_any(),
                 (true, Some(me)) => view! {
                     <p>"Join it as " <strong>{me.user.email}</strong> "?"</p>
-                    <button type="button" on:click=accept.clone() disabled=pending>
+                    <button type="button" on:click=accept disabled=pending>
                         {move || if pending.get() { "Joining…" } else { "Join the workspace" }}
                     </button>
                 }.into_any(),

@@ -2,10 +2,10 @@
 //! navigation of the workspace, and the demo banner. Also the home page, which only sends the
 //! reader where they belong.
 
+use crate::routing::use_router;
 use freshtoken_core::api::TenantView;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use crate::routing::use_router;
 
 use crate::{api, use_session};
 
@@ -21,7 +21,8 @@ fn require_sign_in() {
     Effect::new(move |_| {
         if session.loaded.get() && session.me.with(Option::is_none) {
             let location = window().location();
-            let here = location.pathname().unwrap_or_default() + &location.search().unwrap_or_default();
+            let here =
+                location.pathname().unwrap_or_default() + &location.search().unwrap_or_default();
             let next = js_sys::encode_uri_component(&here);
             router.replace(&format!("/signin?next={next}"));
         }
@@ -86,7 +87,11 @@ pub enum Area {
 
 /// The frame of a signed-in page: header, workspace switcher, navigation, then the page.
 #[component]
-pub fn Layout(#[prop(into)] tenant: Signal<Option<i64>>, area: Area, children: Children) -> impl IntoView {
+pub fn Layout(
+    #[prop(into)] tenant: Signal<Option<i64>>,
+    area: Area,
+    children: Children,
+) -> impl IntoView {
     require_sign_in();
     let session = use_session();
     let router = use_router();
@@ -108,7 +113,11 @@ pub fn Layout(#[prop(into)] tenant: Signal<Option<i64>>, area: Area, children: C
         }
     };
     let tenants = move || session.me.get().map(|me| me.tenants).unwrap_or_default();
-    let current = move || tenant.get().and_then(|id| tenants().into_iter().find(|t| t.id == id));
+    let current = move || {
+        tenant
+            .get()
+            .and_then(|id| tenants().into_iter().find(|t| t.id == id))
+    };
     let link = move |area_of_link: Area, suffix: &'static str, text: &'static str| {
         move || {
             tenant.get().map(|id| {
@@ -166,6 +175,12 @@ pub fn role_in(tenant: Signal<Option<i64>>) -> Signal<Option<freshtoken_core::Ro
     let session = use_session();
     Signal::derive(move || {
         let id = tenant.get()?;
-        session.me.get()?.tenants.into_iter().find(|t| t.id == id).map(|t| t.role)
+        session
+            .me
+            .get()?
+            .tenants
+            .into_iter()
+            .find(|t| t.id == id)
+            .map(|t| t.role)
     })
 }

@@ -31,7 +31,8 @@ impl Router {
         };
         provide_context(router);
         let popstate = window_event_listener(leptos::ev::popstate, move |_| router.sync());
-        let clicks = window_event_listener(leptos::ev::click, move |event| router.follow_link(&event));
+        let clicks =
+            window_event_listener(leptos::ev::click, move |event| router.follow_link(&event));
         // The app lives as long as the page: the listeners too.
         std::mem::forget((popstate, clicks));
         router
@@ -50,7 +51,9 @@ impl Router {
 
     /// One query parameter of the address, decoded.
     pub fn query(self, name: &str) -> Option<String> {
-        web_sys::UrlSearchParams::new_with_str(&self.search.get()).ok()?.get(name)
+        web_sys::UrlSearchParams::new_with_str(&self.search.get())
+            .ok()?
+            .get(name)
     }
 
     /// Goes to `to` (a path with an optional query), adding to the history.
@@ -64,7 +67,9 @@ impl Router {
     }
 
     fn change(self, to: &str, replace: bool) {
-        let Ok(history) = window().history() else { return };
+        let Ok(history) = window().history() else {
+            return;
+        };
         let result = if replace {
             history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(to))
         } else {
@@ -115,5 +120,8 @@ pub fn use_router() -> Router {
 
 /// The path's segments: `/w/3/team` is `["w", "3", "team"]`.
 pub fn segments(path: &str) -> Vec<String> {
-    path.split('/').filter(|segment| !segment.is_empty()).map(str::to_owned).collect()
+    path.split('/')
+        .filter(|segment| !segment.is_empty())
+        .map(str::to_owned)
+        .collect()
 }

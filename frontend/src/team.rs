@@ -1,14 +1,14 @@
 //! A workspace's people and machines: members and their roles, invitation links, API keys;
 //! and creating a new workspace.
 
-use freshtoken_core::api::{
-    ApiKeyView, CreateApiKeyRequest, CreateInviteRequest, CreateTenantRequest, CreatedApiKey, CreatedInvite, InviteView, MemberView,
-    TenantView, UpdateMemberRequest,
-};
+use crate::routing::use_router;
 use freshtoken_core::Role;
+use freshtoken_core::api::{
+    ApiKeyView, CreateApiKeyRequest, CreateInviteRequest, CreateTenantRequest, CreatedApiKey,
+    CreatedInvite, InviteView, MemberView, TenantView, UpdateMemberRequest,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use crate::routing::use_router;
 
 use crate::accounts::tenant_param;
 use crate::api::{self, ApiError};
@@ -50,7 +50,9 @@ pub fn Team() -> impl IntoView {
 #[component]
 fn Members(tenant: i64, is_owner: Signal<bool>) -> impl IntoView {
     let session = use_session();
-    let members = LocalResource::new(move || async move { api::get::<Vec<MemberView>>(&format!("/tenants/{tenant}/members")).await });
+    let members = LocalResource::new(move || async move {
+        api::get::<Vec<MemberView>>(&format!("/tenants/{tenant}/members")).await
+    });
     let error = RwSignal::new(None::<ApiError>);
     let me = move || session.me.get().map(|me| me.user.id);
     let change = move |user_id: i64, role: Option<Role>| {
@@ -58,7 +60,9 @@ fn Members(tenant: i64, is_owner: Signal<bool>) -> impl IntoView {
         spawn_local(async move {
             let path = format!("/tenants/{tenant}/members/{user_id}");
             let result = match role {
-                Some(role) => api::patch::<_, MemberView>(&path, &UpdateMemberRequest { role }).await.map(drop),
+                Some(role) => api::patch::<_, MemberView>(&path, &UpdateMemberRequest { role })
+                    .await
+                    .map(drop),
                 None => api::delete(&path).await,
             };
             match result {
@@ -119,19 +123,28 @@ fn Members(tenant: i64, is_owner: Signal<bool>) -> impl IntoView {
 
 #[component]
 fn Invites(tenant: i64) -> impl IntoView {
-    let invites = LocalResource::new(move || async move { api::get::<Vec<InviteView>>(&format!("/tenants/{tenant}/invites")).await });
+    let invites = LocalResource::new(move || async move {
+        api::get::<Vec<InviteView>>(&format!("/tenants/{tenant}/invites")).await
+    });
     let role = RwSignal::new("editor".to_owned());
     let created = RwSignal::new(None::<CreatedInvite>);
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Ok(role) = role.get().parse::<Role>() else { return };
+        let Ok(role) = role.get().parse::<Role>() else {
+            return;
+        };
         pending.set(true);
         error.set(None);
         spawn_local(async move {
-            let request = CreateInviteRequest { role, expires_in_days: None };
-            match api::post::<_, CreatedInvite>(&format!("/tenants/{tenant}/invites"), &request).await {
+            let request = CreateInviteRequest {
+                role,
+                expires_in_days: None,
+            };
+            match api::post::<_, CreatedInvite>(&format!("/tenants/{tenant}/invites"), &request)
+                .await
+            {
                 Ok(invite) => {
                     created.set(Some(invite));
                     invites.refetch();
@@ -192,13 +205,18 @@ fn Invites(tenant: i64) -> impl IntoView {
 
 #[component]
 fn ApiKeys(tenant: i64) -> impl IntoView {
-    let keys = LocalResource::new(move || async move { api::get::<Vec<ApiKeyView>>(&format!("/tenants/{tenant}/api-keys")).await });
+    let keys = LocalResource::new(move || async move {
+        api::get::<Vec<ApiKeyView>>(&format!("/tenants/{tenant}/api-keys")).await
+    });
     let name = RwSignal::new(String::new());
     let tried = RwSignal::new(false);
     let created = RwSignal::new(None::<CreatedApiKey>);
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
-    let name_problem = Signal::derive(move || (tried.get() && name.with(|name| name.trim().is_empty())).then(|| "Name the key, e.g. after what uses it.".to_owned()));
+    let name_problem = Signal::derive(move || {
+        (tried.get() && name.with(|name| name.trim().is_empty()))
+            .then(|| "Name the key, e.g. after what uses it.".to_owned())
+    });
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         tried.set(true);
@@ -207,9 +225,13 @@ fn ApiKeys(tenant: i64) -> impl IntoView {
         }
         pending.set(true);
         error.set(None);
-        let request = CreateApiKeyRequest { name: name.get().trim().to_owned() };
+        let request = CreateApiKeyRequest {
+            name: name.get().trim().to_owned(),
+        };
         spawn_local(async move {
-            match api::post::<_, CreatedApiKey>(&format!("/tenants/{tenant}/api-keys"), &request).await {
+            match api::post::<_, CreatedApiKey>(&format!("/tenants/{tenant}/api-keys"), &request)
+                .await
+            {
                 Ok(key) => {
                     created.set(Some(key));
                     name.set(String::new());
@@ -284,7 +306,10 @@ pub fn NewWorkspace() -> impl IntoView {
     let tried = RwSignal::new(false);
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
-    let problem = Signal::derive(move || (tried.get() && name.with(|name| name.trim().is_empty())).then(|| "Name the workspace.".to_owned()));
+    let problem = Signal::derive(move || {
+        (tried.get() && name.with(|name| name.trim().is_empty()))
+            .then(|| "Name the workspace.".to_owned())
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         tried.set(true);
@@ -293,7 +318,10 @@ pub fn NewWorkspace() -> impl IntoView {
         }
         pending.set(true);
         error.set(None);
-        let request = CreateTenantRequest { name: name.get().trim().to_owned(), slug: None };
+        let request = CreateTenantRequest {
+            name: name.get().trim().to_owned(),
+            slug: None,
+        };
         spawn_local(async move {
             match api::post::<_, TenantView>("/tenants", &request).await {
                 Ok(tenant) => {

@@ -46,10 +46,20 @@ pub fn Webhooks() -> impl IntoView {
 }
 
 #[component]
-fn Endpoints(tenant: i64, log: LocalResource<Result<Vec<NotificationView>, ApiError>>) -> impl IntoView {
-    let hooks = LocalResource::new(move || async move { api::get::<Vec<WebhookView>>(&format!("/tenants/{tenant}/webhooks")).await });
+fn Endpoints(
+    tenant: i64,
+    log: LocalResource<Result<Vec<NotificationView>, ApiError>>,
+) -> impl IntoView {
+    let hooks = LocalResource::new(move || async move {
+        api::get::<Vec<WebhookView>>(&format!("/tenants/{tenant}/webhooks")).await
+    });
     let url = RwSignal::new(String::new());
-    let chosen = RwSignal::new(WEBHOOK_EVENTS.iter().map(|event| (*event).to_owned()).collect::<Vec<_>>());
+    let chosen = RwSignal::new(
+        WEBHOOK_EVENTS
+            .iter()
+            .map(|event| (*event).to_owned())
+            .collect::<Vec<_>>(),
+    );
     let tried = RwSignal::new(false);
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
@@ -57,13 +67,16 @@ fn Endpoints(tenant: i64, log: LocalResource<Result<Vec<NotificationView>, ApiEr
     let url_problem = Signal::derive(move || {
         let text = url.get();
         let text = text.trim();
-        tried.get().then(|| {
-            if !(text.starts_with("https://") || text.starts_with("http://")) {
-                Some("Enter the endpoint's URL, starting with https://.".to_owned())
-            } else {
-                None
-            }
-        }).flatten()
+        tried
+            .get()
+            .then(|| {
+                if !(text.starts_with("https://") || text.starts_with("http://")) {
+                    Some("Enter the endpoint's URL, starting with https://.".to_owned())
+                } else {
+                    None
+                }
+            })
+            .flatten()
     });
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -72,14 +85,22 @@ fn Endpoints(tenant: i64, log: LocalResource<Result<Vec<NotificationView>, ApiEr
             return;
         }
         if chosen.with(Vec::is_empty) {
-            error.set(Some(ApiError { status: 0, message: "Choose at least one event.".to_owned() }));
+            error.set(Some(ApiError {
+                status: 0,
+                message: "Choose at least one event.".to_owned(),
+            }));
             return;
         }
         pending.set(true);
         error.set(None);
-        let request = CreateWebhookRequest { url: url.get().trim().to_owned(), events: Some(chosen.get()) };
+        let request = CreateWebhookRequest {
+            url: url.get().trim().to_owned(),
+            events: Some(chosen.get()),
+        };
         spawn_local(async move {
-            match api::post::<_, WebhookView>(&format!("/tenants/{tenant}/webhooks"), &request).await {
+            match api::post::<_, WebhookView>(&format!("/tenants/{tenant}/webhooks"), &request)
+                .await
+            {
                 Ok(_) => {
                     url.set(String::new());
                     tried.set(false);
@@ -94,9 +115,17 @@ fn Endpoints(tenant: i64, log: LocalResource<Result<Vec<NotificationView>, ApiEr
         error.set(None);
         note.set(None);
         spawn_local(async move {
-            match api::post::<_, NotificationView>(&format!("/tenants/{tenant}/webhooks/{id}/test"), &()).await {
+            match api::post::<_, NotificationView>(
+                &format!("/tenants/{tenant}/webhooks/{id}/test"),
+                &(),
+            )
+            .await
+            {
                 Ok(_) => {
-                    note.set(Some("Test delivery queued; the log below shows how it went within seconds.".to_owned()));
+                    note.set(Some(
+                        "Test delivery queued; the log below shows how it went within seconds."
+                            .to_owned(),
+                    ));
                     log.refetch();
                 }
                 Err(err) => error.set(Some(err)),

@@ -96,7 +96,11 @@ pub fn relative(rfc3339: &str) -> String {
         (magnitude / 86_400.0, "day")
     };
     let amount = amount.floor() as i64;
-    let unit = if amount == 1 { unit.to_owned() } else { format!("{unit}s") };
+    let unit = if amount == 1 {
+        unit.to_owned()
+    } else {
+        format!("{unit}s")
+    };
     if seconds > 0.0 {
         format!("in {amount} {unit}")
     } else {
@@ -118,7 +122,11 @@ pub fn local_time(rfc3339: &str) -> String {
 #[component]
 pub fn When(at: Option<String>, #[prop(optional, into)] never: Option<String>) -> impl IntoView {
     match at {
-        Some(at) => view! { <time datetime=at.clone() title=local_time(&at)>{relative(&at)}</time> }.into_any(),
-        None => view! { <span class="muted">{never.unwrap_or_else(|| "never".to_owned())}</span> }.into_any(),
+        Some(at) => {
+            view! { <time datetime=at.clone() title=local_time(&at)>{relative(&at)}</time> }
+                .into_any()
+        }
+        None => view! { <span class="muted">{never.unwrap_or_else(|| "never".to_owned())}</span> }
+            .into_any(),
     }
 }

@@ -28,7 +28,11 @@ fn tiny_build() -> tempfile::TempDir {
     )
     .unwrap();
     std::fs::write(dir.path().join("assets/app-0123abcd.js"), "console.log(1)").unwrap();
-    std::fs::write(dir.path().join("assets/app-0123abcd.js.gz"), b"gzipped bytes").unwrap();
+    std::fs::write(
+        dir.path().join("assets/app-0123abcd.js.gz"),
+        b"gzipped bytes",
+    )
+    .unwrap();
     dir
 }
 
@@ -63,7 +67,13 @@ async fn every_page_gets_the_never_cached_shell_and_assets_are_cached_forever() 
                 .contains("script-src 'self' 'wasm-unsafe-eval'"),
             "{page}"
         );
-        assert!(response.text().await.unwrap().contains("<title>shell</title>"));
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("<title>shell</title>")
+        );
     }
 
     let asset = format!("{}/assets/app-0123abcd.js", app.base_url);
@@ -239,7 +249,10 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
 
     // Back on the dashboard, on the new account's page.
     browser
-        .wait_for("/^\\/w\\/\\d+\\/accounts\\/\\d+$/.test(location.pathname)", "the account page")
+        .wait_for(
+            "/^\\/w\\/\\d+\\/accounts\\/\\d+$/.test(location.pathname)",
+            "the account page",
+        )
         .await;
     browser.find_by_text("h1", "@demo_bakery").await;
     browser.find_by_text("span", "Active").await;
@@ -265,12 +278,17 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
         .await;
     let snippet = snippet.as_str().unwrap().to_owned();
     assert!(
-        snippet.starts_with(&format!("<script src=\"{base}/t/")) && snippet.ends_with("/token.js\"></script>"),
+        snippet.starts_with(&format!("<script src=\"{base}/t/"))
+            && snippet.ends_with("/token.js\"></script>"),
         "the copied snippet: {snippet}"
     );
 
-    // Two websites with the snippet; the account allows only the first.
-    let page = format!("<!doctype html><html><head><title>site</title>{snippet}</head><body>a site</body></html>");
+    // Two websites with the snippet; the account allows only the first. They are different
+    // sites (127.0.0.1 and localhost), as two customers' sites would be: Chromium keeps a
+    // separate HTTP cache per site, so the second cannot reuse the first one's answer.
+    let page = format!(
+        "<!doctype html><html><head><title>site</title>{snippet}</head><body>a site</body></html>"
+    );
     let allowed = website(page.clone()).await;
     let refused = website(page).await;
     let origins = browser.find("#origins").await;
@@ -293,10 +311,10 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
     browser.find_by_text("h2", "Delivery log").await;
     browser.screenshot(&shots, "webhooks").await;
 
-    let token_on = |port: u16| {
+    let token_on = |host: &'static str, port: u16| {
         let browser = &browser;
         async move {
-            browser.open(&format!("http://127.0.0.1:{port}/")).await;
+            browser.open(&format!("http://{host}:{port}/")).await;
             browser
                 .wait_for("document.readyState === 'complete'", "the site to load")
                 .await;
@@ -308,13 +326,13 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
                 .await
         }
     };
-    let token = token_on(allowed).await;
+    let token = token_on("127.0.0.1", allowed).await;
     assert!(
         token.as_str().is_some_and(|token| !token.is_empty()),
         "the allowed site has the token: {token}"
     );
     assert_eq!(
-        token_on(refused).await,
+        token_on("localhost", refused).await,
         serde_json::Value::Null,
         "a site not allowed gets no token"
     );

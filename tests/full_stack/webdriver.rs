@@ -262,7 +262,9 @@ impl Chromium {
     /// Saves a PNG of the window as `folder/name.png`.
     pub async fn screenshot(&self, folder: &Path, name: &str) -> PathBuf {
         use base64::Engine;
-        let png = self.command(reqwest::Method::GET, "/screenshot", None).await;
+        let png = self
+            .command(reqwest::Method::GET, "/screenshot", None)
+            .await;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(png.as_str().expect("base64 PNG"))
             .expect("a PNG");

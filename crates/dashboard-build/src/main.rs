@@ -45,11 +45,17 @@ fn main() -> Result<()> {
         .map(|entry| entry.map(|entry| entry.file_name()))
         .collect::<Result<_, _>>()?;
     if generated.len() != 2 {
-        bail!("wasm-bindgen wrote {generated:?}; expected only dashboard.js and dashboard_bg.wasm (JS snippets are not supported)");
+        bail!(
+            "wasm-bindgen wrote {generated:?}; expected only dashboard.js and dashboard_bg.wasm (JS snippets are not supported)"
+        );
     }
 
     let mut assets = Assets::new(staging.join("assets"));
-    let wasm_name = assets.add("dashboard", "wasm", fs::read(bindgen_dir.join("dashboard_bg.wasm"))?)?;
+    let wasm_name = assets.add(
+        "dashboard",
+        "wasm",
+        fs::read(bindgen_dir.join("dashboard_bg.wasm"))?,
+    )?;
     // Start the app when the module loads, from the hashed wasm beside it (the CSP allows no
     // inline script to do it).
     let script = fs::read_to_string(bindgen_dir.join("dashboard.js"))?;
@@ -78,7 +84,12 @@ fn main() -> Result<()> {
     let shell_gzip = fs::metadata(out.join("index.html.gz"))?.len();
     println!("dashboard built in {}", out.display());
     println!("  {:<40} {:>9} {:>9}", "file", "bytes", "gzip");
-    println!("  {:<40} {:>9} {:>9}", "index.html", shell.len(), shell_gzip);
+    println!(
+        "  {:<40} {:>9} {:>9}",
+        "index.html",
+        shell.len(),
+        shell_gzip
+    );
     for asset in &assets.written {
         println!("  {:<40} {:>9} {:>9}", asset.name, asset.bytes, asset.gzip);
     }
@@ -94,10 +105,18 @@ fn ensure_wasm_target() -> Result<()> {
         .args(["target", "list", "--installed"])
         .output();
     match installed {
-        Ok(output) if String::from_utf8_lossy(&output.stdout).lines().any(|line| line == TARGET) => Ok(()),
+        Ok(output)
+            if String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .any(|line| line == TARGET) =>
+        {
+            Ok(())
+        }
         Ok(_) => {
             eprintln!("adding the {TARGET} target with rustup");
-            let status = Command::new("rustup").args(["target", "add", TARGET]).status()?;
+            let status = Command::new("rustup")
+                .args(["target", "add", TARGET])
+                .status()?;
             if !status.success() {
                 bail!("`rustup target add {TARGET}` failed");
             }
@@ -113,7 +132,15 @@ fn compile(root: &Path) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(root)
-        .args(["build", "--package", "freshtoken-dashboard", "--target", TARGET, "--profile", PROFILE])
+        .args([
+            "build",
+            "--package",
+            "freshtoken-dashboard",
+            "--target",
+            TARGET,
+            "--profile",
+            PROFILE,
+        ])
         .status()
         .context("starting cargo")?;
     if !status.success() {
@@ -121,9 +148,18 @@ fn compile(root: &Path) -> Result<PathBuf> {
     }
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|dir| if dir.is_absolute() { dir } else { root.join(dir) })
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
         .unwrap_or_else(|| root.join("target"));
-    Ok(target_dir.join(TARGET).join(PROFILE).join("freshtoken-dashboard.wasm"))
+    Ok(target_dir
+        .join(TARGET)
+        .join(PROFILE)
+        .join("freshtoken-dashboard.wasm"))
 }
 
 struct Written {
@@ -140,12 +176,18 @@ struct Assets {
 
 impl Assets {
     fn new(dir: PathBuf) -> Assets {
-        Assets { dir, written: Vec::new() }
+        Assets {
+            dir,
+            written: Vec::new(),
+        }
     }
 
     fn add(&mut self, stem: &str, extension: &str, content: Vec<u8>) -> Result<String> {
         let digest = Sha256::digest(&content);
-        let hash: String = digest[..8].iter().map(|byte| format!("{byte:02x}")).collect();
+        let hash: String = digest[..8]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
         let name = format!("{stem}-{hash}.{extension}");
         let path = self.dir.join(&name);
         fs::write(&path, &content)?;
@@ -161,7 +203,8 @@ impl Assets {
 }
 
 fn write_gzip(path: &Path, content: &[u8]) -> Result<()> {
-    let mut encoder = flate2::write::GzEncoder::new(fs::File::create(path)?, flate2::Compression::best());
+    let mut encoder =
+        flate2::write::GzEncoder::new(fs::File::create(path)?, flate2::Compression::best());
     encoder.write_all(content)?;
     encoder.finish()?;
     Ok(())

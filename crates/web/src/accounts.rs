@@ -636,7 +636,11 @@ async fn media(
             r#"{"data":[],"synced_at":null}"#.to_owned()
         }
     };
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]

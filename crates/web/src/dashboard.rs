@@ -129,7 +129,10 @@ fn answer(file: &File, request_headers: &HeaderMap, cache_control: &'static str)
         header::CONTENT_TYPE,
         HeaderValue::from_static(file.content_type),
     );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     match (&file.gzip, takes_gzip) {
         (Some(gzip), true) => {

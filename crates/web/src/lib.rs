@@ -7,8 +7,8 @@
 pub mod accounts;
 mod api_keys;
 pub mod auth;
-pub mod dashboard;
 pub mod connect;
+pub mod dashboard;
 pub mod delivery;
 mod error;
 mod health;
