@@ -731,3 +731,33 @@ async fn every_web_process_follows_changes_made_through_another_within_5_seconds
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn members_preview_the_posts_without_the_origin_lock_and_nobody_else_does() {
+    let (app, fake) = app_with_fake_as(freshtoken::server::Mode::Web, &[]).await;
+    let mut person = Person::sign_up(&app, "owner@bakery.example").await;
+    let minted = fake.mint_token("corner_bakery", Duration::from_secs(2 * 24 * 3600));
+    let accounts = format!("/api/v1/tenants/{}/accounts", person.tenant_id);
+    let pasted = person
+        .api
+        .post(
+            &accounts,
+            json!({"token": minted.access_token, "allowed_origins": ["https://bakery.example"]}),
+        )
+        .await;
+    assert_eq!(pasted.status, 201, "{:?}", pasted.body);
+    let media = format!("{accounts}/{}/media", pasted.body["id"]);
+
+    // Nothing synced yet: an empty list, and the worker is asked for a sync.
+    let first = person.api.get(&media).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body, json!({"data": [], "synced_at": null}));
+
+    let mut stranger = app.browser();
+    stranger.sign_up("someone@else.example").await;
+    assert_eq!(stranger.get(&media).await.status, 404);
+    let signed_out = crate::support::Browser::new(&app.base_url)
+        .get(&media)
+        .await;
+    assert_eq!(signed_out.status, 401);
+}

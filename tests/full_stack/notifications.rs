@@ -179,3 +179,116 @@ async fn metrics_report_the_backlog_in_prometheus_format() {
         assert!(text.contains(metric), "{metric} missing from:\n{text}");
     }
 }
+
+/// An HTTP endpoint of the test's own that answers 200 and hands over each request it gets.
+async fn webhook_sink() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // Headers, then as much body as Content-Length says.
+                loop {
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|line| {
+                                let (name, value) = line.split_once(':')?;
+                                name.eq_ignore_ascii_case("content-length")
+                                    .then(|| value.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            let _ = sender.send(text);
+                            break;
+                        }
+                    }
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (url, receiver)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_sends_a_test_delivery_that_arrives_signed_and_shows_in_the_log() {
+    let app = TestApp::with_mode(
+        &[
+            "--webhooks-allow-private",
+            "--scheduler-interval",
+            "200ms",
+            "--worker-poll-interval",
+            "50ms",
+        ],
+        freshtoken::server::Mode::Serve,
+    )
+    .await;
+    let mut owner = app.browser();
+    let me = owner.sign_up("owner@example.com").await;
+    let tenant = me["tenants"][0]["id"].as_i64().unwrap();
+    let (url, mut received) = webhook_sink().await;
+    // Subscribed to one event only: the test goes out all the same.
+    let hook = owner
+        .post(
+            &format!("/api/v1/tenants/{tenant}/webhooks"),
+            json!({"url": url, "events": ["token.expiring"]}),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{:?}", hook.body);
+    let test = format!("/api/v1/tenants/{tenant}/webhooks/{}/test", hook.body["id"]);
+
+    let queued = owner.post(&test, json!({})).await;
+    assert_eq!(queued.status, 202, "{:?}", queued.body);
+    assert_eq!(queued.body["event"], "webhook.test");
+    assert_eq!(queued.body["status"], "pending");
+
+    let request = tokio::time::timeout(std::time::Duration::from_secs(15), received.recv())
+        .await
+        .expect("the worker delivers the test within 15 s")
+        .unwrap();
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains("x-freshtoken-signature: t="),
+        "{request}"
+    );
+    assert!(request.contains("\"type\":\"webhook.test\""), "{request}");
+
+    let log = format!("/api/v1/tenants/{tenant}/notifications");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let entries = owner.get(&log).await.body;
+        if entries[0]["status"] == "delivered" {
+            assert_eq!(entries[0]["event"], "webhook.test");
+            assert_eq!(entries[0]["response_status"], 200);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log shows the delivery: {entries}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Another workspace cannot reach the endpoint, and an editor may not test it.
+    let mut stranger = app.browser();
+    stranger.sign_up("stranger@example.com").await;
+    assert_eq!(stranger.post(&test, json!({})).await.status, 404);
+    let (mut editor, _) = join_as(&app, &mut owner, tenant, "editor", "editor@example.com").await;
+    assert_eq!(editor.post(&test, json!({})).await.status, 403);
+    let missing = format!("/api/v1/tenants/{tenant}/webhooks/999999/test");
+    assert_eq!(owner.post(&missing, json!({})).await.status, 404);
+}

@@ -27,6 +27,55 @@ async fn only_the_operator_sees_the_instance() {
 }
 
 #[tokio::test]
+async fn the_operator_sees_whether_the_workers_keep_up() {
+    let (app, fake) = crate::connect::app_with_fake_as(freshtoken::server::Mode::Web, &[]).await;
+    let mut operator = crate::connect::Person::sign_up(&app, "op@example.com").await;
+    let mut user = app.browser();
+    user.sign_up("user@example.com").await;
+    assert_eq!(user.get("/api/v1/admin/health").await.status, 404);
+
+    let empty = operator.api.get("/api/v1/admin/health").await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(
+        empty.body,
+        json!({
+            "refreshes_due": 0, "notifications_pending": 0, "soonest_expiry_at": null,
+            "accounts_active": 0, "accounts_paused": 0, "accounts_needing_reconnect": 0,
+        })
+    );
+
+    // Two accounts, one paused; no worker runs in this process.
+    let accounts = format!("/api/v1/tenants/{}/accounts", operator.tenant_id);
+    for name in ["corner_bakery", "night_market"] {
+        let minted = fake.mint_token(name, std::time::Duration::from_secs(3600));
+        let pasted = operator
+            .api
+            .post(&accounts, json!({"token": minted.access_token}))
+            .await;
+        assert_eq!(pasted.status, 201, "{:?}", pasted.body);
+        if name == "night_market" {
+            let paused = operator
+                .api
+                .send(
+                    "PATCH",
+                    &format!("{accounts}/{}", pasted.body["id"]),
+                    Some(json!({"paused": true})),
+                )
+                .await;
+            assert_eq!(paused.status, 200, "{:?}", paused.body);
+        }
+    }
+    let health = operator.api.get("/api/v1/admin/health").await.body;
+    assert_eq!(health["accounts_active"], 1);
+    assert_eq!(health["accounts_paused"], 1);
+    assert_eq!(health["accounts_needing_reconnect"], 0);
+    // A pasted token is refreshed as soon as Instagram allows, which makes its expiry known:
+    // with no worker in this process, the active one waits, and the operator sees it.
+    assert_eq!(health["refreshes_due"], 1, "{health}");
+    assert_eq!(health["soonest_expiry_at"], serde_json::Value::Null);
+}
+
+#[tokio::test]
 async fn a_disabled_tenant_refuses_its_members_until_enabled() {
     let app = TestApp::spawn().await;
     let mut operator = app.browser();

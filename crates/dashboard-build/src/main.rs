@@ -38,6 +38,10 @@ fn main() -> Result<()> {
         .input_path(&wasm)
         .web(true)?
         .typescript(false)
+        // Function names are for debuggers; the download goes without them. (Cargo's `strip`
+        // would also drop the section that tells wasm-bindgen the target's features.)
+        .remove_name_section(true)
+        .remove_producers_section(true)
         .out_name("dashboard")
         .generate(&bindgen_dir)
         .context("running wasm-bindgen")?;
