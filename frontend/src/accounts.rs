@@ -44,23 +44,23 @@ fn connect_url(tenant: i64) -> String {
 /// content security policy allows https images only).
 #[component]
 fn Avatar(account: AccountView) -> impl IntoView {
-    match account
+    let initial = account
+        .username
+        .chars()
+        .next()
+        .unwrap_or('?')
+        .to_uppercase()
+        .to_string();
+    // Instagram's picture URLs expire: a picture that does not load falls back to the letter.
+    let failed = RwSignal::new(false);
+    let picture = account
         .profile_picture_url
-        .filter(|url| url.starts_with("https://"))
-    {
-        Some(url) => {
-            view! { <img class="avatar" src=url alt="" width="40" height="40"/> }.into_any()
-        }
-        None => {
-            let initial = account
-                .username
-                .chars()
-                .next()
-                .unwrap_or('?')
-                .to_uppercase()
-                .to_string();
-            view! { <span class="avatar" aria-hidden="true">{initial}</span> }.into_any()
-        }
+        .filter(|url| url.starts_with("https://"));
+    move || {
+        match picture.clone().filter(|_| !failed.get()) {
+        Some(url) => view! { <img class="avatar" src=url alt="" width="40" height="40" on:error=move |_| failed.set(true)/> }.into_any(),
+        None => view! { <span class="avatar" aria-hidden="true">{initial.clone()}</span> }.into_any(),
+    }
     }
 }
 

@@ -145,7 +145,9 @@ pub fn SignIn() -> impl IntoView {
                 <ErrorNote error=error.into()/>
                 <button type="submit" disabled=pending>{move || if pending.get() { "Signing in…" } else { "Sign in" }}</button>
             </form>
-            <p>"New here? " <a href=signup_link>"Create an account"</a></p>
+            <Show when=move || session.instance.get().is_none_or(|instance| instance.signup != SignupMode::Closed)>
+                <p>"New here? " <a href=signup_link>"Create an account"</a></p>
+            </Show>
         </main>
     }
 }

@@ -78,6 +78,7 @@ impl Router {
         if result.is_ok() {
             self.sync();
             window().scroll_to_with_x_and_y(0.0, 0.0);
+            announce_page();
         }
     }
 
@@ -112,6 +113,23 @@ impl Router {
         event.prevent_default();
         self.go(&format!("{}{}", anchor.pathname(), anchor.search()));
     }
+}
+
+/// After an in-page navigation, once the new page is drawn: names the tab after its heading
+/// and moves the focus there, so keyboard and screen-reader users start on the new page as
+/// they would after a load.
+pub fn announce_page() {
+    request_animation_frame(|| {
+        let Some(heading) = document().query_selector("main h1").ok().flatten() else {
+            return;
+        };
+        let text = heading.text_content().unwrap_or_default();
+        document().set_title(&format!("{} · freshtoken", text.trim()));
+        let _ = heading.set_attribute("tabindex", "-1");
+        if let Ok(heading) = heading.dyn_into::<web_sys::HtmlElement>() {
+            let _ = heading.focus();
+        }
+    });
 }
 
 pub fn use_router() -> Router {

@@ -87,7 +87,7 @@ fn Members(tenant: i64, is_owner: Signal<bool>) -> impl IntoView {
                                 let editable = is_owner.get() && me() != Some(user_id);
                                 view! {
                                     <tr>
-                                        <td>{member.name.clone()}</td>
+                                        <td>{if member.name.is_empty() { "—".to_owned() } else { member.name.clone() }}</td>
                                         <td>{member.email.clone()}</td>
                                         <td>
                                             {if editable {

@@ -107,6 +107,8 @@ async fn every_page_gets_the_never_cached_shell_and_assets_are_cached_forever() 
         ("GET", "/assets/app-ffffffff.js"),
         ("GET", "/api/v1/no-such-thing"),
         ("GET", "/t/no-such-id/nothing"),
+        ("GET", "/no/such/page"),
+        ("GET", "/favicon.ico"),
         ("POST", "/"),
     ] {
         let response = http

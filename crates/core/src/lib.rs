@@ -14,6 +14,25 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// The first path segments of the dashboard's pages (`/`, `/signin`, `/w/3/team`, ...): the
+/// server answers these with the dashboard and every other unknown path with a 404, and the
+/// dashboard's router knows no others.
+pub const DASHBOARD_SECTIONS: &[&str] = &[
+    "",
+    "signin",
+    "signup",
+    "invite",
+    "workspaces",
+    "w",
+    "operator",
+];
+
+/// Whether `path` is a page of the dashboard (see [`DASHBOARD_SECTIONS`]).
+pub fn is_dashboard_page(path: &str) -> bool {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    DASHBOARD_SECTIONS.contains(&first)
+}
+
 /// The shortest password accepted, checked by the server and, before sending, the dashboard.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
@@ -207,6 +226,29 @@ impl fmt::Debug for AccessToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dashboard_pages_are_its_sections_and_nothing_else() {
+        for page in [
+            "/",
+            "/signin",
+            "/invite",
+            "/w/3",
+            "/w/3/accounts/7",
+            "/operator",
+        ] {
+            assert!(is_dashboard_page(page), "{page}");
+        }
+        for other in [
+            "/favicon.ico",
+            "/api/v1/me",
+            "/t/abc/token.js",
+            "/wx",
+            "/signin.php",
+        ] {
+            assert!(!is_dashboard_page(other), "{other}");
+        }
+    }
 
     #[test]
     fn every_variant_round_trips_through_its_spelling() {

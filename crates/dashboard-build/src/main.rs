@@ -19,8 +19,7 @@ const TARGET: &str = "wasm32-unknown-unknown";
 const PROFILE: &str = "dashboard";
 
 fn main() -> Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let root = root.canonicalize().context("finding the workspace")?;
+    let root = workspace_root()?;
     let frontend = root.join("frontend");
     let out = std::env::args_os()
         .nth(1)
@@ -100,6 +99,20 @@ fn main() -> Result<()> {
     let first_page: u64 = shell_gzip + assets.written.iter().map(|asset| asset.gzip).sum::<u64>();
     println!("  first page, gzip: {first_page} bytes");
     Ok(())
+}
+
+/// The checkout to build, read when the tool runs: `cargo run` names this crate's folder in
+/// `CARGO_MANIFEST_DIR`; otherwise the nearest folder up from here holding `frontend/`. (Not
+/// the path baked in at compile time: one target directory may serve several checkouts.)
+fn workspace_root() -> Result<PathBuf> {
+    if let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        return Ok(Path::new(&manifest_dir).join("../..").canonicalize()?);
+    }
+    let here = std::env::current_dir()?;
+    here.ancestors()
+        .find(|dir| dir.join("frontend/Cargo.toml").is_file())
+        .map(Path::to_path_buf)
+        .context("no frontend/ here or above: run `cargo dashboard` in a freshtoken checkout")
 }
 
 /// Adds the wasm target to the toolchain when it is missing: rustup fetches it from the same

@@ -2,6 +2,8 @@
 //! answered for every page of the app (never cached, so a new build shows at once) and assets
 //! named by their content hash (cached for a year, never revalidated). Everything is read into
 //! memory at start: a few files, well under 2 MB, each with its gzip copy made at build time.
+//! Paths outside the dashboard's sections stay JSON 404s, so a mistyped API path never gets
+//! an HTML page.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -155,19 +157,17 @@ pub async fn asset(
     }
 }
 
-/// Every other GET: a page of the dashboard, which the app in the shell routes. Paths of the
-/// API, the token URLs and Instagram's callbacks never get here: their routers answer 404.
+/// A GET of one of the dashboard's pages (see [`freshtoken_core::DASHBOARD_SECTIONS`]): the
+/// shell, whose app routes the path itself. Every other unknown path is a JSON 404.
 pub async fn page(
     State(state): State<AppState>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let path = uri.path();
-    let not_a_page = ["/api/", "/t/", "/connect/", "/assets/"]
-        .iter()
-        .any(|prefix| path.starts_with(prefix));
-    if !matches!(method, Method::GET | Method::HEAD) || not_a_page {
+    if !matches!(method, Method::GET | Method::HEAD)
+        || !freshtoken_core::is_dashboard_page(uri.path())
+    {
         return ApiError::NotFound.into_response();
     }
     match &state.dashboard.shell {
