@@ -15,7 +15,7 @@ use crate::api::{self, ApiError};
 use crate::auth::Field;
 use crate::layout::{Area, Layout, role_in, workspace_path};
 use crate::use_session;
-use crate::widgets::{ErrorNote, Snippet, StatusBadge, When, days_until};
+use crate::widgets::{ErrorNote, Snippet, StatusBadge, When, days_until, loaded};
 
 /// The workspace id of the address (`/w/:tenant/…`).
 pub fn tenant_param() -> Signal<Option<i64>> {
@@ -128,15 +128,13 @@ pub fn AccountList() -> impl IntoView {
             <Show when=move || pasting.get()>
                 <PasteToken tenant=tenant open=pasting/>
             </Show>
-            {move || match accounts.get() {
-                None => view! { <p role="status">"Loading accounts…"</p> }.into_any(),
-                Some(Err(err)) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
-                Some(Ok(list)) if list.is_empty() => view! {
+            {move || loaded(accounts.get(), |ready| match ready {
+                list if list.is_empty() => view! {
                     <div class="empty">
                         <p>"No accounts yet. Connect an Instagram account, or paste a token you already have; freshtoken keeps it fresh from then on."</p>
                     </div>
                 }.into_any(),
-                Some(Ok(list)) => {
+                list => {
                     let tenant_id = tenant.get().unwrap_or_default();
                     view! {
                         <ul class="accounts" aria-label="Accounts">
@@ -144,7 +142,7 @@ pub fn AccountList() -> impl IntoView {
                         </ul>
                     }.into_any()
                 }
-            }}
+            })}
         </Layout>
     }
 }
@@ -467,15 +465,29 @@ fn Origins(
                 </div>
                 <label class="check"><input type="checkbox" bind:checked=localhost disabled=move || !can_edit.get()/>" Also allow localhost and 127.0.0.1 (development)"</label>
                 <label class="check"><input type="checkbox" bind:checked=no_origin disabled=move || !can_edit.get()/>" Serve requests without Origin or Referer (server-side fetches)"</label>
-                <ErrorNote error=error.into()/>
-                <Show when=move || can_edit.get()>
-                    <div class="actions">
-                        <button type="submit" disabled=pending>{move || if pending.get() { "Saving…" } else { "Save origins" }}</button>
-                        <span role="status" class="copy-note">{move || if saved.get() { "Saved" } else { "" }}</span>
-                    </div>
-                </Show>
+                <SaveBar label="Save origins" pending=pending saved=saved error=error can_edit=can_edit/>
             </form>
         </section>
+    }
+}
+
+/// The end of an account settings form: its error, the save button (for editors) and "Saved".
+#[component]
+fn SaveBar(
+    label: &'static str,
+    pending: RwSignal<bool>,
+    saved: RwSignal<bool>,
+    error: RwSignal<Option<ApiError>>,
+    can_edit: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <ErrorNote error=error.into()/>
+        <Show when=move || can_edit.get()>
+            <div class="actions">
+                <button type="submit" disabled=pending>{move || if pending.get() { "Saving…" } else { label }}</button>
+                <span role="status" class="copy-note">{move || if saved.get() { "Saved" } else { "" }}</span>
+            </div>
+        </Show>
     }
 }
 
@@ -530,13 +542,7 @@ fn Settings(
                     </select>
                     <p class="hint">"A token close to expiry is refreshed at once, whatever this says."</p>
                 </div>
-                <ErrorNote error=error.into()/>
-                <Show when=move || can_edit.get()>
-                    <div class="actions">
-                        <button type="submit" disabled=pending>{move || if pending.get() { "Saving…" } else { "Save settings" }}</button>
-                        <span role="status" class="copy-note">{move || if saved.get() { "Saved" } else { "" }}</span>
-                    </div>
-                </Show>
+                <SaveBar label="Save settings" pending=pending saved=saved error=error can_edit=can_edit/>
             </form>
         </section>
     }
@@ -681,10 +687,7 @@ fn RequestCounts(account: AccountView, path: String) -> impl IntoView {
         <section aria-labelledby="requests-title">
             <h2 id="requests-title">"Requests"</h2>
             <p>"Today: " <strong>{today.served}</strong> " served, " <strong>{today.refused}</strong> " refused " <span class="hint">"(counts arrive within a minute)"</span></p>
-            {move || match days.get() {
-                None => view! { <p role="status">"Loading…"</p> }.into_any(),
-                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
-                Some(Ok(days)) => {
+            {move || loaded(days.get(), |days| {
                     let most = days.iter().map(|day| day.served + day.refused).max().unwrap_or(0).max(1);
                     view! {
                         <table class="bars">
@@ -706,8 +709,7 @@ fn RequestCounts(account: AccountView, path: String) -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any()
-                }
-            }}
+                })}
         </section>
     }
 }
@@ -733,11 +735,9 @@ fn History(path: String) -> impl IntoView {
         <section aria-labelledby="history-title">
             <h2 id="history-title">"Refresh history"</h2>
             <button type="button" class="secondary small" on:click=move |_| events.refetch()>"Reload"</button>
-            {move || match events.get() {
-                None => view! { <p role="status">"Loading…"</p> }.into_any(),
-                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
-                Some(Ok(events)) if events.is_empty() => view! { <p class="muted">"No refresh yet: Instagram refreshes a token only once it is a day old."</p> }.into_any(),
-                Some(Ok(events)) => view! {
+            {move || loaded(events.get(), |ready| match ready {
+                events if events.is_empty() => view! { <p class="muted">"No refresh yet: Instagram refreshes a token only once it is a day old."</p> }.into_any(),
+                events => view! {
                     <div class="table-wrap">
                         <table>
                             <thead><tr><th scope="col">"When"</th><th scope="col">"Outcome"</th><th scope="col">"Try"</th><th scope="col">"Details"</th><th scope="col">"New expiry"</th></tr></thead>
@@ -755,7 +755,7 @@ fn History(path: String) -> impl IntoView {
                         </table>
                     </div>
                 }.into_any(),
-            }}
+            })}
         </section>
     }
 }
@@ -789,14 +789,12 @@ fn MediaPreview(path: String) -> impl IntoView {
     view! {
         <section aria-labelledby="media-title">
             <h2 id="media-title">"Recent posts"</h2>
-            {move || match posts.get() {
-                None => view! { <p role="status">"Loading…"</p> }.into_any(),
-                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
-                Some(Ok(synced)) if synced.synced_at.is_none() => view! {
+            {move || loaded(posts.get(), |ready| match ready {
+                synced if synced.synced_at.is_none() => view! {
                     <p class="muted">"Not synced yet: the worker fetches the posts shortly. "
                         <button type="button" class="secondary small" on:click=move |_| posts.refetch()>"Check again"</button></p>
                 }.into_any(),
-                Some(Ok(synced)) => view! {
+                synced => view! {
                     <ul class="media">
                         {synced.data.into_iter().take(12).map(|post| {
                             let picture = post.thumbnail_url.clone().or(post.media_url.clone()).filter(|url| url.starts_with("https://"));
@@ -814,7 +812,7 @@ fn MediaPreview(path: String) -> impl IntoView {
                         }).collect_view()}
                     </ul>
                 }.into_any(),
-            }}
+            })}
         </section>
     }
 }

@@ -1,14 +1,14 @@
 //! Signing up, signing in, and accepting an invitation.
 
-use crate::routing::use_router;
+use crate::routing::{Router, use_router};
 use freshtoken_core::api::{AcceptInviteRequest, MeResponse, SignInRequest, SignUpRequest};
 use freshtoken_core::{MIN_PASSWORD_CHARS, SignupMode};
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
 use crate::layout::{DemoBanner, workspace_path};
-use crate::use_session;
 use crate::widgets::ErrorNote;
+use crate::{Session, use_session};
 
 /// A client-side check of an e-mail address, as loose as the server's.
 fn email_problem(email: &str) -> Option<&'static str> {
@@ -84,6 +84,28 @@ pub fn Field(
     }
 }
 
+/// Signs in (or up) with `request` at `path`, then goes where the reader was headed.
+fn enter(
+    (session, router): (Session, Router),
+    path: &'static str,
+    request: impl serde::Serialize + 'static,
+    pending: RwSignal<bool>,
+    error: RwSignal<Option<ApiError>>,
+) {
+    leptos::task::spawn_local(async move {
+        match api::post::<_, MeResponse>(path, &request).await {
+            Ok(me) => {
+                let to = after_sign_in(router.query("next"), &me);
+                session.me.set(Some(me));
+                // The form is gone with its page: nothing of it to update.
+                return router.replace(&to);
+            }
+            Err(err) => error.set(Some(err)),
+        }
+        pending.set(false);
+    });
+}
+
 #[component]
 pub fn SignIn() -> impl IntoView {
     let session = use_session();
@@ -115,17 +137,7 @@ pub fn SignIn() -> impl IntoView {
             email: email.get().trim().to_owned(),
             password: password.get(),
         };
-        leptos::task::spawn_local(async move {
-            match api::post::<_, MeResponse>("/auth/signin", &request).await {
-                Ok(me) => {
-                    let to = after_sign_in(router.query("next"), &me);
-                    session.me.set(Some(me));
-                    router.replace(&to);
-                }
-                Err(err) => error.set(Some(err)),
-            }
-            pending.set(false);
-        });
+        enter((session, router), "/auth/signin", request, pending, error);
     };
     let signup_link = move || {
         let next = router
@@ -205,17 +217,7 @@ pub fn SignUp() -> impl IntoView {
             workspace: (!workspace_name.is_empty()).then_some(workspace_name),
             invite: invite(),
         };
-        leptos::task::spawn_local(async move {
-            match api::post::<_, MeResponse>("/auth/signup", &request).await {
-                Ok(me) => {
-                    let to = after_sign_in(router.query("next"), &me);
-                    session.me.set(Some(me));
-                    router.replace(&to);
-                }
-                Err(err) => error.set(Some(err)),
-            }
-            pending.set(false);
-        });
+        enter((session, router), "/auth/signup", request, pending, error);
     };
 
     view! {

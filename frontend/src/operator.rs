@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError};
 use crate::layout::{Area, Layout};
-use crate::widgets::{ErrorNote, When};
+use crate::widgets::{ErrorNote, When, loaded};
 
 #[component]
 pub fn Operator() -> impl IntoView {
@@ -34,10 +34,7 @@ pub fn Operator() -> impl IntoView {
             <section aria-labelledby="health-title">
                 <h2 id="health-title">"Queue and refresh health"</h2>
                 <button type="button" class="secondary small" on:click=move |_| health.refetch()>"Reload"</button>
-                {move || match health.get() {
-                    None => view! { <p role="status">"Loading…"</p> }.into_any(),
-                    Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
-                    Some(Ok(health)) => view! {
+                {move || loaded(health.get(), |health| view! {
                         <dl class="stats">
                             <div class={if health.refreshes_due > 0 { "stat warn" } else { "stat" }}><dt>"Refreshes due now"</dt><dd>{health.refreshes_due}</dd></div>
                             <div class="stat"><dt>"Notifications waiting"</dt><dd>{health.notifications_pending}</dd></div>
@@ -46,15 +43,11 @@ pub fn Operator() -> impl IntoView {
                             <div class="stat"><dt>"Accounts paused"</dt><dd>{health.accounts_paused}</dd></div>
                             <div class={if health.accounts_needing_reconnect > 0 { "stat warn" } else { "stat" }}><dt>"Accounts needing reconnect"</dt><dd>{health.accounts_needing_reconnect}</dd></div>
                         </dl>
-                    }.into_any(),
-                }}
+                    }.into_any())}
             </section>
             <section aria-labelledby="tenants-title">
                 <h2 id="tenants-title">"Tenants"</h2>
-                {move || match tenants.get() {
-                    None => view! { <p role="status">"Loading…"</p> }.into_any(),
-                    Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
-                    Some(Ok(list)) => view! {
+                {move || loaded(tenants.get(), |list| view! {
                         <div class="table-wrap"><table>
                             <thead><tr><th scope="col">"Name"</th><th scope="col">"Members"</th><th scope="col">"Accounts"</th><th scope="col">"Created"</th><th scope="col">"State"</th></tr></thead>
                             <tbody>
@@ -74,15 +67,11 @@ pub fn Operator() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table></div>
-                    }.into_any(),
-                }}
+                    }.into_any())}
             </section>
             <section aria-labelledby="users-title">
                 <h2 id="users-title">"Users"</h2>
-                {move || match users.get() {
-                    None => view! { <p role="status">"Loading…"</p> }.into_any(),
-                    Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
-                    Some(Ok(list)) => view! {
+                {move || loaded(users.get(), |list| view! {
                         <div class="table-wrap"><table>
                             <thead><tr><th scope="col">"E-mail"</th><th scope="col">"Workspaces"</th><th scope="col">"Last sign-in"</th><th scope="col">"State"</th></tr></thead>
                             <tbody>
@@ -101,8 +90,7 @@ pub fn Operator() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table></div>
-                    }.into_any(),
-                }}
+                    }.into_any())}
             </section>
         </Layout>
     }

@@ -15,7 +15,7 @@ use crate::api::{self, ApiError};
 use crate::auth::Field;
 use crate::layout::{Area, Layout, role_in, workspace_path};
 use crate::use_session;
-use crate::widgets::{ErrorNote, Snippet, When};
+use crate::widgets::{ErrorNote, Snippet, When, loaded};
 
 fn role_words(role: Role) -> &'static str {
     match role {
@@ -75,10 +75,7 @@ fn Members(tenant: i64, is_owner: Signal<bool>) -> impl IntoView {
         <section aria-labelledby="members-title">
             <h2 id="members-title">"Members"</h2>
             <ErrorNote error=error.into()/>
-            {move || match members.get() {
-                None => view! { <p role="status">"Loading…"</p> }.into_any(),
-                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
-                Some(Ok(list)) => view! {
+            {move || loaded(members.get(), |list| view! {
                     <div class="table-wrap"><table>
                         <thead><tr><th scope="col">"Name"</th><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                         <tbody>
@@ -115,8 +112,7 @@ fn Members(tenant: i64, is_owner: Signal<bool>) -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table></div>
-                }.into_any(),
-            }}
+                }.into_any())}
         </section>
     }
 }

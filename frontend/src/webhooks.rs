@@ -9,7 +9,7 @@ use crate::accounts::tenant_param;
 use crate::api::{self, ApiError};
 use crate::auth::Field;
 use crate::layout::{Area, Layout, role_in};
-use crate::widgets::{ErrorNote, When};
+use crate::widgets::{ErrorNote, When, loaded};
 
 fn event_words(event: &str) -> &'static str {
     match event {
@@ -143,11 +143,9 @@ fn Endpoints(
     view! {
         <section aria-labelledby="endpoints-title">
             <h2 id="endpoints-title">"Endpoints"</h2>
-            {move || match hooks.get() {
-                None => view! { <p role="status">"Loading…"</p> }.into_any(),
-                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
-                Some(Ok(list)) if list.is_empty() => view! { <p class="muted">"No endpoints yet."</p> }.into_any(),
-                Some(Ok(list)) => view! {
+            {move || loaded(hooks.get(), |ready| match ready {
+                list if list.is_empty() => view! { <p class="muted">"No endpoints yet."</p> }.into_any(),
+                list => view! {
                     <ul class="plain">
                         {list.into_iter().map(|hook| {
                             let id = hook.id;
@@ -168,7 +166,7 @@ fn Endpoints(
                         }).collect_view()}
                     </ul>
                 }.into_any(),
-            }}
+            })}
             {move || note.get().map(|note| view! { <p class="note" role="status">{note}</p> })}
             <form class="panel" on:submit=add novalidate>
                 <h3>"Add an endpoint"</h3>
@@ -207,11 +205,9 @@ fn DeliveryLog(log: LocalResource<Result<Vec<NotificationView>, ApiError>>) -> i
         <section aria-labelledby="log-title">
             <h2 id="log-title">"Delivery log"</h2>
             <button type="button" class="secondary small" on:click=move |_| log.refetch()>"Reload"</button>
-            {move || match log.get() {
-                None => view! { <p role="status">"Loading…"</p> }.into_any(),
-                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
-                Some(Ok(entries)) if entries.is_empty() => view! { <p class="muted">"Nothing sent yet."</p> }.into_any(),
-                Some(Ok(entries)) => view! {
+            {move || loaded(log.get(), |ready| match ready {
+                entries if entries.is_empty() => view! { <p class="muted">"Nothing sent yet."</p> }.into_any(),
+                entries => view! {
                     <div class="table-wrap"><table>
                         <thead><tr><th scope="col">"When"</th><th scope="col">"Event"</th><th scope="col">"To"</th><th scope="col">"Status"</th><th scope="col">"Details"</th></tr></thead>
                         <tbody>
@@ -239,7 +235,7 @@ fn DeliveryLog(log: LocalResource<Result<Vec<NotificationView>, ApiError>>) -> i
                         </tbody>
                     </table></div>
                 }.into_any(),
-            }}
+            })}
         </section>
     }
 }

@@ -4,7 +4,7 @@ use freshtoken_core::AccountStatus;
 use leptos::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::api::ApiError;
+use crate::api::{ApiError, ApiResult};
 
 /// The account's status as a coloured badge with words (colour is never the only signal).
 #[component]
@@ -128,5 +128,14 @@ pub fn When(at: Option<String>, #[prop(optional, into)] never: Option<String>) -
         }
         None => view! { <span class="muted">{never.unwrap_or_else(|| "never".to_owned())}</span> }
             .into_any(),
+    }
+}
+
+/// What a loading resource shows: "Loading…", the error in words, or `ready`'s view.
+pub fn loaded<T>(state: Option<ApiResult<T>>, ready: impl FnOnce(T) -> AnyView) -> AnyView {
+    match state {
+        None => view! { <p role="status">"Loading…"</p> }.into_any(),
+        Some(Err(err)) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
+        Some(Ok(value)) => ready(value),
     }
 }

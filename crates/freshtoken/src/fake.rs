@@ -32,6 +32,8 @@ pub fn run(settings: &Settings, latency_ms: u64) -> ExitCode {
         ..FakeConfig::default()
     };
     let result = runtime.block_on(async {
+        // Before the address is printed: whoever reads it may stop us at once.
+        let stop_requested = crate::server::shutdown_signal();
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let address = listener.local_addr()?;
         println!(
@@ -40,7 +42,7 @@ pub fn run(settings: &Settings, latency_ms: u64) -> ExitCode {
             config.app_secret,
             DEMO_USERS.join(", ")
         );
-        fake_instagram::serve(listener, config, crate::server::shutdown_signal()).await
+        fake_instagram::serve(listener, config, stop_requested).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

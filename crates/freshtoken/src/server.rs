@@ -232,37 +232,55 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
 }
 
 pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
+    // Listen for the signals before anything can answer: a SIGTERM sent as soon as the health
+    // check passes must stop the process cleanly, not kill it.
+    let stop_requested = shutdown_signal();
     let server = start(&config, mode).await?;
-    shutdown_signal().await;
+    stop_requested.await;
     tracing::info!("shutting down: finishing requests in flight");
     server.stop().await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
+/// The next delivery of `signal`; never, when it could not be listened for.
+#[cfg(unix)]
+async fn received(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled, so no signal between the two takes the default action.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(signal) => Some(signal),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for {name}");
+                None
+            }
+        };
+        let mut interrupt = listen(SignalKind::interrupt(), "Ctrl-C");
+        let mut terminate = listen(SignalKind::terminate(), "SIGTERM");
+        async move {
+            tokio::select! {
+                () = received(&mut interrupt) => {},
+                () = received(&mut terminate) => {},
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::warn!(error = %err, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }
