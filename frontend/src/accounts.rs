@@ -548,6 +548,44 @@ fn Settings(
     }
 }
 
+/// What the account page's action buttons do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AccountAction {
+    Pause,
+    Resume,
+    RefreshNow,
+    RotateUrls,
+    Delete,
+}
+
+impl AccountAction {
+    /// What the button says, idle and at work.
+    fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            AccountAction::Pause => ("Pause", "Pausing…"),
+            AccountAction::Resume => ("Resume", "Resuming…"),
+            AccountAction::RefreshNow => ("Refresh now", "Asking…"),
+            AccountAction::RotateUrls => ("Rotate URLs…", "Rotating…"),
+            AccountAction::Delete => ("Delete…", "Deleting…"),
+        }
+    }
+
+    /// The question an irreversible action asks first, and its confirming button.
+    fn confirmation(self, username: &str) -> Option<(String, &'static str)> {
+        match self {
+            AccountAction::RotateUrls => Some((
+                "Give this account new token URLs? The current ones stop working at once, so every site using them must be updated.".to_owned(),
+                "Rotate the URLs",
+            )),
+            AccountAction::Delete => Some((
+                format!("Delete @{username}? Its token is deleted and sites using its URLs get no token from now on. This cannot be undone."),
+                "Delete for good",
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// Pause or resume, refresh now, rotate the URLs, delete.
 #[component]
 fn Actions(
@@ -558,41 +596,34 @@ fn Actions(
     tenant: i64,
 ) -> impl IntoView {
     let router = use_router();
-    let pending = RwSignal::new(None::<&'static str>);
+    let pending = RwSignal::new(None::<AccountAction>);
     let error = RwSignal::new(None::<ApiError>);
     let note = RwSignal::new(None::<String>);
-    let confirming = RwSignal::new(None::<&'static str>);
-    let paused = move || {
-        current.with(|account| {
-            account
-                .as_ref()
-                .is_some_and(|account| account.status == AccountStatus::Paused)
-        })
-    };
+    let confirming = RwSignal::new(None::<AccountAction>);
     let username = account.username.clone();
 
-    let run = move |what: &'static str| {
+    let run = move |action: AccountAction| {
         let path = path.clone();
-        pending.set(Some(what));
+        pending.set(Some(action));
         error.set(None);
         note.set(None);
         confirming.set(None);
         spawn_local(async move {
-            let outcome = match what {
-                "pause" | "resume" => {
-                    let changes = UpdateAccountRequest { paused: Some(what == "pause"), ..Default::default() };
+            let outcome = match action {
+                AccountAction::Pause | AccountAction::Resume => {
+                    let changes = UpdateAccountRequest { paused: Some(action == AccountAction::Pause), ..Default::default() };
                     api::patch::<_, AccountView>(&path, &changes).await.map(|view| {
                         current.set(Some(view));
                         None
                     })
                 }
-                "refresh" => api::post_empty(&format!("{path}/refresh"), &()).await
+                AccountAction::RefreshNow => api::post_empty(&format!("{path}/refresh"), &()).await
                     .map(|()| Some("A refresh is on its way; the history below shows how it went in a moment.".to_owned())),
-                "rotate" => api::post::<_, AccountView>(&format!("{path}/rotate-url"), &()).await.map(|view| {
+                AccountAction::RotateUrls => api::post::<_, AccountView>(&format!("{path}/rotate-url"), &()).await.map(|view| {
                     current.set(Some(view));
                     Some("New URLs are in place; the old ones no longer answer. Update your site.".to_owned())
                 }),
-                _ => match api::delete(&path).await {
+                AccountAction::Delete => match api::delete(&path).await {
                     // The page goes away with the account: nothing left to update here.
                     Ok(()) => return router.go(&workspace_path(tenant)),
                     Err(err) => Err(err),
@@ -605,69 +636,69 @@ fn Actions(
             pending.set(None);
         });
     };
-    let busy = move |what: &'static str, idle: &'static str, working: &'static str| {
-        move || {
-            if pending.get() == Some(what) {
-                working
+    // Irreversible actions ask first; the others run at once.
+    let press = {
+        let username = username.clone();
+        let run = run.clone();
+        move |action: AccountAction| {
+            if action.confirmation(&username).is_some() {
+                confirming.set(Some(action));
             } else {
-                idle
+                run(action);
             }
         }
     };
-    let run_pause = run.clone();
-    let run_refresh = run.clone();
-    let run_confirmed = run.clone();
+    let button = move |action: Signal<AccountAction>, class: &'static str| {
+        let press = press.clone();
+        view! {
+            <button type="button" class=class disabled=move || pending.get().is_some() on:click=move |_| press(action.get())>
+                {move || {
+                    let (idle, working) = action.get().labels();
+                    if pending.get() == Some(action.get()) { working } else { idle }
+                }}
+            </button>
+        }
+    };
+    let pause_or_resume = Signal::derive(move || {
+        let paused = current.with(|account| {
+            account
+                .as_ref()
+                .is_some_and(|account| account.status == AccountStatus::Paused)
+        });
+        if paused {
+            AccountAction::Resume
+        } else {
+            AccountAction::Pause
+        }
+    });
 
     view! {
         <Show when=move || can_edit.get()>
             <section aria-labelledby="actions-title">
                 <h2 id="actions-title">"Actions"</h2>
                 <div class="actions">
-                    {
-                        let run = run_pause.clone();
-                        view! {
-                            <button type="button" class="secondary" disabled=move || pending.get().is_some()
-                                on:click=move |_| run(if paused() { "resume" } else { "pause" })>
-                                {move || match (paused(), pending.get()) {
-                                    (true, Some("resume")) => "Resuming…",
-                                    (true, _) => "Resume",
-                                    (false, Some("pause")) => "Pausing…",
-                                    (false, _) => "Pause",
-                                }}
-                            </button>
-                        }
-                    }
-                    {
-                        let run = run_refresh.clone();
-                        view! { <button type="button" class="secondary" disabled=move || pending.get().is_some() on:click=move |_| run("refresh")>{busy("refresh", "Refresh now", "Asking…")}</button> }
-                    }
-                    <button type="button" class="secondary" disabled=move || pending.get().is_some() on:click=move |_| confirming.set(Some("rotate"))>"Rotate URLs…"</button>
-                    <button type="button" class="danger" disabled=move || pending.get().is_some() on:click=move |_| confirming.set(Some("delete"))>"Delete…"</button>
+                    {button(pause_or_resume, "secondary")}
+                    {button(Signal::stored(AccountAction::RefreshNow), "secondary")}
+                    {button(Signal::stored(AccountAction::RotateUrls), "secondary")}
+                    {button(Signal::stored(AccountAction::Delete), "danger")}
                 </div>
                 {
                     let username = username.clone();
-                    let run = run_confirmed.clone();
-                    move || confirming.get().map(|what| {
-                        let question = if what == "rotate" {
-                            "Give this account new token URLs? The current ones stop working at once, so every site using them must be updated.".to_owned()
-                        } else {
-                            format!("Delete @{username}? Its token is deleted and sites using its URLs get no token from now on. This cannot be undone.")
-                        };
+                    let run = run.clone();
+                    move || confirming.get().and_then(|action| {
+                        let (question, confirm) = action.confirmation(&username)?;
                         let run = run.clone();
-                        view! {
+                        Some(view! {
                             <div class="callout warn" role="alertdialog" aria-label="Confirm">
                                 <p>{question}</p>
                                 <div class="actions">
-                                    <button type="button" class="danger" on:click=move |_| run(what)>
-                                        {if what == "rotate" { "Rotate the URLs" } else { "Delete for good" }}
-                                    </button>
+                                    <button type="button" class="danger" on:click=move |_| run(action)>{confirm}</button>
                                     <button type="button" class="secondary" on:click=move |_| confirming.set(None)>"Cancel"</button>
                                 </div>
                             </div>
-                        }
+                        })
                     })
                 }
-                {move || pending.get().filter(|what| *what == "delete" || *what == "rotate").map(|_| view! { <p role="status">"Working…"</p> })}
                 {move || note.get().map(|note| view! { <p class="note" role="status">{note}</p> })}
                 <ErrorNote error=error.into()/>
             </section>

@@ -113,6 +113,20 @@ pub fn Layout(
         }
     };
     let tenants = move || session.me.get().map(|me| me.tenants).unwrap_or_default();
+    // Pages outside a workspace (the operator's) keep the one last visited in the switcher and
+    // the navigation; the new-workspace page selects "New workspace".
+    Effect::new(move |_| {
+        if let Some(id) = tenant.get() {
+            session.last_tenant.set(Some(id));
+        }
+    });
+    let shown = Signal::derive(move || match area {
+        Area::None => None,
+        _ => tenant
+            .get()
+            .or_else(|| session.last_tenant.get())
+            .or_else(|| tenants().first().map(|t| t.id)),
+    });
     let current = move || {
         tenant
             .get()
@@ -120,7 +134,7 @@ pub fn Layout(
     };
     let link = move |area_of_link: Area, suffix: &'static str, text: &'static str| {
         move || {
-            tenant.get().map(|id| {
+            shown.get().map(|id| {
                 let current = (area == area_of_link).then_some("page");
                 view! { <a href=format!("{}{suffix}", workspace_path(id)) aria-current=current>{text}</a> }
             })
@@ -136,7 +150,7 @@ pub fn Layout(
                 <span class="visually-hidden">"Workspace"</span>
                 <select on:change=switch>
                     {move || {
-                        let selected = tenant.get();
+                        let selected = shown.get();
                         tenants()
                             .into_iter()
                             .map(|t: TenantView| {
@@ -144,7 +158,7 @@ pub fn Layout(
                             })
                             .collect_view()
                     }}
-                    <option value="new" selected=move || tenant.get().is_none()>"+ New workspace"</option>
+                    <option value="new" selected=move || shown.get().is_none()>"+ New workspace"</option>
                 </select>
             </label>
             <nav aria-label="Workspace">

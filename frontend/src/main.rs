@@ -27,6 +27,8 @@ pub struct Session {
     /// Whether the first `/me` has answered, so pages can tell "signed out" from "not yet
     /// known".
     pub loaded: RwSignal<bool>,
+    /// The workspace of the last page that had one, for pages that have none.
+    pub last_tenant: RwSignal<Option<i64>>,
 }
 
 impl Session {
@@ -58,6 +60,7 @@ fn App() -> impl IntoView {
         me: RwSignal::new(None),
         instance: RwSignal::new(None),
         loaded: RwSignal::new(false),
+        last_tenant: RwSignal::new(None),
     };
     provide_context(session);
     spawn_local(async move {

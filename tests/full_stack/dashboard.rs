@@ -312,6 +312,11 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
     browser.click(&webhooks).await;
     browser.find_by_text("h2", "Delivery log").await;
     browser.screenshot(&shots, "webhooks").await;
+    // The first user of an instance is its operator.
+    let operator = browser.find_by_text("a", "Operator").await;
+    browser.click(&operator).await;
+    browser.find_by_text("dt", "Accounts active").await;
+    browser.screenshot(&shots, "operator").await;
 
     let token_on = |host: &'static str, port: u16| {
         let browser = &browser;
