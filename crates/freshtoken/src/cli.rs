@@ -152,7 +152,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "FRESHTOKEN_DASHBOARD_DIR",
-        default_value = "frontend/dist",
+        default_value = freshtoken_web::dashboard::DEFAULT_DIR,
         global = true
     )]
     pub dashboard_dir: PathBuf,

@@ -175,8 +175,12 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         (instagram_client(config, &public_url)?, None)
     };
     let (engine, handle) = background::build(config, &store, instagram.clone(), &public_url)?;
-    let dashboard = Dashboard::load(&config.dashboard_dir)?;
-    if !dashboard.is_built() {
+    // A worker serves no pages: it neither reads the dashboard nor warns that it is missing.
+    let dashboard = match mode {
+        Mode::Worker => Dashboard::missing(&config.dashboard_dir),
+        Mode::Serve | Mode::Web => Dashboard::load(&config.dashboard_dir)?,
+    };
+    if mode != Mode::Worker && !dashboard.is_built() {
         tracing::warn!(
             dir = %config.dashboard_dir.display(),
             "the dashboard is not built (run `cargo dashboard`); the API works without it"
