@@ -688,12 +688,21 @@ fn Actions(
                     move || confirming.get().and_then(|action| {
                         let (question, confirm) = action.confirmation(&username)?;
                         let run = run.clone();
+                        // The question takes the focus, on Cancel (the safe choice); Escape
+                        // cancels too.
+                        let cancel = NodeRef::<leptos::html::Button>::new();
+                        Effect::new(move |_| {
+                            if let Some(button) = cancel.get() {
+                                let _ = button.focus();
+                            }
+                        });
                         Some(view! {
-                            <div class="callout warn" role="alertdialog" aria-label="Confirm">
+                            <div class="callout warn" role="alertdialog" aria-label="Confirm"
+                                on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { confirming.set(None) }>
                                 <p>{question}</p>
                                 <div class="actions">
                                     <button type="button" class="danger" on:click=move |_| run(action)>{confirm}</button>
-                                    <button type="button" class="secondary" on:click=move |_| confirming.set(None)>"Cancel"</button>
+                                    <button type="button" class="secondary" node_ref=cancel on:click=move |_| confirming.set(None)>"Cancel"</button>
                                 </div>
                             </div>
                         })

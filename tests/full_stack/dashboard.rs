@@ -257,6 +257,7 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
         )
         .await;
     browser.find_by_text("h1", "@demo_bakery").await;
+    let account_page = browser.current_url().await;
     browser.find_by_text("span", "Active").await;
     // No origins yet: the page warns that any site can load the token.
     browser
@@ -343,4 +344,31 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
         serde_json::Value::Null,
         "a site not allowed gets no token"
     );
+
+    // Irreversible actions ask first, with the focus on Cancel; Escape backs out.
+    browser.open(&account_page).await;
+    let rotate = browser.find_by_text("button", "Rotate URLs…").await;
+    browser.click(&rotate).await;
+    browser.find_by_text("button", "Rotate the URLs").await;
+    browser
+        .wait_for(
+            "document.activeElement && document.activeElement.textContent === 'Cancel'",
+            "the focus on Cancel",
+        )
+        .await;
+    let cancel = browser.find_by_text("button", "Cancel").await;
+    browser.type_into(&cancel, "\u{E00C}").await;
+    browser
+        .wait_for(
+            "!document.querySelector('[role=alertdialog]')",
+            "the question to close",
+        )
+        .await;
+    let delete = browser.find_by_text("button", "Delete…").await;
+    browser.click(&delete).await;
+    let confirm = browser.find_by_text("button", "Delete for good").await;
+    browser.click(&confirm).await;
+    browser
+        .find_by_text("p", "No accounts yet. Connect an Instagram account, or paste a token you already have; freshtoken keeps it fresh from then on.")
+        .await;
 }
