@@ -611,7 +611,8 @@ async fn refresh_now(
 }
 
 /// The account's recent posts for its members, in `media.json`'s shape but without its
-/// origin lock: the dashboard's preview. With nothing synced yet it asks the worker for a sync.
+/// origin lock: the dashboard's preview. With nothing synced yet it asks the worker for a sync
+/// (at most once an hour, as media.json does).
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}/media", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), responses((status = 200, description = "`{\"data\": [...], \"synced_at\": ...}` as media.json answers"), (status = 404, description = "not found", body = ErrorBody)))]
 async fn media(
     State(state): State<AppState>,
@@ -621,21 +622,15 @@ async fn media(
     use axum::response::IntoResponse;
     Access::resolve(&state, principal, tenant_id).await?;
     state.store.accounts().get(tenant_id, account_id).await?;
-    let body = match state.store.media().get(account_id).await? {
-        Some(media) => format!(
-            "{{\"data\":{},\"synced_at\":\"{}\"}}",
-            media.items,
-            rfc3339(media.synced_at)
-        ),
-        None => {
-            state
-                .store
-                .media()
-                .mark_requested(account_id, Utc::now())
-                .await?;
-            r#"{"data":[],"synced_at":null}"#.to_owned()
-        }
-    };
+    let snapshot = state.store.media().get(account_id).await?;
+    if snapshot.is_none() && state.delivery.media_wanted_now(account_id) {
+        state
+            .store
+            .media()
+            .mark_requested(account_id, Utc::now())
+            .await?;
+    }
+    let body = crate::delivery::media_body(snapshot.as_ref());
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         body,

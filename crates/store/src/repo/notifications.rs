@@ -121,6 +121,46 @@ pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
 
+/// The JSON body of a webhook delivery, with a fresh event id.
+fn webhook_body(
+    tenant_id: i64,
+    event: &str,
+    data: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> String {
+    json!({
+        "id": format!("evt_{}", random_id()),
+        "type": event,
+        "created_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "tenant_id": tenant_id,
+        "data": data,
+    })
+    .to_string()
+}
+
+/// A notification waiting for its first attempt, due at `now`.
+fn pending_row(
+    tenant_id: i64,
+    account_id: Option<i64>,
+    channel: &str,
+    event: &str,
+    payload: String,
+    now: DateTime<Utc>,
+) -> notification::ActiveModel {
+    notification::ActiveModel {
+        tenant_id: Set(tenant_id),
+        account_id: Set(account_id),
+        channel: Set(channel.to_owned()),
+        event: Set(event.to_owned()),
+        payload: Set(payload),
+        status: Set(PENDING.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(Some(now)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+}
+
 /// Addresses `announcement` to the tenant's subscribed webhooks (and, if it carries an
 /// e-mail, to the tenant's owners) on `conn`, inside the caller's transaction.
 pub(crate) async fn enqueue_on(
@@ -135,27 +175,17 @@ pub(crate) async fn enqueue_on(
         .filter(webhook::Column::Enabled.eq(true))
         .all(conn)
         .await?;
-    let pending = |channel: &str, payload: String| notification::ActiveModel {
-        tenant_id: Set(tenant_id),
-        account_id: Set(account_id),
-        channel: Set(channel.to_owned()),
-        event: Set(announcement.event.clone()),
-        payload: Set(payload),
-        status: Set(PENDING.to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(Some(now)),
-        created_at: Set(now),
-        ..Default::default()
+    let pending = |channel: &str, payload: String| {
+        pending_row(
+            tenant_id,
+            account_id,
+            channel,
+            &announcement.event,
+            payload,
+            now,
+        )
     };
-    let event_id = format!("evt_{}", random_id());
-    let body = json!({
-        "id": event_id,
-        "type": announcement.event,
-        "created_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "tenant_id": tenant_id,
-        "data": announcement.data,
-    })
-    .to_string();
+    let body = webhook_body(tenant_id, &announcement.event, &announcement.data, now);
     for hook in webhooks {
         let events: Vec<String> = serde_json::from_str(&hook.events).unwrap_or_default();
         if !events.iter().any(|e| e == &announcement.event) {
@@ -349,28 +379,12 @@ impl<'a> Notifications<'a> {
         else {
             return Ok(None);
         };
-        let body = json!({
-            "id": format!("evt_{}", random_id()),
-            "type": TEST_EVENT,
-            "created_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "tenant_id": tenant_id,
-            "data": { "message": "A test delivery from freshtoken: this endpoint is reachable." },
-        })
-        .to_string();
-        let row = notification::ActiveModel {
-            tenant_id: Set(tenant_id),
-            webhook_id: Set(Some(hook.id)),
-            channel: Set("webhook".to_owned()),
-            event: Set(TEST_EVENT.to_owned()),
-            payload: Set(body),
-            status: Set(PENDING.to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(Some(now)),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&self.store.db)
-        .await?;
+        let data =
+            json!({ "message": "A test delivery from freshtoken: this endpoint is reachable." });
+        let body = webhook_body(tenant_id, TEST_EVENT, &data, now);
+        let mut row = pending_row(tenant_id, None, "webhook", TEST_EVENT, body, now);
+        row.webhook_id = Set(Some(hook.id));
+        let row = row.insert(&self.store.db).await?;
         Ok(Some(Notification::from(row)))
     }
 

@@ -73,8 +73,9 @@ impl Delivery {
     }
 
     /// Whether to record (again) that the account's media are wanted: once an hour at most,
-    /// so that serving media.json does not write to the database on every request.
-    fn media_wanted_now(&self, account_id: i64) -> bool {
+    /// so that serving media.json (or the dashboard's preview) does not write to the database on
+    /// every request.
+    pub(crate) fn media_wanted_now(&self, account_id: i64) -> bool {
         let mut wanted = self.media_wanted.lock().unwrap_or_else(|e| e.into_inner());
         if wanted
             .get(&account_id)
@@ -449,18 +450,22 @@ async fn media_json(
     Ok(response)
 }
 
-fn ready_media(snapshot: Option<freshtoken_store::MediaSnapshot>) -> ReadyMedia {
-    let (body, synced) = match snapshot {
-        Some(media) => (
-            format!(
-                "{{\"data\":{},\"synced_at\":\"{}\"}}",
-                media.items,
-                crate::tenants::rfc3339(media.synced_at)
-            ),
-            true,
+/// `media.json`'s body: `{"data": [...], "synced_at": ...}`, empty until the first sync. The
+/// dashboard's preview (`GET /api/v1/.../media`) answers the same.
+pub(crate) fn media_body(snapshot: Option<&freshtoken_store::MediaSnapshot>) -> String {
+    match snapshot {
+        Some(media) => format!(
+            "{{\"data\":{},\"synced_at\":\"{}\"}}",
+            media.items,
+            crate::tenants::rfc3339(media.synced_at)
         ),
-        None => (r#"{"data":[],"synced_at":null}"#.to_owned(), false),
-    };
+        None => r#"{"data":[],"synced_at":null}"#.to_owned(),
+    }
+}
+
+fn ready_media(snapshot: Option<freshtoken_store::MediaSnapshot>) -> ReadyMedia {
+    let body = media_body(snapshot.as_ref());
+    let synced = snapshot.is_some();
     let etag = format!("\"{}\"", &sha256_hex(&body)[..24]);
     ReadyMedia {
         etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
