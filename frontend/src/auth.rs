@@ -92,6 +92,8 @@ fn enter(
     pending: RwSignal<bool>,
     error: RwSignal<Option<ApiError>>,
 ) {
+    pending.set(true);
+    error.set(None);
     leptos::task::spawn_local(async move {
         match api::post::<_, MeResponse>(path, &request).await {
             Ok(me) => {
@@ -131,8 +133,6 @@ pub fn SignIn() -> impl IntoView {
         if email_error.get().is_some() || password_error.get().is_some() {
             return;
         }
-        pending.set(true);
-        error.set(None);
         let request = SignInRequest {
             email: email.get().trim().to_owned(),
             password: password.get(),
@@ -207,8 +207,6 @@ pub fn SignUp() -> impl IntoView {
         if email_error.get().is_some() || password_error.get().is_some() {
             return;
         }
-        pending.set(true);
-        error.set(None);
         let workspace_name = workspace.get().trim().to_owned();
         let request = SignUpRequest {
             email: email.get().trim().to_owned(),

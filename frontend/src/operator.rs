@@ -9,6 +9,24 @@ use crate::api::{self, ApiError};
 use crate::layout::{Area, Layout};
 use crate::widgets::{ErrorNote, When, loaded};
 
+/// A tenant's or user's state, with the button that flips it (`{path}/enable` or `/disable`).
+fn state_cell(
+    disabled: bool,
+    path: String,
+    toggle: impl Fn(String) + Copy + 'static,
+) -> impl IntoView {
+    let (state, verb, label) = if disabled {
+        ("disabled ", "enable", "Enable")
+    } else {
+        ("active ", "disable", "Disable")
+    };
+    let path = format!("{path}/{verb}");
+    view! {
+        {state}
+        <button type="button" class="secondary small" on:click=move |_| toggle(path.clone())>{label}</button>
+    }
+}
+
 #[component]
 pub fn Operator() -> impl IntoView {
     let health = LocalResource::new(|| api::get::<OperatorHealthView>("/admin/health"));
@@ -52,16 +70,13 @@ pub fn Operator() -> impl IntoView {
                             <thead><tr><th scope="col">"Name"</th><th scope="col">"Members"</th><th scope="col">"Accounts"</th><th scope="col">"Created"</th><th scope="col">"State"</th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|tenant| {
-                                    let (verb, label) = if tenant.disabled { ("enable", "Enable") } else { ("disable", "Disable") };
-                                    let path = format!("/admin/tenants/{}/{verb}", tenant.id);
                                     view! {
                                         <tr>
                                             <td>{tenant.name.clone()} " " <span class="muted">{tenant.slug.clone()}</span></td>
                                             <td>{tenant.members}</td>
                                             <td>{tenant.accounts}</td>
                                             <td><When at=Some(tenant.created_at.clone())/></td>
-                                            <td>{if tenant.disabled { "disabled " } else { "active " }}
-                                                <button type="button" class="secondary small" on:click=move |_| toggle(path.clone())>{label}</button></td>
+                                            <td>{state_cell(tenant.disabled, format!("/admin/tenants/{}", tenant.id), toggle)}</td>
                                         </tr>
                                     }
                                 }).collect_view()}
@@ -76,15 +91,12 @@ pub fn Operator() -> impl IntoView {
                             <thead><tr><th scope="col">"E-mail"</th><th scope="col">"Workspaces"</th><th scope="col">"Last sign-in"</th><th scope="col">"State"</th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|user| {
-                                    let (verb, label) = if user.disabled { ("enable", "Enable") } else { ("disable", "Disable") };
-                                    let path = format!("/admin/users/{}/{verb}", user.id);
                                     view! {
                                         <tr>
                                             <td>{user.email.clone()} {user.is_operator.then_some(" (operator)")}</td>
                                             <td>{user.tenants}</td>
                                             <td><When at=user.last_login_at.clone()/></td>
-                                            <td>{if user.disabled { "disabled " } else { "active " }}
-                                                <button type="button" class="secondary small" on:click=move |_| toggle(path.clone())>{label}</button></td>
+                                            <td>{state_cell(user.disabled, format!("/admin/users/{}", user.id), toggle)}</td>
                                         </tr>
                                     }
                                 }).collect_view()}

@@ -4,9 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{Process, TestApp, freshtoken};
+use crate::support::{Process, TestApp, freshtoken, http_endpoint};
 use crate::webdriver::{self, Chromium};
 
 fn repository() -> PathBuf {
@@ -137,33 +136,6 @@ async fn without_a_build_pages_say_how_to_make_one_and_the_api_still_works() {
     assert_eq!(instance.status(), 200);
 }
 
-/// A website of the test's own on `127.0.0.1:{port}`: every request gets `html`.
-async fn website(html: String) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let html = html.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 1024];
-                while !request.windows(4).any(|window| window == b"\r\n\r\n") {
-                    match stream.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(read) => request.extend_from_slice(&buffer[..read]),
-                    }
-                }
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
-                    html.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    port
-}
-
 /// Whether this machine can run the browser test: Chromium, and a dashboard built by
 /// `cargo dashboard` (`.ci/run` makes sure of both). Elsewhere the test skips, unless
 /// `FRESHTOKEN_TEST_REQUIRE_ALL=1` forbids it.
@@ -292,8 +264,8 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
     let page = format!(
         "<!doctype html><html><head><title>site</title>{snippet}</head><body>a site</body></html>"
     );
-    let allowed = website(page.clone()).await;
-    let refused = website(page).await;
+    let (allowed, _) = http_endpoint("text/html; charset=utf-8", page.clone()).await;
+    let (refused, _) = http_endpoint("text/html; charset=utf-8", page).await;
     let origins = browser.find("#origins").await;
     browser
         .type_into(&origins, &format!("http://127.0.0.1:{allowed}"))

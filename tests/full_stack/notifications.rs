@@ -180,49 +180,6 @@ async fn metrics_report_the_backlog_in_prometheus_format() {
     }
 }
 
-/// An HTTP endpoint of the test's own that answers 200 and hands over each request it gets.
-async fn webhook_sink() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let sender = sender.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 4096];
-                // Headers, then as much body as Content-Length says.
-                loop {
-                    let text = String::from_utf8_lossy(&request).to_string();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let length = head
-                            .lines()
-                            .find_map(|line| {
-                                let (name, value) = line.split_once(':')?;
-                                name.eq_ignore_ascii_case("content-length")
-                                    .then(|| value.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= length {
-                            let _ = sender.send(text);
-                            break;
-                        }
-                    }
-                    match stream.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(read) => request.extend_from_slice(&buffer[..read]),
-                    }
-                }
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    (url, receiver)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_sends_a_test_delivery_that_arrives_signed_and_shows_in_the_log() {
     let app = TestApp::with_mode(
@@ -239,7 +196,8 @@ async fn an_owner_sends_a_test_delivery_that_arrives_signed_and_shows_in_the_log
     let mut owner = app.browser();
     let me = owner.sign_up("owner@example.com").await;
     let tenant = me["tenants"][0]["id"].as_i64().unwrap();
-    let (url, mut received) = webhook_sink().await;
+    let (port, mut received) = crate::support::http_endpoint("text/plain", String::new()).await;
+    let url = format!("http://127.0.0.1:{port}/hook");
     // Subscribed to one event only: the test goes out all the same.
     let hook = owner
         .post(

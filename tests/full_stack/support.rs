@@ -53,6 +53,57 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// An HTTP endpoint of the test's own on `127.0.0.1:{port}` (a website, a webhook receiver):
+/// answers every request 200 with `body`, and hands over each request it got, head and body,
+/// as text.
+pub async fn http_endpoint(
+    content_type: &'static str,
+    body: String,
+) -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let sender = sender.clone();
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // The head, then as much body as Content-Length says.
+                loop {
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some((head, received)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|line| {
+                                let (name, value) = line.split_once(':')?;
+                                name.eq_ignore_ascii_case("content-length")
+                                    .then(|| value.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if received.len() >= length {
+                            let _ = sender.send(text);
+                            break;
+                        }
+                    }
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (port, receiver)
+}
+
 /// The binary serving on a port of its own; killed when dropped.
 pub struct Process {
     pub child: Child,

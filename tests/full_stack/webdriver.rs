@@ -187,36 +187,40 @@ impl Chromium {
     /// The first element matching the CSS selector, waiting for it to appear.
     pub async fn find(&self, selector: &str) -> String {
         let quoted = serde_json::to_string(selector).expect("a selector as JSON");
-        self.wait_for(
-            &format!("document.querySelector({quoted})"),
+        let present = format!("document.querySelector({quoted})");
+        self.locate(
+            "css selector",
+            selector,
+            &present,
             &format!("an element {selector}"),
         )
-        .await;
-        let found = self
-            .command(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({ "using": "css selector", "value": selector })),
-            )
-            .await;
-        found[ELEMENT].as_str().expect("an element id").to_owned()
+        .await
     }
 
-    /// The button (or link) whose text is `text`, waiting for it to appear.
+    /// The element (a button, a link, ...) whose text is `text`, waiting for it to appear.
     pub async fn find_by_text(&self, tag: &str, text: &str) -> String {
         let quoted = serde_json::to_string(text).expect("text as JSON");
         let xpath = format!("//{tag}[normalize-space(.)={quoted}]");
         let quoted_xpath = serde_json::to_string(&xpath).expect("an xpath as JSON");
-        self.wait_for(
-            &format!("document.evaluate({quoted_xpath}, document, null, 9, null).singleNodeValue"),
+        let present =
+            format!("document.evaluate({quoted_xpath}, document, null, 9, null).singleNodeValue");
+        self.locate(
+            "xpath",
+            &xpath,
+            &present,
             &format!("a {tag} saying {text:?}"),
         )
-        .await;
+        .await
+    }
+
+    /// Waits until `present` (JavaScript) is true, then asks for the element `value` names.
+    async fn locate(&self, using: &str, value: &str, present: &str, what: &str) -> String {
+        self.wait_for(present, what).await;
         let found = self
             .command(
                 reqwest::Method::POST,
                 "/element",
-                Some(json!({ "using": "xpath", "value": xpath })),
+                Some(json!({ "using": using, "value": value })),
             )
             .await;
         found[ELEMENT].as_str().expect("an element id").to_owned()
