@@ -250,7 +250,7 @@ fn PasteToken(tenant: Signal<Option<i64>>, open: RwSignal<bool>) -> impl IntoVie
             <Field label="Access token" id="paste-token" value=token kind="password" autocomplete="off" problem=token_error/>
             <Field label="Label (optional)" id="paste-label" value=label problem=no_error/>
             <div class="field">
-                <label for="paste-origins">"Websites allowed to load it (optional, one a line)"</label>
+                <label for="paste-origins">"The website that shows this feed (one a line; until you name one, no website gets the token)"</label>
                 <textarea id="paste-origins" rows="3" bind:value=origins placeholder="https://example.com"></textarea>
                 {move || origins_error.get().map(|problem| view! { <p class="field-error">{problem}</p> })}
             </div>
@@ -324,10 +324,19 @@ fn AccountPage(
     tenant: i64,
 ) -> impl IntoView {
     let path = format!("{}/{}", accounts_path(tenant), account.id);
+    // A new account serves no website until it names one: ask for the site first.
+    let ask_for_site = serves_no_site(&account);
+    let origins = view! { <Origins account=account.clone() path=path.clone() current=current can_edit=can_edit ask=ask_for_site/> };
+    let (first, last) = if ask_for_site {
+        (Some(origins), None)
+    } else {
+        (None, Some(origins))
+    };
     view! {
         {move || current.get().map(|account| view! { <AccountHeader account=account tenant=tenant/> })}
+        {first}
         {move || current.get().map(|account| view! { <TokenUrls account=account/> })}
-        <Origins account=account.clone() path=path.clone() current=current can_edit=can_edit/>
+        {last}
         <Settings account=account.clone() path=path.clone() current=current can_edit=can_edit/>
         <Actions account=account.clone() path=path.clone() current=current can_edit=can_edit tenant=tenant/>
         <RequestCounts account=account.clone() path=path.clone()/>
@@ -421,22 +430,35 @@ fn save(
     });
 }
 
-/// The allowed origins editor, with the warning when the token is open to every site.
+/// Whether the account's token URLs serve no website at all (no origins, not public).
+fn serves_no_site(account: &AccountView) -> bool {
+    account.allowed_origins.is_empty() && !account.allow_localhost && !account.public
+}
+
+/// The allowed origins editor: who may load the token, with what that means in words. `ask`
+/// puts it first with the focus, for an account that serves no website yet.
 #[component]
 fn Origins(
     account: AccountView,
     path: String,
     current: RwSignal<Option<AccountView>>,
     can_edit: Signal<bool>,
+    ask: bool,
 ) -> impl IntoView {
     let origins = RwSignal::new(account.allowed_origins.join("\n"));
     let localhost = RwSignal::new(account.allow_localhost);
-    let no_origin = RwSignal::new(account.allow_no_origin);
+    let public = RwSignal::new(account.public);
     let pending = RwSignal::new(false);
     let saved = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
     let problem = Signal::derive(move || origins_problem(&origins.get()));
-    let open_to_all = move || origin_lines(&origins.get()).is_empty();
+    let no_site =
+        move || origin_lines(&origins.get()).is_empty() && !localhost.get() && !public.get();
+    let headerless = move || {
+        current
+            .get()
+            .map_or(0, |account| account.requests_today.refused_no_origin)
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if problem.get().is_some() {
@@ -445,26 +467,40 @@ fn Origins(
         let changes = UpdateAccountRequest {
             allowed_origins: Some(origin_lines(&origins.get())),
             allow_localhost: Some(localhost.get()),
-            allow_no_origin: Some(no_origin.get()),
+            public: Some(public.get()),
             ..Default::default()
         };
         save(path.clone(), changes, current, pending, error, saved);
     };
+    let textarea = NodeRef::<leptos::html::Textarea>::new();
+    if ask {
+        Effect::new(move |_| {
+            if let Some(textarea) = textarea.get() {
+                let _ = textarea.focus();
+            }
+        });
+    }
     view! {
         <section aria-labelledby="origins-title">
-            <h2 id="origins-title">"Websites allowed to load the token"</h2>
+            <h2 id="origins-title">{if ask { "Which website shows this feed?" } else { "Websites allowed to load the token" }}</h2>
             <form on:submit=submit novalidate>
-                <Show when=open_to_all>
-                    <p class="callout warn" role="status">"No origins: any website can load this token. Add your site (e.g. https://example.com) so only it can."</p>
+                <Show when=no_site>
+                    <p class="callout warn" role="status">"Not served to any website yet. Add the site that shows this feed (e.g. https://example.com): only its pages will get the token. Servers use an API key with the tokens:read scope."</p>
+                </Show>
+                <Show when=move || public.get()>
+                    <p class="callout warn" role="status">"Public: every website and every program can read this token, with or without an Origin or Referer. Use this only for a token you would publish."</p>
+                </Show>
+                <Show when=move || { headerless() > 0 }>
+                    <p class="callout" role="status">{move || format!("{} requests today came with neither Origin nor Referer and were refused: a server fetching the token needs an API key (tokens:read), and a page may be hiding its referrer (referrerpolicy=\"no-referrer\").", headerless())}</p>
                 </Show>
                 <div class="field">
                     <label for="origins">"Origins, one a line (https://example.com, https://*.example.com)"</label>
-                    <textarea id="origins" rows="4" bind:value=origins disabled=move || !can_edit.get()
+                    <textarea id="origins" rows="4" node_ref=textarea bind:value=origins disabled=move || !can_edit.get()
                         aria-invalid=move || problem.with(Option::is_some).to_string()></textarea>
                     {move || problem.get().map(|problem| view! { <p class="field-error">{problem}</p> })}
                 </div>
                 <label class="check"><input type="checkbox" bind:checked=localhost disabled=move || !can_edit.get()/>" Also allow localhost and 127.0.0.1 (development)"</label>
-                <label class="check"><input type="checkbox" bind:checked=no_origin disabled=move || !can_edit.get()/>" Serve requests without Origin or Referer (server-side fetches)"</label>
+                <label class="check"><input id="public" type="checkbox" bind:checked=public disabled=move || !can_edit.get()/>" Public: serve everyone, any site and any program (anyone can read the token)"</label>
                 <SaveBar label="Save origins" pending=pending saved=saved error=error can_edit=can_edit/>
             </form>
         </section>
@@ -726,7 +762,7 @@ fn RequestCounts(account: AccountView, path: String) -> impl IntoView {
     view! {
         <section aria-labelledby="requests-title">
             <h2 id="requests-title">"Requests"</h2>
-            <p>"Today: " <strong>{today.served}</strong> " served, " <strong>{today.refused}</strong> " refused " <span class="hint">"(counts arrive within a minute)"</span></p>
+            <p>"Today: " <strong>{today.served}</strong> " served, " <strong>{today.refused}</strong> " refused, of which " <strong>{today.refused_no_origin}</strong> " without Origin or Referer " <span class="hint">"(counts arrive within a minute)"</span></p>
             {move || loaded(days.get(), |days| {
                     let most = days.iter().map(|day| day.served + day.refused).max().unwrap_or(0).max(1);
                     view! {

@@ -2,11 +2,11 @@
 //! and creating a new workspace.
 
 use crate::routing::use_router;
-use freshtoken_core::Role;
 use freshtoken_core::api::{
     ApiKeyView, CreateApiKeyRequest, CreateInviteRequest, CreateTenantRequest, CreatedApiKey,
     CreatedInvite, InviteView, MemberView, TenantView, UpdateMemberRequest,
 };
+use freshtoken_core::{ApiKeyScope, Role};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -205,6 +205,9 @@ fn ApiKeys(tenant: i64) -> impl IntoView {
         api::get::<Vec<ApiKeyView>>(&format!("/tenants/{tenant}/api-keys")).await
     });
     let name = RwSignal::new(String::new());
+    // Least privilege first: most keys are for a build or a backend that reads tokens.
+    let scope = RwSignal::new(ApiKeyScope::TokensRead.as_str().to_owned());
+    let expires = RwSignal::new(String::new());
     let tried = RwSignal::new(false);
     let created = RwSignal::new(None::<CreatedApiKey>);
     let pending = RwSignal::new(false);
@@ -221,8 +224,16 @@ fn ApiKeys(tenant: i64) -> impl IntoView {
         }
         pending.set(true);
         error.set(None);
+        let expires_on = expires.get();
         let request = CreateApiKeyRequest {
             name: name.get().trim().to_owned(),
+            scopes: scope
+                .get()
+                .parse::<ApiKeyScope>()
+                .ok()
+                .map(|scope| vec![scope]),
+            // The end of the day chosen, in UTC.
+            expires_at: (!expires_on.is_empty()).then(|| format!("{expires_on}T23:59:59Z")),
         };
         spawn_local(async move {
             match api::post::<_, CreatedApiKey>(&format!("/tenants/{tenant}/api-keys"), &request)
@@ -250,9 +261,20 @@ fn ApiKeys(tenant: i64) -> impl IntoView {
     view! {
         <section aria-labelledby="keys-title">
             <h2 id="keys-title">"API keys"</h2>
-            <p class="hint">"For scripts and servers: send " <code>"Authorization: Bearer <key>"</code> " to the API. A key acts as an editor of this workspace."</p>
+            <p class="hint">"For servers and scripts: send " <code>"Authorization: Bearer <key>"</code> ". A tokens:read key gets this workspace's tokens at their token URLs, whatever the allowed websites, and can do nothing else; an api key uses the API as an editor."</p>
             <form on:submit=create novalidate>
                 <Field label="Key name" id="key-name" value=name problem=name_problem/>
+                <div class="field">
+                    <label for="key-scope">"What it may do"</label>
+                    <select id="key-scope" bind:value=scope>
+                        <option value="tokens:read">"Read tokens only (a site build, a backend)"</option>
+                        <option value="api">"The API, as an editor (automation)"</option>
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="key-expires">"Expires (optional)"</label>
+                    <input id="key-expires" type="date" bind:value=expires/>
+                </div>
                 <button type="submit" disabled=pending>{move || if pending.get() { "Creating…" } else { "Create a key" }}</button>
             </form>
             <ErrorNote error=error.into()/>
@@ -265,7 +287,7 @@ fn ApiKeys(tenant: i64) -> impl IntoView {
             {move || match keys.get() {
                 Some(Ok(list)) if !list.is_empty() => view! {
                     <div class="table-wrap"><table>
-                        <thead><tr><th scope="col">"Name"</th><th scope="col">"Starts with"</th><th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                        <thead><tr><th scope="col">"Name"</th><th scope="col">"Starts with"</th><th scope="col">"May"</th><th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col">"Expires"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|key| {
                                 let id = key.id;
@@ -273,10 +295,17 @@ fn ApiKeys(tenant: i64) -> impl IntoView {
                                     <tr>
                                         <td>{key.name.clone()}</td>
                                         <td><code>{key.prefix.clone()}</code></td>
+                                        <td>{key.scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>().join(", ")}</td>
                                         <td><When at=Some(key.created_at.clone())/></td>
                                         <td><When at=key.last_used_at.clone()/></td>
+                                        <td>{match key.expires_at.clone() {
+                                            Some(at) => view! { <When at=Some(at)/> }.into_any(),
+                                            None => view! { <span class="muted">"never"</span> }.into_any(),
+                                        }}</td>
                                         <td>{if key.revoked {
                                             view! { <span class="muted">"revoked"</span> }.into_any()
+                                        } else if !key.active {
+                                            view! { <span class="muted">"expired"</span> }.into_any()
                                         } else {
                                             view! { <button type="button" class="danger small" on:click=move |_| revoke(id)>"Revoke"</button> }.into_any()
                                         }}</td>

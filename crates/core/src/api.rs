@@ -117,6 +117,13 @@ pub struct AcceptInviteRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateApiKeyRequest {
     pub name: String,
+    /// What the key may do; `["api"]` when absent. `["tokens:read"]` for a key that only
+    /// reads tokens at the token URLs.
+    #[serde(default)]
+    pub scopes: Option<Vec<crate::ApiKeyScope>>,
+    /// When the key stops working (RFC 3339, in the future); never when absent.
+    #[serde(default)]
+    pub expires_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,8 +134,14 @@ pub struct ApiKeyView {
     /// The visible start of the key, to tell keys apart.
     pub prefix: String,
     pub created_at: String,
+    /// When the key was last used, to the minute (a key used all the time is not written on
+    /// every request).
     pub last_used_at: Option<String>,
     pub revoked: bool,
+    pub scopes: Vec<crate::ApiKeyScope>,
+    pub expires_at: Option<String>,
+    /// Whether the key works now: neither revoked nor expired.
+    pub active: bool,
 }
 
 /// A new API key: the secret is shown once and only its hash is kept.
@@ -204,13 +217,14 @@ pub struct AccountView {
     /// Why the last refresh failed, in words; absent after a success.
     pub last_error: Option<String>,
     pub refresh_interval: RefreshInterval,
-    /// Origins allowed to load the token, e.g. `https://example.com` or `https://*.example.com`;
-    /// empty means any.
+    /// Origins allowed to load the token, e.g. `https://example.com` or `https://*.example.com`.
+    /// Empty (and not `public`): only API keys of the workspace get the token.
     pub allowed_origins: Vec<String>,
     /// Also allow `localhost` and `127.0.0.1` on any port (http or https), for development.
     pub allow_localhost: bool,
-    /// Serve requests that carry neither `Origin` nor `Referer` (server-side fetches).
-    pub allow_no_origin: bool,
+    /// Served to every request, whatever its origin, header-less ones included: an explicit
+    /// choice, never the default.
+    pub public: bool,
     /// The name of the constant `token.js` defines (`InstagramToken` unless set).
     pub js_constant: String,
     /// The random id in the account's public URLs; rotating it retires the old URLs.
@@ -234,6 +248,9 @@ pub struct RequestCountView {
     /// Refused: an origin not allowed, a paused or disconnected account, an expired token, a
     /// rate limit.
     pub refused: u64,
+    /// Of `refused`, requests that carried neither `Origin` nor `Referer`: a server fetching
+    /// the token without an API key, or a page hiding its referrer.
+    pub refused_no_origin: u64,
 }
 
 /// One UTC day of an account's requests.
@@ -244,6 +261,7 @@ pub struct DailyRequestsView {
     pub day: String,
     pub served: u64,
     pub refused: u64,
+    pub refused_no_origin: u64,
 }
 
 /// Connects an account by pasting a token it already has.
@@ -268,7 +286,13 @@ pub struct UpdateAccountRequest {
     pub allowed_origins: Option<Vec<String>>,
     #[serde(default)]
     pub allow_localhost: Option<bool>,
+    /// Serve everyone, header-less requests included. Say so deliberately: anyone can then
+    /// read the token.
     #[serde(default)]
+    pub public: Option<bool>,
+    /// Removed: requests with neither `Origin` nor `Referer` are refused by every locked
+    /// account. `true` is refused with an explanation; servers use a `tokens:read` API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_no_origin: Option<bool>,
     /// An empty string goes back to the default, `InstagramToken`.
     #[serde(default)]

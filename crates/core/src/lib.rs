@@ -105,6 +105,55 @@ impl Role {
     }
 }
 
+/// What an API key may do. A key holds one or more; a key created without any gets [`Api`],
+/// what every key could do before scopes existed.
+///
+/// [`Api`]: ApiKeyScope::Api
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ApiKeyScope {
+    /// The JSON API of its workspace, as an editor: accounts, their settings, refreshes.
+    #[serde(rename = "api")]
+    Api,
+    /// The workspace's tokens at the token URLs (`Authorization: Bearer`), whatever the
+    /// account's origins, and nothing else: for a static-site build or a backend, so that a
+    /// leaked build secret cannot change or delete anything.
+    #[serde(rename = "tokens:read")]
+    TokensRead,
+}
+
+impl ApiKeyScope {
+    pub const ALL: &'static [ApiKeyScope] = &[ApiKeyScope::Api, ApiKeyScope::TokensRead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiKeyScope::Api => "api",
+            ApiKeyScope::TokensRead => "tokens:read",
+        }
+    }
+}
+
+impl fmt::Display for ApiKeyScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ApiKeyScope {
+    type Err = UnknownVariant;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        ApiKeyScope::ALL
+            .iter()
+            .copied()
+            .find(|scope| scope.as_str() == value)
+            .ok_or_else(|| UnknownVariant {
+                kind: "API key scope",
+                value: value.to_owned(),
+            })
+    }
+}
+
 string_enum!(
     /// Where a connected Instagram account stands.
     AccountStatus, "account status" {

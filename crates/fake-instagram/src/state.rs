@@ -98,7 +98,8 @@ pub struct FaultMatch {
     /// Calls made with this exact token.
     #[serde(default)]
     pub access_token: Option<String>,
-    /// Calls to paths ending with this (e.g. `refresh_access_token`).
+    /// Calls to paths ending with this (e.g. `refresh_access_token`), with or without a
+    /// leading slash.
     #[serde(default)]
     pub path: Option<String>,
 }
@@ -257,7 +258,7 @@ impl State {
             let m = &fault.matching;
             m.username.as_deref().is_none_or(|u| Some(u) == username)
                 && m.access_token.as_deref().is_none_or(|t| Some(t) == token)
-                && m.path.as_deref().is_none_or(|p| path.ends_with(p))
+                && m.path.as_deref().is_none_or(|p| path_matches(path, p))
         })?;
         let fault = &mut self.faults[position];
         fault.remaining = fault.remaining.saturating_sub(1);
@@ -356,4 +357,12 @@ impl State {
             at,
         });
     }
+}
+
+/// Whether a call to `path` is one a fault's `match.path` names: the path ends with it, with or
+/// without a leading slash on either (Graph routes arrive without one, OAuth's with one, and
+/// people write both).
+fn path_matches(path: &str, pattern: &str) -> bool {
+    path.trim_start_matches('/')
+        .ends_with(pattern.trim_start_matches('/'))
 }

@@ -239,3 +239,30 @@ async fn signed_requests_verify_with_the_app_secret() {
     mac.verify_slice(&engine.decode(signature).unwrap())
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_fault_path_fires_with_or_without_its_leading_slash() {
+    let (fake, client) = start().await;
+    let base = fake.base_url();
+    let minted = fake.mint_token("ada", Duration::from_secs(2 * 24 * 3600));
+    for path in ["/refresh_access_token", "refresh_access_token"] {
+        let (status, _) = post(
+            &client,
+            format!("{base}/__fake/faults"),
+            json!({"match": {"path": path}, "count": 1, "kind": "server_error"}),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let (status, _) = get(
+            &client,
+            format!(
+                "{base}/refresh_access_token?grant_type=ig_refresh_token&access_token={}",
+                minted.access_token
+            ),
+        )
+        .await;
+        assert_eq!(status, 500, "a fault on {path:?} must fire");
+    }
+    let (_, faults) = get(&client, format!("{base}/__fake/faults")).await;
+    assert_eq!(faults, json!([]));
+}

@@ -187,7 +187,7 @@ pub async fn seed_due_accounts(
             public_id: Set(crate::repo::random_id()),
             allowed_origins: Set("[]".to_owned()),
             allow_localhost: Set(false),
-            allow_no_origin: Set(true),
+            is_public: Set(false),
             js_constant: Set(None),
             status: Set(freshtoken_core::AccountStatus::Active.as_str().to_owned()),
             refresh_interval: Set(freshtoken_core::RefreshInterval::Weekly.as_str().to_owned()),

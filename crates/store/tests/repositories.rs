@@ -472,7 +472,7 @@ mod accounts {
             label: "mine now".into(),
             allowed_origins: vec![],
             allow_localhost: false,
-            allow_no_origin: true,
+            public: true,
             js_constant: None,
             refresh_interval: RefreshInterval::Daily,
         };
@@ -504,7 +504,7 @@ mod accounts {
             label: "Main feed".into(),
             allowed_origins: vec!["https://example.com".into(), "https://*.example.com".into()],
             allow_localhost: true,
-            allow_no_origin: false,
+            public: true,
             js_constant: Some("MyToken".into()),
             refresh_interval: RefreshInterval::Monthly,
         };
@@ -518,7 +518,7 @@ mod accounts {
         assert_eq!(read.label, "Main feed");
         assert_eq!(read.allowed_origins, settings.allowed_origins);
         assert!(read.allow_localhost);
-        assert!(!read.allow_no_origin);
+        assert!(read.public);
         assert_eq!(read.js_constant.as_deref(), Some("MyToken"));
         assert_eq!(read.refresh_interval, RefreshInterval::Monthly);
     }
@@ -873,7 +873,53 @@ mod api_keys {
             prefix: prefix.into(),
             secret_sha256: format!("sha256-of-{prefix}"),
             created_by: None,
+            scopes: "api".into(),
+            expires_at: None,
         }
+    }
+
+    #[tokio::test]
+    async fn an_expired_key_is_not_found_and_use_is_recorded_once_a_minute() {
+        let store = TestStore::new().await;
+        let shop = store.tenants().create("Shop", "shop").await.unwrap();
+        let now = Utc::now().trunc_subsecs(0);
+        let created = store
+            .api_keys()
+            .create(NewApiKey {
+                expires_at: Some(now + chrono::Duration::hours(1)),
+                scopes: "tokens:read".into(),
+                ..key(shop.id, "ft_exp")
+            })
+            .await
+            .unwrap();
+        assert_eq!(created.scopes, "tokens:read");
+        let keys = store.api_keys();
+        assert!(
+            keys.active_by_hash("sha256-of-ft_exp", now)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let later = now + chrono::Duration::hours(2);
+        assert!(
+            keys.active_by_hash("sha256-of-ft_exp", later)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        keys.touch(created.id, now).await.unwrap();
+        keys.touch(created.id, now + chrono::Duration::seconds(30))
+            .await
+            .unwrap();
+        assert_eq!(keys.list(shop.id).await.unwrap()[0].last_used_at, Some(now));
+        keys.touch(created.id, now + chrono::Duration::seconds(90))
+            .await
+            .unwrap();
+        assert_eq!(
+            keys.list(shop.id).await.unwrap()[0].last_used_at,
+            Some(now + chrono::Duration::seconds(90))
+        );
     }
 
     #[tokio::test]
@@ -887,7 +933,7 @@ mod api_keys {
             .unwrap();
         let found = store
             .api_keys()
-            .active_by_hash("sha256-of-ft_abc")
+            .active_by_hash("sha256-of-ft_abc", Utc::now())
             .await
             .unwrap()
             .unwrap();
@@ -904,7 +950,7 @@ mod api_keys {
         assert!(
             store
                 .api_keys()
-                .active_by_hash("sha256-of-ft_abc")
+                .active_by_hash("sha256-of-ft_abc", Utc::now())
                 .await
                 .unwrap()
                 .is_none()
@@ -933,7 +979,7 @@ mod api_keys {
         assert!(
             store
                 .api_keys()
-                .active_by_hash("sha256-of-ft_abc")
+                .active_by_hash("sha256-of-ft_abc", Utc::now())
                 .await
                 .unwrap()
                 .is_some()
@@ -1477,7 +1523,7 @@ mod delivery {
             label: "Shop".to_owned(),
             allowed_origins: vec!["https://shop.example".to_owned()],
             allow_localhost: false,
-            allow_no_origin: false,
+            public: false,
             js_constant: None,
             refresh_interval: RefreshInterval::default(),
         };
@@ -1539,7 +1585,11 @@ mod delivery {
         let (tenant_id, account_id) = tenant_with_account(&store, "shop", "IGQVJ-a").await;
         let monday = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
         let tuesday = monday.succ_opt().unwrap();
-        let count = |served, refused| RequestCount { served, refused };
+        let count = |served, refused| RequestCount {
+            served,
+            refused,
+            refused_no_origin: refused / 2,
+        };
         let batch = HashMap::from([
             ((account_id, monday), count(10, 1)),
             ((account_id, tuesday), count(3, 0)),
@@ -1619,6 +1669,7 @@ mod delivery {
                     RequestCount {
                         served: 2,
                         refused: 1,
+                        refused_no_origin: 1,
                     },
                 )
             })
@@ -1629,7 +1680,8 @@ mod delivery {
         assert!(stored.values().all(|count| *count
             == RequestCount {
                 served: 2,
-                refused: 1
+                refused: 1,
+                refused_no_origin: 1,
             }));
     }
 }

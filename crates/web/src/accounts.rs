@@ -94,7 +94,7 @@ fn view(
         refresh_interval: account.refresh_interval,
         allowed_origins: account.allowed_origins.clone(),
         allow_localhost: account.allow_localhost,
-        allow_no_origin: account.allow_no_origin,
+        public: account.public,
         js_constant: account
             .js_constant
             .clone()
@@ -106,6 +106,7 @@ fn view(
         requests_today: RequestCountView {
             served: requests_today.served,
             refused: requests_today.refused,
+            refused_no_origin: requests_today.refused_no_origin,
         },
         created_at: rfc3339(account.created_at),
     }
@@ -134,12 +135,9 @@ fn with_pending(
     day: NaiveDate,
     stored: Option<&RequestCount>,
 ) -> RequestCount {
-    let pending = state.delivery.counts.pending(account_id, day);
-    let stored = stored.copied().unwrap_or_default();
-    RequestCount {
-        served: stored.served + pending.served,
-        refused: stored.refused + pending.refused,
-    }
+    let mut count = stored.copied().unwrap_or_default();
+    count += state.delivery.counts.pending(account_id, day);
+    count
 }
 
 fn require_editor(access: &Access) -> Result<(), ApiError> {
@@ -368,7 +366,7 @@ fn settings_of(account: &Account) -> AccountSettings {
         label: account.label.clone(),
         allowed_origins: account.allowed_origins.clone(),
         allow_localhost: account.allow_localhost,
-        allow_no_origin: account.allow_no_origin,
+        public: account.public,
         js_constant: account.js_constant.clone(),
         refresh_interval: account.refresh_interval,
     }
@@ -476,8 +474,13 @@ async fn update(
     if let Some(allow) = request.allow_localhost {
         settings.allow_localhost = allow;
     }
-    if let Some(allow) = request.allow_no_origin {
-        settings.allow_no_origin = allow;
+    if request.allow_no_origin == Some(true) {
+        return Err(ApiError::invalid(
+            "allow_no_origin was removed: a request with neither Origin nor Referer proves nothing (any page can send neither), so locked accounts refuse it. Servers fetch the token with an API key of scope tokens:read; to serve everyone, set public: true",
+        ));
+    }
+    if let Some(public) = request.public {
+        settings.public = public;
     }
     if let Some(name) = &request.js_constant {
         let name = name.trim();
@@ -725,6 +728,7 @@ async fn requests(
                 day: day.to_string(),
                 served: count.served,
                 refused: count.refused,
+                refused_no_origin: count.refused_no_origin,
             }
         })
         .collect();

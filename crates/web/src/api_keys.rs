@@ -1,14 +1,18 @@
 //! API keys for automation: shown once at creation, kept as a SHA-256 hash with a visible
-//! prefix, revocable, with the time they were last used.
+//! prefix, revocable, with the time they were last used, scopes (`api`, `tokens:read`) and an
+//! optional expiry.
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
+use chrono::{DateTime, Utc};
+use freshtoken_core::ApiKeyScope;
 use freshtoken_core::api::{ApiKeyView, CreateApiKeyRequest, CreatedApiKey};
 use freshtoken_store::{ApiKey, NewApiKey};
 
 use crate::auth::{API_KEY_PREFIX, Principal, sha256_hex};
+use crate::bearer::scopes;
 use crate::json::ApiJson;
 use crate::openapi::ErrorBody;
 use crate::tenants::{Access, rfc3339};
@@ -24,6 +28,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn view(key: &ApiKey) -> ApiKeyView {
+    let expired = key.expires_at.is_some_and(|at| at <= Utc::now());
     ApiKeyView {
         id: key.id,
         name: key.name.clone(),
@@ -31,7 +36,39 @@ fn view(key: &ApiKey) -> ApiKeyView {
         created_at: rfc3339(key.created_at),
         last_used_at: key.last_used_at.map(rfc3339),
         revoked: key.revoked_at.is_some(),
+        scopes: scopes(key),
+        expires_at: key.expires_at.map(rfc3339),
+        active: key.revoked_at.is_none() && !expired,
     }
+}
+
+/// The scopes asked for, as stored: at least one, each once, `api` when none was named.
+fn requested_scopes(asked: Option<&[ApiKeyScope]>) -> Result<String, ApiError> {
+    let asked = asked.unwrap_or(&[ApiKeyScope::Api]);
+    if asked.is_empty() {
+        return Err(ApiError::invalid(
+            "scopes must name at least one of: api, tokens:read (or be left out for api)",
+        ));
+    }
+    let mut words: Vec<&str> = asked.iter().map(|scope| scope.as_str()).collect();
+    words.sort_unstable();
+    words.dedup();
+    Ok(words.join(" "))
+}
+
+fn requested_expiry(asked: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(text) = asked else {
+        return Ok(None);
+    };
+    let at = DateTime::parse_from_rfc3339(text)
+        .map_err(|_| {
+            ApiError::invalid("expires_at must be an RFC 3339 time, e.g. 2027-06-30T00:00:00Z")
+        })?
+        .with_timezone(&Utc);
+    if at <= Utc::now() {
+        return Err(ApiError::invalid("expires_at must be in the future"));
+    }
+    Ok(Some(at))
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/api-keys", tag = "api keys", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = CreateApiKeyRequest, responses((status = 201, description = "the key, shown once", body = CreatedApiKey), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
@@ -47,6 +84,8 @@ async fn create(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("name must be 1 to 100 characters"));
     }
+    let scopes = requested_scopes(request.scopes.as_deref())?;
+    let expires_at = requested_expiry(request.expires_at.as_deref())?;
     let secret = format!("{API_KEY_PREFIX}{}{}", random_secret(), random_secret());
     let key = state
         .store
@@ -57,6 +96,8 @@ async fn create(
             prefix: secret[..API_KEY_PREFIX.len() + VISIBLE].to_owned(),
             secret_sha256: sha256_hex(&secret),
             created_by: access.principal.user_id(),
+            scopes,
+            expires_at,
         })
         .await?;
     Ok((

@@ -7,6 +7,7 @@
 pub mod accounts;
 mod api_keys;
 pub mod auth;
+mod bearer;
 pub mod connect;
 pub mod dashboard;
 pub mod delivery;

@@ -183,7 +183,8 @@ pub(crate) fn decide(
             };
             let failures = u32::try_from(attempt).unwrap_or(u32::MAX);
             let delay = backoff.delay_secs(failures, random_unit()).max(at_least);
-            let next = retry_at(now, token, delay);
+            let next = retry_at(now, token, &error, delay);
+            let last_error = format!("{error}; next attempt at {}", rfc3339(next));
             let mut announcements = Vec::new();
             let expiring = token
                 .expires_at
@@ -196,17 +197,16 @@ pub(crate) fn decide(
                     data: json!({
                         "account": account_json(account),
                         "expires_at": rfc3339(expires_at),
-                        "last_error": error.to_string(),
+                        "last_error": last_error,
                         "next_attempt_at": rfc3339(next),
                     }),
-                    email: with_email.then(|| {
-                        expiring_email(account, expires_at, &error.to_string(), public_url)
-                    }),
+                    email: with_email
+                        .then(|| expiring_email(account, expires_at, &last_error, public_url)),
                 });
             }
             RefreshResult {
                 status: AccountStatus::Active,
-                last_error: Some(error.to_string()),
+                last_error: Some(last_error),
                 next_refresh_at: Some(next),
                 failure_count: attempt,
                 new_token: None,
@@ -218,14 +218,34 @@ pub(crate) fn decide(
     }
 }
 
-/// When to try again after a failure: after `delay_secs`, but never before the token is a day
-/// old (Instagram would refuse), and never after it has expired (there would be nothing left
-/// to save), keeping at least a minute between tries.
-fn retry_at(now: DateTime<Utc>, token: &StoredToken, delay_secs: i64) -> DateTime<Utc> {
+/// When to try again after a failure: `delay_secs` after `now` (the backoff), except that
+///
+/// - a refused token that may be younger than a day (Instagram's "too young" is a refusal)
+///   waits until it is surely a day old, as asking sooner would only be refused again;
+/// - no retry is planned after the token's known expiry (there would be nothing left to
+///   save), and a token of unknown expiry (pasted or imported, never refreshed here) may die
+///   at any moment, so it waits at most the transient backoff's cap, whatever the failure
+///   (a too-young one is then asked hourly until it is old enough: cheap, and safe if the
+///   refusal meant something else);
+/// - at least a minute passes between tries.
+///
+/// A transient failure or a rate limit never waits for the token's 24th hour: it says nothing
+/// about the token's age, and a pasted token's `issued_at` is when it was pasted, not when
+/// Instagram issued it.
+fn retry_at(
+    now: DateTime<Utc>,
+    token: &StoredToken,
+    error: &InstagramError,
+    delay_secs: i64,
+) -> DateTime<Utc> {
+    let surely_old_enough = token.issued_at + Duration::seconds(MIN_REFRESH_AGE_SECS);
     let mut next = now + Duration::seconds(delay_secs);
-    next = next.max(token.issued_at + Duration::seconds(MIN_REFRESH_AGE_SECS));
-    if let Some(expires_at) = token.expires_at {
-        next = next.min(expires_at - Duration::minutes(10));
+    if matches!(error, InstagramError::Rejected { .. }) && now < surely_old_enough {
+        next = next.max(surely_old_enough);
+    }
+    match token.expires_at {
+        Some(expires_at) => next = next.min(expires_at - Duration::minutes(10)),
+        None => next = next.min(now + Duration::seconds(Backoff::TRANSIENT.cap_secs)),
     }
     next.max(now + Duration::minutes(1))
 }

@@ -124,6 +124,36 @@ impl World {
         account
     }
 
+    /// Pastes a token of `username` minted `age` ago, as the paste and import flows store it:
+    /// expiry unknown, "issued" now, due at once.
+    async fn paste(&self, username: &str, age: Duration) -> Account {
+        let minted = self.fake.mint_token(username, age);
+        let now = self.clock.now();
+        let (account, _) = self
+            .store()
+            .accounts()
+            .connect(
+                self.tenant_id,
+                NewAccount {
+                    provider: Provider::Instagram,
+                    provider_user_id: minted.user_id.to_string(),
+                    username: username.to_owned(),
+                    profile_picture_url: None,
+                },
+                &TokenUpdate {
+                    token: AccessToken::new(minted.access_token),
+                    issued_at: now,
+                    expires_at: None,
+                    scopes: "instagram_business_basic".to_owned(),
+                    refreshed_at: None,
+                },
+                Some(now),
+            )
+            .await
+            .unwrap();
+        account
+    }
+
     async fn account(&self, id: i64) -> Account {
         self.store().accounts().by_id(id).await.unwrap()
     }
@@ -687,5 +717,86 @@ impl SmtpSink {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("expected {count} e-mails, got {:?}", self.messages());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_token_near_expiry_survives_two_transient_failures_on_its_first_refresh() {
+    let world = World::new().await;
+    // 59.5 days old: 12 hours left, which nobody here knows yet.
+    let account = world
+        .paste(
+            "corner_bakery",
+            Duration::from_secs(59 * 24 * 3600 + 12 * 3600),
+        )
+        .await;
+    let pasted_at = world.clock.now();
+    world.fake.inject_fault(
+        FaultMatch {
+            path: Some("/refresh_access_token".to_owned()),
+            ..Default::default()
+        },
+        2,
+        FaultKind::ServerError,
+    );
+    for failures in 1..=2 {
+        let events = world.wait_for_events(account.id, failures).await;
+        let last = events.last().unwrap();
+        assert_eq!(last.outcome, RefreshOutcome::Transient, "{last:?}");
+        let account = world.account(account.id).await;
+        let next = account.next_refresh_at.unwrap();
+        assert!(
+            next - last.at <= chrono::Duration::minutes(2),
+            "failure {failures} waits {} s, not the backoff",
+            (next - last.at).num_seconds()
+        );
+        let said = account.last_error.unwrap();
+        assert!(
+            said.contains(&next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            "last_error {said:?} names another time than next_refresh_at {next}"
+        );
+        world.advance_to_next_refresh(account.id).await;
+    }
+    let events = world.wait_for_events(account.id, 3).await;
+    assert_eq!(events[2].outcome, RefreshOutcome::Refreshed, "{events:?}");
+    assert!(
+        events[2].at - pasted_at <= chrono::Duration::minutes(3),
+        "refreshed {} s after pasting",
+        (events[2].at - pasted_at).num_seconds()
+    );
+    assert!(world.token_works(account.id).await);
+    let token = world.store().tokens().read(account.id).await.unwrap();
+    assert!(token.expires_at.unwrap() - world.clock.now() > chrono::Duration::days(59));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_retry_is_planned_after_a_known_expiry_nor_far_ahead_for_an_unknown_one() {
+    let world = World::new().await;
+    // Rejected (code 100) is retried on the slow backoff: 1 hour, 2, 4, ... 12.
+    world.fake.inject_fault(
+        FaultMatch {
+            path: Some("refresh_access_token".to_owned()),
+            ..Default::default()
+        },
+        20,
+        FaultKind::Error {
+            code: 100,
+            message: "Unsupported request".to_owned(),
+        },
+    );
+    let pasted = world
+        .paste("corner_bakery", Duration::from_secs(30 * 24 * 3600))
+        .await;
+    for failures in 1..=4 {
+        let events = world.wait_for_events(pasted.id, failures).await;
+        let last = events.last().unwrap();
+        assert_eq!(last.outcome, RefreshOutcome::Rejected, "{last:?}");
+        let next = world.account(pasted.id).await.next_refresh_at.unwrap();
+        assert!(
+            next - last.at <= chrono::Duration::hours(1),
+            "an unknown expiry may be near: failure {failures} waits {} s",
+            (next - last.at).num_seconds()
+        );
+        world.advance_to_next_refresh(pasted.id).await;
     }
 }

@@ -14,7 +14,9 @@ pub struct Model {
     /// A JSON array of origin patterns.
     pub allowed_origins: String,
     pub allow_localhost: bool,
-    pub allow_no_origin: bool,
+    /// Serves every request, header-less ones included: an explicit choice, never a default.
+    #[serde(default)]
+    pub is_public: bool,
     pub js_constant: Option<String>,
     pub status: String,
     pub refresh_interval: String,

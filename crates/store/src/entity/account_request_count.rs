@@ -11,6 +11,9 @@ pub struct Model {
     pub day: String,
     pub served: i64,
     pub refused: i64,
+    /// Of `refused`, those that carried neither `Origin` nor `Referer`.
+    #[serde(default)]
+    pub refused_no_origin: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

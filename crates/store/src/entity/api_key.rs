@@ -13,6 +13,16 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub last_used_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
+    /// Space-separated scopes (`api`, `tokens:read`).
+    #[serde(default = "default_scopes")]
+    pub scopes: String,
+    #[serde(default)]
+    pub expires_at: Option<DateTimeUtc>,
+}
+
+/// What keys exported before scopes existed could do.
+fn default_scopes() -> String {
+    "api".to_owned()
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,7 +23,9 @@ pub struct Account {
     pub public_id: String,
     pub allowed_origins: Vec<String>,
     pub allow_localhost: bool,
-    pub allow_no_origin: bool,
+    /// Served to everyone, header-less requests included (an explicit choice; see
+    /// [`AccountSettings::public`]).
+    pub public: bool,
     pub js_constant: Option<String>,
     pub status: AccountStatus,
     pub refresh_interval: RefreshInterval,
@@ -52,7 +54,7 @@ impl TryFrom<account::Model> for Account {
             public_id: row.public_id,
             allowed_origins,
             allow_localhost: row.allow_localhost,
-            allow_no_origin: row.allow_no_origin,
+            public: row.is_public,
             js_constant: row.js_constant,
             status: row.status.parse()?,
             refresh_interval: row.refresh_interval.parse()?,
@@ -81,7 +83,10 @@ pub struct AccountSettings {
     pub label: String,
     pub allowed_origins: Vec<String>,
     pub allow_localhost: bool,
-    pub allow_no_origin: bool,
+    /// Serve every request, whatever its origin, header-less ones included. Never the
+    /// default: an account with no allowed origins serves nobody but API keys until its owner
+    /// adds a site or chooses this.
+    pub public: bool,
     pub js_constant: Option<String>,
     pub refresh_interval: RefreshInterval,
 }
@@ -169,7 +174,7 @@ impl<'a> Accounts<'a> {
                 public_id: Set(random_id()),
                 allowed_origins: Set("[]".to_owned()),
                 allow_localhost: Set(false),
-                allow_no_origin: Set(true),
+                is_public: Set(false),
                 js_constant: Set(None),
                 status: Set(AccountStatus::Active.as_str().to_owned()),
                 refresh_interval: Set(RefreshInterval::default().as_str().to_owned()),
@@ -278,7 +283,7 @@ impl<'a> Accounts<'a> {
         active.label = Set(settings.label.clone());
         active.allowed_origins = Set(origins_json(&settings.allowed_origins));
         active.allow_localhost = Set(settings.allow_localhost);
-        active.allow_no_origin = Set(settings.allow_no_origin);
+        active.is_public = Set(settings.public);
         active.js_constant = Set(settings.js_constant.clone());
         active.refresh_interval = Set(settings.refresh_interval.as_str().to_owned());
         active.updated_at = Set(Utc::now());

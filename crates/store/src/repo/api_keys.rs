@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 
 use crate::Store;
@@ -17,6 +18,9 @@ pub struct NewApiKey {
     pub prefix: String,
     pub secret_sha256: String,
     pub created_by: Option<i64>,
+    /// Space-separated scopes.
+    pub scopes: String,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 pub struct ApiKeys<'a> {
@@ -36,6 +40,8 @@ impl<'a> ApiKeys<'a> {
             secret_sha256: Set(new.secret_sha256),
             created_by: Set(new.created_by),
             created_at: Set(Utc::now()),
+            scopes: Set(new.scopes),
+            expires_at: Set(new.expires_at),
             ..Default::default()
         }
         .insert(&self.store.db)
@@ -43,15 +49,26 @@ impl<'a> ApiKeys<'a> {
         .map_err(duplicate_as(Duplicate::ApiKey))
     }
 
-    /// The key with this hash, if it exists and is not revoked.
-    pub async fn active_by_hash(&self, secret_sha256: &str) -> Result<Option<ApiKey>, StoreError> {
+    /// The key with this hash, if it exists, is not revoked and has not expired at `now`.
+    pub async fn active_by_hash(
+        &self,
+        secret_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ApiKey>, StoreError> {
         Ok(api_key::Entity::find()
             .filter(api_key::Column::SecretSha256.eq(secret_sha256))
             .filter(api_key::Column::RevokedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(api_key::Column::ExpiresAt.is_null())
+                    .add(api_key::Column::ExpiresAt.gt(now)),
+            )
             .one(&self.store.db)
             .await?)
     }
 
+    /// Records that the key was used at `at`, unless that was already recorded within the
+    /// last minute: a key a build server uses in a loop must not write on every request.
     pub async fn touch(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
         api_key::Entity::update_many()
             .set(api_key::ActiveModel {
@@ -59,6 +76,11 @@ impl<'a> ApiKeys<'a> {
                 ..Default::default()
             })
             .filter(api_key::Column::Id.eq(id))
+            .filter(
+                Condition::any()
+                    .add(api_key::Column::LastUsedAt.is_null())
+                    .add(api_key::Column::LastUsedAt.lt(at - chrono::Duration::minutes(1))),
+            )
             .exec(&self.store.db)
             .await?;
         Ok(())

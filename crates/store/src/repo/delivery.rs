@@ -182,6 +182,17 @@ pub struct RequestCount {
     pub served: u64,
     /// Refused: an origin not allowed, a paused account, an expired token, a rate limit.
     pub refused: u64,
+    /// Of `refused`, those that carried neither `Origin` nor `Referer` (a server, or a page
+    /// that hides its referrer): what would break if they relied on being served.
+    pub refused_no_origin: u64,
+}
+
+impl std::ops::AddAssign for RequestCount {
+    fn add_assign(&mut self, other: RequestCount) {
+        self.served += other.served;
+        self.refused += other.refused;
+        self.refused_no_origin += other.refused_no_origin;
+    }
 }
 
 /// One account's count on one day.
@@ -239,6 +250,7 @@ impl<'a> RequestCounts<'a> {
                     count: RequestCount {
                         served: u64::try_from(row.served).unwrap_or(0),
                         refused: u64::try_from(row.refused).unwrap_or(0),
+                        refused_no_origin: u64::try_from(row.refused_no_origin).unwrap_or(0),
                     },
                 })
             })
@@ -262,6 +274,7 @@ impl<'a> RequestCounts<'a> {
                 let count = RequestCount {
                     served: u64::try_from(row.served).unwrap_or(0),
                     refused: u64::try_from(row.refused).unwrap_or(0),
+                    refused_no_origin: u64::try_from(row.refused_no_origin).unwrap_or(0),
                 };
                 (row.account_id, count)
             }));
@@ -281,22 +294,24 @@ async fn add_batch(
         .iter()
         .map(|((id, day), count)| {
             format!(
-                "({id}, '{}', {}, {})",
+                "({id}, '{}', {}, {}, {})",
                 day.format("%Y-%m-%d"),
                 i64::try_from(count.served).unwrap_or(i64::MAX),
-                i64::try_from(count.refused).unwrap_or(i64::MAX)
+                i64::try_from(count.refused).unwrap_or(i64::MAX),
+                i64::try_from(count.refused_no_origin).unwrap_or(i64::MAX)
             )
         })
         .collect::<Vec<_>>()
         .join(", ");
     // `columnN` is what both SQLite and PostgreSQL call a VALUES list's columns.
     let sql = format!(
-        "INSERT INTO account_request_counts (account_id, day, served, refused) \
-         SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES {rows}) AS v \
+        "INSERT INTO account_request_counts (account_id, day, served, refused, refused_no_origin) \
+         SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES {rows}) AS v \
          WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.id = v.column1) \
          ON CONFLICT (account_id, day) DO UPDATE SET \
          served = account_request_counts.served + excluded.served, \
-         refused = account_request_counts.refused + excluded.refused"
+         refused = account_request_counts.refused + excluded.refused, \
+         refused_no_origin = account_request_counts.refused_no_origin + excluded.refused_no_origin"
     );
     db.execute_raw(Statement::from_string(db.get_database_backend(), sql))
         .await?;

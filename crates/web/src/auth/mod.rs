@@ -67,23 +67,10 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(secret) = bearer_token(parts) {
-            let key = state
-                .store
-                .api_keys()
-                .active_by_hash(&sha256_hex(secret))
-                .await?
-                .ok_or(ApiError::Unauthorized(
-                    "this API key is invalid or has been revoked",
-                ))?;
-            // One write a minute at most per key: enough for "last used", cheap under load.
-            let now = Utc::now();
-            if key
-                .last_used_at
-                .is_none_or(|at| now - at > chrono::Duration::seconds(60))
-            {
-                state.store.api_keys().touch(key.id, now).await?;
-            }
+        if let Some(secret) = crate::bearer::bearer_secret(&parts.headers) {
+            let key = crate::bearer::authenticate(state, secret).await?;
+            // A `tokens:read` key reads tokens at the token URLs and does nothing else here.
+            crate::bearer::require(&key, freshtoken_core::ApiKeyScope::Api)?;
             return Ok(Principal::ApiKey {
                 key_id: key.id,
                 tenant_id: key.tenant_id,
@@ -95,16 +82,6 @@ impl FromRequestParts<AppState> for Principal {
         let user = signed_in_user(&session, state).await?;
         Ok(Principal::User(user))
     }
-}
-
-fn bearer_token(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
 }
 
 pub(crate) async fn signed_in_user(session: &Session, state: &AppState) -> Result<User, ApiError> {

@@ -45,22 +45,20 @@ pub enum Refusal {
     NeedsReconnect,
 }
 
-/// Who may load an account's token.
+/// Which browsers may load an account's token (API keys of its workspace always may).
 #[derive(Debug, Clone)]
 pub struct OriginLock {
     pub patterns: Vec<OriginPattern>,
     pub allow_localhost: bool,
-    pub allow_no_origin: bool,
+    /// Everyone, header-less requests included: the owner's explicit choice.
+    pub public: bool,
 }
 
 impl OriginLock {
-    /// An account with no allowed origins serves every browser.
-    pub fn is_open(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
+    /// Whether a page of `origin` may load the token. With no patterns (and not public),
+    /// none may: a new account is closed until its owner names a site.
     pub fn allows(&self, origin: &str) -> bool {
-        self.is_open()
+        self.public
             || (self.allow_localhost && is_localhost_origin(origin))
             || self.patterns.iter().any(|pattern| pattern.matches(origin))
     }
@@ -71,6 +69,7 @@ impl OriginLock {
 #[derive(Debug)]
 pub struct Ready {
     pub account_id: i64,
+    pub tenant_id: i64,
     pub refusal: Option<Refusal>,
     pub lock: OriginLock,
     pub js_constant: Option<Box<str>>,
@@ -119,11 +118,12 @@ impl Ready {
         let tag = &sha256_hex(&body)[..TAG_LEN];
         Ok(Ready {
             account_id: account.id,
+            tenant_id: account.tenant_id,
             refusal,
             lock: OriginLock {
                 patterns,
                 allow_localhost: account.allow_localhost,
-                allow_no_origin: account.allow_no_origin,
+                public: account.public,
             },
             js_constant: account.js_constant.as_deref().map(Into::into),
             expires_at,
@@ -171,7 +171,7 @@ impl Ready {
 
     /// Whether shared caches may keep the answers: only when anyone may load them.
     pub fn is_public(&self) -> bool {
-        self.lock.is_open() && self.lock.allow_no_origin
+        self.lock.public
     }
 }
 

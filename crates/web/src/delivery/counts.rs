@@ -27,6 +27,15 @@ impl RequestCounter {
         self.count(account_id, |count| count.refused += 1);
     }
 
+    /// A refusal of a request that carried neither `Origin` nor `Referer`: counted as refused
+    /// and apart, so the account's owner sees which servers (or referrer-hiding pages) asked.
+    pub fn refused_no_origin(&self, account_id: i64) {
+        self.count(account_id, |count| {
+            count.refused += 1;
+            count.refused_no_origin += 1;
+        });
+    }
+
     fn count(&self, account_id: i64, add: impl FnOnce(&mut RequestCount)) {
         let day = Utc::now().date_naive();
         let shard = &self.shards[account_id.unsigned_abs() as usize % SHARDS];
@@ -56,8 +65,7 @@ impl RequestCounter {
         for shard in &self.shards {
             let counts = shard.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(count) = counts.get(&(account_id, day)) {
-                total.served += count.served;
-                total.refused += count.refused;
+                total += *count;
             }
         }
         total
@@ -78,9 +86,7 @@ impl RequestCounter {
 
 fn merge(into: &mut Counts, counts: Counts) {
     for (key, count) in counts {
-        let total = into.entry(key).or_default();
-        total.served += count.served;
-        total.refused += count.refused;
+        *into.entry(key).or_default() += count;
     }
 }
 

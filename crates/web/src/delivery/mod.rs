@@ -4,8 +4,12 @@
 //! show a feed without holding the token), each locked to the account's allowed origins.
 //!
 //! A browser's `fetch` sends `Origin`; a `<script src>` sends only `Referer`, which is cut to
-//! its origin before it is matched. A request with neither (a server-side fetch) is served only
-//! if the account allows it. Allowed cross-origin requests get CORS headers naming that origin.
+//! its origin before it is matched. A request with neither is refused unless the account is
+//! public: any page can make a browser send neither (`referrerpolicy="no-referrer"`), so such
+//! a request proves nothing. Servers (a static-site build, a backend) ask with an API key of the
+//! workspace (`Authorization: Bearer`, scope `tokens:read`), served whatever the origins.
+//! Allowed cross-origin requests get CORS headers naming that origin; refusals are readable
+//! too (CORS on the JSON error; a `token.js` refusal is a script that logs why).
 
 mod cache;
 mod counts;
@@ -13,7 +17,7 @@ mod limits;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,10 +27,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use freshtoken_core::ApiKeyScope;
 use freshtoken_core::js::{DEFAULT_CONSTANT, check_constant_name};
 use serde::Deserialize;
 
 use crate::auth::{ClientAddress, sha256_hex};
+use crate::bearer;
 use crate::{ApiError, AppState};
 pub use cache::{DeliveryCache, follow_changes};
 use cache::{Ready, ReadyMedia, Refusal};
@@ -115,11 +121,28 @@ pub fn routes() -> Router<AppState> {
 enum Caller {
     /// `Origin` (from `fetch`) or the origin of `Referer` (from a script tag).
     Browser { origin: String, cors: bool },
-    /// Neither header: a server fetching the token for itself.
-    Server,
+    /// Neither header: a server, a tool, or a page that hides its referrer. Only a public
+    /// account serves it, since anything can send no headers.
+    Headerless,
+    /// An API key of a workspace with the `tokens:read` scope: a static-site build or a
+    /// backend, served whatever the account's origins.
+    Key { tenant_id: i64 },
 }
 
-fn caller(headers: &HeaderMap) -> Caller {
+/// Who asks: an API key if the request carries one (checked now, so a bad key is a 401), else
+/// what its `Origin` or `Referer` say.
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    if let Some(secret) = bearer::bearer_secret(headers) {
+        let key = bearer::authenticate(state, secret).await?;
+        bearer::require(&key, ApiKeyScope::TokensRead)?;
+        return Ok(Caller::Key {
+            tenant_id: key.tenant_id,
+        });
+    }
+    Ok(browser_caller(headers))
+}
+
+fn browser_caller(headers: &HeaderMap) -> Caller {
     let text = |name| {
         headers
             .get(name)
@@ -143,20 +166,29 @@ fn caller(headers: &HeaderMap) -> Caller {
             cors: false,
         };
     }
-    Caller::Server
+    Caller::Headerless
 }
 
-/// Whether the account serves this caller; the error says why not, for the site's developer.
+/// Whether the account serves this caller; the error says why not, for the site's developer
+/// (a refused `token.js` prints it in the browser's console).
 fn check_origin(ready: &Ready, caller: &Caller) -> Result<(), ApiError> {
+    let lock = &ready.lock;
     match caller {
-        Caller::Server if ready.lock.allow_no_origin => Ok(()),
-        Caller::Server => Err(ApiError::Forbidden(
-            "this token is only served to browsers on the account's allowed origins (the request has neither Origin nor Referer)".to_owned(),
+        Caller::Key { tenant_id } if *tenant_id == ready.tenant_id => Ok(()),
+        Caller::Key { .. } => Err(ApiError::Forbidden(
+            "this API key belongs to another workspace than this token".to_owned(),
         )),
-        Caller::Browser { origin, .. } if ready.lock.allows(origin) => Ok(()),
+        _ if lock.public => Ok(()),
+        Caller::Browser { origin, .. } if lock.allows(origin) => Ok(()),
+        _ if lock.patterns.is_empty() && !lock.allow_localhost => Err(ApiError::Forbidden(
+            "this token is not served to any site yet: add your site to the account's allowed origins in the dashboard".to_owned(),
+        )),
         Caller::Browser { origin, .. } => Err(ApiError::Forbidden(format!(
-            "{origin} is not an allowed origin of this token; add it in the account's settings"
+            "{origin} is not an allowed origin of this token; add it in the dashboard"
         ))),
+        Caller::Headerless => Err(ApiError::Forbidden(
+            "the request carries neither Origin nor Referer, so it cannot be matched to an allowed site (a page with referrerpolicy=\"no-referrer\" sends neither); servers fetch the token with an API key of scope tokens:read".to_owned(),
+        )),
     }
 }
 
@@ -191,7 +223,8 @@ async fn ready(state: &AppState, public_id: &str) -> Result<Option<Arc<Ready>>, 
 }
 
 /// Lets a request through to an account's answers, or says why not: the rate limits, then the
-/// account's state, then its origin lock. Refusals of a known account are counted for it.
+/// caller's key (if any), then the account's state, then its origin lock. Refusals of a known
+/// account are counted for it, header-less ones apart.
 async fn admit(
     state: &AppState,
     public_id: &str,
@@ -205,8 +238,8 @@ async fn admit(
         .per_address
         .check(address, now)
         .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    let caller = caller(state, headers).await?;
     let ready = ready(state, public_id).await?.ok_or(ApiError::NotFound)?;
-    let caller = caller(headers);
     let admitted = delivery
         .per_account
         .check(ready.account_id, now)
@@ -214,9 +247,17 @@ async fn admit(
         .and_then(|()| check_state(&ready))
         .and_then(|()| check_origin(&ready, &caller));
     if admitted.is_err() {
-        delivery.counts.refused(ready.account_id);
+        count_refusal(state, &ready, &caller);
     }
     admitted.map(|()| (ready, caller))
+}
+
+fn count_refusal(state: &AppState, ready: &Ready, caller: &Caller) {
+    if *caller == Caller::Headerless {
+        state.delivery.counts.refused_no_origin(ready.account_id);
+    } else {
+        state.delivery.counts.refused(ready.account_id);
+    }
 }
 
 fn check_state(ready: &Ready) -> Result<(), ApiError> {
@@ -258,7 +299,7 @@ async fn admit_token(
 ) -> Result<(Arc<Ready>, Caller), ApiError> {
     let (ready, caller) = admit(state, public_id, peer, headers).await?;
     if let Err(err) = check_token(&ready) {
-        state.delivery.counts.refused(ready.account_id);
+        count_refusal(state, &ready, &caller);
         return Err(err);
     }
     Ok((ready, caller))
@@ -296,16 +337,14 @@ fn deliver(
     }
     // A locked token may only be kept by the browser that was allowed it: a shared cache
     // would hand it to pages of other sites (script tags are checked by Referer, which caches
-    // do not vary on).
-    headers.insert(
-        header::CACHE_CONTROL,
-        if public {
-            HeaderValue::from_static(PUBLIC_CACHE)
-        } else {
-            HeaderValue::from_static(PRIVATE_CACHE)
-        },
-    );
-    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    // do not vary on). An answer to an API key is kept by nobody.
+    let (cache, vary) = match caller {
+        Caller::Key { .. } => (NO_STORE, LOCKED_VARY),
+        _ if public => (PUBLIC_CACHE, PUBLIC_VARY),
+        _ => (PRIVATE_CACHE, LOCKED_VARY),
+    };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(header::VARY, HeaderValue::from_static(vary));
     if let Caller::Browser { origin, cors: true } = caller
         && let Ok(value) = HeaderValue::from_str(origin)
     {
@@ -318,20 +357,71 @@ fn deliver(
 /// the previous one (it stays valid until its own expiry), so a copy this old is still good.
 const PUBLIC_CACHE: &str = "public, max-age=300";
 const PRIVATE_CACHE: &str = "private, max-age=300";
+const NO_STORE: &str = "no-store";
+/// A public answer is the same for everyone but names the caller's origin in CORS; a locked
+/// one is decided by `Origin` or, for script tags, `Referer`.
+const PUBLIC_VARY: &str = "Origin";
+const LOCKED_VARY: &str = "Origin, Referer";
+
+/// A refused `token.json`, `media.json` or `/token/`: the JSON error, readable by the page's
+/// `fetch()` (CORS headers echo its origin, refused or not: the body holds no token), kept by
+/// nobody.
+fn refused_json(error: ApiError, request_headers: &HeaderMap) -> Response {
+    let mut response = error.into_response();
+    let headers = response.headers_mut();
+    if let Some(origin) = request_headers.get(header::ORIGIN) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    headers.insert(header::VARY, HeaderValue::from_static(LOCKED_VARY));
+    response
+}
+
+/// A refused `token.js`: a 200 (browsers run no script from any other status, so the page's
+/// developer would see nothing) whose script says why in the console and defines nothing.
+fn refused_script(error: &ApiError) -> Response {
+    let message = serde_json::Value::from(format!("freshtoken: {error}"))
+        .to_string()
+        .replace("</", "<\\/");
+    let mut response = (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        format!("console.error({message});\n"),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    headers.insert(header::VARY, HeaderValue::from_static(LOCKED_VARY));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
 
 async fn token_json(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
     ClientAddress(peer): ClientAddress,
     headers: HeaderMap,
+) -> Response {
+    serve_token_json(&state, &public_id, peer, &headers)
+        .await
+        .unwrap_or_else(|error| refused_json(error, &headers))
+}
+
+async fn serve_token_json(
+    state: &AppState,
+    public_id: &str,
+    peer: IpAddr,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (ready, caller) = admit_token(&state, &public_id, peer, &headers).await?;
+    let (ready, caller) = admit_token(state, public_id, peer, headers).await?;
     state.delivery.counts.served(ready.account_id);
     let etag = format!("\"{}\"", ready.tag());
     let kind = "application/json";
     let body = ready.token_json();
     Ok(deliver(
-        &headers,
+        headers,
         ready.is_public(),
         &caller,
         kind,
@@ -346,14 +436,25 @@ async fn instatokend(
     Path(public_id): Path<String>,
     ClientAddress(peer): ClientAddress,
     headers: HeaderMap,
+) -> Response {
+    serve_instatokend(&state, &public_id, peer, &headers)
+        .await
+        .unwrap_or_else(|error| refused_json(error, &headers))
+}
+
+async fn serve_instatokend(
+    state: &AppState,
+    public_id: &str,
+    peer: IpAddr,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (ready, caller) = admit_token(&state, &public_id, peer, &headers).await?;
+    let (ready, caller) = admit_token(state, public_id, peer, headers).await?;
     state.delivery.counts.served(ready.account_id);
     let etag = format!("\"{}-i\"", ready.tag());
     let body = format!("{{\"token\":{}}}", ready.literal());
     let kind = "application/json";
     Ok(deliver(
-        &headers,
+        headers,
         ready.is_public(),
         &caller,
         kind,
@@ -371,16 +472,37 @@ struct ScriptQuery {
 async fn token_js(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
-    Query(query): Query<ScriptQuery>,
+    RawQuery(query): RawQuery,
     ClientAddress(peer): ClientAddress,
     headers: HeaderMap,
+) -> Response {
+    // Parsed here rather than by axum's `Query`, whose refusal is plain text: a bad query is
+    // told in the console like every other refusal.
+    let constant = serde_urlencoded::from_str::<ScriptQuery>(query.as_deref().unwrap_or(""))
+        .map(|query| query.constant)
+        .map_err(|err| ApiError::invalid(format!("the query string: {err}")));
+    let served = match constant {
+        Ok(constant) => {
+            serve_token_js(&state, &public_id, constant.as_deref(), peer, &headers).await
+        }
+        Err(err) => Err(err),
+    };
+    served.unwrap_or_else(|error| refused_script(&error))
+}
+
+async fn serve_token_js(
+    state: &AppState,
+    public_id: &str,
+    constant: Option<&str>,
+    peer: IpAddr,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some(name) = &query.constant {
+    if let Some(name) = constant {
         check_constant_name(name).map_err(|err| ApiError::invalid(format!("?const: {err}")))?;
     }
-    let (ready, caller) = admit_token(&state, &public_id, peer, &headers).await?;
-    let name = match &query.constant {
-        Some(name) => name.as_str(),
+    let (ready, caller) = admit_token(state, public_id, peer, headers).await?;
+    let name = match constant {
+        Some(name) => name,
         None => ready.js_constant.as_deref().unwrap_or(DEFAULT_CONSTANT),
     };
     // A saved name was checked when it was saved; a bad one in the database is our fault.
@@ -395,7 +517,7 @@ async fn token_js(
     let etag = format!("\"{}-js-{name}\"", ready.tag());
     let kind = "text/javascript; charset=utf-8";
     Ok(deliver(
-        &headers,
+        headers,
         ready.is_public(),
         &caller,
         kind,
@@ -412,8 +534,19 @@ async fn media_json(
     Path(public_id): Path<String>,
     ClientAddress(peer): ClientAddress,
     headers: HeaderMap,
+) -> Response {
+    serve_media_json(&state, &public_id, peer, &headers)
+        .await
+        .unwrap_or_else(|error| refused_json(error, &headers))
+}
+
+async fn serve_media_json(
+    state: &AppState,
+    public_id: &str,
+    peer: IpAddr,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (ready, caller) = admit(&state, &public_id, peer, &headers).await?;
+    let (ready, caller) = admit(state, public_id, peer, headers).await?;
     let account_id = ready.account_id;
     if state.delivery.media_wanted_now(account_id) {
         state
@@ -435,7 +568,7 @@ async fn media_json(
     let kind = "application/json";
     let etag = media.etag.to_str().unwrap_or_default();
     let mut response = deliver(
-        &headers,
+        headers,
         ready.is_public(),
         &caller,
         kind,
@@ -445,7 +578,7 @@ async fn media_json(
     if !media.synced {
         response
             .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
     }
     Ok(response)
 }
@@ -500,6 +633,6 @@ async fn preflight(
         header::ACCESS_CONTROL_MAX_AGE,
         HeaderValue::from_static("600"),
     );
-    out.insert(header::VARY, HeaderValue::from_static("Origin"));
+    out.insert(header::VARY, HeaderValue::from_static(LOCKED_VARY));
     Ok(response)
 }
