@@ -277,6 +277,16 @@ async fn connecting_goes_through_the_consent_page_and_lands_on_the_new_account()
     );
     // The token itself never shows in the API.
     assert!(!account.to_string().contains("IGAA"));
+    // Closed until its owner names a site (or makes it public): no website gets it yet.
+    assert_eq!(account["allowed_origins"], json!([]));
+    assert_eq!(account["public"], false);
+    let token = reqwest::Client::new()
+        .get(account["token_json_url"].as_str().unwrap())
+        .header("origin", "https://anywhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 403);
 }
 
 #[tokio::test]
@@ -732,7 +742,7 @@ async fn accounts_are_changed_checked_first_and_written_whole() {
                 "label": "Bakery",
                 "allowed_origins": ["https://bakery.example", "http://localhost:8080"],
                 "allow_localhost": true,
-                "allow_no_origin": true,
+                "public": true,
                 "js_constant": "BakeryToken",
                 "refresh_interval": "monthly",
             })),
@@ -743,7 +753,7 @@ async fn accounts_are_changed_checked_first_and_written_whole() {
     assert_eq!(changed.body["js_constant"], "BakeryToken");
     assert_eq!(changed.body["refresh_interval"], "monthly");
     assert_eq!(changed.body["allow_localhost"], true);
-    assert_eq!(changed.body["allow_no_origin"], true);
+    assert_eq!(changed.body["public"], true);
 
     for (body, says) in [
         (json!({"js_constant": "class"}), "js_constant"),

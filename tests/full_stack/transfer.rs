@@ -25,7 +25,7 @@ async fn an_sqlite_instance_moves_to_another_database_with_its_people_and_tokens
     let pasted = owner
         .post(
             &format!("/api/v1/tenants/{tenant}/accounts"),
-            json!({"token": minted.access_token}),
+            json!({"token": minted.access_token, "allowed_origins": ["https://bakery.example"]}),
         )
         .await;
     assert_eq!(pasted.status, 201, "{:?}", pasted.body);
@@ -86,7 +86,10 @@ async fn an_sqlite_instance_moves_to_another_database_with_its_people_and_tokens
     );
 
     let new = Process::serve(target(&key)).await;
-    let served: serde_json::Value = reqwest::get(format!("{}{token_path}", new.base_url))
+    let served: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}{token_path}", new.base_url))
+        .header("origin", "https://bakery.example")
+        .send()
         .await
         .unwrap()
         .json()
