@@ -231,9 +231,18 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
     browser.find_by_text("h1", "@demo_bakery").await;
     let account_page = browser.current_url().await;
     browser.find_by_text("span", "Active").await;
-    // No origins yet: the page warns that any site can load the token.
+    // No origins yet: no website gets the token, and the page asks for the site first.
     browser
-        .find_by_text("p", "No origins: any website can load this token. Add your site (e.g. https://example.com) so only it can.")
+        .find_by_text("h2", "Which website shows this feed?")
+        .await;
+    browser
+        .find_by_text("p", "Not served to any website yet. Add the site that shows this feed (e.g. https://example.com): only its pages will get the token. Servers use an API key with the tokens:read scope.")
+        .await;
+    browser
+        .wait_for(
+            "document.activeElement && document.activeElement.id === 'origins'",
+            "the focus on the origins",
+        )
         .await;
     browser.screenshot(&shots, "account").await;
 
@@ -266,9 +275,22 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
     );
     let (allowed, _) = http_endpoint("text/html; charset=utf-8", page.clone()).await;
     let (refused, _) = http_endpoint("text/html; charset=utf-8", page).await;
+    // A page of an allowed origin that hides its referrer (as any page can): the browser
+    // sends neither Origin nor Referer, so nothing proves where it runs and it gets no
+    // token, only the reason in the console (collected here, as a developer would read it).
+    let hidden_page = format!(
+        "<!doctype html><html><head><title>site</title><meta name=\"referrer\" content=\"no-referrer\">\
+         <script>window.logged = []; const log = console.error.bind(console); \
+         console.error = (...words) => {{ window.logged.push(words.join(' ')); log(...words); }};</script>\
+         {snippet}</head><body>a site that hides its referrer</body></html>"
+    );
+    let (hidden, _) = http_endpoint("text/html; charset=utf-8", hidden_page).await;
     let origins = browser.find("#origins").await;
     browser
-        .type_into(&origins, &format!("http://127.0.0.1:{allowed}"))
+        .type_into(
+            &origins,
+            &format!("http://127.0.0.1:{allowed}\nhttp://127.0.0.1:{hidden}"),
+        )
         .await;
     let save = browser.find_by_text("button", "Save origins").await;
     browser.click(&save).await;
@@ -315,6 +337,21 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
         token_on("localhost", refused).await,
         serde_json::Value::Null,
         "a site not allowed gets no token"
+    );
+    // Same site as the allowed page, so the same HTTP cache: `Vary: Origin, Referer` keeps
+    // the allowed page's copy from being handed to a request without a Referer.
+    assert_eq!(
+        token_on("127.0.0.1", hidden).await,
+        serde_json::Value::Null,
+        "a page without Origin or Referer gets no token"
+    );
+    let logged = browser.run("return window.logged;", json!([])).await;
+    assert!(
+        logged.as_array().is_some_and(|lines| lines.iter().any(|line| line
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("freshtoken: the request carries neither Origin nor Referer"))),
+        "the console says why: {logged}"
     );
 
     // Irreversible actions ask first, with the focus on Cancel; Escape backs out.
