@@ -347,10 +347,12 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
     );
     let logged = browser.run("return window.logged;", json!([])).await;
     assert!(
-        logged.as_array().is_some_and(|lines| lines.iter().any(|line| line
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("freshtoken: the request carries neither Origin nor Referer"))),
+        logged
+            .as_array()
+            .is_some_and(|lines| lines.iter().any(|line| line
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("freshtoken: the request carries neither Origin nor Referer"))),
         "the console says why: {logged}"
     );
 

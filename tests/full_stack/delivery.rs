@@ -160,7 +160,11 @@ async fn token_json_serves_the_token_with_cache_validators() {
     assert_eq!(body["token"], site.token.as_str());
     assert!(body.as_object().unwrap().contains_key("expires_at"));
 
-    let again = get(&site.json_url, &[("origin", SITE), ("if-none-match", &etag)]).await;
+    let again = get(
+        &site.json_url,
+        &[("origin", SITE), ("if-none-match", &etag)],
+    )
+    .await;
     assert_eq!(again.status(), 304);
     assert_eq!(header(&again, "etag"), etag);
 
@@ -219,7 +223,8 @@ async fn token_js_defines_a_constant_named_as_asked_and_refuses_anything_else() 
         assert_eq!(header(&response, "cache-control"), "no-store");
         let script = response.text().await.unwrap();
         assert!(
-            script.starts_with("console.error(\"freshtoken: ?const: ") && !script.contains(&site.token),
+            script.starts_with("console.error(\"freshtoken: ?const: ")
+                && !script.contains(&site.token),
             "{name:?} was accepted: {script}"
         );
     }
@@ -287,7 +292,11 @@ async fn origin_locks_serve_allowed_sites_with_cors_and_refuse_the_rest() {
         &[("referer", "https://evil.example/https://bakery.example/")],
     )
     .await;
-    assert_eq!(refused_script.status(), 200, "browsers run no script from a 403");
+    assert_eq!(
+        refused_script.status(),
+        200,
+        "browsers run no script from a 403"
+    );
     assert_eq!(header(&refused_script, "cache-control"), "no-store");
     assert_eq!(
         refused_script.text().await.unwrap(),
@@ -737,7 +746,10 @@ async fn every_web_process_follows_changes_made_through_another_within_5_seconds
     // Both hold the account's answers in memory now.
     for process in [&editor, &other] {
         for _ in 0..3 {
-            assert_eq!(get(&on(process, &token_path), FROM_SITE).await.status(), 200);
+            assert_eq!(
+                get(&on(process, &token_path), FROM_SITE).await.status(),
+                200
+            );
         }
     }
 
@@ -945,7 +957,11 @@ async fn keys_carry_scopes_and_expiry_and_an_expired_key_is_refused() {
         200
     );
     let listed = api.get(&keys).await;
-    assert!(listed.body[0]["last_used_at"].is_string(), "{:?}", listed.body);
+    assert!(
+        listed.body[0]["last_used_at"].is_string(),
+        "{:?}",
+        listed.body
+    );
 
     for bad in [
         json!({"name": "x", "scopes": []}),

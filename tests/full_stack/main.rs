@@ -13,6 +13,7 @@ mod deploy;
 mod fake_instagram;
 mod health;
 mod imports;
+mod input;
 mod keys;
 mod notifications;
 mod operator;

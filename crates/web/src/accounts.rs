@@ -5,7 +5,8 @@
 //! The token itself never appears here: websites fetch it from the account's public URLs.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -25,6 +26,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::auth::Principal;
+use crate::extract::{Path, Query};
 use crate::json::ApiJson;
 use crate::openapi::ErrorBody;
 use crate::tenants::{Access, rfc3339};

@@ -3,7 +3,8 @@
 //! optional expiry.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
+
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use freshtoken_store::{ApiKey, NewApiKey};
 
 use crate::auth::{API_KEY_PREFIX, Principal, sha256_hex};
 use crate::bearer::scopes;
+use crate::extract::Path;
 use crate::json::ApiJson;
 use crate::openapi::ErrorBody;
 use crate::tenants::{Access, rfc3339};

@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -26,6 +27,7 @@ use url::Url;
 
 use crate::accounts::{minutes_to_wait, store_connected};
 use crate::auth::{Principal, sha256_hex, signed_in_user};
+use crate::extract::{Path, Query};
 use crate::pages::Page;
 use crate::tenants::{Access, rfc3339};
 use crate::{ApiError, AppState, random_secret};

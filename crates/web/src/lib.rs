@@ -12,7 +12,9 @@ pub mod connect;
 pub mod dashboard;
 pub mod delivery;
 mod error;
+mod extract;
 mod health;
+mod input;
 mod json;
 mod openapi;
 mod operator;
@@ -266,6 +268,9 @@ pub fn router(state: AppState) -> Router {
             header::AUTHORIZATION,
             header::COOKIE,
         ]))
+        .layer(axum::middleware::map_request(
+            input::keep_request_id_if_sane,
+        ))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(CatchPanicLayer::custom(error::panic_response))
@@ -273,7 +278,8 @@ pub fn router(state: AppState) -> Router {
             http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(input::refuse_control_characters));
 
     let token_urls = delivery::routes().layer(traced(Level::DEBUG));
     let everything_else = Router::new()

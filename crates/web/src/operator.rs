@@ -3,7 +3,8 @@
 //! refused inside it (and, once token URLs exist, its URLs stop serving).
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
+
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
@@ -12,6 +13,7 @@ use freshtoken_core::api::{OperatorHealthView, OperatorTenantView, OperatorUserV
 use freshtoken_store::User;
 
 use crate::auth::SignedIn;
+use crate::extract::Path;
 use crate::openapi::ErrorBody;
 use crate::tenants::rfc3339;
 use crate::{ApiError, AppState};

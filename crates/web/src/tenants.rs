@@ -5,7 +5,8 @@
 //! have.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
+
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -17,6 +18,7 @@ use freshtoken_core::api::{
 use freshtoken_store::{Duplicate, Invite, InviteRefused, NewInvite, StoreError, Tenant};
 
 use crate::auth::{Principal, SignedIn, me_response, sha256_hex};
+use crate::extract::Path;
 use crate::json::ApiJson;
 use crate::openapi::ErrorBody;
 use crate::{ApiError, AppState, random_secret};

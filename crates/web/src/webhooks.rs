@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use freshtoken_core::api::{CreateWebhookRequest, NotificationView, WEBHOOK_EVENTS, WebhookView};
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use url::{Host, Url};
 
 use crate::auth::Principal;
+use crate::extract::{Path, Query};
 use crate::json::ApiJson;
 use crate::openapi::ErrorBody;
 use crate::tenants::{Access, rfc3339};
