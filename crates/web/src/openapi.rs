@@ -67,9 +67,94 @@ pub struct ErrorDetail {
         crate::operator::disable_user,
         crate::operator::enable_user,
     ),
-    components(schemas(ErrorBody, ErrorDetail))
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&CommonErrors)
 )]
 pub struct ApiDoc;
+
+/// Adds to every operation the error answers that come from layers and extractors shared by
+/// all routes rather than from the handler, so that the document lists every status a route
+/// can answer (a fuzzer holds it to that):
+///
+/// - 400: a query string or JSON body holding a control character, a query value of the wrong
+///   type, malformed JSON;
+/// - 401 and 403 on every route behind sign-in: no session or key; a key without the `api`
+///   scope, a person-only route called with a key, a disabled workspace, the same-origin rule;
+/// - 404 on every route with a path parameter: a value of the wrong type names nothing;
+/// - 413, 415 and 422 on every route with a JSON body: too large, not JSON, the wrong shape.
+///
+/// A handler's own description of a status, where it gives one, is kept.
+struct CommonErrors;
+
+/// Operations anyone may call, without a session or a key.
+const PUBLIC_OPERATIONS: &[&str] = &[
+    "/api/v1/auth/signup",
+    "/api/v1/auth/signin",
+    "/api/v1/instance",
+];
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let public = PUBLIC_OPERATIONS.contains(&path.as_str());
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                let has_path_parameter = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|parameter| matches!(parameter.parameter_in, ParameterIn::Path));
+                let has_body = operation.request_body.is_some();
+                let mut common = vec![(
+                    "400",
+                    "invalid input: a control character, a value of the wrong type, malformed JSON",
+                )];
+                if !public {
+                    common.push((
+                        "401",
+                        "not signed in, or an invalid, expired or revoked API key",
+                    ));
+                    common.push(("403", "not allowed: a role, a key's scopes, a disabled workspace, or a request from another origin"));
+                }
+                if has_path_parameter {
+                    common.push(("404", "not found, or not the caller's to see"));
+                }
+                if has_body {
+                    common.push(("413", "the body is larger than 64 KiB"));
+                    common.push(("415", "the body is not application/json"));
+                    common.push(("422", "the body has the wrong shape"));
+                }
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(description).into());
+                }
+            }
+        }
+    }
+}
 
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())

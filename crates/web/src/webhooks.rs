@@ -187,6 +187,7 @@ async fn send_test(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LogQuery {
     /// At most this many, newest first (default 50, at most 500).
     limit: Option<u64>,
