@@ -49,7 +49,16 @@ async fn an_owner_adds_webhooks_with_signing_secrets_and_removes_them() {
         only.body["events"],
         json!(["account.needs_reconnect", "token.expiring"])
     );
-    assert_eq!(owner.get(&hooks).await.body.as_array().unwrap().len(), 2);
+    let listed = owner.get(&hooks).await.body;
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    for hook in listed.as_array().unwrap() {
+        assert!(
+            hook.get("secret").is_none(),
+            "the secret is shown once, at creation: {hook}"
+        );
+    }
+    assert_eq!(listed[0]["id"], created.body["id"]);
+    assert_eq!(listed[0]["url"], created.body["url"]);
 
     let id = created.body["id"].as_i64().unwrap();
     assert_eq!(
@@ -290,6 +299,26 @@ async fn an_owner_sends_a_test_delivery_that_arrives_signed_and_shows_in_the_log
         "{request}"
     );
     assert!(request.contains("\"type\":\"webhook.test\""), "{request}");
+    // Signed with the secret shown at creation, though the database keeps it sealed.
+    let secret = hook.body["secret"].as_str().unwrap();
+    let (head, body) = request.split_once("\r\n\r\n").unwrap();
+    let signature = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("x-freshtoken-signature")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap();
+    let timestamp: i64 = signature
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap();
+    assert_eq!(
+        signature,
+        freshtoken_worker::signature(secret, timestamp, body)
+    );
 
     let entry = newest_attempt(&mut owner, tenant).await;
     assert_eq!(entry["status"], "delivered", "{entry}");

@@ -5,7 +5,9 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use freshtoken_core::api::{CreateWebhookRequest, NotificationView, WEBHOOK_EVENTS, WebhookView};
+use freshtoken_core::api::{
+    CreateWebhookRequest, CreatedWebhook, NotificationView, WEBHOOK_EVENTS, WebhookView,
+};
 use freshtoken_egress::{TargetError, check_webhook_url};
 use freshtoken_store::{Notification, Webhook};
 use serde::Deserialize;
@@ -35,7 +37,6 @@ fn view(hook: &Webhook) -> WebhookView {
         id: hook.id,
         url: hook.url.clone(),
         events: hook.events.clone(),
-        secret: hook.secret.clone(),
         enabled: hook.enabled,
         created_at: rfc3339(hook.created_at),
     }
@@ -54,13 +55,13 @@ fn refused_url(err: TargetError) -> ApiError {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/webhooks", tag = "webhooks", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = CreateWebhookRequest, responses((status = 201, description = "the endpoint, with its signing secret", body = WebhookView), (status = 400, description = "invalid URL or event (`invalid_input`), or a URL whose host is not a public address (`webhook_not_public`)", body = ErrorBody), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/webhooks", tag = "webhooks", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = CreateWebhookRequest, responses((status = 201, description = "the endpoint, with its signing secret: the only answer that carries it", body = CreatedWebhook), (status = 400, description = "invalid URL or event (`invalid_input`), or a URL whose host is not a public address (`webhook_not_public`)", body = ErrorBody), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
     Path(tenant_id): Path<i64>,
     ApiJson(request): ApiJson<CreateWebhookRequest>,
-) -> Result<(StatusCode, axum::Json<WebhookView>), ApiError> {
+) -> Result<(StatusCode, axum::Json<CreatedWebhook>), ApiError> {
     Access::resolve(&state, principal, tenant_id)
         .await?
         .require_owner()?;
@@ -93,15 +94,21 @@ async fn create(
             "a workspace may have at most {MAX_WEBHOOKS} webhooks"
         )));
     }
-    let hook = state
+    let created = state
         .store
         .webhooks()
         .create(tenant_id, url.as_str(), &events)
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(view(&hook))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedWebhook {
+            webhook: view(&created.webhook),
+            secret: created.secret,
+        }),
+    ))
 }
 
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/webhooks", tag = "webhooks", params(("tenant_id" = i64, Path, description = "workspace id")), responses((status = 200, description = "the workspace's endpoints", body = Vec<WebhookView>), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/webhooks", tag = "webhooks", params(("tenant_id" = i64, Path, description = "workspace id")), responses((status = 200, description = "the workspace's endpoints, without their secrets", body = Vec<WebhookView>), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
