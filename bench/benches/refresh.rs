@@ -60,7 +60,8 @@ async fn worker() {
         scheduler_interval: Duration::from_secs(1),
         ..WorkerConfig::default()
     };
-    let engine = Engine::new(store, client, config, None, Clock::system(), Metrics::new());
+    let engine = Engine::new(store, client, config, None, Clock::system(), Metrics::new())
+        .expect("the worker's HTTP clients can be built");
     engine
         .run(std::future::pending())
         .await

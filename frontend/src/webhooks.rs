@@ -1,7 +1,9 @@
 //! A workspace's webhooks (add, test, remove) and its delivery log.
 
 use freshtoken_core::Role;
-use freshtoken_core::api::{CreateWebhookRequest, NotificationView, WEBHOOK_EVENTS, WebhookView};
+use freshtoken_core::api::{
+    CreateWebhookRequest, CreatedWebhook, NotificationView, WEBHOOK_EVENTS, WebhookView,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -9,7 +11,7 @@ use crate::accounts::tenant_param;
 use crate::api::{self, ApiError};
 use crate::auth::Field;
 use crate::layout::{Area, Layout, role_in};
-use crate::widgets::{ErrorNote, When, loaded};
+use crate::widgets::{ErrorNote, Snippet, When, loaded};
 
 fn event_words(event: &str) -> &'static str {
     match event {
@@ -64,6 +66,8 @@ fn Endpoints(
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
     let note = RwSignal::new(None::<String>);
+    // The new endpoint's signing secret: the server answers it this once and never again.
+    let created = RwSignal::new(None::<CreatedWebhook>);
     let url_problem = Signal::derive(move || {
         let text = url.get();
         let text = text.trim();
@@ -98,10 +102,11 @@ fn Endpoints(
             events: Some(chosen.get()),
         };
         spawn_local(async move {
-            match api::post::<_, WebhookView>(&format!("/tenants/{tenant}/webhooks"), &request)
+            match api::post::<_, CreatedWebhook>(&format!("/tenants/{tenant}/webhooks"), &request)
                 .await
             {
-                Ok(_) => {
+                Ok(hook) => {
+                    created.set(Some(hook));
                     url.set(String::new());
                     tried.set(false);
                     hooks.refetch();
@@ -153,10 +158,6 @@ fn Endpoints(
                                 <li class="panel">
                                     <p><code>{hook.url.clone()}</code></p>
                                     <p class="hint">{hook.events.iter().map(|event| event_words(event)).collect::<Vec<_>>().join(" · ")}</p>
-                                    <details>
-                                        <summary>"Signing secret"</summary>
-                                        <code>{hook.secret.clone()}</code>
-                                    </details>
                                     <div class="actions">
                                         <button type="button" class="secondary small" on:click=move |_| test(id)>"Send a test"</button>
                                         <button type="button" class="danger small" on:click=move |_| remove(id)>"Remove"</button>
@@ -166,6 +167,12 @@ fn Endpoints(
                         }).collect_view()}
                     </ul>
                 }.into_any(),
+            })}
+            {move || created.get().map(|hook| view! {
+                <div class="callout ok">
+                    <p>"Copy the signing secret now: it is shown only once, and kept encrypted. Your endpoint checks X-Freshtoken-Signature with it."</p>
+                    <Snippet title=format!("Signing secret for {}", hook.webhook.url) text=hook.secret/>
+                </div>
             })}
             {move || note.get().map(|note| view! { <p class="note" role="status">{note}</p> })}
             <form class="panel" on:submit=add novalidate>

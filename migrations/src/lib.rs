@@ -12,6 +12,7 @@ mod m20261122_000003_connect;
 mod m20261123_000004_refresh_engine;
 mod m20261201_000005_delivery;
 mod m20261202_000006_origin_lock;
+mod m20261202_000007_webhook_secrets;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_refresh_engine::Migration),
             Box::new(m20261201_000005_delivery::Migration),
             Box::new(m20261202_000006_origin_lock::Migration),
+            Box::new(m20261202_000007_webhook_secrets::Migration),
         ]
     }
 }

@@ -61,6 +61,15 @@ async fn rotate_key_reencrypts_every_token_under_a_new_key_in_the_key_file() {
     for n in 0..5 {
         ids.push(connect_account(&live, tenant.id, n).await);
     }
+    let hook = live
+        .webhooks()
+        .create(
+            tenant.id,
+            "https://example.com/hook",
+            &["token.refreshed".to_owned()],
+        )
+        .await
+        .unwrap();
     let old_key = live.keys().current().primary_id().to_owned();
 
     let output = run(freshtoken(dir.path()).args(["admin", "rotate-key"]));
@@ -71,10 +80,19 @@ async fn rotate_key_reencrypts_every_token_under_a_new_key_in_the_key_file() {
     );
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(printed.contains("re-encrypted 5 token(s)"), "{printed}");
+    assert!(
+        printed.contains("re-encrypted 1 webhook signing secret(s)"),
+        "{printed}"
+    );
 
     let by_key = live.tokens().count_by_key().await.unwrap();
     assert_eq!(by_key.len(), 1);
     assert_ne!(by_key[0].0, old_key);
+    assert_eq!(
+        live.webhooks().count_by_key().await.unwrap(),
+        [(by_key[0].0.clone(), 1)],
+        "the webhook secret is under the new key too"
+    );
     // The live store reads the re-sealed rows and writes new ones under the new key.
     for (n, id) in ids.iter().enumerate() {
         assert_eq!(
@@ -104,4 +122,13 @@ async fn rotate_key_reencrypts_every_token_under_a_new_key_in_the_key_file() {
             format!("IGAAtoken{n}")
         );
     }
+    assert_eq!(
+        fresh
+            .webhooks()
+            .signing_secret(tenant.id, hook.webhook.id)
+            .await
+            .unwrap(),
+        hook.secret,
+        "the webhook secret was re-sealed before its old key was retired"
+    );
 }

@@ -205,7 +205,34 @@ pub struct TestApp {
     // (a PostgreSQL one is dropped with this) must outlive it.
     _server: freshtoken::server::RunningServer,
     pub database: freshtoken_store::testing::TestDatabase,
+    /// The instance's secret key, base64.
+    key: String,
     _data_dir: tempfile::TempDir,
+}
+
+/// The configuration of a process on `database_url` with `key`, from real arguments.
+fn test_config(
+    database_url: &str,
+    key: &str,
+    data_dir: &Path,
+    extra: &[&str],
+) -> freshtoken::config::Config {
+    use clap::Parser;
+    let data_dir = data_dir.display().to_string();
+    let mut args = vec![
+        "freshtoken",
+        "--bind",
+        "127.0.0.1:0",
+        "--data-dir",
+        &data_dir,
+        "--database-url",
+        database_url,
+        "--secret-key",
+        key,
+    ];
+    args.extend_from_slice(extra);
+    let cli = freshtoken::cli::Cli::try_parse_from(args).expect("test arguments parse");
+    freshtoken::config::Config::from_settings(&cli.settings).expect("valid test configuration")
 }
 
 impl TestApp {
@@ -221,27 +248,12 @@ impl TestApp {
 
     /// Starts the app as `mode` (`Serve` runs the worker too) with extra settings.
     pub async fn with_mode(extra: &[&str], mode: freshtoken::server::Mode) -> TestApp {
-        use clap::Parser;
         let database = freshtoken_store::testing::TestDatabase::new().await;
         let data_dir = tempfile::tempdir().expect("temporary directory");
-        let key = freshtoken_store::SecretKey::generate();
-        let key = key.to_base64();
-        let data_dir_arg = data_dir.path().display().to_string();
-        let mut args = vec![
-            "freshtoken",
-            "--bind",
-            "127.0.0.1:0",
-            "--data-dir",
-            &data_dir_arg,
-            "--database-url",
-            &database.url,
-            "--secret-key",
-            key.as_str(),
-        ];
-        args.extend_from_slice(extra);
-        let cli = freshtoken::cli::Cli::try_parse_from(args).expect("test arguments parse");
-        let config = freshtoken::config::Config::from_settings(&cli.settings)
-            .expect("valid test configuration");
+        let key = freshtoken_store::SecretKey::generate()
+            .to_base64()
+            .to_string();
+        let config = test_config(&database.url, &key, data_dir.path(), extra);
         let server = freshtoken::server::start(&config, mode)
             .await
             .expect("the app starts");
@@ -249,8 +261,24 @@ impl TestApp {
             base_url: format!("http://{}", server.local_addr),
             _server: server,
             database,
+            key,
             _data_dir: data_dir,
         }
+    }
+
+    /// Another process of the same instance (same database and key) as `mode`, configured
+    /// with `extra` settings instead of the first one's: a worker set up differently, say.
+    pub async fn another(
+        &self,
+        extra: &[&str],
+        mode: freshtoken::server::Mode,
+    ) -> (freshtoken::server::RunningServer, tempfile::TempDir) {
+        let data_dir = tempfile::tempdir().expect("temporary directory");
+        let config = test_config(&self.database.url, &self.key, data_dir.path(), extra);
+        let server = freshtoken::server::start(&config, mode)
+            .await
+            .expect("the other process starts");
+        (server, data_dir)
     }
 
     /// A browser on our own site: sends `Origin` like a page of the dashboard would, and keeps

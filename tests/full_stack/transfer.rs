@@ -31,6 +31,14 @@ async fn an_sqlite_instance_moves_to_another_database_with_its_people_and_tokens
     assert_eq!(pasted.status, 201, "{:?}", pasted.body);
     let token_url = url::Url::parse(pasted.body["token_json_url"].as_str().unwrap()).unwrap();
     let token_path = token_url.path().to_owned();
+    let hook = owner
+        .post(
+            &format!("/api/v1/tenants/{tenant}/webhooks"),
+            json!({"url": "https://example.com/freshtoken"}),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{:?}", hook.body);
+    let hook_secret = hook.body["secret"].as_str().unwrap().to_owned();
     assert!(old.terminate().success());
 
     let export = old_dir.path().join("export.json");
@@ -42,6 +50,10 @@ async fn an_sqlite_instance_moves_to_another_database_with_its_people_and_tokens
     assert!(
         !text.contains(&minted.access_token),
         "tokens travel encrypted"
+    );
+    assert!(
+        !text.contains(&hook_secret),
+        "webhook secrets travel encrypted"
     );
 
     // The new instance: another database, the old instance's key (from its key file).
@@ -84,6 +96,28 @@ async fn an_sqlite_instance_moves_to_another_database_with_its_people_and_tokens
         !again.status.success(),
         "an import never merges into a used database"
     );
+
+    let keys = freshtoken_store::Keyring::new(
+        freshtoken_store::SecretKey::from_base64(&key, "key file").unwrap(),
+        [],
+    );
+    let store = freshtoken_store::Store::connect(
+        &database.url,
+        std::sync::Arc::new(freshtoken_store::KeyStore::fixed(keys)),
+        &freshtoken_store::ConnectSettings::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store
+            .webhooks()
+            .signing_secret(tenant, hook.body["id"].as_i64().unwrap())
+            .await
+            .unwrap(),
+        hook_secret,
+        "webhooks keep signing with the same secret"
+    );
+    store.close().await.unwrap();
 
     let new = Process::serve(target(&key)).await;
     let served: serde_json::Value = reqwest::Client::new()

@@ -337,16 +337,35 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "token.expiring",
 ];
 
-/// A webhook endpoint. The secret signs every delivery (`X-Freshtoken-Signature`).
+/// A webhook endpoint. Its signing secret is not part of it: it is shown once, on creation
+/// ([`CreatedWebhook`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookView {
     pub id: i64,
     pub url: String,
     pub events: Vec<String>,
-    pub secret: String,
     pub enabled: bool,
     pub created_at: String,
+}
+
+/// A new webhook endpoint with its signing secret (`whsec_...`), which signs every delivery
+/// (`X-Freshtoken-Signature`). This answer is the only one that carries it: it is stored
+/// encrypted and never listed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedWebhook {
+    #[serde(flatten)]
+    pub webhook: WebhookView,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedWebhook")
+            .field("webhook", &self.webhook)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -376,9 +376,32 @@ async fn rotate_key(config: &Config, retire: bool) -> anyhow::Result<()> {
         "re-encrypted {} token(s) under key {primary}; {} changed meanwhile and were already current",
         report.resealed, report.skipped
     );
-    let in_use = store.tokens().count_by_key().await?;
-    for (key_id, count) in &in_use {
-        println!("key {key_id}: {count} token(s)");
+    let hooks = store.webhooks().rekey(REKEY_BATCH).await?;
+    println!(
+        "re-encrypted {} webhook signing secret(s) under key {primary}",
+        hooks.resealed
+    );
+    let tokens_by_key = store.tokens().count_by_key().await?;
+    let secrets_by_key = store.webhooks().count_by_key().await?;
+    let mut in_use: Vec<String> = tokens_by_key
+        .iter()
+        .chain(&secrets_by_key)
+        .map(|(key_id, _)| key_id.clone())
+        .collect();
+    in_use.sort();
+    in_use.dedup();
+    let count = |counts: &[(String, i64)], key_id: &str| {
+        counts
+            .iter()
+            .find(|(id, _)| id == key_id)
+            .map_or(0, |(_, n)| *n)
+    };
+    for key_id in &in_use {
+        println!(
+            "key {key_id}: {} token(s), {} webhook secret(s)",
+            count(&tokens_by_key, key_id),
+            count(&secrets_by_key, key_id)
+        );
     }
     if retire {
         let KeySource::File(file) = &config.keys else {
@@ -386,9 +409,9 @@ async fn rotate_key(config: &Config, retire: bool) -> anyhow::Result<()> {
                 "--retire edits the key file; with FRESHTOKEN_SECRET_KEY, remove unused keys from FRESHTOKEN_PREVIOUS_SECRET_KEYS yourself"
             );
         };
-        let used: Vec<String> = in_use.into_iter().map(|(key_id, _)| key_id).collect();
+        // A key still sealing anything, token or webhook secret, stays.
         let keyring = file.load()?;
-        let kept = keyring.retire_unused(&used);
+        let kept = keyring.retire_unused(&in_use);
         let retired = keyring.previous_ids().len() - kept.previous_ids().len();
         file.write(&kept)?;
         println!("retired {retired} unused previous key(s)");

@@ -54,6 +54,7 @@ pub fn worker_config(config: &Config, public_url: &Url) -> WorkerConfig {
         concurrency: config.worker.concurrency,
         lease: config.worker.lease,
         public_url: public_url.as_str().trim_end_matches('/').to_owned(),
+        webhook_allow_hosts: config.webhook_allow_hosts.clone(),
         ..WorkerConfig::default()
     }
 }
@@ -88,7 +89,7 @@ pub fn build(
         mailer(config, public_url)?,
         clock.clone(),
         metrics.clone(),
-    );
+    )?;
     let handle = Arc::new(WorkerHandle {
         store: store.clone(),
         clock,

@@ -336,16 +336,17 @@ pub struct Settings {
     #[arg(long, env = "FRESHTOKEN_SMTP_FROM", global = true)]
     pub smtp_from: Option<String>,
 
-    /// Let tenants point webhooks at loopback and private addresses. Only for instances whose
-    /// tenants are trusted: otherwise a webhook is a way into the instance's own network.
+    /// Hosts webhooks may reach even where they resolve to loopback or private addresses
+    /// (comma-separated names, e.g. hooks.intranet,localhost). Otherwise webhooks reach public
+    /// addresses only, checked on every connection: a webhook must not be a way into the
+    /// instance's own network.
     #[arg(
         long,
-        env = "FRESHTOKEN_WEBHOOKS_ALLOW_PRIVATE",
-        action = clap::ArgAction::SetTrue,
-        value_parser = clap::builder::BoolishValueParser::new(),
+        env = "FRESHTOKEN_WEBHOOK_ALLOW_HOSTS",
+        value_delimiter = ',',
         global = true
     )]
-    pub webhooks_allow_private: bool,
+    pub webhook_allow_hosts: Vec<String>,
 
     /// Requests a minute one client address may make to the token URLs (0: no limit).
     #[arg(

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use freshtoken_core::{SignupMode, parse_duration};
+use freshtoken_egress::AllowedHosts;
 use std::path::PathBuf;
 
 use freshtoken_store::{KeyFile, Keyring, SecretKey};
@@ -78,7 +79,8 @@ pub struct Config {
     pub demo: bool,
     pub instagram: InstagramSettings,
     pub worker: WorkerSettings,
-    pub webhooks_allow_private: bool,
+    /// Hosts webhooks may reach at non-public addresses (`FRESHTOKEN_WEBHOOK_ALLOW_HOSTS`).
+    pub webhook_allow_hosts: AllowedHosts,
     pub delivery_limits: DeliveryLimits,
     pub request_counts_interval: Duration,
 }
@@ -301,6 +303,16 @@ impl Config {
             per_account: settings.rate_limit_per_account,
             trusted_proxies,
         };
+        let webhook_allow_hosts = AllowedHosts::parse(
+            settings.webhook_allow_hosts.iter().map(String::as_str),
+        )
+        .map_err(|err| {
+            invalid(
+                "FRESHTOKEN_WEBHOOK_ALLOW_HOSTS",
+                "webhook-allow-hosts",
+                err.to_string(),
+            )
+        })?;
         let request_counts_interval = positive_duration(
             &settings.request_counts_interval,
             "FRESHTOKEN_REQUEST_COUNTS_INTERVAL",
@@ -311,7 +323,7 @@ impl Config {
             delivery_limits,
             request_counts_interval,
             worker,
-            webhooks_allow_private: settings.webhooks_allow_private,
+            webhook_allow_hosts,
             demo: settings.demo,
             instagram,
             signup_mode,
@@ -468,6 +480,18 @@ mod tests {
         ])
         .unwrap();
         assert!(!format!("{configured:?}").contains(secret));
+    }
+
+    #[test]
+    fn webhooks_reach_public_addresses_only_unless_the_operator_names_hosts() {
+        assert!(config(&[]).unwrap().webhook_allow_hosts.is_empty());
+        let allowed = config(&["--webhook-allow-hosts", "hooks.intranet, localhost"])
+            .unwrap()
+            .webhook_allow_hosts;
+        assert!(allowed.allows("hooks.intranet") && allowed.allows("localhost"));
+        assert!(!allowed.allows("intranet"));
+        let err = config_err(&["--webhook-allow-hosts", "*.intranet"]);
+        assert!(err.starts_with("FRESHTOKEN_WEBHOOK_ALLOW_HOSTS"), "{err}");
     }
 
     #[test]

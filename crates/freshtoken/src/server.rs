@@ -160,7 +160,7 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         session_idle: config.session_idle,
         session_max_age: config.session_max_age,
         demo: config.demo,
-        webhooks_allow_private: config.webhooks_allow_private,
+        webhook_allow_hosts: config.webhook_allow_hosts.clone(),
         delivery_limits: config.delivery_limits.clone(),
         ..WebConfig::new(public_url.clone())
     };

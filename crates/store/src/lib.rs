@@ -2,8 +2,9 @@
 //!
 //! One repository per aggregate (`store.users()`, `store.tenants()`, `store.accounts()`, ...),
 //! each returning plain records and typed errors ([`StoreError`]): a unique-rule violation comes
-//! back as [`Duplicate`], never as a panic or a raw driver message. Tokens are sealed with
-//! AES-256-GCM before they reach the database ([`crypto`]); plaintext exists only in memory.
+//! back as [`Duplicate`], never as a panic or a raw driver message. Tokens and webhook signing
+//! secrets are sealed with AES-256-GCM before they reach the database ([`crypto`]); plaintext
+//! exists only in memory.
 //!
 //! This crate knows nothing of HTTP or Instagram and makes no policy decisions (when to refresh,
 //! who may act): callers decide, the store records.
@@ -45,7 +46,7 @@ pub use repo::tenants::{Tenant, Tenants};
 pub use repo::tokens::{RekeyReport, StoredToken, TokenLifetime, TokenUpdate, Tokens};
 pub use repo::transfer::{Export, ExportSummary, Transfer};
 pub use repo::users::{NewUser, User, Users, normalize_email};
-pub use repo::webhooks::{Webhook, Webhooks};
+pub use repo::webhooks::{CreatedWebhook, Webhook, Webhooks};
 
 /// The advisory lock id migrations hold on PostgreSQL ("freshtkn" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6672_6573_6874_6b6e;
@@ -139,7 +140,8 @@ impl Store {
         Ok(Store { db, keys })
     }
 
-    /// Applies pending migrations. Running it again is harmless.
+    /// Applies pending migrations, then seals any webhook secret still in plain (see
+    /// migration 6). Running it again is harmless.
     ///
     /// Several processes may start at once (scaled web and worker processes, or `serve` beside
     /// `migrate`): each runs the migrator inside a transaction that first takes the database's
@@ -156,6 +158,15 @@ impl Store {
             Backend::Sqlite => self.begin_write().await?,
         };
         Migrator::up(&txn, None).await?;
+        // What migrations cannot do without the key: seal secrets an older version kept in
+        // plain. In the same transaction, so no process ever sees the schema without it.
+        let sealed = repo::webhooks::seal_plain_secrets(&txn, &self.keys).await?;
+        if sealed > 0 {
+            tracing::info!(
+                sealed,
+                "sealed webhook signing secrets kept in plain until now"
+            );
+        }
         txn.commit().await?;
         Ok(())
     }

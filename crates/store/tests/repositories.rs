@@ -1685,3 +1685,126 @@ mod delivery {
             }));
     }
 }
+
+mod webhooks {
+    use super::*;
+
+    async fn raw_webhooks(store: &Store) -> String {
+        let db = store.connection();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT secret, secret_ciphertext, secret_key_id FROM webhooks",
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|row| {
+                let plain: String = row.try_get_by_index(0).unwrap();
+                let sealed: Option<Vec<u8>> = row.try_get_by_index(1).unwrap();
+                format!(
+                    "{plain:?} {}",
+                    String::from_utf8_lossy(&sealed.unwrap_or_default())
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn signing_secrets_are_sealed_at_rest_and_open_for_their_row_only() {
+        let store = TestStore::new().await;
+        let tenant = store.tenants().create("Shop", "shop").await.unwrap();
+        let events = ["token.refreshed".to_owned()];
+        let first = store
+            .webhooks()
+            .create(tenant.id, "https://example.com/a", &events)
+            .await
+            .unwrap();
+        let second = store
+            .webhooks()
+            .create(tenant.id, "https://example.com/b", &events)
+            .await
+            .unwrap();
+        assert!(first.secret.starts_with("whsec_"));
+        assert_ne!(first.secret, second.secret);
+
+        let dump = raw_webhooks(&store).await;
+        assert!(!dump.contains(&first.secret), "plaintext secret in {dump}");
+        assert!(!dump.contains(&second.secret), "plaintext secret in {dump}");
+        assert_eq!(
+            store.webhooks().list(tenant.id).await.unwrap(),
+            [first.webhook.clone(), second.webhook.clone()],
+            "listed without secrets"
+        );
+        assert_eq!(
+            store
+                .webhooks()
+                .signing_secret(tenant.id, first.webhook.id)
+                .await
+                .unwrap(),
+            first.secret
+        );
+
+        let db = store.connection();
+        db.execute_unprepared(&format!(
+            "UPDATE webhooks SET secret_ciphertext = (SELECT secret_ciphertext FROM webhooks WHERE id = {a}), \
+             secret_nonce = (SELECT secret_nonce FROM webhooks WHERE id = {a}) WHERE id = {b}",
+            a = first.webhook.id,
+            b = second.webhook.id
+        ))
+        .await
+        .unwrap();
+        let err = store
+            .webhooks()
+            .signing_secret(tenant.id, second.webhook.id)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Crypto(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn secrets_an_older_version_kept_in_plain_are_sealed_when_it_migrates() {
+        let store = TestStore::new().await;
+        let tenant = store.tenants().create("Shop", "shop").await.unwrap();
+        let hook = store
+            .webhooks()
+            .create(
+                tenant.id,
+                "https://example.com/a",
+                &["token.refreshed".to_owned()],
+            )
+            .await
+            .unwrap();
+        // The row as the version before sealing left it.
+        store
+            .connection()
+            .execute_unprepared(
+                "UPDATE webhooks SET secret = 'whsec_keptinplain', secret_ciphertext = NULL, \
+                 secret_nonce = NULL, secret_key_id = NULL",
+            )
+            .await
+            .unwrap();
+
+        store.migrate().await.unwrap();
+
+        let dump = raw_webhooks(&store).await;
+        assert!(!dump.contains("whsec_keptinplain"), "{dump}");
+        assert!(
+            dump.starts_with("\"\" "),
+            "the plain column is emptied: {dump}"
+        );
+        assert_eq!(
+            store
+                .webhooks()
+                .signing_secret(tenant.id, hook.webhook.id)
+                .await
+                .unwrap(),
+            "whsec_keptinplain",
+            "the same secret, so receivers keep verifying"
+        );
+        assert_eq!(
+            store.webhooks().count_by_key().await.unwrap(),
+            [(store.keys().current().primary_id().to_owned(), 1)]
+        );
+    }
+}

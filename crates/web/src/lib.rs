@@ -71,8 +71,9 @@ pub struct WebConfig {
     pub login_throttle: ThrottleLimits,
     /// Demo mode: Instagram is the built-in fake, and pages say so.
     pub demo: bool,
-    /// Webhooks may point at loopback and private addresses (a trusted, self-hosted setup).
-    pub webhooks_allow_private: bool,
+    /// Hosts webhooks may point at even where they resolve to private addresses (an intranet);
+    /// everything else must resolve to public addresses.
+    pub webhook_allow_hosts: freshtoken_egress::AllowedHosts,
     /// The token URLs' rate limits, and which proxies say who the client is.
     pub delivery_limits: delivery::DeliveryLimits,
 }
@@ -86,7 +87,7 @@ impl WebConfig {
             session_max_age: Duration::from_secs(30 * 24 * 3600),
             login_throttle: ThrottleLimits::default(),
             demo: false,
-            webhooks_allow_private: false,
+            webhook_allow_hosts: freshtoken_egress::AllowedHosts::none(),
             delivery_limits: delivery::DeliveryLimits {
                 per_address: delivery::DEFAULT_PER_ADDRESS,
                 per_account: delivery::DEFAULT_PER_ACCOUNT,

@@ -1,17 +1,17 @@
 //! A tenant's webhook endpoints (owners manage them) and the delivery log of its notifications
 //! (every member reads it). Deliveries themselves are the worker's.
 
-use std::net::IpAddr;
-
 use axum::Router;
 use axum::extract::State;
 
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use freshtoken_core::api::{CreateWebhookRequest, NotificationView, WEBHOOK_EVENTS, WebhookView};
+use freshtoken_core::api::{
+    CreateWebhookRequest, CreatedWebhook, NotificationView, WEBHOOK_EVENTS, WebhookView,
+};
+use freshtoken_egress::{TargetError, check_webhook_url};
 use freshtoken_store::{Notification, Webhook};
 use serde::Deserialize;
-use url::{Host, Url};
 
 use crate::auth::Principal;
 use crate::extract::{Path, Query};
@@ -39,74 +39,37 @@ fn view(hook: &Webhook) -> WebhookView {
         id: hook.id,
         url: hook.url.clone(),
         events: hook.events.clone(),
-        secret: hook.secret.clone(),
         enabled: hook.enabled,
         created_at: rfc3339(hook.created_at),
     }
 }
 
-/// Checks a webhook URL. Unless the operator allows it, the worker must not be turned into a
-/// way to reach the instance's own network: loopback, private and link-local addresses and
-/// `localhost` are refused. (A public name that resolves to a private address is not caught
-/// here.)
-pub fn check_webhook_url(text: &str, allow_private: bool) -> Result<Url, String> {
-    let url = Url::parse(text.trim()).map_err(|_| format!("{text:?} is not a URL"))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err("webhook URLs must start with https:// (or http://)".to_owned());
-    }
-    let private = match url.host() {
-        None => return Err("the webhook URL has no host".to_owned()),
-        Some(Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
-        Some(Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
-        Some(Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
-    };
-    if private && !allow_private {
-        return Err("webhook URLs must point to a public address (this instance's operator can allow private ones with FRESHTOKEN_WEBHOOKS_ALLOW_PRIVATE)".to_owned());
-    }
-    Ok(url)
-}
-
-fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(ip) => {
-            ip.is_loopback()
-                || ip.is_private()
-                || ip.is_link_local()
-                || ip.is_unspecified()
-                || ip.is_broadcast()
-                || ip.is_multicast()
-                // 100.64.0.0/10, carrier-grade NAT.
-                || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
-        }
-        IpAddr::V6(ip) => {
-            if let Some(v4) = ip.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let first = ip.segments()[0];
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || ip.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
+/// The answer to a webhook URL that may not be used: a stable code for each kind of problem.
+fn refused_url(err: TargetError) -> ApiError {
+    match err {
+        TargetError::Refused(refused) => ApiError::BadRequest {
+            code: "webhook_not_public",
+            message: format!(
+                "webhooks reach public addresses only: {refused} (this instance's operator can allow named hosts with FRESHTOKEN_WEBHOOK_ALLOW_HOSTS)"
+            ),
+        },
+        other => ApiError::invalid(other.to_string()),
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/webhooks", tag = "webhooks", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = CreateWebhookRequest, responses((status = 201, description = "the endpoint, with its signing secret", body = WebhookView), (status = 400, description = "invalid URL or event", body = ErrorBody), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/webhooks", tag = "webhooks", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = CreateWebhookRequest, responses((status = 201, description = "the endpoint, with its signing secret: the only answer that carries it", body = CreatedWebhook), (status = 400, description = "invalid URL or event (`invalid_input`), or a URL whose host is not a public address (`webhook_not_public`)", body = ErrorBody), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
     Path(tenant_id): Path<i64>,
     ApiJson(request): ApiJson<CreateWebhookRequest>,
-) -> Result<(StatusCode, axum::Json<WebhookView>), ApiError> {
+) -> Result<(StatusCode, axum::Json<CreatedWebhook>), ApiError> {
     Access::resolve(&state, principal, tenant_id)
         .await?
         .require_owner()?;
-    let url = check_webhook_url(&request.url, state.config.webhooks_allow_private)
-        .map_err(ApiError::invalid)?;
+    let url = check_webhook_url(&request.url, &state.config.webhook_allow_hosts)
+        .await
+        .map_err(refused_url)?;
     let events = match request.events {
         None => WEBHOOK_EVENTS.iter().map(|e| (*e).to_owned()).collect(),
         Some(events) => {
@@ -133,15 +96,21 @@ async fn create(
             "a workspace may have at most {MAX_WEBHOOKS} webhooks"
         )));
     }
-    let hook = state
+    let created = state
         .store
         .webhooks()
         .create(tenant_id, url.as_str(), &events)
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(view(&hook))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedWebhook {
+            webhook: view(&created.webhook),
+            secret: created.secret,
+        }),
+    ))
 }
 
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/webhooks", tag = "webhooks", params(("tenant_id" = i64, Path, description = "workspace id")), responses((status = 200, description = "the workspace's endpoints", body = Vec<WebhookView>), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/webhooks", tag = "webhooks", params(("tenant_id" = i64, Path, description = "workspace id")), responses((status = 200, description = "the workspace's endpoints, without their secrets", body = Vec<WebhookView>), (status = 403, description = "owners only", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,

@@ -22,6 +22,7 @@ mod scheduler;
 use std::sync::Arc;
 use std::time::Duration;
 
+use freshtoken_egress::{AllowedHosts, ClientError, WebhookClient};
 use freshtoken_instagram::InstagramClient;
 use freshtoken_store::{Store, StoreError};
 use queue::{Queues, REFRESH_QUEUE, RefreshJob};
@@ -50,6 +51,8 @@ pub struct WorkerConfig {
     pub public_url: String,
     /// How long a webhook endpoint may take to answer.
     pub webhook_timeout: Duration,
+    /// Hosts webhooks may reach even at private addresses (`FRESHTOKEN_WEBHOOK_ALLOW_HOSTS`).
+    pub webhook_allow_hosts: AllowedHosts,
 }
 
 impl Default for WorkerConfig {
@@ -62,6 +65,7 @@ impl Default for WorkerConfig {
             media_sync_interval: Duration::from_secs(3600),
             public_url: "http://127.0.0.1:8080".to_owned(),
             webhook_timeout: Duration::from_secs(10),
+            webhook_allow_hosts: AllowedHosts::none(),
         }
     }
 }
@@ -72,6 +76,8 @@ pub enum WorkerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    WebhookClient(#[from] ClientError),
 }
 
 /// Everything a job needs. Cheap to clone.
@@ -91,11 +97,13 @@ struct Inner {
     clock: Clock,
     metrics: Metrics,
     config: WorkerConfig,
-    http: reqwest::Client,
+    webhooks: WebhookClient,
     mailer: Option<Mailer>,
 }
 
 impl Engine {
+    /// Fails when the webhook client cannot be built: a worker that could not check where
+    /// its webhooks go must not start.
     pub fn new(
         store: Store,
         instagram: InstagramClient,
@@ -103,15 +111,10 @@ impl Engine {
         mailer: Option<Mailer>,
         clock: Clock,
         metrics: Metrics,
-    ) -> Engine {
-        let http = reqwest::Client::builder()
-            .timeout(config.webhook_timeout)
-            .user_agent(concat!("freshtoken/", env!("CARGO_PKG_VERSION")))
-            // A webhook must answer, not send us elsewhere (possibly to an internal address).
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        Engine {
+    ) -> Result<Engine, WorkerError> {
+        let webhooks =
+            WebhookClient::new(config.webhook_allow_hosts.clone(), config.webhook_timeout)?;
+        Ok(Engine {
             inner: Arc::new(Inner {
                 store,
                 listener: std::sync::OnceLock::new(),
@@ -119,10 +122,10 @@ impl Engine {
                 clock,
                 metrics,
                 config,
-                http,
+                webhooks,
                 mailer,
             }),
-        }
+        })
     }
 
     /// Calls `listener` with the id of every account a refresh changed (the web side of the
@@ -152,8 +155,8 @@ impl Engine {
     fn instagram(&self) -> &InstagramClient {
         &self.inner.instagram
     }
-    fn http(&self) -> &reqwest::Client {
-        &self.inner.http
+    fn webhooks(&self) -> &WebhookClient {
+        &self.inner.webhooks
     }
     fn mailer(&self) -> Option<&Mailer> {
         self.inner.mailer.as_ref()

@@ -164,35 +164,41 @@ async fn post_webhook(
     secret: &str,
 ) -> Result<Option<i32>, Failure> {
     let timestamp = engine.clock().now().timestamp();
-    let response = engine
-        .http()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("x-freshtoken-event", &delivery.event)
-        .header("x-freshtoken-delivery", delivery.id.to_string())
-        .header(
-            "x-freshtoken-signature",
-            signature(secret, timestamp, &delivery.payload),
-        )
-        .body(delivery.payload.clone())
-        .send()
+    let id = delivery.id.to_string();
+    let signature = signature(secret, timestamp, &delivery.payload);
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-freshtoken-event", delivery.event.as_str()),
+        ("x-freshtoken-delivery", id.as_str()),
+        ("x-freshtoken-signature", signature.as_str()),
+    ];
+    let answer = engine
+        .webhooks()
+        .post(url, &headers, delivery.payload.clone())
         .await
         .map_err(|err| Failure {
             status: None,
-            // Without the URL: it may hold credentials of the receiver.
-            error: format!("request failed: {}", err.without_url()),
-            permanent: false,
+            // Never the URL: it may hold credentials of the receiver.
+            error: err.to_string(),
+            // An address webhooks may not reach stays so: retrying would only try again.
+            permanent: err.is_permanent(),
         })?;
-    let status = i32::from(response.status().as_u16());
-    if response.status().is_success() {
-        Ok(Some(status))
-    } else {
-        Err(Failure {
-            status: Some(status),
-            error: format!("the endpoint answered {}", response.status()),
-            permanent: false,
-        })
+    let status = i32::from(answer.status.as_u16());
+    if answer.status.is_success() {
+        return Ok(Some(status));
     }
+    let mut error = format!("the endpoint answered {}", answer.status);
+    if answer.status.is_redirection() {
+        error.push_str(" (redirects are not followed)");
+    } else if !answer.excerpt.is_empty() {
+        error.push_str(": ");
+        error.push_str(&answer.excerpt);
+    }
+    Err(Failure {
+        status: Some(status),
+        error,
+        permanent: false,
+    })
 }
 
 async fn send_email(

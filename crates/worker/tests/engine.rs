@@ -50,6 +50,8 @@ impl World {
             poll_interval: Duration::from_millis(20),
             concurrency: 8,
             public_url: "https://tokens.example.com".to_owned(),
+            // The webhook receivers below listen on this machine, as an intranet's would.
+            webhook_allow_hosts: freshtoken_egress::AllowedHosts::parse(["localhost"]).unwrap(),
             ..WorkerConfig::default()
         };
         let metrics = Metrics::new();
@@ -60,7 +62,8 @@ impl World {
             mailer,
             clock.clone(),
             metrics.clone(),
-        );
+        )
+        .unwrap();
         let (stop, mut stopped) = watch::channel(false);
         tokio::spawn(engine.clone().run(async move {
             let _ = stopped.wait_for(|stop| *stop).await;
@@ -626,7 +629,10 @@ impl WebhookReceiver {
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let url = format!(
+            "http://localhost:{}/hook",
+            listener.local_addr().unwrap().port()
+        );
         tokio::spawn(async move { axum::serve(listener, app).await });
         WebhookReceiver { url, calls }
     }

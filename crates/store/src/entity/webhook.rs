@@ -7,7 +7,18 @@ pub struct Model {
     pub id: i64,
     pub tenant_id: i64,
     pub url: String,
+    /// Only ever `''`: secrets were kept here in plain before they were sealed into the
+    /// columns below (migration 6), and SQLite keeps the column.
     pub secret: String,
+    /// The signing secret, sealed under the instance key and bound to this row's id. `None`
+    /// only between migrating and sealing, inside one transaction (and in exports made before
+    /// secrets were sealed, hence `serde(default)`).
+    #[serde(default)]
+    pub secret_ciphertext: Option<Vec<u8>>,
+    #[serde(default)]
+    pub secret_nonce: Option<Vec<u8>>,
+    #[serde(default)]
+    pub secret_key_id: Option<String>,
     /// A JSON array of event names.
     pub events: String,
     pub enabled: bool,

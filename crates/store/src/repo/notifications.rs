@@ -275,8 +275,8 @@ impl<'a> Notifications<'a> {
                 };
                 Destination::Webhook {
                     webhook_id,
+                    secret: super::webhooks::open_secret(&self.store.keys, &hook)?,
                     url: hook.url,
-                    secret: hook.secret,
                 }
             }
             (None, Some(recipient)) => Destination::Email { recipient },

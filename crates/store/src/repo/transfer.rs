@@ -1,8 +1,9 @@
 //! Moving an instance between databases (SQLite to PostgreSQL, or one server to another):
 //! [`Transfer::export`] reads everything worth keeping into one document, [`Transfer::import`]
 //! writes it into an empty, migrated database with the same ids, so public token URLs keep
-//! working and the tokens, sealed to their account ids, stay readable. Tokens travel encrypted:
-//! the target needs the same secret key, which the import checks before writing anything.
+//! working and the tokens, sealed to their account ids, stay readable. Tokens and webhook
+//! signing secrets travel encrypted: the target needs the same secret key, which the import
+//! checks before writing anything.
 //!
 //! Left behind on purpose: sessions (people sign in again), pending OAuth round trips, the
 //! notification outbox and its log, synced media (synced again on demand), and the job queues.
@@ -20,7 +21,10 @@ use crate::error::StoreError;
 use crate::{Backend, Store};
 
 pub const EXPORT_FORMAT: &str = "freshtoken-export";
-pub const EXPORT_VERSION: u32 = 1;
+/// 2: webhook secrets sealed (version 1 carried them in plain; it is still read, and its
+/// secrets are sealed on import).
+pub const EXPORT_VERSION: u32 = 2;
+const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// Everything an instance keeps that is worth moving, tables in the order they can be written.
 #[derive(Debug, Serialize, Deserialize)]
@@ -107,12 +111,14 @@ impl<'a> Transfer<'a> {
     }
 
     /// Writes an export into this database, which must hold no users yet, in one transaction:
-    /// all of it or nothing. Every token is first opened with this store's keys, so a missing
-    /// key is an error before anything is written.
+    /// all of it or nothing. Every token and webhook secret is first opened with this store's
+    /// keys, so a missing key is an error before anything is written.
     pub async fn import(&self, export: Export) -> Result<ExportSummary, StoreError> {
-        if export.format != EXPORT_FORMAT || export.version != EXPORT_VERSION {
+        if export.format != EXPORT_FORMAT
+            || !(OLDEST_READABLE_VERSION..=EXPORT_VERSION).contains(&export.version)
+        {
             return Err(StoreError::Corrupt(format!(
-                "not a {EXPORT_FORMAT} version {EXPORT_VERSION} document (found {} version {})",
+                "not a {EXPORT_FORMAT} document of version {OLDEST_READABLE_VERSION} to {EXPORT_VERSION} (found {} version {})",
                 export.format, export.version
             )));
         }
@@ -125,6 +131,9 @@ impl<'a> Transfer<'a> {
             self.store
                 .keys
                 .open(&sealed, &super::tokens::associated_data(token.account_id))?;
+        }
+        for hook in &export.webhooks {
+            super::webhooks::check_secret(&self.store.keys, hook)?;
         }
         let summary = export.summary();
         let txn = self.store.begin_write().await?;
@@ -140,6 +149,7 @@ impl<'a> Transfer<'a> {
         insert_all::<token::Entity, _>(&txn, export.tokens).await?;
         insert_all::<api_key::Entity, _>(&txn, export.api_keys).await?;
         insert_all::<webhook::Entity, _>(&txn, export.webhooks).await?;
+        super::webhooks::seal_plain_secrets(&txn, &self.store.keys).await?;
         insert_all::<invite::Entity, _>(&txn, export.invites).await?;
         insert_all::<refresh_event::Entity, _>(&txn, export.refresh_events).await?;
         insert_all::<data_deletion_request::Entity, _>(&txn, export.data_deletion_requests).await?;
