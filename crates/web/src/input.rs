@@ -19,6 +19,14 @@ pub(crate) fn has_control_character(text: &str) -> bool {
     text.chars().any(char::is_control)
 }
 
+/// The same for a string in a JSON body, where tab, line feed and carriage return pass: they
+/// are the white space of a pasted token or a multi-line list, which the fields trim or
+/// refuse themselves.
+pub(crate) fn has_control_character_in_body(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
 /// Refuses a request whose path or query string, once decoded, holds a control character.
 pub(crate) async fn refuse_control_characters(request: Request, next: Next) -> Response {
     let uri = request.uri();

@@ -1,8 +1,8 @@
 //! `ApiJson<T>`: axum's `Json` with our error shape for malformed, mistyped or oversized
 //! bodies, so a client always gets `{"error": {...}}` with a message that says what was wrong.
 //! Strings holding a control character (NUL above all, which PostgreSQL refuses in text while
-//! SQLite stores it) are refused here, before any handler or database sees them, so both
-//! engines answer alike.
+//! SQLite stores it; tab and line breaks pass, as the white space of pasted text) are refused
+//! here, before any handler or database sees them, so both engines answer alike.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::error_body;
-use crate::input::has_control_character;
+use crate::input::has_control_character_in_body as has_control_character;
 
 pub struct ApiJson<T>(pub T);
 
