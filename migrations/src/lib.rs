@@ -11,6 +11,7 @@ mod m20261122_000002_invites;
 mod m20261122_000003_connect;
 mod m20261123_000004_refresh_engine;
 mod m20261201_000005_delivery;
+mod m20261215_000006_hashed_sessions;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_connect::Migration),
             Box::new(m20261123_000004_refresh_engine::Migration),
             Box::new(m20261201_000005_delivery::Migration),
+            Box::new(m20261215_000006_hashed_sessions::Migration),
         ]
     }
 }

@@ -8,7 +8,8 @@ use freshtoken_core::{SignupMode, parse_duration};
 use std::path::PathBuf;
 
 use freshtoken_store::{KeyFile, Keyring, SecretKey};
-use freshtoken_web::delivery::{DeliveryLimits, Network};
+use freshtoken_web::client_address::Network;
+use freshtoken_web::delivery::DeliveryLimits;
 use url::Url;
 
 use crate::cli::{LogFormat, Settings};
@@ -72,6 +73,8 @@ pub struct Config {
     pub signup_mode: SignupMode,
     pub session_idle: Duration,
     pub session_max_age: Duration,
+    /// Sign-ups one client address may make in ten minutes (0: no limit).
+    pub signup_limit_per_address: u32,
     pub log_format: LogFormat,
     pub log_filter: String,
     /// Instagram is a fake inside the process (`--demo`).
@@ -80,6 +83,8 @@ pub struct Config {
     pub worker: WorkerSettings,
     pub webhooks_allow_private: bool,
     pub delivery_limits: DeliveryLimits,
+    /// Proxies whose `X-Forwarded-For` names the client, for every limit.
+    pub trusted_proxies: Vec<Network>,
     pub request_counts_interval: Duration,
 }
 
@@ -299,7 +304,6 @@ impl Config {
         let delivery_limits = DeliveryLimits {
             per_address: settings.rate_limit_per_address,
             per_account: settings.rate_limit_per_account,
-            trusted_proxies,
         };
         let request_counts_interval = positive_duration(
             &settings.request_counts_interval,
@@ -309,6 +313,8 @@ impl Config {
 
         Ok(Config {
             delivery_limits,
+            trusted_proxies,
+            signup_limit_per_address: settings.signup_limit_per_address,
             request_counts_interval,
             worker,
             webhooks_allow_private: settings.webhooks_allow_private,

@@ -7,6 +7,7 @@
 pub mod accounts;
 mod api_keys;
 pub mod auth;
+pub mod client_address;
 pub mod connect;
 pub mod dashboard;
 pub mod delivery;
@@ -17,6 +18,7 @@ mod openapi;
 mod operator;
 mod origin;
 mod pages;
+mod rate_limit;
 mod security_headers;
 pub mod tenants;
 pub mod throttle;
@@ -65,12 +67,16 @@ pub struct WebConfig {
     pub session_idle: Duration,
     /// ...and this long after sign-in, however active.
     pub session_max_age: Duration,
+    /// How many sign-in and sign-up attempts a client and an e-mail address may make.
     pub login_throttle: ThrottleLimits,
+    /// Proxies whose `X-Forwarded-For` is believed; the peer address is the client otherwise
+    /// (see [`client_address`]).
+    pub trusted_proxies: Vec<client_address::Network>,
     /// Demo mode: Instagram is the built-in fake, and pages say so.
     pub demo: bool,
     /// Webhooks may point at loopback and private addresses (a trusted, self-hosted setup).
     pub webhooks_allow_private: bool,
-    /// The token URLs' rate limits, and which proxies say who the client is.
+    /// The token URLs' rate limits.
     pub delivery_limits: delivery::DeliveryLimits,
 }
 
@@ -82,12 +88,12 @@ impl WebConfig {
             session_idle: Duration::from_secs(7 * 24 * 3600),
             session_max_age: Duration::from_secs(30 * 24 * 3600),
             login_throttle: ThrottleLimits::default(),
+            trusted_proxies: Vec::new(),
             demo: false,
             webhooks_allow_private: false,
             delivery_limits: delivery::DeliveryLimits {
                 per_address: delivery::DEFAULT_PER_ADDRESS,
                 per_account: delivery::DEFAULT_PER_ACCOUNT,
-                trusted_proxies: Vec::new(),
             },
         }
     }
