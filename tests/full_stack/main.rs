@@ -16,6 +16,7 @@ mod imports;
 mod keys;
 mod notifications;
 mod operator;
+mod sessions;
 mod tenants;
 mod transfer;
 mod webdriver;
