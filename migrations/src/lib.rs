@@ -13,6 +13,7 @@ mod m20261123_000004_refresh_engine;
 mod m20261201_000005_delivery;
 mod m20261202_000006_origin_lock;
 mod m20261202_000007_webhook_secrets;
+mod m20261202_000008_hashed_sessions;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_delivery::Migration),
             Box::new(m20261202_000006_origin_lock::Migration),
             Box::new(m20261202_000007_webhook_secrets::Migration),
+            Box::new(m20261202_000008_hashed_sessions::Migration),
         ]
     }
 }

@@ -17,6 +17,7 @@ mod input;
 mod keys;
 mod notifications;
 mod operator;
+mod sessions;
 mod tenants;
 mod transfer;
 mod webdriver;

@@ -6,9 +6,9 @@ use base64::Engine;
 use std::path::Path;
 
 use freshtoken_core::origin::parse_allowed_origins;
-use freshtoken_core::{AccountStatus, RefreshInterval, Role};
+use freshtoken_core::{AccountStatus, RefreshInterval};
 use freshtoken_instagram::InstagramClient;
-use freshtoken_store::{Account, KeyFile, NewUser, SecretKey, Store, StoreError, Tenant};
+use freshtoken_store::{Account, Joining, KeyFile, SecretKey, SignUp, Store, StoreError, Tenant};
 use freshtoken_web::accounts::{
     PastedToken, connect_pasted_token, parse_pasted_token, public_url_of,
 };
@@ -448,23 +448,29 @@ async fn create_user(
     let (password, generated) = password_to_set(password_stdin)?;
     let store = open_store(config).await?;
     store.migrate().await?;
-    let first = store.users().count().await? == 0;
-    let user = store
+    let joining = match tenant {
+        Some(slug) => Joining::Workspace {
+            tenant_id: tenant_by_slug(&store, slug).await?.id,
+        },
+        None => Joining::Nowhere,
+    };
+    // The store decides whether this is the instance's first user (then an operator) under
+    // the same lock as sign-ups from the web.
+    let signed_up = store
         .users()
-        .create(NewUser {
+        .sign_up(SignUp {
             email: email.to_owned(),
             password_hash: password::hash(&password).map_err(|err| anyhow::anyhow!("{err}"))?,
             name: name.to_owned(),
-            is_operator: operator || first,
+            mode: None,
+            operator,
+            joining,
         })
         .await
-        .with_context(|| format!("cannot create {email}"))?;
-    if let Some(slug) = tenant {
-        let tenant = tenant_by_slug(&store, slug).await?;
-        store
-            .memberships()
-            .add(tenant.id, user.id, Role::Owner)
-            .await?;
+        .with_context(|| format!("cannot create {email}"))?
+        .map_err(|refused| anyhow::anyhow!("cannot create {email}: {refused}"))?;
+    let user = signed_up.user;
+    if let Some(tenant) = signed_up.tenant {
         println!("{} owns workspace {}", user.email, tenant.slug);
     }
     println!(

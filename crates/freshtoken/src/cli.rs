@@ -224,6 +224,16 @@ pub struct Settings {
     )]
     pub session_max_age: String,
 
+    /// Sign-ups one client address may make in ten minutes (0: no limit). Over it, 429 with
+    /// Retry-After.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_SIGNUP_LIMIT_PER_ADDRESS",
+        default_value_t = freshtoken_web::throttle::DEFAULT_SIGNUPS_PER_ADDRESS,
+        global = true
+    )]
+    pub signup_limit_per_address: u32,
+
     /// Demo mode: run a fake Instagram inside the process and connect to it instead of the
     /// real one, so the whole flow can be tried without a Meta app. Never for real accounts.
     #[arg(
@@ -367,7 +377,8 @@ pub struct Settings {
     pub rate_limit_per_account: u32,
 
     /// Reverse proxies (addresses or networks, comma-separated, e.g. 10.0.0.0/8,::1) whose
-    /// X-Forwarded-For names the client. Without it, the peer address is the client.
+    /// X-Forwarded-For names the client, for the token URLs' limits and sign-in's and
+    /// sign-up's alike. Without it, the peer address is the client.
     #[arg(
         long,
         env = "FRESHTOKEN_TRUSTED_PROXIES",

@@ -9,7 +9,8 @@ use freshtoken_egress::AllowedHosts;
 use std::path::PathBuf;
 
 use freshtoken_store::{KeyFile, Keyring, SecretKey};
-use freshtoken_web::delivery::{DeliveryLimits, Network};
+use freshtoken_web::client_address::Network;
+use freshtoken_web::delivery::DeliveryLimits;
 use url::Url;
 
 use crate::cli::{LogFormat, Settings};
@@ -73,6 +74,8 @@ pub struct Config {
     pub signup_mode: SignupMode,
     pub session_idle: Duration,
     pub session_max_age: Duration,
+    /// Sign-ups one client address may make in ten minutes (0: no limit).
+    pub signup_limit_per_address: u32,
     pub log_format: LogFormat,
     pub log_filter: String,
     /// Instagram is a fake inside the process (`--demo`).
@@ -82,6 +85,8 @@ pub struct Config {
     /// Hosts webhooks may reach at non-public addresses (`FRESHTOKEN_WEBHOOK_ALLOW_HOSTS`).
     pub webhook_allow_hosts: AllowedHosts,
     pub delivery_limits: DeliveryLimits,
+    /// Proxies whose `X-Forwarded-For` names the client, for every limit.
+    pub trusted_proxies: Vec<Network>,
     pub request_counts_interval: Duration,
 }
 
@@ -301,7 +306,6 @@ impl Config {
         let delivery_limits = DeliveryLimits {
             per_address: settings.rate_limit_per_address,
             per_account: settings.rate_limit_per_account,
-            trusted_proxies,
         };
         let webhook_allow_hosts = AllowedHosts::parse(
             settings.webhook_allow_hosts.iter().map(String::as_str),
@@ -321,6 +325,8 @@ impl Config {
 
         Ok(Config {
             delivery_limits,
+            trusted_proxies,
+            signup_limit_per_address: settings.signup_limit_per_address,
             request_counts_interval,
             worker,
             webhook_allow_hosts,

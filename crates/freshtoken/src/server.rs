@@ -9,6 +9,7 @@ use fake_instagram::{DEMO_APP_ID, DEMO_APP_SECRET, FakeConfig, FakeInstagram};
 use freshtoken_instagram::{ClientConfig, InstagramClient};
 use freshtoken_store::{ConnectSettings, KeyStore, Store};
 use freshtoken_web::dashboard::Dashboard;
+use freshtoken_web::throttle::ThrottleLimits;
 use freshtoken_web::{AppState, WebConfig, connect, delivery};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -162,6 +163,11 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         demo: config.demo,
         webhook_allow_hosts: config.webhook_allow_hosts.clone(),
         delivery_limits: config.delivery_limits.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        login_throttle: ThrottleLimits {
+            signups_per_address: config.signup_limit_per_address,
+            ..ThrottleLimits::default()
+        },
         ..WebConfig::new(public_url.clone())
     };
     let (instagram, demo_instagram) = if config.demo {

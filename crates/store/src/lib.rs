@@ -45,7 +45,9 @@ pub use repo::sessions::{SessionRecord, Sessions};
 pub use repo::tenants::{Tenant, Tenants};
 pub use repo::tokens::{RekeyReport, StoredToken, TokenLifetime, TokenUpdate, Tokens};
 pub use repo::transfer::{Export, ExportSummary, Transfer};
-pub use repo::users::{NewUser, User, Users, normalize_email};
+pub use repo::users::{
+    Joining, NewUser, SignUp, SignUpRefused, SignedUp, User, Users, normalize_email,
+};
 pub use repo::webhooks::{CreatedWebhook, Webhook, Webhooks};
 
 /// The advisory lock id migrations hold on PostgreSQL ("freshtkn" in ASCII).

@@ -8,6 +8,7 @@ pub mod accounts;
 mod api_keys;
 pub mod auth;
 mod bearer;
+pub mod client_address;
 pub mod connect;
 pub mod dashboard;
 pub mod delivery;
@@ -20,6 +21,7 @@ mod openapi;
 mod operator;
 mod origin;
 mod pages;
+mod rate_limit;
 mod security_headers;
 pub mod tenants;
 pub mod throttle;
@@ -68,13 +70,17 @@ pub struct WebConfig {
     pub session_idle: Duration,
     /// ...and this long after sign-in, however active.
     pub session_max_age: Duration,
+    /// How many sign-in and sign-up attempts a client and an e-mail address may make.
     pub login_throttle: ThrottleLimits,
+    /// Proxies whose `X-Forwarded-For` is believed; the peer address is the client otherwise
+    /// (see [`client_address`]).
+    pub trusted_proxies: Vec<client_address::Network>,
     /// Demo mode: Instagram is the built-in fake, and pages say so.
     pub demo: bool,
     /// Hosts webhooks may point at even where they resolve to private addresses (an intranet);
     /// everything else must resolve to public addresses.
     pub webhook_allow_hosts: freshtoken_egress::AllowedHosts,
-    /// The token URLs' rate limits, and which proxies say who the client is.
+    /// The token URLs' rate limits.
     pub delivery_limits: delivery::DeliveryLimits,
 }
 
@@ -86,12 +92,12 @@ impl WebConfig {
             session_idle: Duration::from_secs(7 * 24 * 3600),
             session_max_age: Duration::from_secs(30 * 24 * 3600),
             login_throttle: ThrottleLimits::default(),
+            trusted_proxies: Vec::new(),
             demo: false,
             webhook_allow_hosts: freshtoken_egress::AllowedHosts::none(),
             delivery_limits: delivery::DeliveryLimits {
                 per_address: delivery::DEFAULT_PER_ADDRESS,
                 per_account: delivery::DEFAULT_PER_ACCOUNT,
-                trusted_proxies: Vec::new(),
             },
         }
     }

@@ -131,16 +131,35 @@ pub fn check_slug(slug: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Checks a workspace's name and returns it trimmed.
+pub(crate) fn check_name(name: &str) -> Result<&str, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("name must be 1 to 100 characters"));
+    }
+    Ok(name)
+}
+
+/// The slugs a workspace called `name` may take, best first: its name's, then that with a
+/// random suffix, for when the name's is taken.
+pub(crate) fn slug_candidates(name: &str) -> Vec<String> {
+    let base = slugify(name);
+    let suffixed = (1..5).map(|_| {
+        format!(
+            "{base}-{}",
+            &random_secret()[..6].to_lowercase().replace(['-', '_'], "x")
+        )
+    });
+    std::iter::once(base.clone()).chain(suffixed).collect()
+}
+
 /// Creates a tenant; with no slug given, derives one from the name and makes it unique.
 pub async fn create_tenant(
     state: &AppState,
     name: &str,
     slug: Option<&str>,
 ) -> Result<Tenant, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name must be 1 to 100 characters"));
-    }
+    let name = check_name(name)?;
     if let Some(slug) = slug {
         check_slug(slug)?;
         return state
@@ -155,28 +174,21 @@ pub async fn create_tenant(
                 other => other.into(),
             });
     }
-    let base = slugify(name);
-    for attempt in 0..5 {
-        let candidate = if attempt == 0 {
-            base.clone()
-        } else {
-            format!(
-                "{base}-{}",
-                &random_secret()[..6].to_lowercase().replace(['-', '_'], "x")
-            )
-        };
+    for candidate in slug_candidates(name) {
         match state.store.tenants().create(name, &candidate).await {
             Ok(tenant) => return Ok(tenant),
             Err(StoreError::Duplicate(Duplicate::TenantSlug)) => continue,
             Err(other) => return Err(other.into()),
         }
     }
-    Err(ApiError::Conflict(
-        "could not find a free slug: give one".into(),
-    ))
+    Err(no_free_slug())
 }
 
-fn refused(reason: InviteRefused) -> ApiError {
+pub(crate) fn no_free_slug() -> ApiError {
+    ApiError::Conflict("could not find a free slug: give one".into())
+}
+
+pub(crate) fn refused(reason: InviteRefused) -> ApiError {
     ApiError::BadRequest {
         code: "invite_refused",
         message: reason.to_string(),

@@ -94,6 +94,28 @@ pub(crate) async fn pass(engine: &Engine, queues: &Queues) -> Result<Pass, Worke
     Ok(pass)
 }
 
+/// How often the scheduler deletes what nobody needs any more (from its start on).
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(300);
+
+/// Deletes finished jobs (apalis keeps them forever otherwise) and sessions that have ended
+/// (a session nobody comes back to is never read again, so never deleted on its own).
+async fn housekeeping(engine: &Engine, queues: &Queues) {
+    if let Err(error) = queues.purge_finished().await {
+        tracing::warn!(%error, "could not delete finished jobs");
+    }
+    // Sessions end on the wall clock the web side reads, not on the engine's.
+    match engine
+        .store()
+        .sessions()
+        .delete_expired(chrono::Utc::now())
+        .await
+    {
+        Ok(0) => {}
+        Ok(deleted) => tracing::debug!(deleted, "deleted expired sessions"),
+        Err(error) => tracing::warn!(%error, "could not delete expired sessions"),
+    }
+}
+
 /// Runs passes until `stop` says so: again at once while there is a backlog, otherwise after
 /// the scheduler interval. A failing pass (the database is away) is logged and retried.
 pub(crate) async fn run(
@@ -102,7 +124,7 @@ pub(crate) async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let interval = engine.config().scheduler_interval;
-    let mut last_purge = Instant::now();
+    let mut next_housekeeping = Instant::now();
     loop {
         let wait = match pass(&engine, &queues).await {
             Ok(pass) if pass.backlog => engine.config().poll_interval.min(interval),
@@ -117,11 +139,9 @@ pub(crate) async fn run(
                 interval.min(Duration::from_secs(10))
             }
         };
-        if last_purge.elapsed() > Duration::from_secs(300) {
-            last_purge = Instant::now();
-            if let Err(error) = queues.purge_finished().await {
-                tracing::warn!(%error, "could not delete finished jobs");
-            }
+        if Instant::now() >= next_housekeeping {
+            next_housekeeping = Instant::now() + HOUSEKEEPING_EVERY;
+            housekeeping(&engine, &queues).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

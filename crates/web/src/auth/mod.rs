@@ -4,26 +4,33 @@
 pub mod password;
 pub mod session_store;
 
-use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use chrono::Utc;
 use freshtoken_core::api::{MeResponse, SignInRequest, SignUpRequest, TenantView, UserView};
-use freshtoken_core::{Role, SignupMode};
-use freshtoken_store::{Duplicate, NewUser, StoreError, User};
+use freshtoken_store::{Duplicate, Joining, SignUp, SignUpRefused, StoreError, User};
 use sha2::{Digest, Sha256};
-use tower_sessions::Session;
+use tower_sessions::{Expiry, Session};
 
+use crate::client_address::ClientAddress;
 use crate::json::ApiJson;
 use crate::openapi::ErrorBody;
 use crate::{ApiError, AppState, tenants};
 
 const SESSION_USER_ID: &str = "user_id";
 const SESSION_SIGNED_IN_AT: &str = "signed_in_at";
+/// When the session was last written (Unix seconds): its row and cookie end an idle window
+/// after that.
+const SESSION_SAVED_AT: &str = "saved_at";
+/// A session is written again once this part of the idle window has passed since it last
+/// was: a request then keeps it alive for at least the rest (nine tenths) of the window, and
+/// a busy client costs one write per tenth of the window, not one per request.
+const SESSION_RESAVE_FRACTION: u32 = 10;
 pub const API_KEY_PREFIX: &str = "ft_";
 const SIGN_IN_FIRST: &str = "sign in first (or send an API key as Authorization: Bearer)";
 
@@ -97,7 +104,8 @@ pub(crate) async fn signed_in_user(session: &Session, state: &AppState) -> Resul
         return Err(ApiError::Unauthorized(SIGN_IN_FIRST));
     };
     // Absolute expiry: however active, a session ends this long after sign-in.
-    let age = Utc::now().timestamp().saturating_sub(signed_in_at);
+    let now = Utc::now().timestamp();
+    let age = now.saturating_sub(signed_in_at);
     if age > state.config.session_max_age.as_secs() as i64 {
         session.flush().await.map_err(ApiError::internal)?;
         return Err(ApiError::Unauthorized(SIGN_IN_FIRST));
@@ -111,7 +119,46 @@ pub(crate) async fn signed_in_user(session: &Session, state: &AppState) -> Resul
         session.flush().await.map_err(ApiError::internal)?;
         return Err(ApiError::Unauthorized(SIGN_IN_FIRST));
     }
+    let saved_at: i64 = session
+        .get(SESSION_SAVED_AT)
+        .await
+        .map_err(ApiError::internal)?
+        .unwrap_or(signed_in_at);
+    let resave_after = state.config.session_idle.as_secs() / u64::from(SESSION_RESAVE_FRACTION);
+    if now.saturating_sub(saved_at) >= i64::try_from(resave_after).unwrap_or(i64::MAX) {
+        slide(state, session, signed_in_at, now).await?;
+    }
     Ok(user)
+}
+
+/// Marks the session to be written again at the end of this request, so that its row and its
+/// cookie end an idle window from `now`, or at its maximum age if that comes first.
+async fn slide(
+    state: &AppState,
+    session: &Session,
+    signed_in_at: i64,
+    now: i64,
+) -> Result<(), ApiError> {
+    use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
+    let seconds = |duration: Duration| i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
+    let idle = seconds(state.config.session_idle);
+    // Ages count in whole seconds and a session lives while its age is at most the maximum
+    // (see `signed_in_user`): it ends at the start of the second after.
+    let ends_at = signed_in_at
+        .saturating_add(seconds(state.config.session_max_age))
+        .saturating_add(1);
+    let expiry = if now.saturating_add(idle) < ends_at {
+        Expiry::OnInactivity(TimeDuration::seconds(idle))
+    } else {
+        Expiry::AtDateTime(
+            OffsetDateTime::from_unix_timestamp(ends_at).map_err(ApiError::internal)?,
+        )
+    };
+    session.set_expiry(Some(expiry));
+    session
+        .insert(SESSION_SAVED_AT, now)
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// A principal that must be a person, not an API key.
@@ -127,22 +174,6 @@ impl FromRequestParts<AppState> for SignedIn {
                 "API keys cannot do this: sign in as a person".into(),
             )),
         }
-    }
-}
-
-/// The address the request came from (the TCP peer), for throttling.
-pub struct ClientAddress(pub IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let address = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip())
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        Ok(ClientAddress(address))
     }
 }
 
@@ -173,10 +204,12 @@ async fn start_session(state: &AppState, session: &Session, user: &User) -> Resu
         .insert(SESSION_USER_ID, user.id)
         .await
         .map_err(ApiError::internal)?;
+    let now = Utc::now().timestamp();
     session
-        .insert(SESSION_SIGNED_IN_AT, Utc::now().timestamp())
+        .insert(SESSION_SIGNED_IN_AT, now)
         .await
         .map_err(ApiError::internal)?;
+    slide(state, session, now, now).await?;
     state
         .store
         .users()
@@ -211,10 +244,11 @@ pub async fn me_response(state: &AppState, user: &User) -> Result<MeResponse, Ap
     })
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignUpRequest, responses((status = 201, description = "signed up and signed in", body = MeResponse), (status = 400, description = "invalid input or invite", body = ErrorBody), (status = 403, description = "sign-up closed or invite needed", body = ErrorBody), (status = 409, description = "e-mail taken", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignUpRequest, responses((status = 201, description = "signed up and signed in", body = MeResponse), (status = 400, description = "invalid input or invite", body = ErrorBody), (status = 403, description = "sign-up closed or invite needed", body = ErrorBody), (status = 409, description = "e-mail taken", body = ErrorBody), (status = 429, description = "too many sign-ups from this address; see Retry-After", body = ErrorBody)))]
 async fn sign_up(
     State(state): State<AppState>,
     session: Session,
+    ClientAddress(client): ClientAddress,
     ApiJson(request): ApiJson<SignUpRequest>,
 ) -> Result<(StatusCode, axum::Json<MeResponse>), ApiError> {
     check_email(&request.email)?;
@@ -223,51 +257,13 @@ async fn sign_up(
     if name.chars().count() > 200 {
         return Err(ApiError::invalid("name must be at most 200 characters"));
     }
-
-    let first_user = state.store.users().count().await? == 0;
-    let invite_hash = request.invite.as_deref().map(sha256_hex);
-    if !first_user {
-        match (state.config.signup_mode, &invite_hash) {
-            (SignupMode::Closed, _) => {
-                return Err(ApiError::Forbidden(
-                    "sign-up is closed on this instance: ask its operator for an account".into(),
-                ));
-            }
-            (SignupMode::Invite, None) => {
-                return Err(ApiError::Forbidden(
-                    "sign-up on this instance needs an invitation link".into(),
-                ));
-            }
-            _ => {}
-        }
-    }
-    // Check the invite before creating anything, so a bad link leaves nothing behind.
-    if let Some(hash) = &invite_hash {
-        tenants::check_invite(&state, hash).await?;
-    }
-
-    let password_hash = password::hash_blocking(request.password).await?;
-    let user = state
-        .store
-        .users()
-        .create(NewUser {
-            email: request.email,
-            password_hash,
-            name: name.clone(),
-            // The first user of a fresh instance runs it.
-            is_operator: first_user,
-        })
-        .await
-        .map_err(|err| match err {
-            StoreError::Duplicate(Duplicate::Email) => ApiError::Conflict(
-                "an account with this e-mail address already exists: sign in instead".into(),
-            ),
-            other => other.into(),
-        })?;
-
-    match &invite_hash {
-        Some(hash) => {
-            tenants::accept_invite(&state, hash, user.id).await?;
+    let email = freshtoken_store::normalize_email(&request.email);
+    let joining = match request.invite.as_deref() {
+        Some(secret) => {
+            let secret_sha256 = sha256_hex(secret);
+            // A bad link is refused before any hashing.
+            tenants::check_invite(&state, &secret_sha256).await?;
+            Joining::Invite { secret_sha256 }
         }
         None => {
             let workspace = request
@@ -276,40 +272,90 @@ async fn sign_up(
                 .filter(|w| !w.is_empty())
                 .unwrap_or_else(|| {
                     let who = if name.is_empty() {
-                        user.email.split('@').next().unwrap_or("My")
+                        email.split('@').next().unwrap_or("My")
                     } else {
                         &name
                     };
                     format!("{who}'s workspace")
                 });
-            let tenant = tenants::create_tenant(&state, &workspace, None).await?;
-            state
-                .store
-                .memberships()
-                .add(tenant.id, user.id, Role::Owner)
-                .await?;
+            let workspace = tenants::check_name(&workspace)?.to_owned();
+            Joining::NewWorkspace {
+                slugs: tenants::slug_candidates(&workspace),
+                name: workspace,
+            }
         }
+    };
+    state
+        .throttle
+        .sign_up(client)
+        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    let mode = Some(state.config.signup_mode);
+    // Refused at once when it is plain, without hashing; the store decides again below.
+    if let Some(refused) = state.store.users().sign_up_refusal(mode, &joining).await? {
+        return Err(sign_up_refused(refused));
     }
 
-    start_session(&state, &session, &user).await?;
+    // Hashed before the sign-up's transaction opens: it holds the sign-up lock.
+    let password_hash = password::hash_blocking(request.password).await?;
+    let signed_up = state
+        .store
+        .users()
+        .sign_up(SignUp {
+            email,
+            password_hash,
+            name,
+            mode,
+            operator: false,
+            joining,
+        })
+        .await
+        .map_err(|err| match err {
+            StoreError::Duplicate(Duplicate::Email) => ApiError::Conflict(
+                "an account with this e-mail address already exists: sign in instead".into(),
+            ),
+            StoreError::Duplicate(Duplicate::Membership) => {
+                ApiError::Conflict("you are already a member of this workspace".into())
+            }
+            other => other.into(),
+        })?
+        .map_err(sign_up_refused)?;
+
+    start_session(&state, &session, &signed_up.user).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(me_response(&state, &user).await?),
+        axum::Json(me_response(&state, &signed_up.user).await?),
     ))
+}
+
+fn sign_up_refused(refused: SignUpRefused) -> ApiError {
+    match refused {
+        SignUpRefused::Closed => ApiError::Forbidden(
+            "sign-up is closed on this instance: ask its operator for an account".into(),
+        ),
+        SignUpRefused::InviteNeeded => {
+            ApiError::Forbidden("sign-up on this instance needs an invitation link".into())
+        }
+        SignUpRefused::Invite(reason) => tenants::refused(reason),
+        SignUpRefused::NoFreeSlug => tenants::no_free_slug(),
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/signin", tag = "auth", request_body = SignInRequest, responses((status = 200, description = "signed in", body = MeResponse), (status = 400, description = "wrong e-mail or password", body = ErrorBody), (status = 403, description = "account disabled", body = ErrorBody), (status = 429, description = "too many failures; see Retry-After", body = ErrorBody)))]
 async fn sign_in(
     State(state): State<AppState>,
     session: Session,
-    ClientAddress(address): ClientAddress,
+    ClientAddress(client): ClientAddress,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<axum::Json<MeResponse>, ApiError> {
     let email = freshtoken_store::normalize_email(&request.email);
-    state
+    let delay = state
         .throttle
-        .check(&email, address)
+        .sign_in(&email, client)
         .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    // An e-mail address under attack from many places is slowed down, not locked.
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
 
     let user = state.store.users().by_email(&email).await?;
     let verified = password::verify_blocking(
@@ -318,13 +364,11 @@ async fn sign_in(
     )
     .await;
     let Some(user) = user.filter(|_| verified) else {
-        state.throttle.record_failure(&email, address);
         return Err(ApiError::BadRequest {
             code: "wrong_credentials",
             message: "wrong e-mail address or password".into(),
         });
     };
-    state.throttle.record_success(&email);
     if user.disabled_at.is_some() {
         return Err(ApiError::Forbidden(
             "this account has been disabled by the operator".into(),

@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
 
 pub const MIN_LENGTH: usize = freshtoken_core::MIN_PASSWORD_CHARS;
 pub const MAX_LENGTH: usize = 1024;
@@ -53,16 +54,32 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
     matches && stored.is_some()
 }
 
+/// How many hashes run at once: one per core. Each takes tens of milliseconds of CPU and
+/// 19 MiB; a flood of sign-ins queues here instead of starving everything else of CPU and
+/// memory (the blocking pool alone would run up to 512 at once).
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+});
+
+/// Runs `work` on the blocking pool, at most [`HASHING`]'s permits at once.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::ApiError> {
+    let _permit = HASHING.acquire().await.map_err(crate::ApiError::internal)?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(crate::ApiError::internal)
+}
+
 /// Hashing is CPU-bound for tens of milliseconds: keep it off the async workers.
 pub async fn hash_blocking(password: String) -> Result<String, crate::ApiError> {
-    tokio::task::spawn_blocking(move || hash(&password))
-        .await
-        .map_err(crate::ApiError::internal)?
+    hashing(move || hash(&password))
+        .await?
         .map_err(|err| crate::ApiError::Internal(err.to_string().into()))
 }
 
 pub async fn verify_blocking(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || verify(&password, stored.as_deref()))
+    hashing(move || verify(&password, stored.as_deref()))
         .await
         .unwrap_or(false)
 }

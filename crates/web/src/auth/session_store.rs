@@ -1,11 +1,18 @@
 //! tower-sessions' `SessionStore` on our own store, so sessions live in the same SQLite or
 //! PostgreSQL database as everything else (no second sqlx copy, no extra server).
+//!
+//! A session's row is keyed by the SHA-256 of its id and holds only its data and expiry, never
+//! the id itself: the cookie's value is in no row, so a leaked backup or a read of the table
+//! gives no one a live session.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use freshtoken_store::{SessionRecord, Store};
+use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
+
+use super::sha256_hex;
 
 #[derive(Debug, Clone)]
 pub struct DbSessionStore {
@@ -22,18 +29,23 @@ fn backend(err: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
 }
 
-fn to_record(record: &Record) -> session_store::Result<SessionRecord> {
+/// What the row of the session with this id is keyed by.
+fn row_key(id: &Id) -> String {
+    sha256_hex(&id.to_string())
+}
+
+fn to_row(record: &Record) -> session_store::Result<SessionRecord> {
     let expiry = record.expiry_date;
     let expires_at = DateTime::<Utc>::from_timestamp(expiry.unix_timestamp(), expiry.nanosecond())
         .ok_or_else(|| session_store::Error::Encode("expiry out of range".into()))?;
-    let data =
-        serde_json::to_vec(record).map_err(|err| session_store::Error::Encode(err.to_string()))?;
+    let data = serde_json::to_vec(&record.data)
+        .map_err(|err| session_store::Error::Encode(err.to_string()))?;
     let user_id = record
         .data
         .get(super::SESSION_USER_ID)
         .and_then(serde_json::Value::as_i64);
     Ok(SessionRecord {
-        id: record.id.to_string(),
+        id: row_key(&record.id),
         user_id,
         data,
         expires_at,
@@ -47,7 +59,7 @@ impl SessionStore for DbSessionStore {
         while self
             .store
             .sessions()
-            .load(&record.id.to_string(), Utc::now())
+            .load(&row_key(&record.id), Utc::now())
             .await
             .map_err(backend)?
             .is_some()
@@ -60,7 +72,7 @@ impl SessionStore for DbSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         self.store
             .sessions()
-            .save(&to_record(record)?)
+            .save(&to_row(record)?)
             .await
             .map_err(backend)
     }
@@ -69,21 +81,27 @@ impl SessionStore for DbSessionStore {
         let Some(found) = self
             .store
             .sessions()
-            .load(&id.to_string(), Utc::now())
+            .load(&row_key(id), Utc::now())
             .await
             .map_err(backend)?
         else {
             return Ok(None);
         };
-        serde_json::from_slice(&found.data)
-            .map(Some)
-            .map_err(|err| session_store::Error::Decode(err.to_string()))
+        let data = serde_json::from_slice(&found.data)
+            .map_err(|err| session_store::Error::Decode(err.to_string()))?;
+        let expiry_date = OffsetDateTime::from_unix_timestamp(found.expires_at.timestamp())
+            .map_err(|err| session_store::Error::Decode(err.to_string()))?;
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.store
             .sessions()
-            .delete(&id.to_string())
+            .delete(&row_key(id))
             .await
             .map_err(backend)
     }

@@ -31,23 +31,23 @@ use freshtoken_core::ApiKeyScope;
 use freshtoken_core::js::{DEFAULT_CONSTANT, check_constant_name};
 use serde::Deserialize;
 
-use crate::auth::{ClientAddress, sha256_hex};
+use crate::auth::sha256_hex;
 use crate::bearer;
+use crate::client_address::{AddressKey, ClientAddress};
+use crate::rate_limit::Limiter;
 use crate::{ApiError, AppState};
 pub use cache::{DeliveryCache, follow_changes};
 use cache::{Ready, ReadyMedia, Refusal};
 pub use counts::{RequestCounter, flush_counts};
-pub use limits::{DEFAULT_PER_ACCOUNT, DEFAULT_PER_ADDRESS, DeliveryLimits, Network};
-use limits::{Limiter, client_address};
+pub use limits::{DEFAULT_PER_ACCOUNT, DEFAULT_PER_ADDRESS, DeliveryLimits};
 
 /// The token URLs' state in one process: the ready answers, the rate limits, the counts.
 #[derive(Debug)]
 pub struct Delivery {
     pub cache: Arc<DeliveryCache>,
     pub counts: Arc<RequestCounter>,
-    per_address: Limiter<IpAddr>,
+    per_address: Limiter<AddressKey>,
     per_account: Limiter<i64>,
-    trusted_proxies: Vec<Network>,
     /// When this process last told the worker that an account's media are wanted.
     media_wanted: Mutex<HashMap<i64, Instant>>,
 }
@@ -60,9 +60,8 @@ impl Delivery {
         Delivery {
             cache: Arc::default(),
             counts: Arc::default(),
-            per_address: Limiter::new(limits.per_address),
-            per_account: Limiter::new(limits.per_account),
-            trusted_proxies: limits.trusted_proxies.clone(),
+            per_address: Limiter::per_minute(limits.per_address),
+            per_account: Limiter::per_minute(limits.per_account),
             media_wanted: Mutex::default(),
         }
     }
@@ -228,21 +227,19 @@ async fn ready(state: &AppState, public_id: &str) -> Result<Option<Arc<Ready>>, 
 async fn admit(
     state: &AppState,
     public_id: &str,
-    peer: IpAddr,
+    client: IpAddr,
     headers: &HeaderMap,
 ) -> Result<(Arc<Ready>, Caller), ApiError> {
     let delivery = &state.delivery;
-    let now = Instant::now();
-    let address = client_address(peer, headers, &delivery.trusted_proxies);
     delivery
         .per_address
-        .check(address, now)
+        .check(client)
         .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
     let caller = caller(state, headers).await?;
     let ready = ready(state, public_id).await?.ok_or(ApiError::NotFound)?;
     let admitted = delivery
         .per_account
-        .check(ready.account_id, now)
+        .check(ready.account_id)
         .map_err(|retry_after| ApiError::TooManyRequests { retry_after })
         .and_then(|()| check_state(&ready))
         .and_then(|()| check_origin(&ready, &caller));
