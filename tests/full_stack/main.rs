@@ -22,3 +22,4 @@ mod tenants;
 mod transfer;
 mod webdriver;
 mod worker;
+mod year;

@@ -80,7 +80,16 @@ pub fn build(
     instagram: InstagramClient,
     public_url: &Url,
 ) -> anyhow::Result<(Engine, Arc<WorkerHandle>)> {
-    let clock = Clock::system();
+    let clock = match &config.worker.clock_url {
+        Some(url) => {
+            tracing::warn!(
+                clock_url = %url,
+                "FRESHTOKEN_CLOCK_URL is set: the refresh engine's time comes from {url}, not from this machine's clock; for tests and the demo only, never for real accounts"
+            );
+            Clock::following(url.clone())
+        }
+        None => Clock::system(),
+    };
     let metrics = Metrics::new();
     let engine = Engine::new(
         store.clone(),

@@ -323,6 +323,14 @@ pub struct Settings {
     )]
     pub worker_lease: String,
 
+    /// For tests and the demo only: take the refresh engine's "now" from this URL (a fake
+    /// Instagram's `GET /__fake/clock`, which answers `{"now": ...}`), re-read on every
+    /// scheduler pass, so that the real binary can live through simulated months. Token
+    /// policy, the scheduler and retries follow it; sessions, rate limits and HTTP caching stay
+    /// on the wall clock.
+    #[arg(long, env = "FRESHTOKEN_CLOCK_URL", global = true)]
+    pub clock_url: Option<String>,
+
     /// How often idle workers look for jobs (on PostgreSQL they are woken at once anyway).
     #[arg(
         long,

@@ -99,6 +99,8 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
+    /// Where the engine's "now" comes from, for tests and the demo (`None`: the system clock).
+    pub clock_url: Option<Url>,
 }
 
 impl std::fmt::Debug for WorkerSettings {
@@ -294,6 +296,24 @@ impl Config {
                 .map(str::trim)
                 .filter(|from| !from.is_empty())
                 .map(str::to_owned),
+            clock_url: settings
+                .clock_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .map(|text| {
+                    Url::parse(text)
+                        .ok()
+                        .filter(|url| matches!(url.scheme(), "http" | "https"))
+                        .ok_or_else(|| {
+                            invalid(
+                                "FRESHTOKEN_CLOCK_URL",
+                                "clock-url",
+                                format!("expected an http(s) URL, got {text:?}"),
+                            )
+                        })
+                })
+                .transpose()?,
         };
 
         let trusted_proxies = settings

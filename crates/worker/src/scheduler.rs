@@ -33,6 +33,7 @@ pub(crate) struct Pass {
 pub(crate) async fn pass(engine: &Engine, queues: &Queues) -> Result<Pass, WorkerError> {
     let store = engine.store();
     let config = engine.config();
+    engine.clock().sync().await;
     let now = engine.clock().now();
     let lease_until =
         now + ChronoDuration::from_std(config.lease).unwrap_or(ChronoDuration::minutes(5));

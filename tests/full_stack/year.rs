@@ -1,0 +1,211 @@
+//! A year lived by the real binary, black-box: `freshtoken serve` takes its notion of "now"
+//! from the fake Instagram's clock (`FRESHTOKEN_CLOCK_URL`), which the test moves a day at a
+//! time while the fake fails in every way it can and the service is killed midway.
+
+use std::time::{Duration, Instant};
+
+use fake_instagram::{FakeConfig, FakeInstagram, FaultKind, FaultMatch};
+use serde_json::json;
+
+use crate::support::{Browser, Process, freshtoken_with};
+
+const SITE: &str = "https://bakery.example";
+const ACCOUNTS: usize = 100;
+const DAYS: u32 = 365;
+const REVOKED: &str = "shop_007";
+
+/// The faults of the year, by day: every kind the refresh engine must ride out.
+fn faults_on(day: u32) -> Option<(u32, FaultKind)> {
+    match day {
+        10 => Some((30, FaultKind::ServerError)),
+        40 => Some((20, FaultKind::Reset)),
+        // Longer than the refresh timeout (half the 4 s lease): timeouts.
+        70 => Some((10, FaultKind::Delay { ms: 3_000 })),
+        100 => Some((
+            20,
+            FaultKind::RateLimit {
+                code: 4,
+                regain_minutes: 60,
+            },
+        )),
+        250 => Some((20, FaultKind::Html)),
+        300 => Some((20, FaultKind::Empty)),
+        _ => None,
+    }
+}
+
+fn serve(
+    data_dir: &std::path::Path,
+    fake: &FakeInstagram,
+    database: &str,
+    key: &str,
+) -> std::process::Command {
+    let mut command = freshtoken_with(data_dir, fake);
+    command
+        .env("FRESHTOKEN_DATABASE_URL", database)
+        .env("FRESHTOKEN_SECRET_KEY", key)
+        .env(
+            "FRESHTOKEN_CLOCK_URL",
+            format!("{}/__fake/clock", fake.base_url()),
+        )
+        .env("FRESHTOKEN_SCHEDULER_INTERVAL", "100ms")
+        .env("FRESHTOKEN_WORKER_POLL_INTERVAL", "50ms")
+        .env("FRESHTOKEN_WORKER_LEASE", "4s")
+        .env("FRESHTOKEN_WORKER_CONCURRENCY", "16")
+        .env("FRESHTOKEN_RATE_LIMIT_PER_ADDRESS", "0")
+        .env("FRESHTOKEN_LOG", "warn");
+    command
+}
+
+/// Waits until the service has done what the day asks: no active account is due at the
+/// fake's `now` any more (it was refreshed, or its failure planned a retry).
+async fn caught_up(
+    owner: &mut Browser,
+    accounts: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    day: u32,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = owner.get(accounts).await;
+        assert_eq!(list.status, 200, "{:?}", list.body);
+        let due: Vec<_> = list
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|account| account["status"] == "active")
+            .filter(|account| {
+                account["next_refresh_at"]
+                    .as_str()
+                    .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                    .is_none_or(|at| at <= now)
+            })
+            .map(|account| account["username"].clone())
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "day {day}: still due after 60 s: {due:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_year_of_faults_and_a_crash_keeps_every_token_alive_and_reports_the_revoked_one()
+ {
+    let fake = FakeInstagram::start(FakeConfig::default()).await.unwrap();
+    let database = freshtoken_store::testing::TestDatabase::new().await;
+    let key = freshtoken_store::SecretKey::generate().to_base64();
+    let data_dir = tempfile::tempdir().unwrap();
+    let start = || serve(data_dir.path(), &fake, &database.url, &key);
+    let mut service = Process::serve(start()).await;
+
+    let mut owner = Browser::new(&service.base_url);
+    let me = owner.sign_up("owner@bakery.example").await;
+    let accounts = format!("/api/v1/tenants/{}/accounts", me["tenants"][0]["id"]);
+    for n in 0..ACCOUNTS {
+        // Pasted tokens of every age from 1 to 50 days: expiry unknown until refreshed.
+        let age = Duration::from_secs((1 + (n as u64 % 50)) * 24 * 3600);
+        let minted = fake.mint_token(&format!("shop_{n:03}"), age);
+        let pasted = owner
+            .post(
+                &accounts,
+                json!({"token": minted.access_token, "allowed_origins": [SITE]}),
+            )
+            .await;
+        assert_eq!(pasted.status, 201, "{:?}", pasted.body);
+    }
+
+    let client = reqwest::Client::new();
+    let clock = format!("{}/__fake/clock", fake.base_url());
+    let refresh_calls = FaultMatch {
+        path: Some("refresh_access_token".to_owned()),
+        ..Default::default()
+    };
+    let mut now = chrono::Utc::now();
+    for day in 1..=DAYS {
+        if let Some((count, kind)) = faults_on(day) {
+            fake.inject_fault(refresh_calls.clone(), count, kind);
+        }
+        if day == 150 {
+            fake.revoke_user(REVOKED, 460);
+        }
+        if day == 180 {
+            // A crash: SIGKILL while jobs may be in flight; the next start takes over.
+            service.kill();
+            service = Process::serve(start()).await;
+            let cookie = owner.cookie.clone();
+            owner = Browser::new(&service.base_url);
+            owner.cookie = cookie;
+        }
+        let moved: serde_json::Value = client
+            .post(&clock)
+            .json(&json!({"advance_secs": 86_400}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        now = moved["now"].as_str().unwrap().parse().unwrap();
+        caught_up(&mut owner, &accounts, now, day).await;
+    }
+
+    // Every failure planned for the year was served to the engine.
+    let faults: serde_json::Value = client
+        .get(format!("{}/__fake/faults", fake.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults, json!([]), "faults never met");
+
+    let list = owner.get(&accounts).await;
+    let list = list.body.as_array().unwrap();
+    assert_eq!(list.len(), ACCOUNTS);
+    for account in list {
+        let username = account["username"].as_str().unwrap();
+        if username == REVOKED {
+            assert_eq!(account["status"], "needs_reconnect", "{account}");
+            continue;
+        }
+        assert_eq!(account["status"], "active", "{account}");
+        let expires: chrono::DateTime<chrono::Utc> = account["token_expires_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            expires > now,
+            "{username}'s token expired at {expires}, now {now}"
+        );
+        let served: serde_json::Value = client
+            .get(account["token_json_url"].as_str().unwrap())
+            .header("origin", SITE)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = served["token"].as_str().unwrap();
+        let me = client
+            .get(format!("{}/me", fake.base_url()))
+            .query(&[("fields", "id,username"), ("access_token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            me.status(),
+            200,
+            "the fake refuses {username}'s token after a year: {}",
+            me.text().await.unwrap()
+        );
+    }
+}
