@@ -205,6 +205,12 @@ fn print_urls(config: &Config, name: &str, account: &Account, created: bool) {
         account.username,
         account.id,
     );
+    if account.allowed_origins.is_empty() && !account.public {
+        // Closed by default: say so here, where the operator is looking.
+        println!(
+            "  no allowed origins yet: no website gets this token until one is added (--origin, or the dashboard); servers fetch it with an API key of scope tokens:read"
+        );
+    }
 }
 
 async fn import_token(
