@@ -102,6 +102,33 @@ impl World {
             Some(expires_at.timestamp()),
             Default::default(),
         );
+        self.store_account(
+            username,
+            minted,
+            issued_at,
+            Some(expires_at),
+            DateTime::from_timestamp(next, 0),
+        )
+        .await
+    }
+
+    /// Pastes a token of `username` minted `age` ago, as the paste and import flows store it:
+    /// expiry unknown, "issued" now, due at once.
+    async fn paste(&self, username: &str, age: Duration) -> Account {
+        let minted = self.fake.mint_token(username, age);
+        let now = self.clock.now();
+        self.store_account(username, minted, now, None, Some(now))
+            .await
+    }
+
+    async fn store_account(
+        &self,
+        username: &str,
+        minted: fake_instagram::MintedToken,
+        issued_at: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+        next_refresh_at: Option<DateTime<Utc>>,
+    ) -> Account {
         let (account, _) = self
             .store()
             .accounts()
@@ -116,41 +143,11 @@ impl World {
                 &TokenUpdate {
                     token: AccessToken::new(minted.access_token),
                     issued_at,
-                    expires_at: Some(expires_at),
+                    expires_at,
                     scopes: "instagram_business_basic".to_owned(),
                     refreshed_at: None,
                 },
-                DateTime::from_timestamp(next, 0),
-            )
-            .await
-            .unwrap();
-        account
-    }
-
-    /// Pastes a token of `username` minted `age` ago, as the paste and import flows store it:
-    /// expiry unknown, "issued" now, due at once.
-    async fn paste(&self, username: &str, age: Duration) -> Account {
-        let minted = self.fake.mint_token(username, age);
-        let now = self.clock.now();
-        let (account, _) = self
-            .store()
-            .accounts()
-            .connect(
-                self.tenant_id,
-                NewAccount {
-                    provider: Provider::Instagram,
-                    provider_user_id: minted.user_id.to_string(),
-                    username: username.to_owned(),
-                    profile_picture_url: None,
-                },
-                &TokenUpdate {
-                    token: AccessToken::new(minted.access_token),
-                    issued_at: now,
-                    expires_at: None,
-                    scopes: "instagram_business_basic".to_owned(),
-                    refreshed_at: None,
-                },
-                Some(now),
+                next_refresh_at,
             )
             .await
             .unwrap();
