@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the JSON API from its own OpenAPI document with schemathesis (from PyPI), against the
-# real `freshtoken serve` on the database named by $1 (SQLite in a temporary folder when
-# absent), as a signed-up owner's API key. Fails on any 5xx and on any status the document
+# real `freshtoken serve` (Instagram being `freshtoken fake-instagram`) on the database named by
+# $1 (SQLite in a temporary folder when absent), as a signed-up owner's API key. Fails on any 5xx and on any status the document
 # does not list for that route. Bounded: FUZZ_SECONDS (default 120) of generation. One
 # worker: several threads trip a thread-safety bug of CPython 3.11's `ast` inside hypothesis.
 #
@@ -31,14 +31,32 @@ PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 BASE="http://127.0.0.1:$PORT"
 
 cleanup() {
-  [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+  for process in "${SERVER:-}" "${FAKE:-}"; do
+    [ -n "$process" ] && kill "$process" 2>/dev/null && wait "$process" 2>/dev/null || true
+  done
   [ -n "$FUZZ_DB" ] && psql "$1" -qc "DROP DATABASE IF EXISTS $FUZZ_DB WITH (FORCE)" || true
   rm -rf "$WORK"
 }
 trap 'cleanup "${1:-}"' EXIT
 
+# Instagram is our fake, as everywhere in tests: pasted tokens are checked against it (the real
+# one is out of reach here, and a 502 for "Instagram is away" is not what this run looks for).
+FAKE_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+FRESHTOKEN_BIND="127.0.0.1:$FAKE_PORT" FRESHTOKEN_LOG=warn "$BIN" fake-instagram >"$WORK/fake.log" 2>&1 &
+FAKE=$!
+for _ in $(seq 1 100); do
+  grep -q "^fake Instagram at" "$WORK/fake.log" && break
+  sleep 0.1
+done
+FAKE_URL="http://127.0.0.1:$FAKE_PORT"
+APP_ID="$(sed -n 's/.*(app id \([^,]*\), app secret \([^;]*\);.*/\1/p' "$WORK/fake.log")"
+APP_SECRET="$(sed -n 's/.*(app id \([^,]*\), app secret \([^;]*\);.*/\2/p' "$WORK/fake.log")"
+
 FRESHTOKEN_DATA_DIR="$WORK" FRESHTOKEN_BIND="127.0.0.1:$PORT" FRESHTOKEN_PUBLIC_URL="$BASE" \
   FRESHTOKEN_DATABASE_URL="$DATABASE_URL" FRESHTOKEN_LOG=warn \
+  FRESHTOKEN_INSTAGRAM_OAUTH_URL="$FAKE_URL" FRESHTOKEN_INSTAGRAM_API_URL="$FAKE_URL" \
+  FRESHTOKEN_INSTAGRAM_GRAPH_URL="$FAKE_URL" FRESHTOKEN_FACEBOOK_GRAPH_URL="$FAKE_URL" \
+  FRESHTOKEN_INSTAGRAM_CLIENT_ID="$APP_ID" FRESHTOKEN_INSTAGRAM_CLIENT_SECRET="$APP_SECRET" \
   "$BIN" serve >"$WORK/service.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 100); do
