@@ -220,8 +220,9 @@ async fn only_owners_manage_webhooks_and_other_workspaces_see_nothing() {
 
 #[tokio::test]
 async fn metrics_report_the_backlog_in_prometheus_format() {
-    let app = TestApp::spawn().await;
-    let response = reqwest::get(format!("{}/metrics", app.base_url))
+    let app = TestApp::with_args(&["--metrics-bind", "127.0.0.1:0"]).await;
+    let metrics_url = app.metrics_url.as_deref().expect("a metrics listener");
+    let response = reqwest::get(format!("{metrics_url}/metrics"))
         .await
         .unwrap();
     assert_eq!(response.status(), 200);

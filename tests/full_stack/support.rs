@@ -201,6 +201,8 @@ impl Drop for Process {
 /// The application served in this process, from a real configuration, on a fresh database.
 pub struct TestApp {
     pub base_url: String,
+    /// The metrics listener's base URL, when started with `--metrics-bind`.
+    pub metrics_url: Option<String>,
     // Held for the test's lifetime: the server runs on the test's runtime, and the database
     // (a PostgreSQL one is dropped with this) must outlive it.
     _server: freshtoken::server::RunningServer,
@@ -259,6 +261,9 @@ impl TestApp {
             .expect("the app starts");
         TestApp {
             base_url: format!("http://{}", server.local_addr),
+            metrics_url: server
+                .metrics_addr
+                .map(|address| format!("http://{address}")),
             _server: server,
             database,
             key,

@@ -26,7 +26,8 @@ pub enum Command {
     /// Run only the web side (API, dashboard, token URLs); scale it out beside `worker`s.
     Web,
     /// Run only the background worker (refreshes, notifications, media sync), with /healthz
-    /// and /metrics at `--bind`. Any number of them may share one PostgreSQL database.
+    /// and /readyz at `--bind` (and /metrics at `--metrics-bind`). Any number of them may share
+    /// one PostgreSQL database.
     Worker,
     /// Apply pending database migrations and exit. Running it twice is harmless.
     Migrate,
@@ -165,6 +166,23 @@ pub struct Settings {
         global = true
     )]
     pub bind: String,
+
+    /// A second address and port that serves `/metrics` and nothing else, e.g. 127.0.0.1:9464,
+    /// for Prometheus on a private network. Without it (and without a metrics token) no
+    /// listener serves `/metrics`.
+    #[arg(long, env = "FRESHTOKEN_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<String>,
+
+    /// A secret of at least 32 characters that scrapers send as `Authorization: Bearer`; it is
+    /// then required for `/metrics`, which the main listener serves when no metrics listener is
+    /// set. For hosts that can open one port only. Prefer the variable: flags show in `ps`.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub metrics_token: Option<String>,
 
     /// The address people reach this service at (scheme, host, port), e.g.
     /// https://tokens.example.com. Defaults to http:// and the bind address.

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use freshtoken_store::{KeyFile, Keyring, SecretKey};
 use freshtoken_web::client_address::Network;
 use freshtoken_web::delivery::DeliveryLimits;
+use freshtoken_web::metrics::MetricsToken;
 use url::Url;
 
 use crate::cli::{LogFormat, Settings};
@@ -67,6 +68,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub dashboard_dir: PathBuf,
     pub bind: SocketAddr,
+    /// The listener that serves `/metrics` alone (`FRESHTOKEN_METRICS_BIND`).
+    pub metrics_bind: Option<SocketAddr>,
+    /// Required to read `/metrics` wherever it is served (`FRESHTOKEN_METRICS_TOKEN`).
+    pub metrics_token: Option<MetricsToken>,
     /// `None`: derived from the address actually bound (see [`Config::public_url_for`]).
     pub public_url: Option<Url>,
     pub database_url: String,
@@ -125,6 +130,42 @@ impl Config {
                 ),
             )
         })?;
+
+        let metrics_bind = settings
+            .metrics_bind
+            .as_deref()
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map(|text| {
+                text.parse::<SocketAddr>().map_err(|_| {
+                    invalid(
+                        "FRESHTOKEN_METRICS_BIND",
+                        "metrics-bind",
+                        format!(
+                            "expected an address and port such as 127.0.0.1:9464, got {text:?}"
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
+        if let Some(metrics_bind) = metrics_bind
+            && metrics_bind == bind
+            && bind.port() != 0
+        {
+            return Err(invalid(
+                "FRESHTOKEN_METRICS_BIND",
+                "metrics-bind",
+                format!("must differ from FRESHTOKEN_BIND ({bind}): it is a second listener"),
+            ));
+        }
+        let metrics_token = settings
+            .metrics_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map(MetricsToken::new)
+            .transpose()
+            .map_err(|problem| invalid("FRESHTOKEN_METRICS_TOKEN", "metrics-token", problem))?;
 
         let public_url = settings
             .public_url
@@ -358,6 +399,8 @@ impl Config {
             data_dir: settings.data_dir.clone(),
             dashboard_dir: settings.dashboard_dir.clone(),
             bind,
+            metrics_bind,
+            metrics_token,
             public_url,
             database_url,
             keys,
@@ -518,6 +561,29 @@ mod tests {
         assert!(!allowed.allows("intranet"));
         let err = config_err(&["--webhook-allow-hosts", "*.intranet"]);
         assert!(err.starts_with("FRESHTOKEN_WEBHOOK_ALLOW_HOSTS"), "{err}");
+    }
+
+    #[test]
+    fn metrics_are_closed_unless_given_a_listener_or_a_token() {
+        let defaults = config(&[]).unwrap();
+        assert!(defaults.metrics_bind.is_none() && defaults.metrics_token.is_none());
+        let bound = config(&["--metrics-bind", "127.0.0.1:9464"]).unwrap();
+        assert_eq!(bound.metrics_bind.unwrap().to_string(), "127.0.0.1:9464");
+        let err = config_err(&["--metrics-bind", "9464"]);
+        assert!(
+            err.starts_with("FRESHTOKEN_METRICS_BIND (--metrics-bind)"),
+            "{err}"
+        );
+        let err = config_err(&["--bind", "0.0.0.0:8080", "--metrics-bind", "0.0.0.0:8080"]);
+        assert!(err.starts_with("FRESHTOKEN_METRICS_BIND"), "{err}");
+        let secret = "short-metrics-secret";
+        let err = config_err(&["--metrics-token", secret]);
+        assert!(err.starts_with("FRESHTOKEN_METRICS_TOKEN"), "{err}");
+        assert!(!err.contains(secret), "a token must never be echoed: {err}");
+        let long = "m".repeat(40);
+        let tokened = config(&["--metrics-token", &long]).unwrap();
+        assert!(tokened.metrics_token.is_some());
+        assert!(!format!("{tokened:?}").contains(&long));
     }
 
     #[test]

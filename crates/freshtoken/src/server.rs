@@ -9,6 +9,7 @@ use fake_instagram::{DEMO_APP_ID, DEMO_APP_SECRET, FakeConfig, FakeInstagram};
 use freshtoken_instagram::{ClientConfig, InstagramClient};
 use freshtoken_store::{ConnectSettings, KeyStore, Store};
 use freshtoken_web::dashboard::Dashboard;
+use freshtoken_web::metrics::MetricsAccess;
 use freshtoken_web::throttle::ThrottleLimits;
 use freshtoken_web::{AppState, WebConfig, connect, delivery};
 use tokio::net::TcpListener;
@@ -100,7 +101,8 @@ pub enum Mode {
     Serve,
     /// The web side only (`web`): API, dashboard, token URLs, metrics.
     Web,
-    /// The worker only (`worker`), with health checks and metrics at the bind address.
+    /// The worker only (`worker`), with health checks at the bind address (and metrics, like
+    /// every mode, at the metrics address).
     Worker,
 }
 
@@ -108,8 +110,11 @@ pub enum Mode {
 pub struct RunningServer {
     pub local_addr: SocketAddr,
     pub public_url: url::Url,
+    /// Where `/metrics` is served alone, when `FRESHTOKEN_METRICS_BIND` is set.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    metrics_task: Option<JoinHandle<std::io::Result<()>>>,
     worker: Option<JoinHandle<Result<(), freshtoken_worker::WorkerError>>>,
     delivery_tasks: Vec<JoinHandle<()>>,
     /// Demo mode's fake Instagram, which lives as long as the server.
@@ -121,6 +126,11 @@ impl RunningServer {
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.task.await.context("the server task failed")??;
+        if let Some(metrics_task) = self.metrics_task {
+            metrics_task
+                .await
+                .context("the metrics listener's task failed")??;
+        }
         if let Some(worker) = self.worker {
             worker.await.context("the worker task failed")??;
         }
@@ -155,6 +165,17 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         .await
         .with_context(|| format!("cannot listen on {} (FRESHTOKEN_BIND)", config.bind))?;
     let local_addr = listener.local_addr()?;
+    let metrics_listener =
+        match config.metrics_bind {
+            Some(address) => Some(TcpListener::bind(address).await.with_context(|| {
+                format!("cannot listen on {address} (FRESHTOKEN_METRICS_BIND)")
+            })?),
+            None => None,
+        };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
     let public_url = config.public_url_for(local_addr);
     let web_config = WebConfig {
         signup_mode: config.signup_mode,
@@ -167,6 +188,10 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         login_throttle: ThrottleLimits {
             signups_per_address: config.signup_limit_per_address,
             ..ThrottleLimits::default()
+        },
+        metrics: MetricsAccess {
+            own_listener: metrics_listener.is_some(),
+            token: config.metrics_token.clone(),
         },
         ..WebConfig::new(public_url.clone())
     };
@@ -219,6 +244,17 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
             receiver.clone(),
         )));
     }
+    // Every mode's metrics are the same registry and queue depths: one listener for them all.
+    let metrics_task = metrics_listener.map(|metrics_listener| {
+        let metrics_app = freshtoken_web::metrics_router(state.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let stop = stopped(receiver.clone());
+        tokio::spawn(async move {
+            axum::serve(metrics_listener, metrics_app)
+                .with_graceful_shutdown(stop)
+                .await
+        })
+    });
     let app = match mode {
         Mode::Worker => freshtoken_web::ops_router(state),
         Mode::Serve | Mode::Web => freshtoken_web::router(state),
@@ -229,12 +265,19 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
             .with_graceful_shutdown(stopped(receiver))
             .await
     });
-    tracing::info!(%local_addr, %public_url, ?mode, "freshtoken is listening");
+    let metrics = match (metrics_addr, &config.metrics_token) {
+        (Some(address), _) => format!("at http://{address}/metrics only"),
+        (None, Some(_)) => "on this listener, to bearers of the metrics token".to_owned(),
+        (None, None) => "not served (set FRESHTOKEN_METRICS_BIND)".to_owned(),
+    };
+    tracing::info!(%local_addr, %public_url, ?mode, %metrics, "freshtoken is listening");
     Ok(RunningServer {
         local_addr,
         public_url,
+        metrics_addr,
         shutdown,
         task,
+        metrics_task,
         worker,
         delivery_tasks,
         demo_instagram,

@@ -1,9 +1,8 @@
 //! `GET /healthz`: the process is alive. `GET /readyz`: it can do its job (the database
-//! answers and its schema is current), for load balancers and orchestrators. `GET /metrics`:
-//! Prometheus metrics (refresh outcomes, queue depth, soonest expiry, deliveries).
+//! answers and its schema is current), for load balancers and orchestrators. Both stay on the
+//! public listener; `/metrics` lives in [`crate::metrics`].
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -14,25 +13,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-}
-
-async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let Some(background) = &state.background else {
-        return Err(ApiError::NotFound);
-    };
-    let text = background.metrics().await.map_err(|err| {
-        tracing::warn!(error = %err, "metrics unavailable");
-        ApiError::NotReady("metrics are unavailable: the database does not answer".to_owned())
-    })?;
-    Ok((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response())
 }
 
 async fn healthz() -> Json<Value> {

@@ -17,6 +17,7 @@ mod extract;
 mod health;
 mod input;
 mod json;
+pub mod metrics;
 mod openapi;
 mod operator;
 mod origin;
@@ -82,6 +83,8 @@ pub struct WebConfig {
     pub webhook_allow_hosts: freshtoken_egress::AllowedHosts,
     /// The token URLs' rate limits.
     pub delivery_limits: delivery::DeliveryLimits,
+    /// Where `/metrics` is served and to whom; closed on the public listener by default.
+    pub metrics: metrics::MetricsAccess,
 }
 
 impl WebConfig {
@@ -99,6 +102,7 @@ impl WebConfig {
                 per_address: delivery::DEFAULT_PER_ADDRESS,
                 per_account: delivery::DEFAULT_PER_ACCOUNT,
             },
+            metrics: metrics::MetricsAccess::default(),
         }
     }
 }
@@ -220,9 +224,29 @@ async fn instance(
     })
 }
 
-/// What a worker-only process serves: health checks and metrics.
+/// What a worker-only process serves on its public listener: health checks (and `/metrics`
+/// to bearers of the metrics token, when it has no listener of its own).
 pub fn ops_router(state: AppState) -> Router {
-    health::routes().with_state(state)
+    let mut routes = Router::new().merge(health::routes());
+    if state.config.metrics.on_public_listener() {
+        routes = routes.merge(metrics::routes(&state));
+    }
+    with_middleware(
+        routes
+            .fallback(|| async { ApiError::NotFound })
+            .layer(traced(Level::INFO)),
+        state,
+    )
+}
+
+/// What the metrics listener (`FRESHTOKEN_METRICS_BIND`) serves: `/metrics` and nothing else,
+/// whatever the process's mode. Scrapes are traced at debug level: one every few seconds
+/// would drown the log.
+pub fn metrics_router(state: AppState) -> Router {
+    let routes = metrics::routes(&state)
+        .fallback(|| async { ApiError::NotFound })
+        .layer(traced(Level::DEBUG));
+    with_middleware(routes, state)
 }
 
 /// Tracing of requests without secrets: the path only, as query strings may carry OAuth codes
@@ -268,8 +292,30 @@ fn traced(
 /// headers on every answer.
 ///
 /// The token URLs are traced at debug level: they are hit on every page view of every
-/// tenant's site, and a log line each would cost more than answering.
+/// tenant's site, and a log line each would cost more than answering. `/metrics` is here only
+/// for bearers of the metrics token with no metrics listener (see [`metrics`]); otherwise it
+/// gets the JSON 404 of any unknown path.
 pub fn router(state: AppState) -> Router {
+    let token_urls = delivery::routes().layer(traced(Level::DEBUG));
+    let mut everything_else = Router::new().merge(health::routes());
+    if state.config.metrics.on_public_listener() {
+        everything_else = everything_else.merge(metrics::routes(&state));
+    }
+    let everything_else = everything_else
+        .nest("/api/v1", api(&state))
+        .merge(connect::routes().layer(sessions(&state)))
+        .route("/assets/{name}", axum::routing::get(dashboard::asset))
+        .fallback(dashboard::page)
+        .layer(traced(Level::INFO));
+    with_middleware(
+        Router::new().merge(token_urls).merge(everything_else),
+        state,
+    )
+}
+
+/// The middleware every listener's requests pass through: request ids, a body limit, a
+/// timeout, panics as JSON 500s, and security headers on every answer.
+fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
     let middleware = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
@@ -287,19 +333,8 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(input::refuse_control_characters));
-
-    let token_urls = delivery::routes().layer(traced(Level::DEBUG));
-    let everything_else = Router::new()
-        .merge(health::routes())
-        .nest("/api/v1", api(&state))
-        .merge(connect::routes().layer(sessions(&state)))
-        .route("/assets/{name}", axum::routing::get(dashboard::asset))
-        .fallback(dashboard::page)
-        .layer(traced(Level::INFO));
     let https = security_headers::Https(state.config.public_url.scheme() == "https");
-    Router::new()
-        .merge(token_urls)
-        .merge(everything_else)
+    routes
         .with_state(state)
         .layer(middleware)
         .layer(axum::middleware::map_response_with_state(
