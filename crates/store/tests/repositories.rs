@@ -8,7 +8,7 @@ use freshtoken_core::{
 use freshtoken_store::testing::{TestDatabase, TestStore, test_keys};
 use freshtoken_store::{
     AccountSettings, Duplicate, KeyStore, Keyring, NewAccount, NewApiKey, NewRefreshEvent, NewUser,
-    SecretKey, SessionRecord, Store, StoreError, TokenUpdate,
+    SecretKey, SessionRecord, Store, StoreError, TenantAccount, TokenUpdate,
 };
 use sea_orm::{ConnectionTrait, Statement};
 use std::sync::Arc;
@@ -55,6 +55,16 @@ async fn tenant_with_account(store: &Store, slug: &str, secret: &str) -> (i64, i
         .await
         .unwrap();
     (tenant.id, account.id)
+}
+
+/// The store's proof that the account is the tenant's, as a handler gets it.
+async fn proof(store: &Store, tenant_id: i64, account_id: i64) -> TenantAccount {
+    *store
+        .accounts()
+        .get(tenant_id, account_id)
+        .await
+        .unwrap()
+        .proof()
 }
 
 mod migrations {
@@ -553,6 +563,8 @@ mod accounts {
             .record(event(account_id, RefreshOutcome::Refreshed, Utc::now()))
             .await
             .unwrap();
+        // Taken before the deletion: a proof does not keep its account alive.
+        let account = proof(&store, tenant_id, account_id).await;
         store
             .accounts()
             .delete(tenant_id, account_id)
@@ -565,7 +577,7 @@ mod accounts {
         assert!(
             store
                 .refresh_events()
-                .recent(account_id, 10)
+                .recent(&account, 10)
                 .await
                 .unwrap()
                 .is_empty()
@@ -816,7 +828,8 @@ mod refresh_events {
     #[tokio::test]
     async fn events_are_listed_newest_first_and_limited() {
         let store = TestStore::new().await;
-        let (_, account_id) = tenant_with_account(&store, "a", "IGAAa").await;
+        let (tenant_id, account_id) = tenant_with_account(&store, "a", "IGAAa").await;
+        let account = proof(&store, tenant_id, account_id).await;
         let start = Utc::now().trunc_subsecs(0);
         store
             .refresh_events()
@@ -834,7 +847,7 @@ mod refresh_events {
             )
         };
         store.refresh_events().record(failed).await.unwrap();
-        let recent = store.refresh_events().recent(account_id, 10).await.unwrap();
+        let recent = store.refresh_events().recent(&account, 10).await.unwrap();
         assert_eq!(recent.len(), 2);
         assert_eq!(recent[0].outcome, RefreshOutcome::Revoked);
         assert_eq!(recent[0].error_code.as_deref(), Some("190/463"));
@@ -843,7 +856,7 @@ mod refresh_events {
         assert_eq!(
             store
                 .refresh_events()
-                .recent(account_id, 1)
+                .recent(&account, 1)
                 .await
                 .unwrap()
                 .len(),
@@ -1416,6 +1429,7 @@ mod connecting {
             ..known.clone()
         };
         let mut ids = Vec::new();
+        let mut proofs = Vec::new();
         for (user, update) in [("1", &known), ("2", &unknown), ("3", &known)] {
             let (account, _) = store
                 .accounts()
@@ -1423,6 +1437,7 @@ mod connecting {
                 .await
                 .unwrap();
             ids.push(account.id);
+            proofs.push(*account.proof());
         }
         store
             .accounts()
@@ -1430,7 +1445,7 @@ mod connecting {
             .await
             .unwrap();
 
-        let lifetimes = store.tokens().lifetimes(&ids).await.unwrap();
+        let lifetimes = store.tokens().lifetimes(&proofs).await.unwrap();
         assert_eq!(lifetimes.len(), 2, "the disconnected account has no token");
         assert_eq!(
             lifetimes[&ids[0]],
@@ -1441,10 +1456,14 @@ mod connecting {
         );
         assert_eq!(lifetimes[&ids[1]].expires_at, None);
         assert_eq!(
-            store.tokens().lifetime(ids[1]).await.unwrap(),
+            store.tokens().lifetime(&proofs[1]).await.unwrap(),
             Some(lifetimes[&ids[1]])
         );
-        assert_eq!(store.tokens().lifetime(ids[2]).await.unwrap(), None);
+        assert_eq!(store.tokens().lifetime(&proofs[2]).await.unwrap(), None);
+        assert_eq!(
+            store.tokens().lifetime_unscoped(ids[1]).await.unwrap(),
+            Some(lifetimes[&ids[1]])
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1583,6 +1602,7 @@ mod delivery {
     async fn request_counts_add_up_per_account_and_day_and_skip_deleted_accounts() {
         let store = TestStore::new().await;
         let (tenant_id, account_id) = tenant_with_account(&store, "shop", "IGQVJ-a").await;
+        let account = proof(&store, tenant_id, account_id).await;
         let monday = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
         let tuesday = monday.succ_opt().unwrap();
         let count = |served, refused| RequestCount {
@@ -1605,14 +1625,14 @@ mod delivery {
 
         let days = store
             .request_counts()
-            .since(account_id, monday)
+            .since(&account, monday)
             .await
             .unwrap();
         let days: Vec<_> = days.iter().map(|d| (d.day, d.count)).collect();
         assert_eq!(days, vec![(monday, count(10, 1)), (tuesday, count(7, 2))]);
         let today = store
             .request_counts()
-            .on_day(&[account_id], tuesday)
+            .on_day(&[account], tuesday)
             .await
             .unwrap();
         assert_eq!(today[&account_id], count(7, 2));
@@ -1625,7 +1645,7 @@ mod delivery {
         assert!(
             store
                 .request_counts()
-                .since(account_id, monday)
+                .since(&account, monday)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -1653,14 +1673,9 @@ mod delivery {
             .await
             .unwrap();
         let day = now.date_naive();
-        let ids: Vec<i64> = store
-            .accounts()
-            .list(tenant_id)
-            .await
-            .unwrap()
-            .iter()
-            .map(|account| account.id)
-            .collect();
+        let listed = store.accounts().list(tenant_id).await.unwrap();
+        let ids: Vec<i64> = listed.iter().map(|account| account.id).collect();
+        let proofs: Vec<TenantAccount> = listed.iter().map(|account| *account.proof()).collect();
         let counts = ids
             .iter()
             .map(|id| {
@@ -1675,7 +1690,7 @@ mod delivery {
             })
             .collect();
         store.request_counts().add(&counts).await.unwrap();
-        let stored = store.request_counts().on_day(&ids, day).await.unwrap();
+        let stored = store.request_counts().on_day(&proofs, day).await.unwrap();
         assert_eq!(stored.len(), accounts);
         assert!(stored.values().all(|count| *count
             == RequestCount {
