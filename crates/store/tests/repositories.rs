@@ -506,6 +506,90 @@ mod accounts {
         );
     }
 
+    /// The reads of an account's token lifetime, media, history and counts take the proof
+    /// that only a tenant's `get` (or `list`, `connect`, ...) gives; tenant A's `get` refuses
+    /// B's account, so from A no proof of it exists and none of B's data can be read.
+    #[tokio::test]
+    async fn a_tenants_proof_reads_its_own_accounts_data_and_no_other_tenants() {
+        use chrono::NaiveDate;
+        use freshtoken_store::RequestCount;
+        use std::collections::HashMap;
+
+        let store = TestStore::new().await;
+        let (tenant_a, account_a) = tenant_with_account(&store, "a", "IGAAa").await;
+        let (tenant_b, account_b) = tenant_with_account(&store, "b", "IGAAb").await;
+        let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let count = |served| RequestCount {
+            served,
+            refused: 0,
+            refused_no_origin: 0,
+        };
+        for (account_id, served) in [(account_a, 1), (account_b, 2)] {
+            store
+                .refresh_events()
+                .record(event(account_id, RefreshOutcome::Refreshed, Utc::now()))
+                .await
+                .unwrap();
+            store
+                .media()
+                .save(account_id, &format!("[{served}]"), Utc::now())
+                .await
+                .unwrap();
+            store
+                .request_counts()
+                .add(&HashMap::from([((account_id, day), count(served))]))
+                .await
+                .unwrap();
+        }
+
+        // B's account through A: refused before any proof exists.
+        assert!(matches!(
+            store.accounts().get(tenant_a, account_b).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let a = proof(&store, tenant_a, account_a).await;
+        assert_eq!((a.tenant_id(), a.account_id()), (tenant_a, account_a));
+        let events = store.refresh_events().recent(&a, 10).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].account_id, account_a);
+        assert_eq!(store.media().get(&a).await.unwrap().unwrap().items, "[1]");
+        let days = store.request_counts().since(&a, day).await.unwrap();
+        assert_eq!(days.len(), 1);
+        assert_eq!(days[0].count, count(1));
+        assert!(store.tokens().lifetime(&a).await.unwrap().is_some());
+
+        // Every proof A's list gives is one of A's accounts.
+        let listed: Vec<TenantAccount> = store
+            .accounts()
+            .list(tenant_a)
+            .await
+            .unwrap()
+            .iter()
+            .map(|account| *account.proof())
+            .collect();
+        assert_eq!(listed, vec![a]);
+        let lifetimes = store.tokens().lifetimes(&listed).await.unwrap();
+        assert_eq!(lifetimes.keys().copied().collect::<Vec<_>>(), [account_a]);
+        let counts = store.request_counts().on_day(&listed, day).await.unwrap();
+        assert_eq!(counts, HashMap::from([(account_a, count(1))]));
+
+        // A token URL's account proves the tenant it belongs to, whoever asks.
+        let b = store.accounts().get(tenant_b, account_b).await.unwrap();
+        let by_url = store
+            .accounts()
+            .by_public_id(&b.public_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_url.proof(), b.proof());
+        assert_eq!(by_url.proof().tenant_id(), tenant_b);
+        assert_eq!(
+            store.media().get(b.proof()).await.unwrap().unwrap().items,
+            "[2]"
+        );
+    }
+
     #[tokio::test]
     async fn settings_are_saved_and_read_back() {
         let store = TestStore::new().await;
