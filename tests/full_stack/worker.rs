@@ -159,12 +159,28 @@ async fn a_worker_killed_mid_refresh_loses_nothing_and_another_finishes_the_job(
         )
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let events = setup.store.refresh_events().recent(id, 10).await.unwrap();
+    let account = setup
+        .store
+        .accounts()
+        .get(setup.tenant_id, id)
+        .await
+        .unwrap();
+    let events = setup
+        .store
+        .refresh_events()
+        .recent(account.proof(), 10)
+        .await
+        .unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].outcome, RefreshOutcome::Refreshed);
-    let account = setup.store.accounts().by_id(id).await.unwrap();
     assert!(account.next_refresh_at.unwrap() > Utc::now() + chrono::Duration::days(6));
-    let lifetime = setup.store.tokens().lifetime(id).await.unwrap().unwrap();
+    let lifetime = setup
+        .store
+        .tokens()
+        .lifetime(account.proof())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(lifetime.expires_at.unwrap() > Utc::now() + chrono::Duration::days(59));
     second.terminate();
 }

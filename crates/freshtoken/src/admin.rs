@@ -140,7 +140,8 @@ async fn refresh(config: &Config, account_id: i64) -> anyhow::Result<()> {
         ),
     }
     let now = chrono::Utc::now();
-    let at = match store.tokens().lifetime(account_id).await? {
+    // An operator acts on any tenant's account: no tenant to scope the read to.
+    let at = match store.tokens().lifetime_unscoped(account_id).await? {
         Some(lifetime) => freshtoken_web::accounts::earliest_refresh(now, lifetime),
         None => now,
     };

@@ -28,7 +28,9 @@ use sea_orm::{
 
 pub use crypto::{KeyFile, KeyStore, Keyring, SecretKey};
 pub use error::{Duplicate, StoreError};
-pub use repo::accounts::{Account, AccountSettings, Accounts, NewAccount};
+pub use repo::accounts::{
+    Account, AccountSettings, Accounts, NewAccount, ScopedAccount, TenantAccount,
+};
 pub use repo::api_keys::{ApiKey, ApiKeys, NewApiKey};
 pub use repo::data_deletions::{DataDeletion, DataDeletions};
 pub use repo::delivery::{Change, ChangeFeed, DailyCount, RequestCount, RequestCounts};

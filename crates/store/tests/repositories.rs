@@ -8,7 +8,7 @@ use freshtoken_core::{
 use freshtoken_store::testing::{TestDatabase, TestStore, test_keys};
 use freshtoken_store::{
     AccountSettings, Duplicate, KeyStore, Keyring, NewAccount, NewApiKey, NewRefreshEvent, NewUser,
-    SecretKey, SessionRecord, Store, StoreError, TokenUpdate,
+    SecretKey, SessionRecord, Store, StoreError, TenantAccount, TokenUpdate,
 };
 use sea_orm::{ConnectionTrait, Statement};
 use std::sync::Arc;
@@ -55,6 +55,16 @@ async fn tenant_with_account(store: &Store, slug: &str, secret: &str) -> (i64, i
         .await
         .unwrap();
     (tenant.id, account.id)
+}
+
+/// The store's proof that the account is the tenant's, as a handler gets it.
+async fn proof(store: &Store, tenant_id: i64, account_id: i64) -> TenantAccount {
+    *store
+        .accounts()
+        .get(tenant_id, account_id)
+        .await
+        .unwrap()
+        .proof()
 }
 
 mod migrations {
@@ -496,6 +506,90 @@ mod accounts {
         );
     }
 
+    /// The reads of an account's token lifetime, media, history and counts take the proof
+    /// that only a tenant's `get` (or `list`, `connect`, ...) gives; tenant A's `get` refuses
+    /// B's account, so from A no proof of it exists and none of B's data can be read.
+    #[tokio::test]
+    async fn a_tenants_proof_reads_its_own_accounts_data_and_no_other_tenants() {
+        use chrono::NaiveDate;
+        use freshtoken_store::RequestCount;
+        use std::collections::HashMap;
+
+        let store = TestStore::new().await;
+        let (tenant_a, account_a) = tenant_with_account(&store, "a", "IGAAa").await;
+        let (tenant_b, account_b) = tenant_with_account(&store, "b", "IGAAb").await;
+        let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let count = |served| RequestCount {
+            served,
+            refused: 0,
+            refused_no_origin: 0,
+        };
+        for (account_id, served) in [(account_a, 1), (account_b, 2)] {
+            store
+                .refresh_events()
+                .record(event(account_id, RefreshOutcome::Refreshed, Utc::now()))
+                .await
+                .unwrap();
+            store
+                .media()
+                .save(account_id, &format!("[{served}]"), Utc::now())
+                .await
+                .unwrap();
+            store
+                .request_counts()
+                .add(&HashMap::from([((account_id, day), count(served))]))
+                .await
+                .unwrap();
+        }
+
+        // B's account through A: refused before any proof exists.
+        assert!(matches!(
+            store.accounts().get(tenant_a, account_b).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let a = proof(&store, tenant_a, account_a).await;
+        assert_eq!((a.tenant_id(), a.account_id()), (tenant_a, account_a));
+        let events = store.refresh_events().recent(&a, 10).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].account_id, account_a);
+        assert_eq!(store.media().get(&a).await.unwrap().unwrap().items, "[1]");
+        let days = store.request_counts().since(&a, day).await.unwrap();
+        assert_eq!(days.len(), 1);
+        assert_eq!(days[0].count, count(1));
+        assert!(store.tokens().lifetime(&a).await.unwrap().is_some());
+
+        // Every proof A's list gives is one of A's accounts.
+        let listed: Vec<TenantAccount> = store
+            .accounts()
+            .list(tenant_a)
+            .await
+            .unwrap()
+            .iter()
+            .map(|account| *account.proof())
+            .collect();
+        assert_eq!(listed, vec![a]);
+        let lifetimes = store.tokens().lifetimes(&listed).await.unwrap();
+        assert_eq!(lifetimes.keys().copied().collect::<Vec<_>>(), [account_a]);
+        let counts = store.request_counts().on_day(&listed, day).await.unwrap();
+        assert_eq!(counts, HashMap::from([(account_a, count(1))]));
+
+        // A token URL's account proves the tenant it belongs to, whoever asks.
+        let b = store.accounts().get(tenant_b, account_b).await.unwrap();
+        let by_url = store
+            .accounts()
+            .by_public_id(&b.public_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_url.proof(), b.proof());
+        assert_eq!(by_url.proof().tenant_id(), tenant_b);
+        assert_eq!(
+            store.media().get(b.proof()).await.unwrap().unwrap().items,
+            "[2]"
+        );
+    }
+
     #[tokio::test]
     async fn settings_are_saved_and_read_back() {
         let store = TestStore::new().await;
@@ -553,6 +647,8 @@ mod accounts {
             .record(event(account_id, RefreshOutcome::Refreshed, Utc::now()))
             .await
             .unwrap();
+        // Taken before the deletion: a proof does not keep its account alive.
+        let account = proof(&store, tenant_id, account_id).await;
         store
             .accounts()
             .delete(tenant_id, account_id)
@@ -565,7 +661,7 @@ mod accounts {
         assert!(
             store
                 .refresh_events()
-                .recent(account_id, 10)
+                .recent(&account, 10)
                 .await
                 .unwrap()
                 .is_empty()
@@ -816,7 +912,8 @@ mod refresh_events {
     #[tokio::test]
     async fn events_are_listed_newest_first_and_limited() {
         let store = TestStore::new().await;
-        let (_, account_id) = tenant_with_account(&store, "a", "IGAAa").await;
+        let (tenant_id, account_id) = tenant_with_account(&store, "a", "IGAAa").await;
+        let account = proof(&store, tenant_id, account_id).await;
         let start = Utc::now().trunc_subsecs(0);
         store
             .refresh_events()
@@ -834,7 +931,7 @@ mod refresh_events {
             )
         };
         store.refresh_events().record(failed).await.unwrap();
-        let recent = store.refresh_events().recent(account_id, 10).await.unwrap();
+        let recent = store.refresh_events().recent(&account, 10).await.unwrap();
         assert_eq!(recent.len(), 2);
         assert_eq!(recent[0].outcome, RefreshOutcome::Revoked);
         assert_eq!(recent[0].error_code.as_deref(), Some("190/463"));
@@ -843,7 +940,7 @@ mod refresh_events {
         assert_eq!(
             store
                 .refresh_events()
-                .recent(account_id, 1)
+                .recent(&account, 1)
                 .await
                 .unwrap()
                 .len(),
@@ -1416,6 +1513,7 @@ mod connecting {
             ..known.clone()
         };
         let mut ids = Vec::new();
+        let mut proofs = Vec::new();
         for (user, update) in [("1", &known), ("2", &unknown), ("3", &known)] {
             let (account, _) = store
                 .accounts()
@@ -1423,6 +1521,7 @@ mod connecting {
                 .await
                 .unwrap();
             ids.push(account.id);
+            proofs.push(*account.proof());
         }
         store
             .accounts()
@@ -1430,7 +1529,7 @@ mod connecting {
             .await
             .unwrap();
 
-        let lifetimes = store.tokens().lifetimes(&ids).await.unwrap();
+        let lifetimes = store.tokens().lifetimes(&proofs).await.unwrap();
         assert_eq!(lifetimes.len(), 2, "the disconnected account has no token");
         assert_eq!(
             lifetimes[&ids[0]],
@@ -1441,10 +1540,14 @@ mod connecting {
         );
         assert_eq!(lifetimes[&ids[1]].expires_at, None);
         assert_eq!(
-            store.tokens().lifetime(ids[1]).await.unwrap(),
+            store.tokens().lifetime(&proofs[1]).await.unwrap(),
             Some(lifetimes[&ids[1]])
         );
-        assert_eq!(store.tokens().lifetime(ids[2]).await.unwrap(), None);
+        assert_eq!(store.tokens().lifetime(&proofs[2]).await.unwrap(), None);
+        assert_eq!(
+            store.tokens().lifetime_unscoped(ids[1]).await.unwrap(),
+            Some(lifetimes[&ids[1]])
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1583,6 +1686,7 @@ mod delivery {
     async fn request_counts_add_up_per_account_and_day_and_skip_deleted_accounts() {
         let store = TestStore::new().await;
         let (tenant_id, account_id) = tenant_with_account(&store, "shop", "IGQVJ-a").await;
+        let account = proof(&store, tenant_id, account_id).await;
         let monday = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
         let tuesday = monday.succ_opt().unwrap();
         let count = |served, refused| RequestCount {
@@ -1605,14 +1709,14 @@ mod delivery {
 
         let days = store
             .request_counts()
-            .since(account_id, monday)
+            .since(&account, monday)
             .await
             .unwrap();
         let days: Vec<_> = days.iter().map(|d| (d.day, d.count)).collect();
         assert_eq!(days, vec![(monday, count(10, 1)), (tuesday, count(7, 2))]);
         let today = store
             .request_counts()
-            .on_day(&[account_id], tuesday)
+            .on_day(&[account], tuesday)
             .await
             .unwrap();
         assert_eq!(today[&account_id], count(7, 2));
@@ -1625,7 +1729,7 @@ mod delivery {
         assert!(
             store
                 .request_counts()
-                .since(account_id, monday)
+                .since(&account, monday)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -1653,14 +1757,9 @@ mod delivery {
             .await
             .unwrap();
         let day = now.date_naive();
-        let ids: Vec<i64> = store
-            .accounts()
-            .list(tenant_id)
-            .await
-            .unwrap()
-            .iter()
-            .map(|account| account.id)
-            .collect();
+        let listed = store.accounts().list(tenant_id).await.unwrap();
+        let ids: Vec<i64> = listed.iter().map(|account| account.id).collect();
+        let proofs: Vec<TenantAccount> = listed.iter().map(|account| *account.proof()).collect();
         let counts = ids
             .iter()
             .map(|id| {
@@ -1675,7 +1774,7 @@ mod delivery {
             })
             .collect();
         store.request_counts().add(&counts).await.unwrap();
-        let stored = store.request_counts().on_day(&ids, day).await.unwrap();
+        let stored = store.request_counts().on_day(&proofs, day).await.unwrap();
         assert_eq!(stored.len(), accounts);
         assert!(stored.values().all(|count| *count
             == RequestCount {

@@ -3,6 +3,10 @@
 //!
 //! Everyone in the tenant may read; owners and editors (and the tenant's API keys) may change.
 //! The token itself never appears here: websites fetch it from the account's public URLs.
+//!
+//! Every handler finds the account through the tenant in its path first
+//! (`accounts().get(tenant_id, account_id)`): the store's reads of its token lifetime, media,
+//! history and counts take the [`ScopedAccount`]'s proof that only such a read gives.
 
 use axum::Router;
 use axum::extract::State;
@@ -19,8 +23,8 @@ use freshtoken_core::origin::{OriginPattern, parse_allowed_origins};
 use freshtoken_core::{AccessToken, AccountStatus, Provider, RefreshInterval, policy};
 use freshtoken_instagram::{InstagramClient, InstagramError, Profile};
 use freshtoken_store::{
-    Account, AccountSettings, NewAccount, RequestCount, Store, StoreError, TokenLifetime,
-    TokenUpdate,
+    Account, AccountSettings, NewAccount, RequestCount, ScopedAccount, Store, StoreError,
+    TokenLifetime, TokenUpdate,
 };
 use serde::Deserialize;
 use url::Url;
@@ -114,13 +118,13 @@ fn view(
     }
 }
 
-async fn account_view(state: &AppState, account: &Account) -> Result<AccountView, ApiError> {
-    let lifetime = state.store.tokens().lifetime(account.id).await?;
+async fn account_view(state: &AppState, account: &ScopedAccount) -> Result<AccountView, ApiError> {
+    let lifetime = state.store.tokens().lifetime(account.proof()).await?;
     let today = Utc::now().date_naive();
     let stored = state
         .store
         .request_counts()
-        .on_day(&[account.id], today)
+        .on_day(std::slice::from_ref(account.proof()), today)
         .await?;
     Ok(view(
         &state.config.public_url,
@@ -278,7 +282,7 @@ pub async fn connect_pasted_token(
     instagram: &InstagramClient,
     tenant_id: i64,
     pasted: PastedToken,
-) -> Result<(Account, bool), ApiError> {
+) -> Result<(ScopedAccount, bool), ApiError> {
     let profile = instagram.me(&pasted.token).await.map_err(refused_token)?;
     let now = Utc::now();
     let mut token = TokenUpdate {
@@ -314,7 +318,7 @@ pub async fn store_connected(
     tenant_id: i64,
     profile: &Profile,
     token: &TokenUpdate,
-) -> Result<(Account, bool), StoreError> {
+) -> Result<(ScopedAccount, bool), StoreError> {
     let interval = store
         .accounts()
         .find_connected(tenant_id, Provider::Instagram, &profile.id)
@@ -341,9 +345,9 @@ pub async fn store_connected(
 async fn apply_initial_settings(
     store: &Store,
     tenant_id: i64,
-    account: Account,
+    account: ScopedAccount,
     pasted: &PastedToken,
-) -> Result<Account, ApiError> {
+) -> Result<ScopedAccount, ApiError> {
     let mut settings = settings_of(&account);
     if let Some(label) = &pasted.label {
         settings.label = label.clone();
@@ -382,10 +386,10 @@ async fn list(
 ) -> Result<axum::Json<Vec<AccountView>>, ApiError> {
     Access::resolve(&state, principal, tenant_id).await?;
     let accounts = state.store.accounts().list(tenant_id).await?;
-    let ids: Vec<i64> = accounts.iter().map(|account| account.id).collect();
-    let lifetimes = state.store.tokens().lifetimes(&ids).await?;
+    let proofs: Vec<_> = accounts.iter().map(|account| *account.proof()).collect();
+    let lifetimes = state.store.tokens().lifetimes(&proofs).await?;
     let today = Utc::now().date_naive();
-    let counts = state.store.request_counts().on_day(&ids, today).await?;
+    let counts = state.store.request_counts().on_day(&proofs, today).await?;
     Ok(axum::Json(
         accounts
             .iter()
@@ -512,7 +516,7 @@ async fn update(
         let resume_at = if paused {
             None
         } else {
-            let lifetime = state.store.tokens().lifetime(account_id).await?;
+            let lifetime = state.store.tokens().lifetime(account.proof()).await?;
             Some(lifetime.map_or_else(Utc::now, |lifetime| {
                 next_refresh_at(
                     lifetime.issued_at,
@@ -595,7 +599,7 @@ async fn refresh_now(
         }
     }
     let now = Utc::now();
-    let at = match state.store.tokens().lifetime(account_id).await? {
+    let at = match state.store.tokens().lifetime(account.proof()).await? {
         Some(lifetime) => earliest_refresh(now, lifetime),
         None => now,
     };
@@ -626,13 +630,13 @@ async fn media(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     Access::resolve(&state, principal, tenant_id).await?;
-    state.store.accounts().get(tenant_id, account_id).await?;
-    let snapshot = state.store.media().get(account_id).await?;
+    let account = state.store.accounts().get(tenant_id, account_id).await?;
+    let snapshot = state.store.media().get(account.proof()).await?;
     if snapshot.is_none() && state.delivery.media_wanted_now(account_id) {
         state
             .store
             .media()
-            .mark_requested(account_id, Utc::now())
+            .mark_requested(account.proof(), Utc::now())
             .await?;
     }
     let body = crate::delivery::media_body(snapshot.as_ref());
@@ -657,7 +661,7 @@ async fn events(
 ) -> Result<axum::Json<Vec<RefreshEventView>>, ApiError> {
     Access::resolve(&state, principal, tenant_id).await?;
     // Through the tenant first, so another tenant's account is a 404.
-    state.store.accounts().get(tenant_id, account_id).await?;
+    let account = state.store.accounts().get(tenant_id, account_id).await?;
     let limit = match query.limit.as_deref() {
         None => 50,
         Some(text) => text
@@ -668,7 +672,7 @@ async fn events(
     let events = state
         .store
         .refresh_events()
-        .recent(account_id, limit)
+        .recent(account.proof(), limit)
         .await?;
     Ok(axum::Json(
         events
@@ -701,7 +705,7 @@ async fn requests(
 ) -> Result<axum::Json<Vec<DailyRequestsView>>, ApiError> {
     Access::resolve(&state, principal, tenant_id).await?;
     // Through the tenant first, so another tenant's account is a 404.
-    state.store.accounts().get(tenant_id, account_id).await?;
+    let account = state.store.accounts().get(tenant_id, account_id).await?;
     let days = match query.days.as_deref() {
         None => 30,
         Some(text) => text
@@ -715,7 +719,7 @@ async fn requests(
     let stored = state
         .store
         .request_counts()
-        .since(account_id, first)
+        .since(account.proof(), first)
         .await?;
     let views = first
         .iter_days()

@@ -9,7 +9,7 @@ use fake_instagram::{FakeConfig, FakeInstagram, FaultKind, FaultMatch};
 use freshtoken_core::{AccessToken, AccountStatus, Provider, RefreshOutcome};
 use freshtoken_instagram::{ClientConfig, InstagramClient};
 use freshtoken_store::testing::TestStore;
-use freshtoken_store::{Account, NewAccount, Store, TokenUpdate};
+use freshtoken_store::{Account, NewAccount, ScopedAccount, Store, TokenUpdate};
 use freshtoken_worker::{Clock, Engine, Mailer, Metrics, WorkerConfig};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
@@ -91,7 +91,7 @@ impl World {
 
     /// Connects `username` with a long-lived token minted `age` ago, scheduled as a connect
     /// would schedule it.
-    async fn connect(&self, username: &str, age: Duration) -> Account {
+    async fn connect(&self, username: &str, age: Duration) -> ScopedAccount {
         let minted = self.fake.mint_token(username, age);
         let now = self.clock.now();
         let issued_at = now - chrono::Duration::from_std(age).unwrap();
@@ -114,7 +114,7 @@ impl World {
 
     /// Pastes a token of `username` minted `age` ago, as the paste and import flows store it:
     /// expiry unknown, "issued" now, due at once.
-    async fn paste(&self, username: &str, age: Duration) -> Account {
+    async fn paste(&self, username: &str, age: Duration) -> ScopedAccount {
         let minted = self.fake.mint_token(username, age);
         let now = self.clock.now();
         self.store_account(username, minted, now, None, Some(now))
@@ -128,7 +128,7 @@ impl World {
         issued_at: DateTime<Utc>,
         expires_at: Option<DateTime<Utc>>,
         next_refresh_at: Option<DateTime<Utc>>,
-    ) -> Account {
+    ) -> ScopedAccount {
         let (account, _) = self
             .store()
             .accounts()
@@ -159,10 +159,16 @@ impl World {
     }
 
     async fn events(&self, id: i64) -> Vec<freshtoken_store::RefreshEvent> {
+        let account = self
+            .store()
+            .accounts()
+            .get(self.tenant_id, id)
+            .await
+            .unwrap();
         let mut events = self
             .store()
             .refresh_events()
-            .recent(id, 1000)
+            .recent(account.proof(), 1000)
             .await
             .unwrap();
         events.reverse();
@@ -243,13 +249,13 @@ async fn a_token_lives_through_a_year_refreshed_on_its_weekly_interval() {
         "{} refreshes",
         refreshed_at.len() - 1
     );
-    let account = world.account(account.id).await;
-    assert_eq!(account.status, AccountStatus::Active);
-    assert_eq!(account.last_error, None);
+    let after = world.account(account.id).await;
+    assert_eq!(after.status, AccountStatus::Active);
+    assert_eq!(after.last_error, None);
     let lifetime = world
         .store()
         .tokens()
-        .lifetime(account.id)
+        .lifetime(account.proof())
         .await
         .unwrap()
         .unwrap();
@@ -507,12 +513,12 @@ async fn the_media_of_an_account_someone_reads_are_synced() {
     world
         .store()
         .media()
-        .mark_requested(account.id, world.clock.now())
+        .mark_requested(account.proof(), world.clock.now())
         .await
         .unwrap();
     let mut synced = None;
     for _ in 0..200 {
-        synced = world.store().media().get(account.id).await.unwrap();
+        synced = world.store().media().get(account.proof()).await.unwrap();
         if synced.is_some() {
             break;
         }
@@ -538,7 +544,7 @@ async fn the_media_of_an_account_someone_reads_are_synced() {
         world
             .store()
             .media()
-            .get(unwanted.id)
+            .get(unwanted.proof())
             .await
             .unwrap()
             .is_none(),

@@ -68,6 +68,92 @@ impl TryFrom<account::Model> for Account {
     }
 }
 
+/// Proof that account `account_id` belongs to tenant `tenant_id`: what the reads of an
+/// account's token lifetime, media, refresh history and request counts take instead of a bare
+/// account id, so a handler cannot read them without first finding the account in its tenant.
+///
+/// Only the store makes one, and only from an account it has just found through a tenant
+/// ([`Accounts::get`], [`Accounts::list`], [`Accounts::connect`] and the other reads and
+/// changes that take a tenant id) or through its unguessable public id
+/// ([`Accounts::by_public_id`], for the token URLs). Its fields are private and it has no
+/// public constructor, no `Default` and no `From`: nothing outside this crate can make one
+/// from a raw id. It is `Copy` and small, so it can be kept (the token URLs' cache does).
+///
+/// ```no_run
+/// # use freshtoken_store::{Store, StoreError};
+/// # async fn handler(store: &Store, tenant_id: i64, account_id: i64) -> Result<(), StoreError> {
+/// // Another tenant's account (or a missing one) is `NotFound` here, before any proof
+/// // exists, so the reads below cannot be reached with it.
+/// let account = store.accounts().get(tenant_id, account_id).await?;
+/// let events = store.refresh_events().recent(account.proof(), 50).await?;
+/// let lifetime = store.tokens().lifetime(account.proof()).await?;
+/// # let _ = (events, lifetime);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TenantAccount {
+    tenant_id: i64,
+    account_id: i64,
+}
+
+impl TenantAccount {
+    pub fn tenant_id(&self) -> i64 {
+        self.tenant_id
+    }
+
+    pub fn account_id(&self) -> i64 {
+        self.account_id
+    }
+}
+
+/// An account found through its tenant (or its public id), with the [`TenantAccount`] that
+/// proves it. Reads as the [`Account`] it holds (`account.username`, `&account` where an
+/// `&Account` is wanted); [`ScopedAccount::proof`] is what the scoped reads take.
+///
+/// Unscoped reads ([`Accounts::by_id`], [`Accounts::due`]) return a plain [`Account`], which
+/// proves nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedAccount {
+    proof: TenantAccount,
+    account: Account,
+}
+
+impl ScopedAccount {
+    /// Only for rows read with a filter on their tenant, or by public id.
+    fn found(row: account::Model) -> Result<ScopedAccount, StoreError> {
+        let account = Account::try_from(row)?;
+        Ok(ScopedAccount {
+            proof: TenantAccount {
+                tenant_id: account.tenant_id,
+                account_id: account.id,
+            },
+            account,
+        })
+    }
+
+    pub fn proof(&self) -> &TenantAccount {
+        &self.proof
+    }
+
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    /// The record alone, giving up the proof.
+    pub fn into_account(self) -> Account {
+        self.account
+    }
+}
+
+impl std::ops::Deref for ScopedAccount {
+    type Target = Account;
+
+    fn deref(&self) -> &Account {
+        &self.account
+    }
+}
+
 /// Who the account is on Instagram, as read from the profile at connect time.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
@@ -115,7 +201,7 @@ impl<'a> Accounts<'a> {
         new: NewAccount,
         token: &TokenUpdate,
         next_refresh_at: Option<DateTime<Utc>>,
-    ) -> Result<(Account, bool), StoreError> {
+    ) -> Result<(ScopedAccount, bool), StoreError> {
         let now = Utc::now();
         let txn = self.store.begin_write().await?;
         let existing = account::Entity::find()
@@ -192,10 +278,9 @@ impl<'a> Accounts<'a> {
         };
         save_on(&txn, &self.store.keys, row.id, token).await?;
         txn.commit().await?;
-        Ok((row.try_into()?, created))
+        Ok((ScopedAccount::found(row)?, created))
     }
 
-    /// The tenant's account; another tenant's account is `NotFound`, exactly like a missing one.
     /// How many accounts of the whole instance are in each status, for the operator.
     pub async fn count_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(account::Entity::find()
@@ -208,8 +293,9 @@ impl<'a> Accounts<'a> {
             .await?)
     }
 
-    pub async fn get(&self, tenant_id: i64, id: i64) -> Result<Account, StoreError> {
-        self.row(tenant_id, id).await?.try_into()
+    /// The tenant's account; another tenant's account is `NotFound`, exactly like a missing one.
+    pub async fn get(&self, tenant_id: i64, id: i64) -> Result<ScopedAccount, StoreError> {
+        ScopedAccount::found(self.row(tenant_id, id).await?)
     }
 
     async fn row(&self, tenant_id: i64, id: i64) -> Result<account::Model, StoreError> {
@@ -220,7 +306,11 @@ impl<'a> Accounts<'a> {
             .ok_or(StoreError::NotFound)
     }
 
-    /// Any tenant's account by id, for the worker and operator tools.
+    /// Any tenant's account by id, for the worker (whose jobs name accounts the scheduler
+    /// claimed) and operator tools (which act on every tenant). A plain [`Account`]: it proves
+    /// no tenant, so it opens none of the scoped reads; a handler of a tenant uses [`get`].
+    ///
+    /// [`get`]: Accounts::get
     pub async fn by_id(&self, id: i64) -> Result<Account, StoreError> {
         account::Entity::find_by_id(id)
             .one(&self.store.db)
@@ -229,12 +319,15 @@ impl<'a> Accounts<'a> {
             .try_into()
     }
 
-    pub async fn by_public_id(&self, public_id: &str) -> Result<Option<Account>, StoreError> {
+    /// The account a token URL names. Its proof is sound: the public id is an unguessable
+    /// capability the account's tenant handed out, and the account belongs to the tenant it
+    /// names. The token URLs use it to read the account's media.
+    pub async fn by_public_id(&self, public_id: &str) -> Result<Option<ScopedAccount>, StoreError> {
         account::Entity::find()
             .filter(account::Column::PublicId.eq(public_id))
             .one(&self.store.db)
             .await?
-            .map(Account::try_from)
+            .map(ScopedAccount::found)
             .transpose()
     }
 
@@ -244,25 +337,25 @@ impl<'a> Accounts<'a> {
         tenant_id: i64,
         provider: Provider,
         provider_user_id: &str,
-    ) -> Result<Option<Account>, StoreError> {
+    ) -> Result<Option<ScopedAccount>, StoreError> {
         account::Entity::find()
             .filter(account::Column::TenantId.eq(tenant_id))
             .filter(account::Column::Provider.eq(provider.as_str()))
             .filter(account::Column::ProviderUserId.eq(provider_user_id))
             .one(&self.store.db)
             .await?
-            .map(Account::try_from)
+            .map(ScopedAccount::found)
             .transpose()
     }
 
-    pub async fn list(&self, tenant_id: i64) -> Result<Vec<Account>, StoreError> {
+    pub async fn list(&self, tenant_id: i64) -> Result<Vec<ScopedAccount>, StoreError> {
         account::Entity::find()
             .filter(account::Column::TenantId.eq(tenant_id))
             .order_by_asc(account::Column::Id)
             .all(&self.store.db)
             .await?
             .into_iter()
-            .map(Account::try_from)
+            .map(ScopedAccount::found)
             .collect()
     }
 
@@ -278,7 +371,7 @@ impl<'a> Accounts<'a> {
         tenant_id: i64,
         id: i64,
         settings: &AccountSettings,
-    ) -> Result<Account, StoreError> {
+    ) -> Result<ScopedAccount, StoreError> {
         let mut active: account::ActiveModel = self.row(tenant_id, id).await?.into();
         active.label = Set(settings.label.clone());
         active.allowed_origins = Set(origins_json(&settings.allowed_origins));
@@ -287,15 +380,19 @@ impl<'a> Accounts<'a> {
         active.js_constant = Set(settings.js_constant.clone());
         active.refresh_interval = Set(settings.refresh_interval.as_str().to_owned());
         active.updated_at = Set(Utc::now());
-        active.update(&self.store.db).await?.try_into()
+        ScopedAccount::found(active.update(&self.store.db).await?)
     }
 
     /// Gives the account a new public id: its old token URLs stop working at once.
-    pub async fn rotate_public_id(&self, tenant_id: i64, id: i64) -> Result<Account, StoreError> {
+    pub async fn rotate_public_id(
+        &self,
+        tenant_id: i64,
+        id: i64,
+    ) -> Result<ScopedAccount, StoreError> {
         let mut active: account::ActiveModel = self.row(tenant_id, id).await?.into();
         active.public_id = Set(random_id());
         active.updated_at = Set(Utc::now());
-        active.update(&self.store.db).await?.try_into()
+        ScopedAccount::found(active.update(&self.store.db).await?)
     }
 
     /// Records where the account stands after a refresh attempt or a tenant's action.
@@ -332,7 +429,7 @@ impl<'a> Accounts<'a> {
         id: i64,
         paused: bool,
         resume_refresh_at: Option<DateTime<Utc>>,
-    ) -> Result<Account, StoreError> {
+    ) -> Result<ScopedAccount, StoreError> {
         let (from, to, next_refresh_at) = if paused {
             (AccountStatus::Active, AccountStatus::Paused, None)
         } else {
@@ -363,7 +460,7 @@ impl<'a> Accounts<'a> {
         tenant_id: i64,
         id: i64,
         at: DateTime<Utc>,
-    ) -> Result<Account, StoreError> {
+    ) -> Result<ScopedAccount, StoreError> {
         self.update_while(
             tenant_id,
             id,
@@ -386,7 +483,7 @@ impl<'a> Accounts<'a> {
         id: i64,
         expected: AccountStatus,
         changes: account::ActiveModel,
-    ) -> Result<Account, StoreError> {
+    ) -> Result<ScopedAccount, StoreError> {
         account::Entity::update_many()
             .set(changes)
             .filter(account::Column::Id.eq(id))
@@ -394,7 +491,7 @@ impl<'a> Accounts<'a> {
             .filter(account::Column::Status.eq(expected.as_str()))
             .exec(&self.store.db)
             .await?;
-        self.row(tenant_id, id).await?.try_into()
+        ScopedAccount::found(self.row(tenant_id, id).await?)
     }
 
     /// Marks every account of this provider user, in every tenant, as needing a reconnect and
@@ -450,7 +547,8 @@ impl<'a> Accounts<'a> {
         Ok(())
     }
 
-    /// Active accounts whose refresh is due at `now`, soonest first.
+    /// Active accounts of every tenant whose refresh is due at `now`, soonest first: plain
+    /// records, proving no tenant.
     pub async fn due(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<Account>, StoreError> {
         account::Entity::find()
             .filter(account::Column::Status.eq(AccountStatus::Active.as_str()))

@@ -16,7 +16,7 @@ use sea_orm::{
 
 use crate::entity::account_request_count;
 use crate::error::StoreError;
-use crate::{Backend, Store};
+use crate::{Backend, Store, TenantAccount};
 
 /// The PostgreSQL channel the triggers notify.
 const CHANNEL: &str = "freshtoken_delivery";
@@ -230,11 +230,11 @@ impl<'a> RequestCounts<'a> {
     /// The account's counts from `since` on, oldest first; days without requests are absent.
     pub async fn since(
         &self,
-        account_id: i64,
+        account: &TenantAccount,
         since: NaiveDate,
     ) -> Result<Vec<DailyCount>, StoreError> {
         account_request_count::Entity::find()
-            .filter(account_request_count::Column::AccountId.eq(account_id))
+            .filter(account_request_count::Column::AccountId.eq(account.account_id()))
             .filter(account_request_count::Column::Day.gte(since.to_string()))
             .order_by_asc(account_request_count::Column::Day)
             .all(&self.store.db)
@@ -260,9 +260,10 @@ impl<'a> RequestCounts<'a> {
     /// Every account's count on `day`, by account id, for a list of accounts.
     pub async fn on_day(
         &self,
-        account_ids: &[i64],
+        accounts: &[TenantAccount],
         day: NaiveDate,
     ) -> Result<HashMap<i64, RequestCount>, StoreError> {
+        let account_ids: Vec<i64> = accounts.iter().map(TenantAccount::account_id).collect();
         let mut counts = HashMap::new();
         for batch in account_ids.chunks(ROWS_PER_STATEMENT) {
             let rows = account_request_count::Entity::find()

@@ -6,9 +6,9 @@ use freshtoken_core::AccountStatus;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 
-use crate::Store;
 use crate::entity::{account, account_media};
 use crate::error::StoreError;
+use crate::{Store, TenantAccount};
 
 /// An account's recent posts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl<'a> Media<'a> {
     /// at most now and then): only such accounts are synced.
     pub async fn mark_requested(
         &self,
-        account_id: i64,
+        account: &TenantAccount,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         account::Entity::update_many()
@@ -39,7 +39,7 @@ impl<'a> Media<'a> {
                 media_requested_at: Set(Some(at)),
                 ..Default::default()
             })
-            .filter(account::Column::Id.eq(account_id))
+            .filter(account::Column::Id.eq(account.account_id()))
             .exec(&self.store.db)
             .await?;
         Ok(())
@@ -110,8 +110,9 @@ impl<'a> Media<'a> {
         Ok(())
     }
 
-    pub async fn get(&self, account_id: i64) -> Result<Option<MediaSnapshot>, StoreError> {
-        Ok(account_media::Entity::find_by_id(account_id)
+    /// The account's posts as last synced, or `None` before the first sync.
+    pub async fn get(&self, account: &TenantAccount) -> Result<Option<MediaSnapshot>, StoreError> {
+        Ok(account_media::Entity::find_by_id(account.account_id())
             .one(&self.store.db)
             .await?
             .map(|row| MediaSnapshot {

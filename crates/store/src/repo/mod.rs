@@ -1,5 +1,7 @@
 //! One repository per aggregate. Each borrows the [`Store`](crate::Store) and returns plain
-//! records; queries on tenant data always take the tenant id, so a caller cannot forget it.
+//! records; queries on tenant data always take the tenant id, so a caller cannot forget it,
+//! and reads of one account's data take the [`TenantAccount`](crate::TenantAccount) proof that
+//! only a read through its tenant (or its public id) gives.
 
 pub mod accounts;
 pub mod api_keys;

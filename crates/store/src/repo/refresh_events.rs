@@ -5,9 +5,9 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use crate::Store;
 use crate::entity::refresh_event;
 use crate::error::StoreError;
+use crate::{Store, TenantAccount};
 
 /// One refresh attempt, as the account's history shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,11 +49,11 @@ impl<'a> RefreshEvents<'a> {
     /// The account's most recent attempts, newest first.
     pub async fn recent(
         &self,
-        account_id: i64,
+        account: &TenantAccount,
         limit: u64,
     ) -> Result<Vec<RefreshEvent>, StoreError> {
         refresh_event::Entity::find()
-            .filter(refresh_event::Column::AccountId.eq(account_id))
+            .filter(refresh_event::Column::AccountId.eq(account.account_id()))
             .order_by_desc(refresh_event::Column::At)
             .order_by_desc(refresh_event::Column::Id)
             .limit(limit)

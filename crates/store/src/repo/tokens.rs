@@ -9,6 +9,7 @@ use sea_orm::{
 };
 
 use crate::Store;
+use crate::TenantAccount;
 use crate::crypto::{KeyStore, Sealed};
 use crate::entity::token;
 use crate::error::StoreError;
@@ -122,13 +123,34 @@ impl<'a> Tokens<'a> {
 
     /// The lifetime of the account's token, or `None` when it has none (e.g. after a
     /// deauthorize).
-    pub async fn lifetime(&self, account_id: i64) -> Result<Option<TokenLifetime>, StoreError> {
-        Ok(self.lifetimes(&[account_id]).await?.remove(&account_id))
+    pub async fn lifetime(
+        &self,
+        account: &TenantAccount,
+    ) -> Result<Option<TokenLifetime>, StoreError> {
+        self.lifetime_unscoped(account.account_id()).await
     }
 
-    /// The lifetimes of these accounts' tokens, in one query; accounts without a token are
-    /// absent.
+    /// [`Tokens::lifetime`] of any tenant's account, by bare id: for operator tools, which act
+    /// on every tenant (`admin refresh`). Never for a handler of a tenant, which has the
+    /// account's proof from [`Accounts::get`](crate::Accounts::get).
+    pub async fn lifetime_unscoped(
+        &self,
+        account_id: i64,
+    ) -> Result<Option<TokenLifetime>, StoreError> {
+        Ok(self.lifetimes_of(&[account_id]).await?.remove(&account_id))
+    }
+
+    /// The lifetimes of these accounts' tokens, by account id, in one query; accounts without
+    /// a token are absent.
     pub async fn lifetimes(
+        &self,
+        accounts: &[TenantAccount],
+    ) -> Result<HashMap<i64, TokenLifetime>, StoreError> {
+        let ids: Vec<i64> = accounts.iter().map(TenantAccount::account_id).collect();
+        self.lifetimes_of(&ids).await
+    }
+
+    async fn lifetimes_of(
         &self,
         account_ids: &[i64],
     ) -> Result<HashMap<i64, TokenLifetime>, StoreError> {

@@ -21,7 +21,7 @@ use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 use freshtoken_core::AccountStatus;
 use freshtoken_core::origin::{OriginPattern, is_localhost_origin, parse_allowed_origins};
-use freshtoken_store::{Account, Change, ChangeFeed, Store, StoreError};
+use freshtoken_store::{Change, ChangeFeed, ScopedAccount, Store, StoreError, TenantAccount};
 use tokio::sync::watch;
 
 use crate::auth::sha256_hex;
@@ -70,6 +70,9 @@ impl OriginLock {
 pub struct Ready {
     pub account_id: i64,
     pub tenant_id: i64,
+    /// The store's proof that the account (found by its public id) is its tenant's: what
+    /// reading its media takes.
+    pub proof: TenantAccount,
     pub refusal: Option<Refusal>,
     pub lock: OriginLock,
     pub js_constant: Option<Box<str>>,
@@ -89,7 +92,7 @@ const BODY_HEAD: &str = "{\"token\":";
 impl Ready {
     pub fn build(
         public_id: &str,
-        account: &Account,
+        account: &ScopedAccount,
         tenant_disabled: bool,
         token: Option<(&str, Option<DateTime<Utc>>)>,
     ) -> Result<Ready, StoreError> {
@@ -119,6 +122,7 @@ impl Ready {
         Ok(Ready {
             account_id: account.id,
             tenant_id: account.tenant_id,
+            proof: *account.proof(),
             refusal,
             lock: OriginLock {
                 patterns,

@@ -549,14 +549,14 @@ async fn serve_media_json(
         state
             .store
             .media()
-            .mark_requested(account_id, Utc::now())
+            .mark_requested(&ready.proof, Utc::now())
             .await?;
     }
     let media = match state.delivery.cache.media(account_id) {
         Some(media) => media,
         None => {
             let began = Instant::now();
-            let media = Arc::new(ready_media(state.store.media().get(account_id).await?));
+            let media = Arc::new(ready_media(state.store.media().get(&ready.proof).await?));
             state.delivery.cache.put_media(account_id, &media, began);
             media
         }
