@@ -1,6 +1,7 @@
-//! A year lived by the real binary, black-box: `freshtoken serve` takes its notion of "now"
-//! from the fake Instagram's clock (`FRESHTOKEN_CLOCK_URL`), which the test moves a day at a
-//! time while the fake fails in every way it can and the service is killed midway.
+//! Time lived by the real binary, black-box: `freshtoken serve` takes its notion of "now" from
+//! the fake Instagram's clock (`FRESHTOKEN_CLOCK_URL`), which the tests move: a year a day at a
+//! time while the fake fails in every way it can and the service is killed midway, and the
+//! first minutes of a pasted token whose first refreshes fail.
 
 use std::time::{Duration, Instant};
 
@@ -208,4 +209,89 @@ async fn a_simulated_year_of_faults_and_a_crash_keeps_every_token_alive_and_repo
             me.text().await.unwrap()
         );
     }
+}
+
+/// The defect this engine once had: a pasted token's first refresh that failed transiently
+/// waited 24 hours, past the token's death. Now it follows the 1, 2, 4 ... minute backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_token_with_hours_left_survives_two_failed_first_refreshes_within_3_minutes() {
+    let fake = FakeInstagram::start(FakeConfig::default()).await.unwrap();
+    let database = freshtoken_store::testing::TestDatabase::new().await;
+    let key = freshtoken_store::SecretKey::generate().to_base64();
+    let data_dir = tempfile::tempdir().unwrap();
+    let service = Process::serve(serve(data_dir.path(), &fake, &database.url, &key)).await;
+    let mut owner = Browser::new(&service.base_url);
+    let me = owner.sign_up("owner@bakery.example").await;
+    let accounts = format!("/api/v1/tenants/{}/accounts", me["tenants"][0]["id"]);
+
+    fake.inject_fault(
+        FaultMatch {
+            path: Some("/refresh_access_token".to_owned()),
+            ..Default::default()
+        },
+        2,
+        FaultKind::ServerError,
+    );
+    // 12 hours left, which nobody here knows: a pasted token's expiry is unknown.
+    let minted = fake.mint_token(
+        "corner_bakery",
+        Duration::from_secs(59 * 24 * 3600 + 12 * 3600),
+    );
+    let pasted = owner
+        .post(
+            &accounts,
+            json!({"token": minted.access_token, "allowed_origins": [SITE]}),
+        )
+        .await;
+    assert_eq!(pasted.status, 201, "{:?}", pasted.body);
+    let account = format!("{accounts}/{}", pasted.body["id"]);
+    let pasted_at = fake.now();
+
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let refreshed = loop {
+        let events = owner.get(&format!("{account}/events")).await;
+        let events = events.body.as_array().unwrap().clone();
+        if events.iter().any(|event| event["outcome"] == "refreshed") {
+            break events;
+        }
+        let view = owner.get(&account).await.body;
+        if let Some(next) = view["next_refresh_at"].as_str() {
+            // Move the fake's clock (and so the service's) to the planned retry.
+            let next: chrono::DateTime<chrono::Utc> = next.parse().unwrap();
+            let wait = (next - fake.now()).num_seconds();
+            if wait > 0 {
+                assert!(wait <= 240, "a retry planned {wait} s ahead: {view}");
+                client
+                    .post(format!("{}/__fake/clock", fake.base_url()))
+                    .json(&json!({"advance_secs": wait + 1}))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        assert!(Instant::now() < deadline, "never refreshed: {events:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let outcomes: Vec<_> = refreshed
+        .iter()
+        .map(|event| event["outcome"].clone())
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![json!("refreshed"), json!("transient"), json!("transient")],
+        "newest first"
+    );
+    let at: chrono::DateTime<chrono::Utc> = refreshed[0]["at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        at - pasted_at <= chrono::Duration::minutes(3),
+        "refreshed {} s after pasting",
+        (at - pasted_at).num_seconds()
+    );
+    let view = owner.get(&account).await.body;
+    assert_eq!(view["status"], "active");
+    assert!(view["last_error"].is_null(), "{view}");
+    let expires: chrono::DateTime<chrono::Utc> =
+        view["token_expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(expires - fake.now() > chrono::Duration::days(59));
 }
