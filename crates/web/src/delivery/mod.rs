@@ -173,11 +173,11 @@ fn browser_caller(headers: &HeaderMap) -> Caller {
 fn check_origin(ready: &Ready, caller: &Caller) -> Result<(), ApiError> {
     let lock = &ready.lock;
     match caller {
+        _ if lock.public => Ok(()),
         Caller::Key { tenant_id } if *tenant_id == ready.tenant_id => Ok(()),
         Caller::Key { .. } => Err(ApiError::Forbidden(
             "this API key belongs to another workspace than this token".to_owned(),
         )),
-        _ if lock.public => Ok(()),
         Caller::Browser { origin, .. } if lock.allows(origin) => Ok(()),
         _ if lock.patterns.is_empty() && !lock.allow_localhost => Err(ApiError::Forbidden(
             "this token is not served to any site yet: add your site to the account's allowed origins in the dashboard".to_owned(),
