@@ -52,18 +52,21 @@ FAKE_URL="http://127.0.0.1:$FAKE_PORT"
 APP_ID="$(sed -n 's/.*(app id \([^,]*\), app secret \([^;]*\);.*/\1/p' "$WORK/fake.log")"
 APP_SECRET="$(sed -n 's/.*(app id \([^,]*\), app secret \([^;]*\);.*/\2/p' "$WORK/fake.log")"
 
+# PostgreSQL wants the key given (every process must share it); SQLite makes one in $WORK.
+SECRET_KEY=""
+[ -n "$DATABASE_URL" ] && SECRET_KEY="$("$BIN" admin generate-key | tail -n 1)"
 FRESHTOKEN_DATA_DIR="$WORK" FRESHTOKEN_BIND="127.0.0.1:$PORT" FRESHTOKEN_PUBLIC_URL="$BASE" \
-  FRESHTOKEN_DATABASE_URL="$DATABASE_URL" FRESHTOKEN_LOG=warn \
+  FRESHTOKEN_DATABASE_URL="$DATABASE_URL" FRESHTOKEN_SECRET_KEY="$SECRET_KEY" FRESHTOKEN_LOG=warn \
   FRESHTOKEN_INSTAGRAM_OAUTH_URL="$FAKE_URL" FRESHTOKEN_INSTAGRAM_API_URL="$FAKE_URL" \
   FRESHTOKEN_INSTAGRAM_GRAPH_URL="$FAKE_URL" FRESHTOKEN_FACEBOOK_GRAPH_URL="$FAKE_URL" \
   FRESHTOKEN_INSTAGRAM_CLIENT_ID="$APP_ID" FRESHTOKEN_INSTAGRAM_CLIENT_SECRET="$APP_SECRET" \
   "$BIN" serve >"$WORK/service.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
   curl -fsS "$BASE/readyz" >/dev/null 2>&1 && break
   sleep 0.2
 done
-curl -fsS "$BASE/readyz" >/dev/null
+curl -fsS "$BASE/readyz" >/dev/null || { echo "the service did not come up:"; cat "$WORK/service.log"; exit 1; }
 
 # An owner (the first user, so also the operator) and an API key of their workspace.
 curl -fsS -c "$WORK/cookies" -H "Origin: $BASE" -H 'Content-Type: application/json' \
