@@ -187,8 +187,9 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
     }
 }
 
-/// Creates `accounts` accounts with realistic tokens (about 180 characters) that anyone may
-/// load; returns their public ids.
+/// Creates `accounts` accounts with realistic tokens (about 180 characters), locked to the
+/// origin the benchmark sends (as a real site's account is: the lock is closed by default);
+/// returns their public ids.
 async fn seed(database_url: &str, key: &str, accounts: usize) -> Vec<String> {
     let keyring = Keyring::new(SecretKey::from_base64(key, "key").unwrap(), []);
     let store = Store::connect(
@@ -219,6 +220,13 @@ async fn seed(database_url: &str, key: &str, accounts: usize) -> Vec<String> {
     .await
     .expect("seed");
     let connection = store.connection();
+    connection
+        .execute_raw(Statement::from_string(
+            connection.get_database_backend(),
+            format!("UPDATE accounts SET allowed_origins = '[\"{ORIGIN}\"]'"),
+        ))
+        .await
+        .expect("lock the accounts to the benchmark's origin");
     connection
         .query_all_raw(Statement::from_string(
             connection.get_database_backend(),
