@@ -68,8 +68,6 @@ impl OriginLock {
 /// account: the public id, the ETag and the `token.json` body share one allocation.
 #[derive(Debug)]
 pub struct Ready {
-    pub account_id: i64,
-    pub tenant_id: i64,
     /// The store's proof that the account (found by its public id) is its tenant's: what
     /// reading its media takes.
     pub proof: TenantAccount,
@@ -90,6 +88,14 @@ const TAG_LEN: usize = 24;
 const BODY_HEAD: &str = "{\"token\":";
 
 impl Ready {
+    pub fn account_id(&self) -> i64 {
+        self.proof.account_id()
+    }
+
+    pub fn tenant_id(&self) -> i64 {
+        self.proof.tenant_id()
+    }
+
     pub fn build(
         public_id: &str,
         account: &ScopedAccount,
@@ -120,8 +126,6 @@ impl Ready {
             || StoreError::Corrupt(format!("account {} is too long to serve", account.id));
         let tag = &sha256_hex(&body)[..TAG_LEN];
         Ok(Ready {
-            account_id: account.id,
-            tenant_id: account.tenant_id,
             proof: *account.proof(),
             refusal,
             lock: OriginLock {
@@ -262,11 +266,11 @@ impl DeliveryCache {
             return;
         }
         let mut entries = self.write();
-        if !entries.may_keep(ready.account_id, began) {
+        if !entries.may_keep(ready.account_id(), began) {
             return;
         }
         // A rotated public id leaves its old entry behind: drop it.
-        if let Some(old) = entries.by_account.insert(ready.account_id, ready.clone()) {
+        if let Some(old) = entries.by_account.insert(ready.account_id(), ready.clone()) {
             entries.by_public_id.remove(old.public_id());
         }
         entries.by_public_id.replace(ByPublicId(ready.clone()));

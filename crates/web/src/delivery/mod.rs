@@ -174,7 +174,7 @@ fn check_origin(ready: &Ready, caller: &Caller) -> Result<(), ApiError> {
     let lock = &ready.lock;
     match caller {
         _ if lock.public => Ok(()),
-        Caller::Key { tenant_id } if *tenant_id == ready.tenant_id => Ok(()),
+        Caller::Key { tenant_id } if *tenant_id == ready.tenant_id() => Ok(()),
         Caller::Key { .. } => Err(ApiError::Forbidden(
             "this API key belongs to another workspace than this token".to_owned(),
         )),
@@ -239,7 +239,7 @@ async fn admit(
     let ready = ready(state, public_id).await?.ok_or(ApiError::NotFound)?;
     let admitted = delivery
         .per_account
-        .check(ready.account_id)
+        .check(ready.account_id())
         .map_err(|retry_after| ApiError::TooManyRequests { retry_after })
         .and_then(|()| check_state(&ready))
         .and_then(|()| check_origin(&ready, &caller));
@@ -251,9 +251,9 @@ async fn admit(
 
 fn count_refusal(state: &AppState, ready: &Ready, caller: &Caller) {
     if *caller == Caller::Headerless {
-        state.delivery.counts.refused_no_origin(ready.account_id);
+        state.delivery.counts.refused_no_origin(ready.account_id());
     } else {
-        state.delivery.counts.refused(ready.account_id);
+        state.delivery.counts.refused(ready.account_id());
     }
 }
 
@@ -413,7 +413,7 @@ async fn serve_token_json(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let (ready, caller) = admit_token(state, public_id, peer, headers).await?;
-    state.delivery.counts.served(ready.account_id);
+    state.delivery.counts.served(ready.account_id());
     let etag = format!("\"{}\"", ready.tag());
     let kind = "application/json";
     let body = ready.token_json();
@@ -446,7 +446,7 @@ async fn serve_instatokend(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let (ready, caller) = admit_token(state, public_id, peer, headers).await?;
-    state.delivery.counts.served(ready.account_id);
+    state.delivery.counts.served(ready.account_id());
     let etag = format!("\"{}-i\"", ready.tag());
     let body = format!("{{\"token\":{}}}", ready.literal());
     let kind = "application/json";
@@ -505,7 +505,7 @@ async fn serve_token_js(
     // A saved name was checked when it was saved; a bad one in the database is our fault.
     check_constant_name(name)
         .map_err(|err| ApiError::invalid(format!("the account's constant name: {err}")))?;
-    state.delivery.counts.served(ready.account_id);
+    state.delivery.counts.served(ready.account_id());
     // A JSON string literal is a JavaScript string literal too, with every quote, backslash and
     // line break escaped; `</` is escaped as well so the text is safe inside an inline script.
     let literal = ready.literal().replace("</", "<\\/");
@@ -544,7 +544,7 @@ async fn serve_media_json(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let (ready, caller) = admit(state, public_id, peer, headers).await?;
-    let account_id = ready.account_id;
+    let account_id = ready.account_id();
     if state.delivery.media_wanted_now(account_id) {
         state
             .store
