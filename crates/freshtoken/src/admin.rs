@@ -71,11 +71,25 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
     }
 }
 
-/// `admin refresh ACCOUNT_ID`: enqueue a refresh now, for a worker to run.
+/// `admin export --output FILE`: the whole instance as one JSON file, created 0600 and never
+/// over an existing one; `--output -` writes it to standard output (for a container's volume:
+/// the shell on the host then creates the file), and the summary goes to standard error.
 async fn export(config: &Config, output: &Path) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     crate::server::migrate(&store).await?;
     let export = store.transfer().export().await?;
+    let summary = export.summary();
+    let summary = format!(
+        "exported {} users, {} workspaces, {} accounts and {} tokens (encrypted)",
+        summary.users, summary.tenants, summary.accounts, summary.tokens
+    );
+    if output == Path::new("-") {
+        let mut writer = std::io::BufWriter::new(std::io::stdout().lock());
+        serde_json::to_writer(&mut writer, &export)?;
+        std::io::Write::flush(&mut writer).context("cannot write to standard output")?;
+        eprintln!("{summary} to standard output");
+        return Ok(());
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -89,24 +103,26 @@ async fn export(config: &Config, output: &Path) -> anyhow::Result<()> {
     let mut writer = std::io::BufWriter::new(file);
     serde_json::to_writer(&mut writer, &export)?;
     std::io::Write::flush(&mut writer)?;
-    let summary = export.summary();
-    println!(
-        "exported {} users, {} workspaces, {} accounts and {} tokens (encrypted) to {}",
-        summary.users,
-        summary.tenants,
-        summary.accounts,
-        summary.tokens,
-        output.display()
-    );
+    println!("{summary} to {}", output.display());
     Ok(())
 }
 
+/// `admin import FILE`, or `-` for standard input (so a container needs no copy of the file).
 async fn import(config: &Config, file: &Path) -> anyhow::Result<()> {
-    let reader = std::io::BufReader::new(
-        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
-    );
-    let export: freshtoken_store::Export = serde_json::from_reader(reader)
-        .with_context(|| format!("{} is not an `admin export` file", file.display()))?;
+    let from_stdin = file == Path::new("-");
+    let source = if from_stdin {
+        "standard input".to_owned()
+    } else {
+        file.display().to_string()
+    };
+    let export: freshtoken_store::Export = if from_stdin {
+        serde_json::from_reader(std::io::BufReader::new(std::io::stdin().lock()))
+    } else {
+        serde_json::from_reader(std::io::BufReader::new(
+            std::fs::File::open(file).with_context(|| format!("cannot read {source}"))?,
+        ))
+    }
+    .with_context(|| format!("{source} is not an `admin export` file"))?;
     let store = open_store(config).await?;
     crate::server::migrate(&store).await?;
     let summary = store.transfer().import(export).await.map_err(|err| match err {
@@ -122,6 +138,7 @@ async fn import(config: &Config, file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `admin refresh ACCOUNT_ID`: enqueue a refresh now, for a worker to run.
 async fn refresh(config: &Config, account_id: i64) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     crate::server::migrate(&store).await?;

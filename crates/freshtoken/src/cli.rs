@@ -116,14 +116,15 @@ pub enum AdminCommand {
     /// move the instance to another database with `admin import` (e.g. SQLite to PostgreSQL).
     /// The file holds password hashes: keep it as safe as the database.
     Export {
-        /// Where to write (created with permissions 0600).
+        /// Where to write (created with permissions 0600, never over an existing file), or `-`
+        /// for standard output.
         #[arg(long, short)]
         output: PathBuf,
     },
     /// Read an `admin export` file into this database, which must have no users yet. Needs the
     /// secret key the tokens were sealed with (FRESHTOKEN_SECRET_KEY, or the previous keys).
     Import {
-        /// The file `admin export` wrote.
+        /// The file `admin export` wrote, or `-` for standard input.
         file: PathBuf,
     },
 }
@@ -198,6 +199,16 @@ pub struct Settings {
         global = true
     )]
     pub database_url: Option<String>,
+
+    /// The PostgreSQL password, kept out of the database URL: it may hold any character
+    /// (`/`, `+`, `=`, `@` of a generated secret) and replaces a password the URL has.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_DATABASE_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_password: Option<String>,
 
     /// The key that encrypts tokens at rest: 32 bytes, base64. Required with PostgreSQL;
     /// with SQLite and no key, one is generated into the data directory.

@@ -198,6 +198,10 @@ impl Config {
                 settings.data_dir.join("freshtoken.db").display()
             ),
         };
+        let database_url = match settings.database_password.as_deref() {
+            Some(password) if !password.is_empty() => with_password(&database_url, password)?,
+            _ => database_url,
+        };
         let is_sqlite = database_url.starts_with("sqlite:");
 
         let keys = match settings
@@ -413,10 +417,17 @@ impl Config {
         self.database_url.starts_with("sqlite:")
     }
 
-    /// The public URL: as configured, or http:// and the address actually bound.
+    /// The public URL: as configured, or http:// and the address actually bound; bound to every
+    /// address (0.0.0.0, as in a container), `localhost` and the port, which is where a browser
+    /// on the same machine (or a published container port) reaches it.
     pub fn public_url_for(&self, bound: SocketAddr) -> Url {
         self.public_url.clone().unwrap_or_else(|| {
-            Url::parse(&format!("http://{bound}/")).expect("a socket address makes a valid URL")
+            let url = if bound.ip().is_unspecified() {
+                format!("http://localhost:{}/", bound.port())
+            } else {
+                format!("http://{bound}/")
+            };
+            Url::parse(&url).expect("a socket address makes a valid URL")
         })
     }
 }
@@ -450,6 +461,39 @@ fn host_url(text: &str, var: &'static str, flag: &'static str) -> Result<Url, Co
         ));
     }
     Ok(url)
+}
+
+/// The PostgreSQL URL with `password` in it, percent-encoded, so that a password of any
+/// characters reaches the server as it was written (a compose file can only paste it raw).
+fn with_password(url: &str, password: &str) -> Result<String, ConfigError> {
+    let problem = |what: &str| {
+        invalid(
+            "FRESHTOKEN_DATABASE_PASSWORD",
+            "database-password",
+            what.to_owned(),
+        )
+    };
+    if url.starts_with("sqlite:") {
+        return Err(problem(
+            "is for PostgreSQL; a SQLite database has no password",
+        ));
+    }
+    let mut parsed = Url::parse(url).map_err(|_| {
+        invalid(
+            "FRESHTOKEN_DATABASE_URL or DATABASE_URL",
+            "database-url",
+            "expected postgres://user@host:port/database",
+        )
+    })?;
+    if parsed.username().is_empty() {
+        return Err(problem(
+            "needs a user name in the database URL (postgres://user@host/db)",
+        ));
+    }
+    parsed
+        .set_password(Some(password))
+        .map_err(|()| problem("cannot be set on this database URL"))?;
+    Ok(parsed.into())
 }
 
 fn parse_public_url(text: &str) -> Result<Url, ConfigError> {
@@ -495,6 +539,60 @@ mod tests {
         assert_eq!(
             config.public_url_for(config.bind).as_str(),
             "http://127.0.0.1:8080/"
+        );
+    }
+
+    #[test]
+    fn bound_to_every_address_the_public_url_defaults_to_localhost() {
+        for bind in ["0.0.0.0:8080", "[::]:8080"] {
+            let config = config(&["--bind", bind]).unwrap();
+            assert_eq!(
+                config.public_url_for(config.bind).as_str(),
+                "http://localhost:8080/"
+            );
+        }
+    }
+
+    #[test]
+    fn a_database_password_of_any_characters_is_encoded_into_the_url() {
+        let password = "a/b+c=d@e:f%g h";
+        let key = SecretKey::generate().to_base64();
+        let encoded = config(&[
+            "--secret-key",
+            &key,
+            "--database-url",
+            "postgres://freshtoken@postgres:5432/freshtoken",
+            "--database-password",
+            password,
+        ])
+        .unwrap();
+        let url = Url::parse(&encoded.database_url).unwrap();
+        assert_eq!(url.host_str(), Some("postgres"));
+        assert_eq!(url.username(), "freshtoken");
+        assert_eq!(url.path(), "/freshtoken");
+        let decoded = percent_encoding::percent_decode_str(url.password().unwrap())
+            .decode_utf8()
+            .unwrap();
+        assert_eq!(decoded, password);
+        // It replaces a password in the URL; SQLite has none to set.
+        let replaced = config(&[
+            "--secret-key",
+            &key,
+            "--database-url",
+            "postgres://freshtoken:old@postgres/freshtoken",
+            "--database-password",
+            "new",
+        ])
+        .unwrap();
+        assert_eq!(
+            replaced.database_url,
+            "postgres://freshtoken:new@postgres/freshtoken"
+        );
+        let err = config_err(&["--database-password", "secret"]);
+        assert!(err.starts_with("FRESHTOKEN_DATABASE_PASSWORD"), "{err}");
+        assert!(
+            !err.contains("secret"),
+            "a password must never be echoed: {err}"
         );
     }
 

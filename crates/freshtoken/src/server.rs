@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use fake_instagram::{DEMO_APP_ID, DEMO_APP_SECRET, FakeConfig, FakeInstagram};
 use freshtoken_instagram::{ClientConfig, InstagramClient};
-use freshtoken_store::{ConnectSettings, KeyStore, Store};
+use freshtoken_store::{ConnectSettings, KeyStore, Store, StoreError};
 use freshtoken_web::dashboard::Dashboard;
 use freshtoken_web::metrics::MetricsAccess;
 use freshtoken_web::throttle::ThrottleLimits;
@@ -35,14 +35,31 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         KeySource::Given(keyring) => KeyStore::fixed(keyring.clone()),
         KeySource::File(file) => KeyStore::from_file(file.clone())?,
     };
-    let store = Store::connect(
-        &config.database_url,
-        Arc::new(keys),
-        &ConnectSettings::default(),
-    )
-    .await?;
-    Ok(store)
+    let keys = Arc::new(keys);
+    // A process started beside its database (compose, a reboot) waits for it a while rather
+    // than exiting and leaning on a restart policy; a refused password fails at once.
+    let deadline = std::time::Instant::now() + DATABASE_WAIT;
+    loop {
+        match Store::connect(
+            &config.database_url,
+            keys.clone(),
+            &ConnectSettings::default(),
+        )
+        .await
+        {
+            Err(StoreError::Unreachable(reason))
+                if !config.is_sqlite() && std::time::Instant::now() < deadline =>
+            {
+                tracing::warn!(%reason, "waiting for the database");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            result => return Ok(result?),
+        }
+    }
 }
+
+/// How long a starting process waits for an unreachable database.
+const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The Instagram client the configuration asks for, with the redirect URI under
 /// `public_url`.

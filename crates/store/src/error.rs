@@ -35,6 +35,10 @@ pub enum StoreError {
     Database(#[source] DbErr),
     #[error("cannot connect to the database: {0}")]
     Connect(String),
+    /// The database did not answer, or answered that it is still starting: worth trying again
+    /// in a moment (a container started beside its database), unlike a refused password.
+    #[error("cannot reach the database: {0}")]
+    Unreachable(String),
 }
 
 impl From<DbErr> for StoreError {

@@ -136,10 +136,15 @@ impl Store {
             options.max_connections(settings.max_connections.unwrap_or(10));
         }
         let db = Database::connect(options).await.map_err(|err| {
-            StoreError::Connect(format!(
+            let message = format!(
                 "{} (is the database running and reachable?)",
                 redact_url_in(&err.to_string(), database_url)
-            ))
+            );
+            if is_unreachable(&err) {
+                StoreError::Unreachable(message)
+            } else {
+                StoreError::Connect(message)
+            }
         })?;
         Ok(Store { db, keys })
     }
@@ -276,5 +281,25 @@ fn redact_url_in(message: &str, url: &str) -> String {
         message.to_owned()
     } else {
         message.replace(url, "<database url>")
+    }
+}
+
+/// Whether a failed connection may succeed soon: nothing listening or no answer yet, or
+/// PostgreSQL saying it is starting up or shutting down (as it does while a new container
+/// initialises), as opposed to a wrong password or a missing database.
+fn is_unreachable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::DbErr;
+    use sea_orm::sqlx::Error;
+    let (DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err))
+    | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(err))
+    | DbErr::Query(sea_orm::RuntimeErr::SqlxError(err))) = err
+    else {
+        return false;
+    };
+    match err.as_ref() {
+        Error::Io(_) | Error::PoolTimedOut | Error::Tls(_) => true,
+        // 57P03 cannot_connect_now, 57P01 admin_shutdown.
+        Error::Database(database) => matches!(database.code().as_deref(), Some("57P03" | "57P01")),
+        _ => false,
     }
 }
