@@ -55,6 +55,17 @@ async fn an_sqlite_instance_moves_to_another_database_with_its_people_and_tokens
         !text.contains(&hook_secret),
         "webhook secrets travel encrypted"
     );
+    // `--output -`: the same export on standard output (for a container's volume), the summary
+    // on standard error.
+    let streamed = run(freshtoken(old_dir.path()).args(["admin", "export", "--output", "-"]));
+    assert!(streamed.status.success(), "{streamed:?}");
+    let mut streamed_export: serde_json::Value = serde_json::from_slice(&streamed.stdout).unwrap();
+    let mut file_export: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for export in [&mut streamed_export, &mut file_export] {
+        export["exported_at"].take();
+    }
+    assert_eq!(streamed_export, file_export);
+    assert!(String::from_utf8_lossy(&streamed.stderr).contains("to standard output"));
 
     // The new instance: another database, the old instance's key (from its key file).
     let database = freshtoken_store::testing::TestDatabase::new().await;
@@ -83,7 +94,12 @@ async fn an_sqlite_instance_moves_to_another_database_with_its_people_and_tokens
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("FRESHTOKEN_SECRET_KEY"), "{stderr}");
 
-    let imported = run(target(&key).args(["admin", "import"]).arg(&export));
+    // `import -` reads standard input (a container then needs no copy of the file).
+    let imported = target(&key)
+        .args(["admin", "import", "-"])
+        .stdin(std::fs::File::open(&export).unwrap())
+        .output()
+        .unwrap();
     assert!(imported.status.success(), "{imported:?}");
     let stdout = String::from_utf8_lossy(&imported.stdout);
     assert!(
