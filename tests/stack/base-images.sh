@@ -14,7 +14,12 @@ CACHE="${FRESHTOKEN_STACK_CACHE:-/var/tmp/freshtoken-stack}"
 SUITE=bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
-have() { "$ENGINE" image exists "$1" 2>/dev/null || "$ENGINE" image inspect "$1" >/dev/null 2>&1; }
+# Stand-ins carry a label with a digest of this script and stand-ins/: an image built from older
+# definitions is built again.
+STAMP="$( (cat base-images.sh stand-ins/*/*; rustc --version) | sha256sum | cut -c1-16)"
+have() {
+  [ "$("$ENGINE" image inspect --format '{{index .Config.Labels "freshtoken.stand-in"}}' "$1" 2>/dev/null)" = "$STAMP" ]
+}
 note() { printf '  stand-in %s\n' "$*"; }
 
 # debian:bookworm-slim: a minbase debootstrap, imported as a single layer.
@@ -26,7 +31,29 @@ if ! have "debian:$SUITE-slim"; then
   mkdir -p "$rootfs"
   debootstrap --variant=minbase "$SUITE" "$rootfs" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
     { tail -n 20 "$CACHE/debootstrap.log" >&2; exit 1; }
-  # As in the official image: Debian's security archive, and no package lists or caches kept.
+  # As in the official slim image: Debian's security archive; apt keeps no package caches or
+  # lists in a layer and fetches no translations; dpkg leaves out documentation (but copyright
+  # files), manuals and translations, and those of the packages already there go.
+  cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'APT'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+Acquire::Languages "none";
+APT
+  cat >"$rootfs/etc/dpkg/dpkg.cfg.d/docker" <<'DPKG'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/locale/*
+DPKG
+  find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+  rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/* \
+    "$rootfs"/usr/share/groff/* "$rootfs"/usr/share/lintian/*
   cat >"$rootfs/etc/apt/sources.list" <<SOURCES
 deb $MIRROR $SUITE main
 deb $MIRROR $SUITE-updates main
@@ -40,7 +67,9 @@ SOURCES
     cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
   fi
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb
-  tar -C "$rootfs" -c . | "$ENGINE" import --change 'CMD ["bash"]' - "debian:$SUITE-slim" >/dev/null
+  tar -C "$rootfs" -c . |
+    "$ENGINE" import --change 'CMD ["bash"]' --change "LABEL freshtoken.stand-in=$STAMP" \
+      - "debian:$SUITE-slim" >/dev/null 2>&1
   rm -rf "$rootfs"
 fi
 
@@ -50,7 +79,7 @@ RUST_TAG="rust:1.95-slim-$SUITE"
 if ! have "$RUST_TAG"; then
   toolchain="$(rustc --print sysroot)"
   note "$RUST_TAG (toolchain $(basename "$toolchain"))"
-  "$ENGINE" build --quiet --tag "$RUST_TAG" \
+  "$ENGINE" build --quiet --label "freshtoken.stand-in=$STAMP" --tag "$RUST_TAG" \
     --volume "$toolchain:/host/toolchain:ro" \
     --volume "$(command -v rustup):/host/rustup:ro" \
     --build-arg "TOOLCHAIN=$(basename "$toolchain")" \
@@ -62,7 +91,7 @@ fi
 # socket-only server it runs while a new volume is initialised.
 if ! have "postgres:16-$SUITE"; then
   note "postgres:16-$SUITE (Debian's postgresql-15)"
-  "$ENGINE" build --quiet --tag "postgres:16-$SUITE" stand-ins/postgres >/dev/null
+  "$ENGINE" build --quiet --label "freshtoken.stand-in=$STAMP" --tag "postgres:16-$SUITE" stand-ins/postgres >/dev/null
 fi
 
 # nginx:stable: Debian's nginx behind an entrypoint with the official one's templates
@@ -70,5 +99,5 @@ fi
 # (NGINX_ENTRYPOINT_LOCAL_RESOLVERS).
 if ! have "nginx:stable"; then
   note "nginx:stable (Debian's nginx)"
-  "$ENGINE" build --quiet --tag "nginx:stable" stand-ins/nginx >/dev/null
+  "$ENGINE" build --quiet --label "freshtoken.stand-in=$STAMP" --tag "nginx:stable" stand-ins/nginx >/dev/null
 fi

@@ -63,6 +63,30 @@ impl std::fmt::Debug for InstagramSettings {
     }
 }
 
+/// The database URL, whose password (given in it or by `FRESHTOKEN_DATABASE_PASSWORD`) never
+/// shows in `Debug` output.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("redacted"));
+                f.write_str(url.as_str())
+            }
+            Ok(url) => f.write_str(url.as_str()),
+            Err(_) => f.write_str("(unparsable URL)"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
@@ -74,7 +98,7 @@ pub struct Config {
     pub metrics_token: Option<MetricsToken>,
     /// `None`: derived from the address actually bound (see [`Config::public_url_for`]).
     pub public_url: Option<Url>,
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub keys: KeySource,
     pub signup_mode: SignupMode,
     pub session_idle: Duration,
@@ -406,7 +430,7 @@ impl Config {
             metrics_bind,
             metrics_token,
             public_url,
-            database_url,
+            database_url: DatabaseUrl(database_url),
             keys,
             log_format: settings.log_format,
             log_filter: settings.log.clone(),
@@ -414,7 +438,7 @@ impl Config {
     }
 
     pub fn is_sqlite(&self) -> bool {
-        self.database_url.starts_with("sqlite:")
+        self.database_url.as_str().starts_with("sqlite:")
     }
 
     /// The public URL: as configured, or http:// and the address actually bound; bound to every
@@ -531,7 +555,7 @@ mod tests {
     fn nothing_set_means_sqlite_in_the_data_dir_with_a_generated_key_file() {
         let config = config(&["--data-dir", "/tmp/ft"]).unwrap();
         assert_eq!(
-            config.database_url,
+            config.database_url.as_str(),
             "sqlite:///tmp/ft/freshtoken.db?mode=rwc"
         );
         assert!(matches!(config.keys, KeySource::File(_)));
@@ -566,7 +590,7 @@ mod tests {
             password,
         ])
         .unwrap();
-        let url = Url::parse(&encoded.database_url).unwrap();
+        let url = Url::parse(encoded.database_url.as_str()).unwrap();
         assert_eq!(url.host_str(), Some("postgres"));
         assert_eq!(url.username(), "freshtoken");
         assert_eq!(url.path(), "/freshtoken");
@@ -585,8 +609,13 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            replaced.database_url,
+            replaced.database_url.as_str(),
             "postgres://freshtoken:new@postgres/freshtoken"
+        );
+        let shown = format!("{encoded:?}");
+        assert!(
+            shown.contains("postgres://freshtoken:redacted@postgres:5432/freshtoken"),
+            "Debug output never shows the password: {shown}"
         );
         let err = config_err(&["--database-password", "secret"]);
         assert!(err.starts_with("FRESHTOKEN_DATABASE_PASSWORD"), "{err}");

@@ -41,7 +41,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let deadline = std::time::Instant::now() + DATABASE_WAIT;
     loop {
         match Store::connect(
-            &config.database_url,
+            config.database_url.as_str(),
             keys.clone(),
             &ConnectSettings::default(),
         )
