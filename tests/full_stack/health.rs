@@ -232,3 +232,74 @@ async fn every_answer_carries_security_headers_and_hsts_only_over_https() {
         "max-age=63072000"
     );
 }
+
+/// A process started before its PostgreSQL answers (compose starts both at once; podman before
+/// 4.6 cannot wait for the database's health check) waits for it instead of exiting; a database
+/// that does not exist is no reason to wait.
+#[tokio::test]
+async fn a_process_waits_for_a_postgresql_that_answers_late_but_not_for_a_missing_database() {
+    let test = "a_process_waits_for_a_postgresql_that_answers_late";
+    if freshtoken_store::testing::postgres_url_or_skip(test).is_none() {
+        return;
+    }
+    let database = TestDatabase::new().await;
+    let real = url::Url::parse(&database.url).unwrap();
+    let server = format!(
+        "{}:{}",
+        real.host_str().unwrap(),
+        real.port().unwrap_or(5432)
+    );
+    let port = free_port();
+    let mut late = real.clone();
+    late.set_port(Some(port)).unwrap();
+    let key = SecretKey::generate().to_base64();
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = |url: &url::Url| {
+        let mut command = freshtoken(dir.path());
+        command
+            .arg("migrate")
+            .env("FRESHTOKEN_DATABASE_URL", url.as_str())
+            .env("FRESHTOKEN_SECRET_KEY", key.as_str())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let waiting = migrate(&late).spawn().unwrap();
+
+    // Refused connections for longer than the pool's own patience (its 10-second acquire
+    // timeout, which alone once ended a start with "pool timed out"), then the database
+    // answers on that port.
+    tokio::time::sleep(std::time::Duration::from_secs(13)).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect(server).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    let output = tokio::task::spawn_blocking(move || waiting.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("waiting for the database"), "{stderr}");
+    assert!(!stderr.contains(&database.url), "the URL is never logged");
+
+    let mut missing = real.clone();
+    missing.set_path("/ft_no_such_database");
+    let started = std::time::Instant::now();
+    let output = run(&mut migrate(&missing));
+    assert!(!output.status.success());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "a missing database failed only after {:?}",
+        started.elapsed()
+    );
+}
