@@ -20,7 +20,8 @@ STAMP="$( (cat base-images.sh stand-ins/*/*; rustc --version) | sha256sum | cut 
 have() {
   [ "$("$ENGINE" image inspect --format '{{index .Config.Labels "freshtoken.stand-in"}}' "$1" 2>/dev/null)" = "$STAMP" ]
 }
-note() { printf '  stand-in %s\n' "$*"; }
+rebuilt=0
+note() { printf '  stand-in %s\n' "$*"; rebuilt=1; }
 
 # debian:bookworm-slim: a minbase debootstrap, imported as a single layer.
 if ! have "debian:$SUITE-slim"; then
@@ -100,4 +101,9 @@ fi
 if ! have "nginx:stable"; then
   note "nginx:stable (Debian's nginx)"
   "$ENGINE" build --quiet --label "freshtoken.stand-in=$STAMP" --tag "nginx:stable" stand-ins/nginx >/dev/null
+fi
+
+# What a rebuild replaced (an older stand-in, the build stages made from it) is of no more use.
+if [ "$rebuilt" = 1 ]; then
+  "$ENGINE" image prune -f >/dev/null
 fi

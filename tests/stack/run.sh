@@ -60,6 +60,8 @@ export COMPOSE
 echo "engine: $ENGINE ($($ENGINE --version)); compose: $($COMPOSE version 2>/dev/null | tail -n 1)"
 
 bash tests/stack/base-images.sh
+# Build stages of older sources pile up as dangling images (a gigabyte each): keep three days'.
+"$ENGINE" image prune -f --filter until=72h >/dev/null
 
 # The operator's checkout: the project's files (tracked, and new ones not ignored), so the
 # test never touches this checkout's .env. Modification times are kept, so the build cache
