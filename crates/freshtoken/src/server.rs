@@ -58,8 +58,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     }
 }
 
-/// How long a starting process waits for an unreachable database.
-const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a starting process waits for an unreachable database. Two minutes: under podman
+/// (4.3, netavark and aardvark-dns) a stack started right after another was taken down has been
+/// seen to reach its new database only after 40 to 55 seconds, every other time.
+const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The Instagram client the configuration asks for, with the redirect URI under
 /// `public_url`.
