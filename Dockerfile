@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # freshtoken as a small image: `docker build -t freshtoken:local .` (or `podman build`; the
 # compose file builds it too). The binary runs `serve` by default; the compose file runs `web`
 # and `worker` separately.
@@ -60,7 +59,8 @@ ENV FRESHTOKEN_BIND=0.0.0.0:8080 \
     FRESHTOKEN_DASHBOARD_DIR=/usr/share/freshtoken/dashboard \
     FRESHTOKEN_LOG_FORMAT=json
 EXPOSE 8080
-HEALTHCHECK --interval=15s --timeout=6s --start-period=20s --retries=3 \
+# The start period covers a PostgreSQL that is slow to answer (freshtoken waits up to 2 minutes).
+HEALTHCHECK --interval=15s --timeout=6s --start-period=150s --retries=3 \
     CMD ["freshtoken", "healthcheck"]
 ENTRYPOINT ["freshtoken"]
 CMD ["serve"]

@@ -4,12 +4,13 @@
 # container registry. An image already in the engine's store is kept (delete it to rebuild).
 # How they differ from the official images: docs/testing.md#the-stack-test.
 #
-#   tests/stack/base-images.sh            # with podman (the engine the stack test uses here)
-#   ENGINE=docker tests/stack/base-images.sh
+#   tests/stack/base-images.sh            # with podman (run.sh calls it for podman only)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 ENGINE="${ENGINE:-podman}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 CACHE="${FRESHTOKEN_STACK_CACHE:-/var/tmp/freshtoken-stack}"
 SUITE=bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -30,7 +31,7 @@ if ! have "debian:$SUITE-slim"; then
   rootfs="$CACHE/rootfs-$SUITE"
   rm -rf "$rootfs"
   mkdir -p "$rootfs"
-  debootstrap --variant=minbase "$SUITE" "$rootfs" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
+  $SUDO debootstrap --variant=minbase "$SUITE" "$rootfs" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
     { tail -n 20 "$CACHE/debootstrap.log" >&2; exit 1; }
   # As in the official slim image: Debian's security archive; apt keeps no package caches or
   # lists in a layer and fetches no translations; dpkg leaves out documentation (but copyright
@@ -105,5 +106,5 @@ fi
 
 # What a rebuild replaced (an older stand-in, the build stages made from it) is of no more use.
 if [ "$rebuilt" = 1 ]; then
-  "$ENGINE" image prune -f >/dev/null
+  "$ENGINE" image prune -f --filter label=freshtoken.stand-in >/dev/null
 fi

@@ -212,13 +212,15 @@ def write_env(settings):
 def teardown():
     """Everything of the test's compose project, however many replicas it had."""
     leftovers = sh(
-        ENGINE, "ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}"
+        ENGINE, "ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}",
+        check_rc=False,
     ).split()
     if leftovers:
-        sh(ENGINE, "rm", "-f", *leftovers, check_rc=False)
+        # -v: with their anonymous volumes (the image declares /data a volume).
+        sh(ENGINE, "rm", "-f", "-v", *leftovers, check_rc=False)
     compose("down", "-v", check_rc=False)
     sh(ENGINE, "volume", "rm", "-f", f"{PROJECT}_postgres-data", check_rc=False)
-    sh(ENGINE, "rm", "-f", SINGLE_CONTAINER, check_rc=False)
+    sh(ENGINE, "rm", "-f", "-v", SINGLE_CONTAINER, check_rc=False)
     sh(ENGINE, "volume", "rm", "-f", SINGLE_VOLUME, check_rc=False)
 
 
@@ -382,7 +384,7 @@ def scale():
     # Back to one: podman-compose leaves the extra replica running, so it is removed by hand.
     compose("up", "-d", "--scale", "web=1", timeout=600)
     for extra in containers("web")[1:]:
-        sh(ENGINE, "rm", "-f", extra)
+        sh(ENGINE, "rm", "-f", "-v", extra)
 
 
 @step("a PostgreSQL backup restores as docs/operations.md says")
@@ -410,7 +412,7 @@ def backup_and_restore():
 
 @step("one container on SQLite (docker run), then moved into PostgreSQL by export and import")
 def single_container_move():
-    sh(ENGINE, "rm", "-f", SINGLE_CONTAINER, check_rc=False)
+    sh(ENGINE, "rm", "-f", "-v", SINGLE_CONTAINER, check_rc=False)
     sh(ENGINE, "volume", "rm", "-f", SINGLE_VOLUME, check_rc=False)
     network = inspect(containers("fake-instagram")[0], "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}")
     fake_urls = []
@@ -450,7 +452,7 @@ def single_container_move():
         "web", "admin", "import", "-", input=export,
     ).decode()
     check("imported 1 users, 1 workspaces, 1 accounts and 1 tokens" in imported, imported)
-    sh(ENGINE, "rm", "-f", SINGLE_CONTAINER)
+    sh(ENGINE, "rm", "-f", "-v", SINGLE_CONTAINER)
     sh(ENGINE, "volume", "rm", "-f", SINGLE_VOLUME)
 
 
@@ -462,19 +464,31 @@ def main():
             started = time.monotonic()
             try:
                 function()
-            except (CheckFailed, OSError, KeyError, TypeError, subprocess.TimeoutExpired) as error:
-                print(f"FAIL - {name}\n  {error}", flush=True)
+            except Exception as error:  # noqa: BLE001 - any failure ends the run the same way
+                print(f"FAIL - {name}\n  {type(error).__name__}: {error}", flush=True)
                 failed = 1
-                for service in ("postgres", "web", "worker", "proxy", "fake-instagram"):
-                    for container in containers(service):
-                        print(f"--- logs of {container}\n{logs(container)}")
+                print_logs()
                 break
             passed += 1
             print(f"ok - {name} ({time.monotonic() - started:.0f} s)", flush=True)
     finally:
-        teardown()
-    print(f"stack: {passed} passed, {failed} failed")
+        try:
+            teardown()
+        except Exception as error:  # noqa: BLE001 - the summary must still be printed
+            print(f"(teardown failed: {error})", flush=True)
+        print(f"stack: {passed} passed, {failed} failed", flush=True)
     sys.exit(1 if failed else 0)
+
+
+def print_logs():
+    for service in ("postgres", "web", "worker", "proxy", "fake-instagram"):
+        try:
+            names = containers(service)
+        except CheckFailed as error:
+            print(f"(cannot list {service}'s containers: {error})")
+            continue
+        for container in names:
+            print(f"--- logs of {container}\n{logs(container)}")
 
 
 if __name__ == "__main__":

@@ -514,8 +514,13 @@ fn with_password(url: &str, password: &str) -> Result<String, ConfigError> {
             "needs a user name in the database URL (postgres://user@host/db)",
         ));
     }
+    // Every character but letters and digits escaped here: `set_password` alone would leave a
+    // `%41` in the password as it is, and the driver would decode it to `A`.
+    let encoded =
+        percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
     parsed
-        .set_password(Some(password))
+        .set_password(Some(&encoded))
         .map_err(|()| problem("cannot be set on this database URL"))?;
     Ok(parsed.into())
 }
@@ -579,7 +584,7 @@ mod tests {
 
     #[test]
     fn a_database_password_of_any_characters_is_encoded_into_the_url() {
-        let password = "a/b+c=d@e:f%g h";
+        let password = "a/b+c=d@e:f%41%g h";
         let key = SecretKey::generate().to_base64();
         let encoded = config(&[
             "--secret-key",

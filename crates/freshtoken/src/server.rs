@@ -307,7 +307,16 @@ pub async fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     // Listen for the signals before anything can answer: a SIGTERM sent as soon as the health
     // check passes must stop the process cleanly, not kill it.
     let stop_requested = shutdown_signal();
-    let server = start(&config, mode).await?;
+    tokio::pin!(stop_requested);
+    // Asked to stop while still starting (waiting for the database, say): stop at once, rather
+    // than let a container runtime's grace period run out.
+    let server = tokio::select! {
+        server = start(&config, mode) => server?,
+        () = &mut stop_requested => {
+            tracing::info!("stopped before it had started");
+            return Ok(());
+        }
+    };
     stop_requested.await;
     tracing::info!("shutting down: finishing requests in flight");
     server.stop().await?;

@@ -284,20 +284,17 @@ fn redact_url_in(message: &str, url: &str) -> String {
     }
 }
 
-/// Whether a failed connection may succeed soon: nothing listening or no answer yet, or
-/// PostgreSQL saying it is starting up or shutting down (as it does while a new container
-/// initialises), as opposed to a wrong password or a missing database.
+/// Whether a failed connection may succeed soon: nothing answered in time (sqlx's pool retries
+/// refused connections itself until its acquire timeout, then says so), or PostgreSQL said it is
+/// starting up or shutting down (as while a new container initialises). Not a wrong password, a
+/// missing database or a TLS failure: those stay.
 fn is_unreachable(err: &sea_orm::DbErr) -> bool {
-    use sea_orm::DbErr;
     use sea_orm::sqlx::Error;
-    let (DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err))
-    | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(err))
-    | DbErr::Query(sea_orm::RuntimeErr::SqlxError(err))) = err
-    else {
+    let sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err)) = err else {
         return false;
     };
     match err.as_ref() {
-        Error::Io(_) | Error::PoolTimedOut | Error::Tls(_) => true,
+        Error::Io(_) | Error::PoolTimedOut => true,
         // 57P03 cannot_connect_now, 57P01 admin_shutdown.
         Error::Database(database) => matches!(database.code().as_deref(), Some("57P03" | "57P01")),
         _ => false,
