@@ -303,3 +303,47 @@ async fn a_process_waits_for_a_postgresql_that_answers_late_but_not_for_a_missin
         started.elapsed()
     );
 }
+
+/// SIGTERM while a process waits for its database (a `docker stop` of a stack whose database
+/// never came) stops it at once and cleanly, instead of running out a container's grace period.
+#[tokio::test]
+async fn sigterm_ends_the_wait_for_a_database_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = freshtoken(dir.path());
+    command
+        .arg("web")
+        .env("FRESHTOKEN_BIND", format!("127.0.0.1:{}", free_port()))
+        .env(
+            "FRESHTOKEN_DATABASE_URL",
+            format!("postgres://nobody@127.0.0.1:{}/nothing", free_port()),
+        )
+        .env(
+            "FRESHTOKEN_SECRET_KEY",
+            SecretKey::generate().to_base64().as_str(),
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    // Nothing listens there: the process is waiting (its first try lasts up to 10 s).
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(child.try_wait().unwrap().is_none(), "it gave up at once");
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let stopped_at = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stopped_at.elapsed() < std::time::Duration::from_secs(3),
+        "stopped {:?} after SIGTERM",
+        stopped_at.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("stopped before it had started"), "{stderr}");
+}
