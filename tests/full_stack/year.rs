@@ -284,8 +284,10 @@ async fn a_pasted_token_with_hours_left_survives_two_failed_first_refreshes_with
         "newest first"
     );
     let at: chrono::DateTime<chrono::Utc> = refreshed[0]["at"].as_str().unwrap().parse().unwrap();
+    // At most 60 + 120 s of backoff, plus the second this test moves the clock past each
+    // planned retry and the service's scheduler passes (see the engine test of the same name).
     assert!(
-        at - pasted_at <= chrono::Duration::minutes(3),
+        at - pasted_at <= chrono::Duration::minutes(3) + chrono::Duration::seconds(5),
         "refreshed {} s after pasting",
         (at - pasted_at).num_seconds()
     );
