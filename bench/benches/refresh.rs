@@ -11,7 +11,7 @@ use chrono::Utc;
 use fake_instagram::{FakeConfig, FakeInstagram};
 use freshtoken_bench::{env_or, memory_kb};
 use freshtoken_core::AccessToken;
-use freshtoken_instagram::{ClientConfig, InstagramClient};
+use freshtoken_meta::MetaClients;
 use freshtoken_store::testing::{SeedAccount, TestDatabase, TestStore, seed_due_accounts};
 use freshtoken_store::{ConnectSettings, KeyStore, Keyring, SecretKey, Store};
 use freshtoken_worker::{Clock, Engine, Metrics, WorkerConfig};
@@ -47,7 +47,7 @@ async fn worker() {
         .await
         .expect("database");
     let fake = url::Url::parse(&env_or("BENCH_FAKE_URL", "")).expect("fake URL");
-    let client = InstagramClient::new(ClientConfig::all_at(&fake, "", "", "")).expect("client");
+    let client = MetaClients::all_at(&fake, "", "", "").expect("clients");
     let config = WorkerConfig {
         concurrency: env_or("BENCH_CONCURRENCY", "64")
             .parse()

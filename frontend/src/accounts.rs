@@ -3,11 +3,12 @@
 
 use crate::routing::{segments, use_router};
 use freshtoken_core::api::{
-    AccountView, DailyRequestsView, PasteTokenRequest, RefreshEventView, UpdateAccountRequest,
+    AccountView, ChoosePagesRequest, DailyRequestsView, FacebookLoginView, PasteTokenRequest,
+    PastedAccounts, RefreshEventView, UpdateAccountRequest,
 };
 use freshtoken_core::js::check_constant_name;
 use freshtoken_core::origin::parse_allowed_origins;
-use freshtoken_core::{AccountStatus, RefreshInterval, RefreshOutcome, Role};
+use freshtoken_core::{AccountKind, AccountStatus, RefreshInterval, RefreshOutcome, Role};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -34,10 +35,24 @@ fn account_page(tenant: i64, account: i64) -> String {
     format!("{}/accounts/{account}", workspace_path(tenant))
 }
 
-/// Where "Connect Instagram" starts: the server's OAuth flow, coming back to this workspace.
-fn connect_url(tenant: i64) -> String {
+/// Where "Connect" starts for a kind: the server's OAuth flow on its platform, coming back to
+/// this workspace.
+fn connect_url(tenant: i64, kind: AccountKind) -> String {
     let next = js_sys::encode_uri_component(&workspace_path(tenant));
-    format!("/connect/instagram?tenant={tenant}&next={next}")
+    let platform = match kind {
+        AccountKind::Instagram => "instagram",
+        AccountKind::Threads => "threads",
+        AccountKind::FacebookPage => "facebook",
+    };
+    format!("/connect/{platform}?tenant={tenant}&next={next}")
+}
+
+/// How an account is named: `@user` for a profile, the Page's name for a Page.
+fn display_name(account: &AccountView) -> String {
+    match account.kind {
+        AccountKind::FacebookPage => account.username.clone(),
+        AccountKind::Instagram | AccountKind::Threads => format!("@{}", account.username),
+    }
 }
 
 /// The profile picture, or the first letter when there is none the page may show (the
@@ -65,6 +80,9 @@ fn Avatar(account: AccountView) -> impl IntoView {
 }
 
 fn expiry_words(account: &AccountView) -> String {
+    if account.kind == AccountKind::FacebookPage {
+        return "never expires · checked regularly".to_owned();
+    }
     match account.token_expires_at.as_deref().and_then(days_until) {
         None => "expiry not known yet".to_owned(),
         Some(days) if days < 0 => "expired".to_owned(),
@@ -90,33 +108,40 @@ pub fn AccountList() -> impl IntoView {
             }),
         }
     });
-    // Back from Instagram's consent page: straight to the account just connected.
+    // Back from a platform's consent page: straight to the account just connected (the list,
+    // when a login connected several Pages).
     Effect::new(move |_| {
-        if let (Some(id), Some(account)) = (tenant.get(), router.query("connected"))
-            && let Ok(account) = account.parse::<i64>()
+        if let (Some(id), Some(connected)) = (tenant.get(), router.query("connected"))
+            && let Ok(account) = connected.parse::<i64>()
         {
             router.replace(&account_page(id, account));
         }
     });
+    let choosing = Signal::derive(move || router.query("choose_pages"));
     let pasting = RwSignal::new(false);
-    let connect_available = move || {
+    let connect_kinds = move || {
         session
             .instance
             .get()
-            .is_some_and(|instance| instance.instagram_connect)
+            .map(|instance| instance.connect_kinds)
+            .unwrap_or_default()
     };
 
     view! {
         <Layout tenant=tenant area=Area::Accounts>
             <div class="page-head">
-                <h1>"Instagram accounts"</h1>
+                <h1>"Accounts"</h1>
                 <Show when=can_edit>
                     <div class="actions">
                         <Show
-                            when=connect_available
-                            fallback=|| view! { <span class="hint">"Connect needs an Instagram app (see docs/instagram-app.md); you can paste a token."</span> }
+                            when=move || !connect_kinds().is_empty()
+                            fallback=|| view! { <span class="hint">"Connect needs a Meta app (see docs/instagram-app.md); you can paste a token."</span> }
                         >
-                            <a class="button" href=move || tenant.get().map(connect_url).unwrap_or_default() rel="external">"Connect Instagram"</a>
+                            {move || connect_kinds().into_iter().map(|kind| view! {
+                                <a class="button" href=move || tenant.get().map(|id| connect_url(id, kind)).unwrap_or_default() rel="external">
+                                    {format!("Connect {}", kind.display_name())}
+                                </a>
+                            }).collect_view()}
                         </Show>
                         <button type="button" class="secondary" on:click=move |_| pasting.update(|open| *open = !*open)
                             aria-expanded=move || pasting.get().to_string()>
@@ -125,13 +150,16 @@ pub fn AccountList() -> impl IntoView {
                     </div>
                 </Show>
             </div>
+            {move || choosing.get().zip(tenant.get()).map(|(handle, tenant)| view! {
+                <PagePicker tenant=tenant handle=handle/>
+            })}
             <Show when=move || pasting.get()>
                 <PasteToken tenant=tenant open=pasting/>
             </Show>
             {move || loaded(accounts.get(), |ready| match ready {
                 list if list.is_empty() => view! {
                     <div class="empty">
-                        <p>"No accounts yet. Connect an Instagram account, or paste a token you already have; freshtoken keeps it fresh from then on."</p>
+                        <p>"No accounts yet. Connect an Instagram account, a Facebook Page or a Threads profile, or paste a token you already have; freshtoken keeps it alive from then on."</p>
                     </div>
                 }.into_any(),
                 list => {
@@ -155,7 +183,8 @@ fn AccountRow(tenant: i64, account: AccountView) -> impl IntoView {
         <li class="account-row">
             <Avatar account=account.clone()/>
             <div class="account-main">
-                <a href=href class="account-name">"@" {account.username.clone()}</a>
+                <a href=href class="account-name">{display_name(&account)}</a>
+                <span class="kind">{account.kind.display_name()}</span>
                 {(!account.label.is_empty()).then(|| view! { <span class="muted">" · " {account.label.clone()}</span> })}
                 <div class="account-facts">
                     <StatusBadge status=account.status/>
@@ -166,6 +195,89 @@ fn AccountRow(tenant: i64, account: AccountView) -> impl IntoView {
                 {account.last_error.clone().map(|error| view! { <p class="error small">{error}</p> })}
             </div>
         </li>
+    }
+}
+
+/// After a Facebook login whose user manages several Pages: which of them to connect.
+#[component]
+fn PagePicker(tenant: i64, handle: String) -> impl IntoView {
+    let router = use_router();
+    let path = format!(
+        "/tenants/{tenant}/facebook-logins/{}",
+        js_sys::encode_uri_component(&handle)
+    );
+    let offered = LocalResource::new({
+        let path = path.clone();
+        move || {
+            let path = path.clone();
+            async move { api::get::<FacebookLoginView>(&path).await }
+        }
+    });
+    let chosen = RwSignal::new(Vec::<String>::new());
+    let pending = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let request = ChoosePagesRequest {
+            page_ids: chosen.get(),
+        };
+        if request.page_ids.is_empty() {
+            error.set(Some(ApiError {
+                status: 400,
+                message: "Choose at least one Page.".to_owned(),
+            }));
+            return;
+        }
+        let path = path.clone();
+        pending.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match api::post::<_, PastedAccounts>(&path, &request).await {
+                Ok(PastedAccounts::One(account)) => router.go(&account_page(tenant, account.id)),
+                Ok(PastedAccounts::Several { accounts }) => match &accounts[..] {
+                    [one] => router.go(&account_page(tenant, one.id)),
+                    _ => router.go(&workspace_path(tenant)),
+                },
+                Err(err) => error.set(Some(err)),
+            }
+            pending.set(false);
+        });
+    };
+    view! {
+        <form class="panel" on:submit=submit novalidate aria-labelledby="pages-title">
+            <h2 id="pages-title">"Which Pages should freshtoken keep?"</h2>
+            {move || loaded(offered.get(), |login| view! {
+                <p class="hint">"You manage several Facebook Pages. Each one you choose gets its own token URLs."</p>
+                <fieldset>
+                    <legend class="visually-hidden">"Pages"</legend>
+                    {login.pages.into_iter().map(|page| {
+                        let id = page.id.clone();
+                        let checked = {
+                            let id = id.clone();
+                            move || chosen.with(|chosen| chosen.contains(&id))
+                        };
+                        let toggle = move |_| {
+                            let id = id.clone();
+                            chosen.update(|chosen| match chosen.iter().position(|c| *c == id) {
+                                Some(at) => { chosen.remove(at); }
+                                None => chosen.push(id),
+                            })
+                        };
+                        view! {
+                            <label class="check">
+                                <input type="checkbox" prop:checked=checked on:change=toggle/>
+                                " " {page.name.clone()}
+                                {page.category.clone().map(|category| view! { <span class="muted">" · " {category}</span> })}
+                            </label>
+                        }
+                    }).collect_view()}
+                </fieldset>
+            }.into_any())}
+            <ErrorNote error=error.into()/>
+            <div class="actions">
+                <button type="submit" disabled=pending>{move || if pending.get() { "Connecting…" } else { "Connect the chosen Pages" }}</button>
+            </div>
+        </form>
     }
 }
 
@@ -227,16 +339,22 @@ fn PasteToken(tenant: Signal<Option<i64>>, open: RwSignal<bool>) -> impl IntoVie
         let origin_list = origin_lines(&origins.get());
         let request = PasteTokenRequest {
             token: token.get().trim().to_owned(),
+            kind: None,
+            page_id: None,
             label: (!label_text.is_empty()).then_some(label_text),
             allowed_origins: (!origin_list.is_empty()).then_some(origin_list),
         };
         pending.set(true);
         error.set(None);
         spawn_local(async move {
-            match api::post::<_, AccountView>(&accounts_path(tenant), &request).await {
-                Ok(account) => {
+            match api::post::<_, PastedAccounts>(&accounts_path(tenant), &request).await {
+                Ok(PastedAccounts::One(account)) => {
                     open.set(false);
                     router.go(&account_page(tenant, account.id));
+                }
+                Ok(PastedAccounts::Several { .. }) => {
+                    open.set(false);
+                    router.go(&workspace_path(tenant));
                 }
                 Err(err) => error.set(Some(err)),
             }
@@ -246,7 +364,7 @@ fn PasteToken(tenant: Signal<Option<i64>>, open: RwSignal<bool>) -> impl IntoVie
     view! {
         <form class="panel" on:submit=submit novalidate>
             <h2>"Paste a token"</h2>
-            <p class="hint">"An Instagram access token (Instagram API with Instagram Login), short- or long-lived. freshtoken checks it with Instagram, then keeps it fresh."</p>
+            <p class="hint">"An Instagram token (IG…, Instagram API with Instagram Login), a Threads token (TH…), or a Facebook user or Page token (EAA…), short- or long-lived. freshtoken checks it with its platform, then keeps it alive; a Facebook user token connects each of its Pages."</p>
             <Field label="Access token" id="paste-token" value=token kind="password" autocomplete="off" problem=token_error/>
             <Field label="Label (optional)" id="paste-label" value=label problem=no_error/>
             <div class="field">
@@ -352,24 +470,27 @@ fn AccountHeader(account: AccountView, tenant: i64) -> impl IntoView {
         <div class="page-head">
             <Avatar account=account.clone()/>
             <div>
-                <h1>"@" {account.username.clone()}</h1>
+                <h1>{display_name(&account)}</h1>
                 <p class="account-facts">
                     <StatusBadge status=account.status/>
                     <span>{expiry_words(&account)}</span>
-                    <span>"last refresh " <When at=account.last_refresh_at.clone()/></span>
+                    <span>{if account.kind.is_refreshed() { "last refresh " } else { "last check " }} <When at=account.last_refresh_at.clone()/></span>
                     <span>"next " <When at=account.next_refresh_at.clone() never="not scheduled"/></span>
                 </p>
+                {(account.kind == AccountKind::FacebookPage).then(|| view! {
+                    <p class="hint">"A Page token never expires, so there is nothing to refresh: freshtoken asks Facebook regularly (daily, unless the operator set another interval) whether it still works, and tells you at once if it stops (a changed password, a lost Page role, the app removed)."</p>
+                })}
             </div>
         </div>
         {(account.status == AccountStatus::NeedsReconnect).then(|| view! {
             <div class="callout bad" role="alert">
-                <p><strong>"This account needs you."</strong> " " {account.last_error.clone().unwrap_or_else(|| "Instagram no longer accepts its token.".to_owned())}</p>
+                <p><strong>"This account needs you."</strong> " " {account.last_error.clone().unwrap_or_else(|| format!("{} no longer accepts its token.", account.kind.platform()))}</p>
                 <p>"Sites using it get no token until you connect it again; its URLs stay the same."</p>
-                <a class="button" href=connect_url(tenant) rel="external">"Reconnect Instagram"</a>
+                <a class="button" href=connect_url(tenant, account.kind) rel="external">{format!("Reconnect {}", account.kind.platform())}</a>
             </div>
         })}
         {(account.status != AccountStatus::NeedsReconnect).then(|| account.last_error.clone().map(|error| view! {
-            <div class="callout" role="status"><strong>"The last refresh failed: "</strong>{error}" It will be retried."</div>
+            <div class="callout" role="status"><strong>{if account.kind.is_refreshed() { "The last refresh failed: " } else { "The last check failed: " }}</strong>{error}" It will be retried."</div>
         })).flatten()}
     }
 }
@@ -379,8 +500,13 @@ fn AccountHeader(account: AccountView, tenant: i64) -> impl IntoView {
 fn TokenUrls(account: AccountView) -> impl IntoView {
     let constant = account.js_constant.clone();
     let script_tag = format!("<script src=\"{}\"></script>", account.token_js_url);
+    let api = match account.kind {
+        AccountKind::Instagram => "the Instagram API",
+        AccountKind::Threads => "the Threads API",
+        AccountKind::FacebookPage => "the Graph API, as the Page",
+    };
     let fetch = format!(
-        "fetch(\"{}\")\n  .then((response) => response.json())\n  .then(({{ token }}) => {{\n    // use the token, e.g. with the Instagram API\n  }});",
+        "fetch(\"{}\")\n  .then((response) => response.json())\n  .then(({{ token }}) => {{\n    // use the token, e.g. with {api}\n  }});",
         account.token_json_url
     );
     let instafeed = format!(
@@ -401,7 +527,8 @@ fn TokenUrls(account: AccountView) -> impl IntoView {
             </dl>
             <Snippet title="Script tag (token.js)" text=script_tag/>
             <Snippet title="fetch (token.json)" text=fetch/>
-            <Snippet title="instafeed.js" text=instafeed/>
+            // instafeed.js reads Instagram Login tokens only.
+            {(account.kind == AccountKind::Instagram).then(|| view! { <Snippet title="instafeed.js" text=instafeed/> })}
         </section>
     }
 }
@@ -793,10 +920,11 @@ fn RequestCounts(account: AccountView, path: String) -> impl IntoView {
 fn outcome_words(outcome: RefreshOutcome) -> &'static str {
     match outcome {
         RefreshOutcome::Refreshed => "Refreshed",
+        RefreshOutcome::Checked => "Checked: still valid",
         RefreshOutcome::Transient => "Failed, will retry",
         RefreshOutcome::RateLimited => "Rate-limited, will retry",
         RefreshOutcome::Revoked => "Revoked: needs reconnect",
-        RefreshOutcome::Rejected => "Rejected by Instagram",
+        RefreshOutcome::Rejected => "Rejected by the platform",
     }
 }
 

@@ -14,6 +14,7 @@ mod m20261201_000005_delivery;
 mod m20261202_000006_origin_lock;
 mod m20261202_000007_webhook_secrets;
 mod m20261202_000008_hashed_sessions;
+mod m20261204_000009_account_kinds;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_origin_lock::Migration),
             Box::new(m20261202_000007_webhook_secrets::Migration),
             Box::new(m20261202_000008_hashed_sessions::Migration),
+            Box::new(m20261204_000009_account_kinds::Migration),
         ]
     }
 }

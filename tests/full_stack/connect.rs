@@ -15,9 +15,19 @@ pub async fn app_with_fake() -> (TestApp, FakeInstagram) {
     app_with_fake_as(freshtoken::server::Mode::Web, &[]).await
 }
 
-/// The app as `mode`, with Instagram at a fake, and extra settings.
+/// The app as `mode`, with Instagram, Threads and Facebook at a fake (one address, one app
+/// for all three), and extra settings.
 pub async fn app_with_fake_as(
     mode: freshtoken::server::Mode,
+    extra: &[&str],
+) -> (TestApp, FakeInstagram) {
+    app_with_fake_for(mode, &["instagram", "threads", "facebook"], extra).await
+}
+
+/// The app as `mode` with only these platforms' apps configured (all hosts at the fake).
+pub async fn app_with_fake_for(
+    mode: freshtoken::server::Mode,
+    platforms: &[&str],
     extra: &[&str],
 ) -> (TestApp, FakeInstagram) {
     let fake = FakeInstagram::start(FakeConfig::default())
@@ -25,19 +35,30 @@ pub async fn app_with_fake_as(
         .expect("the fake starts");
     let url = fake.base_url().to_owned();
     let mut args = vec![
-        "--instagram-client-id",
-        fake.app_id(),
-        "--instagram-client-secret",
-        fake.app_secret(),
         "--instagram-oauth-url",
         &url,
         "--instagram-api-url",
         &url,
         "--instagram-graph-url",
         &url,
+        "--threads-oauth-url",
+        &url,
+        "--threads-graph-url",
+        &url,
+        "--facebook-oauth-url",
+        &url,
         "--facebook-graph-url",
         &url,
     ];
+    for platform in platforms {
+        let (id, secret) = match *platform {
+            "instagram" => ("--instagram-client-id", "--instagram-client-secret"),
+            "threads" => ("--threads-client-id", "--threads-client-secret"),
+            "facebook" => ("--facebook-app-id", "--facebook-app-secret"),
+            other => panic!("no platform {other}"),
+        };
+        args.extend([id, fake.app_id(), secret, fake.app_secret()]);
+    }
     args.extend_from_slice(extra);
     let app = TestApp::with_mode(&args, mode).await;
     (app, fake)
@@ -123,11 +144,12 @@ impl Person {
             .unwrap()
     }
 
-    /// Presses Connect and stops at Instagram's authorize URL.
-    pub async fn authorize_url(&self) -> String {
+    /// Presses Connect for `platform` (`instagram`, `threads`, `facebook`) and stops at its
+    /// login URL.
+    pub async fn authorize_url_on(&self, platform: &str) -> String {
         let response = self
             .step
-            .get(self.url(&format!("/connect/instagram?tenant={}", self.tenant_id)))
+            .get(self.url(&format!("/connect/{platform}?tenant={}", self.tenant_id)))
             .send()
             .await
             .expect("navigate");
@@ -138,8 +160,18 @@ impl Person {
     /// Goes through Instagram's consent page approving as `username`, and stops at the
     /// callback address Instagram sends the browser back to.
     pub async fn callback_url(&self, fake: &FakeInstagram, username: &str) -> String {
+        self.callback_url_on(fake, "instagram", username).await
+    }
+
+    /// The same on `platform`'s login.
+    pub async fn callback_url_on(
+        &self,
+        fake: &FakeInstagram,
+        platform: &str,
+        username: &str,
+    ) -> String {
         fake.set_auto_approve(Some(username));
-        let authorize = self.authorize_url().await;
+        let authorize = self.authorize_url_on(platform).await;
         let response = self.step.get(&authorize).send().await.expect("navigate");
         fake.set_auto_approve(None);
         location(&response)
@@ -178,7 +210,7 @@ fn location(response: &reqwest::Response) -> String {
 }
 
 /// The `connected` id in the address a successful round trip ended at.
-fn connected_id(landed: &reqwest::Response) -> i64 {
+pub fn connected_id(landed: &reqwest::Response) -> i64 {
     landed
         .url()
         .query_pairs()
@@ -216,7 +248,7 @@ impl ConsentPage {
 }
 
 /// A page of ours: the status, and its text.
-async fn page(response: reqwest::Response) -> (u16, String) {
+pub async fn page(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let html = response
         .headers()
@@ -631,7 +663,7 @@ async fn a_pasted_token_is_checked_with_instagram_before_it_is_stored() {
 
     for (token, says) in [
         ("IGAAnot-a-valid-token", "Instagram refused this token"),
-        ("EAAB-a-facebook-token", "Facebook token"),
+        ("EAAB-a-facebook-token", "Facebook refused this token"),
     ] {
         let refused = person.api.post(&accounts, json!({"token": token})).await;
         assert_eq!(refused.status, 400, "{token}");

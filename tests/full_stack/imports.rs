@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use fake_instagram::{FakeConfig, FakeInstagram};
+use fake_instagram::{FakeConfig, FakeInstagram, MintKind};
 
 use crate::support::{Browser, Process, freshtoken, freshtoken_with, run};
 
@@ -170,4 +170,108 @@ async fn import_instatokend_brings_every_account_and_names_the_ones_it_could_not
     );
 
     assert_eq!(accounts_in(dir.path(), "agency").await, 2);
+}
+
+// Several threads: the fake answers on the runtime while the test waits for the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_token_of_a_facebook_user_prints_a_token_url_per_page_serving_that_pages_token() {
+    let fake = FakeInstagram::start(FakeConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let east = fake.add_page("corner_bakery", "Corner Bakery East");
+    let user = fake.mint(MintKind::FacebookUser, "corner_bakery", Duration::ZERO);
+
+    let output = run(freshtoken_with(dir.path(), &fake).args([
+        "admin",
+        "import-token",
+        "--tenant",
+        "bakery",
+        "--kind",
+        "facebook-page",
+        "--token",
+        &user.access_token,
+        "--origin",
+        "https://bakery.example",
+    ]));
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("connected bakery: Facebook Page \"corner_bakery page\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("connected bakery: Facebook Page \"Corner Bakery East\""),
+        "{stdout}"
+    );
+    let urls: Vec<&str> = stdout
+        .split_whitespace()
+        .filter(|word| word.ends_with("/token.json"))
+        .collect();
+    assert_eq!(urls.len(), 2, "{stdout}");
+    assert!(!stdout.contains(&user.access_token) && !stderr.contains(&user.access_token));
+
+    // Each URL serves its own Page's token to the allowed origin, as Facebook confirms.
+    let server = Process::serve(freshtoken_with(dir.path(), &fake)).await;
+    let pages = [fake.page_id("corner_bakery"), east];
+    for (url, page_id) in urls.iter().zip(&pages) {
+        let path = &url[url.find("/t/").unwrap()..];
+        let served: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}{path}", server.base_url))
+            .header("origin", "https://bakery.example")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(served["kind"], "facebook_page", "{served}");
+        let info: serde_json::Value = reqwest::get(format!(
+            "{}/debug_token?input_token={}&access_token={}|{}",
+            fake.base_url(),
+            served["token"].as_str().unwrap(),
+            fake.app_id(),
+            fake.app_secret()
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(info["data"]["type"], "PAGE", "{info}");
+        assert_eq!(&info["data"]["profile_id"], page_id, "{info}");
+    }
+
+    // `--page` picks one; `facebook_page`, as JSON spells it, is accepted too.
+    let one = run(freshtoken_with(dir.path(), &fake).args([
+        "admin",
+        "import-token",
+        "--tenant",
+        "bakery",
+        "--kind",
+        "facebook_page",
+        "--page",
+        &pages[1],
+        "--token",
+        &user.access_token,
+    ]));
+    let (stdout, stderr) = text(&one);
+    assert!(one.status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout.matches("/token.json").count(), 1, "{stdout}");
+    assert!(stdout.contains("reconnected bakery"), "{stdout}");
+
+    let wrong_kind = run(freshtoken_with(dir.path(), &fake).args([
+        "admin",
+        "import-token",
+        "--tenant",
+        "bakery",
+        "--kind",
+        "threads",
+        "--token",
+        &user.access_token,
+    ]));
+    let (_, stderr) = text(&wrong_kind);
+    assert!(!wrong_kind.status.success());
+    assert!(
+        stderr.contains("this is a Facebook token, not a Threads one"),
+        "{stderr}"
+    );
 }

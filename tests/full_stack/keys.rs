@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use freshtoken_core::{AccessToken, Provider};
+use freshtoken_core::{AccessToken, AccountKind};
 use freshtoken_store::{
     ConnectSettings, KeyFile, KeyStore, NewAccount, SecretKey, Store, TokenUpdate,
 };
@@ -22,10 +22,11 @@ async fn connect_account(store: &Store, tenant_id: i64, n: u32) -> i64 {
         .connect(
             tenant_id,
             NewAccount {
-                provider: Provider::Instagram,
+                kind: AccountKind::Instagram,
                 provider_user_id: n.to_string(),
                 username: format!("user{n}"),
                 profile_picture_url: None,
+                linked_instagram_id: None,
             },
             &TokenUpdate {
                 token: AccessToken::new(format!("IGAAtoken{n}")),

@@ -15,6 +15,7 @@ mod health;
 mod imports;
 mod input;
 mod keys;
+mod kinds;
 mod metrics;
 mod notifications;
 mod operator;

@@ -21,20 +21,39 @@ pub fn freshtoken(data_dir: &Path) -> Command {
     command
 }
 
-/// `freshtoken` on a data directory, with Instagram at the fake.
+/// `freshtoken` on a data directory, with Instagram, Threads and Facebook at the fake (one
+/// address for every host, as scripts run it) and the fake's app for all three.
 pub fn freshtoken_with(data_dir: &Path, fake: &fake_instagram::FakeInstagram) -> Command {
     let mut command = freshtoken(data_dir);
     for name in [
         "FRESHTOKEN_INSTAGRAM_OAUTH_URL",
         "FRESHTOKEN_INSTAGRAM_API_URL",
         "FRESHTOKEN_INSTAGRAM_GRAPH_URL",
+        "FRESHTOKEN_THREADS_OAUTH_URL",
+        "FRESHTOKEN_THREADS_GRAPH_URL",
+        "FRESHTOKEN_FACEBOOK_OAUTH_URL",
         "FRESHTOKEN_FACEBOOK_GRAPH_URL",
     ] {
         command.env(name, fake.base_url());
     }
-    command
-        .env("FRESHTOKEN_INSTAGRAM_CLIENT_ID", fake.app_id())
-        .env("FRESHTOKEN_INSTAGRAM_CLIENT_SECRET", fake.app_secret());
+    for (id, secret) in [
+        (
+            "FRESHTOKEN_INSTAGRAM_CLIENT_ID",
+            "FRESHTOKEN_INSTAGRAM_CLIENT_SECRET",
+        ),
+        (
+            "FRESHTOKEN_THREADS_CLIENT_ID",
+            "FRESHTOKEN_THREADS_CLIENT_SECRET",
+        ),
+        (
+            "FRESHTOKEN_FACEBOOK_APP_ID",
+            "FRESHTOKEN_FACEBOOK_APP_SECRET",
+        ),
+    ] {
+        command
+            .env(id, fake.app_id())
+            .env(secret, fake.app_secret());
+    }
     command
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use fake_instagram::{FakeConfig, FakeInstagram, FaultKind, FaultMatch};
-use freshtoken_core::{AccessToken, Provider, RefreshOutcome};
+use freshtoken_core::{AccessToken, AccountKind, RefreshOutcome};
 use freshtoken_store::testing::{TestDatabase, TestStore, postgres_url_or_skip};
 use freshtoken_store::{KeyStore, Keyring, NewAccount, SecretKey, TokenUpdate};
 use sea_orm::{ConnectionTrait, Statement};
@@ -73,10 +73,11 @@ impl Setup {
             .connect(
                 self.tenant_id,
                 NewAccount {
-                    provider: Provider::Instagram,
+                    kind: AccountKind::Instagram,
                     provider_user_id: minted.user_id.to_string(),
                     username: username.to_owned(),
                     profile_picture_url: None,
+                    linked_instagram_id: None,
                 },
                 &TokenUpdate {
                     token: AccessToken::new(minted.access_token),

@@ -1,11 +1,12 @@
 //! Time lived by the real binary, black-box: `freshtoken serve` takes its notion of "now" from
-//! the fake Instagram's clock (`FRESHTOKEN_CLOCK_URL`), which the tests move: a year a day at a
-//! time while the fake fails in every way it can and the service is killed midway, and the
-//! first minutes of a pasted token whose first refreshes fail.
+//! the fake's clock (`FRESHTOKEN_CLOCK_URL`), which the tests move: a year a day at a time for
+//! Instagram, Threads and Facebook Page accounts while the fake fails in every way it can and
+//! the service is killed midway, and the first minutes of a pasted token whose first refreshes
+//! fail.
 
 use std::time::{Duration, Instant};
 
-use fake_instagram::{FakeConfig, FakeInstagram, FaultKind, FaultMatch};
+use fake_instagram::{FakeConfig, FakeInstagram, FaultKind, FaultMatch, MintKind};
 use serde_json::json;
 
 use crate::support::{Browser, Process, freshtoken_with};
@@ -13,24 +14,48 @@ use crate::support::{Browser, Process, freshtoken_with};
 const SITE: &str = "https://bakery.example";
 const ACCOUNTS: usize = 100;
 const DAYS: u32 = 365;
-const REVOKED: &str = "shop_007";
+/// A Threads profile and a Facebook Page whose users change their passwords on day 150.
+const REVOKED: [&str; 2] = ["shop_007", "shop_008"];
 
-/// The faults of the year, by day: every kind the refresh engine must ride out.
-fn faults_on(day: u32) -> Option<(u32, FaultKind)> {
+/// The kind of the `n`th account: Instagram, Threads and Facebook Page in turn.
+fn kind_of(n: usize) -> MintKind {
+    match n % 3 {
+        0 => MintKind::Instagram,
+        1 => MintKind::Threads,
+        _ => MintKind::FacebookUser,
+    }
+}
+
+/// The faults of the year, by day: every kind the refresh engine must ride out, on refreshes
+/// (Instagram, Threads) and on Page checks (`debug_token`).
+fn faults_on(day: u32) -> Option<(&'static str, u32, FaultKind)> {
+    const REFRESH: &str = "refresh_access_token";
+    const CHECK: &str = "debug_token";
     match day {
-        10 => Some((30, FaultKind::ServerError)),
-        40 => Some((20, FaultKind::Reset)),
+        10 => Some((REFRESH, 30, FaultKind::ServerError)),
+        40 => Some((REFRESH, 20, FaultKind::Reset)),
         // Longer than the refresh timeout (half the 4 s lease): timeouts.
-        70 => Some((10, FaultKind::Delay { ms: 3_000 })),
+        70 => Some((REFRESH, 10, FaultKind::Delay { ms: 3_000 })),
         100 => Some((
+            REFRESH,
             20,
             FaultKind::RateLimit {
                 code: 4,
                 regain_minutes: 60,
             },
         )),
-        250 => Some((20, FaultKind::Html)),
-        300 => Some((20, FaultKind::Empty)),
+        120 => Some((CHECK, 20, FaultKind::ServerError)),
+        200 => Some((
+            CHECK,
+            10,
+            FaultKind::RateLimit {
+                code: 4,
+                regain_minutes: 60,
+            },
+        )),
+        220 => Some((CHECK, 5, FaultKind::Delay { ms: 3_000 })),
+        250 => Some((REFRESH, 20, FaultKind::Html)),
+        300 => Some((REFRESH, 20, FaultKind::Empty)),
         _ => None,
     }
 }
@@ -111,7 +136,7 @@ async fn a_simulated_year_of_faults_and_a_crash_keeps_every_token_alive_and_repo
     for n in 0..ACCOUNTS {
         // Pasted tokens of every age from 1 to 50 days: expiry unknown until refreshed.
         let age = Duration::from_secs((1 + (n as u64 % 50)) * 24 * 3600);
-        let minted = fake.mint_token(&format!("shop_{n:03}"), age);
+        let minted = fake.mint(kind_of(n), &format!("shop_{n:03}"), age);
         let pasted = owner
             .post(
                 &accounts,
@@ -123,17 +148,19 @@ async fn a_simulated_year_of_faults_and_a_crash_keeps_every_token_alive_and_repo
 
     let client = reqwest::Client::new();
     let clock = format!("{}/__fake/clock", fake.base_url());
-    let refresh_calls = FaultMatch {
-        path: Some("refresh_access_token".to_owned()),
-        ..Default::default()
-    };
     let mut now = chrono::Utc::now();
     for day in 1..=DAYS {
-        if let Some((count, kind)) = faults_on(day) {
-            fake.inject_fault(refresh_calls.clone(), count, kind);
+        if let Some((path, count, kind)) = faults_on(day) {
+            let calls = FaultMatch {
+                path: Some(path.to_owned()),
+                ..Default::default()
+            };
+            fake.inject_fault(calls, count, kind);
         }
         if day == 150 {
-            fake.revoke_user(REVOKED, 460);
+            for username in REVOKED {
+                fake.revoke_user(username, 460);
+            }
         }
         if day == 180 {
             // A crash: SIGKILL while jobs may be in flight; the next start takes over.
@@ -170,22 +197,33 @@ async fn a_simulated_year_of_faults_and_a_crash_keeps_every_token_alive_and_repo
     let list = owner.get(&accounts).await;
     let list = list.body.as_array().unwrap();
     assert_eq!(list.len(), ACCOUNTS);
+    for kind in ["instagram", "threads", "facebook_page"] {
+        let of_kind = list
+            .iter()
+            .filter(|account| account["kind"] == kind)
+            .count();
+        assert!(of_kind >= ACCOUNTS / 3, "{of_kind} {kind} accounts");
+    }
     for account in list {
         let username = account["username"].as_str().unwrap();
-        if username == REVOKED {
+        if REVOKED.iter().any(|revoked| username.starts_with(revoked)) {
             assert_eq!(account["status"], "needs_reconnect", "{account}");
             continue;
         }
         assert_eq!(account["status"], "active", "{account}");
-        let expires: chrono::DateTime<chrono::Utc> = account["token_expires_at"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(
-            expires > now,
-            "{username}'s token expired at {expires}, now {now}"
-        );
+        if account["kind"] == "facebook_page" {
+            assert!(account["token_expires_at"].is_null(), "{account}");
+        } else {
+            let expires: chrono::DateTime<chrono::Utc> = account["token_expires_at"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(
+                expires > now,
+                "{username}'s token expired at {expires}, now {now}"
+            );
+        }
         let served: serde_json::Value = client
             .get(account["token_json_url"].as_str().unwrap())
             .header("origin", SITE)

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AccountStatus, Provider, RefreshInterval, Role};
+use crate::{AccountKind, AccountStatus, RefreshInterval, Role};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -201,16 +201,19 @@ pub struct OperatorHealthView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountView {
     pub id: i64,
-    pub provider: Provider,
-    /// The id of the account on Instagram.
+    /// `instagram`, `facebook_page` or `threads`.
+    pub kind: AccountKind,
+    /// The id of the account on its platform (a Page's id, for a Facebook Page).
     pub provider_user_id: String,
+    /// The username (a Page's name, for a Facebook Page).
     pub username: String,
     /// The tenant's own name for the account; may be empty.
     pub label: String,
     pub status: AccountStatus,
     pub profile_picture_url: Option<String>,
     /// When the stored token expires; absent when not yet known (a pasted token is refreshed
-    /// as soon as Instagram allows, which makes it known).
+    /// as soon as Instagram or Threads allows, which makes it known) and for a Facebook Page,
+    /// whose token never expires (it is checked every `FRESHTOKEN_PAGE_CHECK_INTERVAL`).
     pub token_expires_at: Option<String>,
     pub last_refresh_at: Option<String>,
     pub next_refresh_at: Option<String>,
@@ -225,7 +228,8 @@ pub struct AccountView {
     /// Served to every request, whatever its origin, header-less ones included: an explicit
     /// choice, never the default.
     pub public: bool,
-    /// The name of the constant `token.js` defines (`InstagramToken` unless set).
+    /// The name of the constant `token.js` defines (unless set: `InstagramToken`,
+    /// `FacebookPageToken` or `ThreadsToken`, by kind).
     pub js_constant: String,
     /// The random id in the account's public URLs; rotating it retires the old URLs.
     pub public_id: String,
@@ -268,12 +272,55 @@ pub struct DailyRequestsView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasteTokenRequest {
-    /// An Instagram user access token (Instagram Login), long- or short-lived.
+    /// An access token, long- or short-lived: an Instagram user token (Instagram Login,
+    /// `IG...`), a Threads user token (`TH...`), or a Facebook user or Page token (`EAA...`).
     pub token: String,
+    /// The kind to connect when the token's text does not say (default `instagram`); a token
+    /// that says another kind is refused (`kind_mismatch`).
+    #[serde(default)]
+    pub kind: Option<AccountKind>,
+    /// With a Facebook user token: connect only this Page (default: every Page it manages).
+    #[serde(default)]
+    pub page_id: Option<String>,
     #[serde(default)]
     pub label: Option<String>,
     #[serde(default)]
     pub allowed_origins: Option<Vec<String>>,
+}
+
+/// What a pasted token connected: one account (as `AccountView`, its token URLs at the top
+/// level), or, for a Facebook user token that manages several Pages, `{"accounts": [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum PastedAccounts {
+    One(Box<AccountView>),
+    Several { accounts: Vec<AccountView> },
+}
+
+/// A Facebook login waiting for the person's choice of Pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FacebookLoginView {
+    pub pages: Vec<OfferedPageView>,
+    /// The choice must be made before this (ten minutes after the login).
+    pub expires_at: String,
+}
+
+/// A Page the person manages and shared with freshtoken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OfferedPageView {
+    pub id: String,
+    pub name: String,
+    pub category: Option<String>,
+}
+
+/// The Pages to connect, by id, from those a Facebook login offered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChoosePagesRequest {
+    pub page_ids: Vec<String>,
 }
 
 /// Changes to an account; absent fields stay as they are.
@@ -309,10 +356,14 @@ pub struct UpdateAccountRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstanceView {
     pub version: String,
-    /// Demo mode: Instagram is the built-in fake; nothing reaches the real one.
+    /// Demo mode: Instagram, Threads and Facebook are the built-in fake; nothing reaches the
+    /// real ones.
     pub demo: bool,
     /// Whether "Connect Instagram" works (an Instagram app is configured, or demo mode).
     pub instagram_connect: bool,
+    /// The kinds of account people can connect by logging in: those whose Meta app the
+    /// operator configured (all three in demo mode).
+    pub connect_kinds: Vec<AccountKind>,
     pub signup: crate::SignupMode,
 }
 

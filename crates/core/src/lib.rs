@@ -190,25 +190,104 @@ impl RefreshInterval {
 }
 
 string_enum!(
-    /// The platform an account's token belongs to.
-    Provider, "provider" {
-        /// Instagram API with Instagram Login (graph.instagram.com tokens).
+    /// What an account is, and so whose token it keeps and by which rules (see
+    /// [`AccountKind::token_rules`]).
+    AccountKind, "account kind" {
+        /// An Instagram professional account (Instagram API with Instagram Login).
         Instagram => "instagram",
+        /// A Facebook Page, with a Page token read through a long-lived user token.
+        FacebookPage => "facebook_page",
+        /// A Threads profile.
+        Threads => "threads",
     }
 );
+
+/// How a kind of token lives, and how freshtoken keeps it alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRules {
+    /// Expires after [`policy::LONG_LIVED_SECS`] and can be refreshed once it is
+    /// [`policy::MIN_REFRESH_AGE_SECS`] old, for as long again (Instagram and Threads).
+    Refreshed,
+    /// Never expires, cannot be refreshed, and dies when its user changes a password, loses
+    /// the Page or removes the app: checked on a schedule instead (Facebook Page tokens).
+    Checked,
+}
+
+impl AccountKind {
+    pub fn token_rules(self) -> TokenRules {
+        match self {
+            AccountKind::Instagram | AccountKind::Threads => TokenRules::Refreshed,
+            AccountKind::FacebookPage => TokenRules::Checked,
+        }
+    }
+
+    /// Whether the token is kept alive by refreshing it (else by checking it).
+    pub fn is_refreshed(self) -> bool {
+        self.token_rules() == TokenRules::Refreshed
+    }
+
+    /// The name people know it by: "Instagram", "Facebook Page", "Threads".
+    pub fn display_name(self) -> &'static str {
+        match self {
+            AccountKind::Instagram => "Instagram",
+            AccountKind::FacebookPage => "Facebook Page",
+            AccountKind::Threads => "Threads",
+        }
+    }
+
+    /// The platform a person logs in to for it.
+    pub fn platform(self) -> &'static str {
+        match self {
+            AccountKind::Instagram => "Instagram",
+            AccountKind::FacebookPage => "Facebook",
+            AccountKind::Threads => "Threads",
+        }
+    }
+
+    /// The constant a `token.js` snippet defines unless the tenant picks another.
+    pub fn default_constant(self) -> &'static str {
+        match self {
+            AccountKind::Instagram => js::DEFAULT_CONSTANT,
+            AccountKind::FacebookPage => "FacebookPageToken",
+            AccountKind::Threads => "ThreadsToken",
+        }
+    }
+
+    /// The kind a token's text names, where it names one: Instagram Login tokens start with
+    /// `IG`, Threads tokens with `TH`, Facebook tokens (user or Page) with `EAA`.
+    pub fn from_token_prefix(token: &str) -> Option<AccountKind> {
+        if token.starts_with("IG") {
+            Some(AccountKind::Instagram)
+        } else if token.starts_with("TH") {
+            Some(AccountKind::Threads)
+        } else if token.starts_with("EAA") {
+            Some(AccountKind::FacebookPage)
+        } else {
+            None
+        }
+    }
+
+    /// The spelling on the command line: `facebook-page` (the JSON spelling, with an
+    /// underscore, is accepted too).
+    pub fn from_cli(text: &str) -> Result<AccountKind, UnknownVariant> {
+        text.trim().replace('-', "_").parse()
+    }
+}
 
 string_enum!(
     /// The result of one refresh attempt, as recorded in `refresh_events`.
     RefreshOutcome, "refresh outcome" {
         /// A new token was stored.
         Refreshed => "refreshed",
+        /// A Facebook Page token was checked and still lives (it is never refreshed).
+        Checked => "checked",
         /// A passing failure (5xx, timeout, malformed answer): retried with backoff.
         Transient => "transient",
-        /// Instagram asked us to slow down: retried after the time it named.
+        /// The platform asked us to slow down: retried after the time it named.
         RateLimited => "rate_limited",
         /// The token is dead: the account needs a new login.
         Revoked => "revoked",
-        /// Instagram refused the call for another reason; surfaced to the tenant.
+        /// The platform refused the call for another reason; surfaced to the tenant.
         Rejected => "rejected",
     }
 );
@@ -328,7 +407,7 @@ mod tests {
         check(Role::ALL);
         check(AccountStatus::ALL);
         check(RefreshInterval::ALL);
-        check(Provider::ALL);
+        check(AccountKind::ALL);
         check(RefreshOutcome::ALL);
         check(SignupMode::ALL);
     }

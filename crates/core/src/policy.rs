@@ -5,8 +5,10 @@
 
 use crate::RefreshInterval;
 
-/// Instagram refuses to refresh a token younger than this.
+/// Instagram and Threads refuse to refresh a token younger than this.
 pub const MIN_REFRESH_AGE_SECS: i64 = 24 * 3600;
+/// How long an Instagram or Threads long-lived token lives, from issue or refresh.
+pub const LONG_LIVED_SECS: i64 = 60 * 24 * 3600;
 /// A token this close to expiry is refreshed at once, whatever the interval says.
 pub const REFRESH_URGENT_WITHIN_SECS: i64 = 10 * 24 * 3600;
 

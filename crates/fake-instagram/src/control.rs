@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::state::{
     Fault, FaultKind, FaultMatch, LONG_LIVED_SECS, RateLimits, State as World, TokenKind,
 };
-use crate::{MintedToken, Shared};
+use crate::{MintedPage, MintedToken, Shared};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -29,14 +29,48 @@ pub fn routes() -> Router<Shared> {
         .route("/__fake/users", get(users))
 }
 
-pub fn mint(world: &mut World, username: &str, age: Duration) -> MintedToken {
+/// What kind of token `POST /__fake/tokens` mints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MintKind {
+    /// A long-lived Instagram Login token.
+    #[default]
+    Instagram,
+    /// A long-lived Threads token.
+    Threads,
+    /// A long-lived Facebook user token, whose user manages one Page (`"<username> page"`),
+    /// linked to the user's Instagram professional account.
+    FacebookUser,
+}
+
+pub fn mint(world: &mut World, kind: MintKind, username: &str, age: Duration) -> MintedToken {
     let age = chrono::Duration::from_std(age).unwrap_or(chrono::Duration::zero());
     let issued_at = world.now() - age;
-    let (access_token, _) = world.issue_token(username, TokenKind::LongLived, issued_at);
+    let token_kind = match kind {
+        MintKind::Instagram => TokenKind::LongLived,
+        MintKind::Threads => TokenKind::ThreadsLong,
+        MintKind::FacebookUser => TokenKind::FacebookLong,
+    };
+    let (access_token, _) = world.issue_token(username, token_kind, issued_at);
+    let pages = world
+        .pages_of(username)
+        .into_iter()
+        .map(|(id, name, _)| MintedPage { id, name })
+        .collect();
+    let user = world.user(username);
+    let (user_id, pages) = match kind {
+        MintKind::Instagram => (user.id, None),
+        MintKind::Threads => (user.threads_id, None),
+        MintKind::FacebookUser => (
+            user.facebook_user_id.parse().unwrap_or_default(),
+            Some(pages),
+        ),
+    };
     MintedToken {
         access_token,
-        user_id: world.user(username).id,
+        user_id,
         expires_in: LONG_LIVED_SECS - age.num_seconds(),
+        pages,
     }
 }
 
@@ -81,6 +115,8 @@ struct MintRequest {
     username: String,
     #[serde(default)]
     age_secs: u64,
+    #[serde(default)]
+    kind: MintKind,
 }
 
 async fn tokens(
@@ -92,6 +128,7 @@ async fn tokens(
     }
     let minted = mint(
         &mut shared.lock(),
+        request.kind,
         request.username.trim(),
         Duration::from_secs(request.age_secs),
     );

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::Shared;
 use crate::state::{
-    FaultKind, LONG_LIVED_EXPIRES_IN, MIN_REFRESH_AGE_SECS, State as World, Token, TokenKind,
-    random_string,
+    CODE_LIFETIME_SECS, FaultKind, LONG_LIVED_EXPIRES_IN, MIN_REFRESH_AGE_SECS, Platform,
+    SHORT_LIVED_SECS, State as World, Token, TokenKind, random_string,
 };
 
 pub fn routes() -> Router<Shared> {
@@ -210,6 +210,10 @@ async fn graph(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let route = unversioned(&path).to_owned();
+    if route == "dialog/oauth" {
+        // www.facebook.com's login dialog, on the same address as everything else.
+        return crate::oauth::login_page(&shared, params, Platform::Facebook, uri.path());
+    }
     let token = token_of(&params, &headers);
     let host = headers
         .get(header::HOST)
@@ -324,11 +328,23 @@ fn answer(
         "access_token" => exchange_long_lived(shared, world, token, params),
         "refresh_access_token" => refresh(world, token, params),
         "me" => me(world, token, params),
-        "me/media" => media(world, token, params, host, path),
+        "me/media" => media(world, token, params, host, path, MediaOf::Token),
+        "me/threads" => threads(world, token, params),
+        "oauth/access_token" if params.contains_key("code") => {
+            facebook_code_exchange(shared, world, params)
+        }
         "oauth/access_token" => facebook_exchange(shared, world, params),
         "debug_token" => debug_token(shared, world, params),
         other => match other.split_once('/') {
             Some((_, "accounts")) => pages(world, token),
+            Some((account, "media")) => media(
+                world,
+                token,
+                params,
+                host,
+                path,
+                MediaOf::LinkedAccount(account),
+            ),
             None if !other.is_empty() => page(world, token, other, params),
             _ => Err(unknown_path()),
         },
@@ -352,9 +368,11 @@ fn exchange_long_lived(
     token: Option<&str>,
     params: &HashMap<String, String>,
 ) -> Result<Response, GraphError> {
-    if params.get("grant_type").map(String::as_str) != Some("ig_exchange_token") {
-        return Err(invalid_parameter("Unsupported grant_type"));
-    }
+    let (short, long) = match params.get("grant_type").map(String::as_str) {
+        Some("ig_exchange_token") => (TokenKind::ShortLived, TokenKind::LongLived),
+        Some("th_exchange_token") => (TokenKind::ThreadsShort, TokenKind::ThreadsLong),
+        _ => return Err(invalid_parameter("Unsupported grant_type")),
+    };
     if params.get("client_secret") != Some(&shared.config.app_secret) {
         return Err(graph_error(
             StatusCode::BAD_REQUEST,
@@ -365,13 +383,13 @@ fn exchange_long_lived(
         ));
     }
     let (_, found) = valid_token(world, token)?;
-    if found.kind != TokenKind::ShortLived {
+    if found.kind != short {
         return Err(invalid_parameter(
             "Only short-lived tokens can be exchanged",
         ));
     }
     let now = world.now();
-    let (long, _) = world.issue_token(&found.username, TokenKind::LongLived, now);
+    let (long, _) = world.issue_token(&found.username, long, now);
     Ok(long_lived_body(&long, LONG_LIVED_EXPIRES_IN))
 }
 
@@ -380,11 +398,13 @@ fn refresh(
     token: Option<&str>,
     params: &HashMap<String, String>,
 ) -> Result<Response, GraphError> {
-    if params.get("grant_type").map(String::as_str) != Some("ig_refresh_token") {
-        return Err(invalid_parameter("Unsupported grant_type"));
-    }
+    let long = match params.get("grant_type").map(String::as_str) {
+        Some("ig_refresh_token") => TokenKind::LongLived,
+        Some("th_refresh_token") => TokenKind::ThreadsLong,
+        _ => return Err(invalid_parameter("Unsupported grant_type")),
+    };
     let (value, found) = valid_token(world, token)?;
-    if found.kind != TokenKind::LongLived {
+    if found.kind != long {
         return Err(invalid_parameter("Only long-lived tokens can be refreshed"));
     }
     let now = world.now();
@@ -396,10 +416,10 @@ fn refresh(
     }
     if world.refresh_rotates_token {
         // The old token stays valid until its own expiry, as Instagram appears to behave.
-        let (new, _) = world.issue_token(&found.username, TokenKind::LongLived, now);
+        let (new, _) = world.issue_token(&found.username, long, now);
         Ok(long_lived_body(&new, LONG_LIVED_EXPIRES_IN))
     } else {
-        let (_, fresh) = world.issue_token(&found.username, TokenKind::LongLived, now);
+        let (_, fresh) = world.issue_token(&found.username, long, now);
         world.tokens.insert(value.clone(), fresh);
         Ok(long_lived_body(&value, LONG_LIVED_EXPIRES_IN))
     }
@@ -412,13 +432,25 @@ fn me(
 ) -> Result<Response, GraphError> {
     let (_, found) = valid_token(world, token)?;
     let user = world.user(&found.username).clone();
-    if matches!(
-        found.kind,
-        TokenKind::FacebookShort | TokenKind::FacebookLong
-    ) {
-        return Ok(
-            axum::Json(json!({"name": user.name, "id": user.facebook_user_id})).into_response(),
-        );
+    match found.kind {
+        TokenKind::FacebookShort | TokenKind::FacebookLong => {
+            return Ok(
+                axum::Json(json!({"name": user.name, "id": user.facebook_user_id})).into_response(),
+            );
+        }
+        // Asked with a Page token, `/me` is the Page.
+        TokenKind::Page => {
+            let page_id = found.page_id.clone().unwrap_or_default();
+            let name = world
+                .pages_of(&found.username)
+                .into_iter()
+                .find(|(id, _, _)| *id == page_id)
+                .map(|(_, name, _)| name)
+                .unwrap_or_default();
+            return Ok(axum::Json(json!({"name": name, "id": page_id})).into_response());
+        }
+        TokenKind::ThreadsShort | TokenKind::ThreadsLong => return threads_me(&user, params),
+        TokenKind::ShortLived | TokenKind::LongLived => {}
     }
     let mut body = json!({"id": user.id.to_string()});
     for field in requested_fields(params) {
@@ -445,15 +477,49 @@ fn me(
     Ok(axum::Json(body).into_response())
 }
 
+/// Whose posts `media` lists: the token's own Instagram account (graph.instagram.com's
+/// `me/media`), or the Instagram account linked to a Page, asked with a Facebook token
+/// (graph.facebook.com's `{ig-user-id}/media`).
+enum MediaOf<'a> {
+    Token,
+    LinkedAccount(&'a str),
+}
+
+fn no_such_object(id: &str) -> GraphError {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        100,
+        None,
+        "OAuthException",
+        &format!(
+            "Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation"
+        ),
+    )
+}
+
 fn media(
     world: &mut World,
     token: Option<&str>,
     params: &HashMap<String, String>,
     host: &str,
     path: &str,
+    of: MediaOf<'_>,
 ) -> Result<Response, GraphError> {
     let (value, found) = valid_token(world, token)?;
     let user = world.user(&found.username).clone();
+    match of {
+        MediaOf::Token if found.kind.platform() != Platform::Instagram => {
+            return Err(invalid_parameter(
+                "Tried accessing nonexisting field (media) on node type (User)",
+            ));
+        }
+        MediaOf::LinkedAccount(id)
+            if found.kind.platform() != Platform::Facebook || id != user.professional_id =>
+        {
+            return Err(no_such_object(id));
+        }
+        _ => {}
+    }
     let limit = params
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
@@ -511,6 +577,163 @@ fn media(
         paging["next"] = json!(next.to_string());
     }
     Ok(axum::Json(json!({"data": items, "paging": paging})).into_response())
+}
+
+/// A Threads profile (`/me` with a Threads token).
+fn threads_me(
+    user: &crate::state::User,
+    params: &HashMap<String, String>,
+) -> Result<Response, GraphError> {
+    let mut body = json!({"id": user.threads_id.to_string()});
+    for field in requested_fields(params) {
+        let value = match field.as_str() {
+            "username" => json!(user.username),
+            "name" => json!(user.name),
+            "threads_profile_picture_url" => json!(format!(
+                "https://scontent.fake-instagram.test/{}_threads.jpg",
+                user.threads_id
+            )),
+            "threads_biography" => json!(format!("{} on Threads (fake)", user.username)),
+            "is_verified" => json!(false),
+            "id" => continue,
+            _ => {
+                return Err(graph_error(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    None,
+                    "THApiException",
+                    &format!("Tried accessing nonexisting field ({field}) on node type (User)"),
+                ));
+            }
+        };
+        body[field] = value;
+    }
+    Ok(axum::Json(body).into_response())
+}
+
+/// The profile's posts (`/me/threads`): the user's posts, in Threads' own field names.
+fn threads(
+    world: &mut World,
+    token: Option<&str>,
+    params: &HashMap<String, String>,
+) -> Result<Response, GraphError> {
+    let (_, found) = valid_token(world, token)?;
+    if found.kind.platform() != Platform::Threads {
+        return Err(invalid_parameter(
+            "Tried accessing nonexisting field (threads) on node type (User)",
+        ));
+    }
+    let user = world.user(&found.username).clone();
+    let limit = params
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(25)
+        .clamp(1, 100);
+    let start = match params.get("after") {
+        Some(cursor) => decode_cursor(cursor).ok_or_else(|| invalid_parameter("Invalid cursor"))?,
+        None => 0,
+    };
+    let fields = requested_fields(params);
+    let items: Vec<Value> = user
+        .media
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|m| {
+            let shortcode = m
+                .permalink
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
+            let mut item = json!({"id": format!("1{}", m.id)});
+            for field in &fields {
+                let value = match field.as_str() {
+                    "media_product_type" => json!("THREADS"),
+                    "media_type" => json!(m.media_type),
+                    "media_url" => json!(m.media_url),
+                    "permalink" => json!(format!(
+                        "https://www.threads.net/@{}/post/{shortcode}",
+                        user.username
+                    )),
+                    "text" => json!(m.caption),
+                    "timestamp" => json!(m.timestamp),
+                    "shortcode" => json!(shortcode),
+                    "thumbnail_url" => match &m.thumbnail_url {
+                        Some(url) => json!(url),
+                        None => continue,
+                    },
+                    "username" => json!(user.username),
+                    "is_quote_post" => json!(false),
+                    _ => continue,
+                };
+                item[field.as_str()] = value;
+            }
+            item
+        })
+        .collect();
+    let end = start + items.len();
+    let mut paging =
+        json!({"cursors": {"before": encode_cursor(start), "after": encode_cursor(end)}});
+    if end < user.media.len() {
+        paging["next"] = json!(format!(
+            "https://graph.threads.net/v1.0/me/threads?after={}",
+            encode_cursor(end)
+        ));
+    }
+    Ok(axum::Json(json!({"data": items, "paging": paging})).into_response())
+}
+
+/// Facebook Login's code exchange: a short-lived user token for the code.
+fn facebook_code_exchange(
+    shared: &Shared,
+    world: &mut World,
+    params: &HashMap<String, String>,
+) -> Result<Response, GraphError> {
+    if params.get("client_id") != Some(&shared.config.app_id)
+        || params.get("client_secret") != Some(&shared.config.app_secret)
+    {
+        return Err(graph_error(
+            StatusCode::BAD_REQUEST,
+            101,
+            None,
+            "OAuthException",
+            "Error validating application.",
+        ));
+    }
+    let now = world.now();
+    let code_value = params.get("code").map(String::as_str).unwrap_or_default();
+    let used_code = || {
+        graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            Some(36009),
+            "OAuthException",
+            "This authorization code has been used.",
+        )
+    };
+    let Some(code) = world.codes.get_mut(code_value) else {
+        return Err(used_code());
+    };
+    if code.used
+        || code.platform != Platform::Facebook
+        || (now - code.issued_at).num_seconds() > CODE_LIFETIME_SECS
+    {
+        return Err(used_code());
+    }
+    if params.get("redirect_uri") != Some(&code.redirect_uri) {
+        return Err(graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            Some(36008),
+            "OAuthException",
+            "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
+        ));
+    }
+    code.used = true;
+    let username = code.username.clone();
+    let (token, _) = world.issue_token(&username, TokenKind::FacebookShort, now);
+    Ok(long_lived_body(&token, SHORT_LIVED_SECS))
 }
 
 fn encode_cursor(index: usize) -> String {
@@ -576,11 +799,17 @@ fn pages(world: &mut World, token: Option<&str>) -> Result<Response, GraphError>
             "Invalid OAuth access token - Cannot parse access token",
         ));
     }
-    let user = world.user(&found.username).clone();
     let now = world.now();
-    let (page_token, _) = world.issue_token(&found.username, TokenKind::Page, now);
+    let pages: Vec<Value> = world
+        .pages_of(&found.username)
+        .into_iter()
+        .map(|(id, name, _)| {
+            let token = world.issue_page_token(&found.username, &id, now);
+            json!({"access_token": token, "category": "Brand", "category_list": [{"id": "1605186416478696", "name": "Brand"}], "name": name, "id": id, "tasks": ["MANAGE", "CREATE_CONTENT", "MODERATE", "ADVERTISE", "ANALYZE"]})
+        })
+        .collect();
     Ok(axum::Json(json!({
-        "data": [{"access_token": page_token, "category": "Brand", "name": format!("{} page", user.username), "id": user.page_id, "tasks": ["MANAGE", "CREATE_CONTENT", "MODERATE", "ADVERTISE", "ANALYZE"]}],
+        "data": pages,
         "paging": {"cursors": {"before": encode_cursor(0), "after": encode_cursor(0)}},
     }))
     .into_response())
@@ -593,24 +822,21 @@ fn page(
     params: &HashMap<String, String>,
 ) -> Result<Response, GraphError> {
     let (_, found) = valid_token(world, token)?;
-    let user = world.user(&found.username).clone();
-    if found.kind != TokenKind::Page || user.page_id != page_id {
-        return Err(graph_error(
-            StatusCode::BAD_REQUEST,
-            100,
-            None,
-            "OAuthException",
-            &format!(
-                "Unsupported get request. Object with ID '{page_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation"
-            ),
-        ));
+    if found.kind != TokenKind::Page || found.page_id.as_deref() != Some(page_id) {
+        return Err(no_such_object(page_id));
     }
-    let mut body = json!({"id": user.page_id});
-    if requested_fields(params)
-        .iter()
-        .any(|f| f == "instagram_business_account")
+    let linked = world
+        .pages_of(&found.username)
+        .into_iter()
+        .find(|(id, _, _)| id == page_id)
+        .and_then(|(_, _, linked)| linked);
+    let mut body = json!({"id": page_id});
+    if let Some(linked) = linked
+        && requested_fields(params)
+            .iter()
+            .any(|f| f == "instagram_business_account")
     {
-        body["instagram_business_account"] = json!({"id": user.professional_id});
+        body["instagram_business_account"] = json!({"id": linked});
     }
     Ok(axum::Json(body).into_response())
 }
@@ -639,17 +865,20 @@ fn debug_token(
             } else {
                 "USER"
             };
-            axum::Json(json!({"data": {
+            let mut body = json!({"data": {
                 "app_id": shared.config.app_id,
                 "type": kind,
                 "application": "fake-instagram",
                 "is_valid": true,
                 "expires_at": found.expires_at.map_or(0, |at| at.timestamp()),
                 "data_access_expires_at": (found.issued_at + chrono::Duration::days(90)).timestamp(),
-                "scopes": ["instagram_basic", "pages_show_list", "instagram_business_basic"],
+                "scopes": ["instagram_basic", "pages_show_list", "pages_read_engagement", "business_management"],
                 "user_id": user.facebook_user_id,
-            }}))
-            .into_response()
+            }});
+            if let Some(page_id) = &found.page_id {
+                body["data"]["profile_id"] = json!(page_id);
+            }
+            axum::Json(body).into_response()
         }
         Err(_) => axum::Json(json!({"data": {
             "error": {"code": 190, "message": "Invalid OAuth access token."},

@@ -1,10 +1,13 @@
-//! A faithful fake of Instagram's platform, for tests, benchmarks and demo mode.
+//! A faithful fake of Meta's platforms, for tests, benchmarks and demo mode.
 //!
-//! It serves, from one address, what our client calls on www.instagram.com (authorize and
+//! It serves, from one address, what our clients call on www.instagram.com (authorize and
 //! consent), api.instagram.com (code exchange), graph.instagram.com (long-lived exchange,
-//! refresh, profile, media) and graph.facebook.com (Facebook Login page tokens), with the
-//! methods, parameters, content types, JSON shapes and error payloads of
-//! `shared/instagram-api.md`. Token lifetimes run on a clock tests can move; faults, rate limits
+//! refresh, profile, media), threads.net and graph.threads.net (the same for Threads, with
+//! `th_` grant types and `/me/threads`), and www.facebook.com and graph.facebook.com (Facebook
+//! Login, long-lived user tokens, Pages and their tokens, the linked Instagram account's media,
+//! `debug_token`), with the methods, parameters, content types, JSON shapes and error payloads
+//! of `docs/instagram.md`, `docs/threads.md` and `docs/facebook-pages.md`. The paths overlap,
+//! so it tells the platforms apart by token prefix, grant type and scope. Token lifetimes run on a clock tests can move; faults, rate limits
 //! and a call log are driven through the `/__fake/*` control plane or [`FakeInstagram`].
 //!
 //! It must not depend on any other crate of ours: it is the independent party our client is
@@ -29,6 +32,7 @@ use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use control::MintKind;
 pub use signed_request::sign_request;
 pub use state::{Call, FaultKind, FaultMatch, RateLimits, TokenKind};
 
@@ -121,8 +125,19 @@ pub async fn serve(
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MintedToken {
     pub access_token: String,
+    /// The Instagram-scoped, Threads or Facebook user id, by the kind minted.
     pub user_id: u64,
     pub expires_in: i64,
+    /// A Facebook user token's Pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<Vec<MintedPage>>,
+}
+
+/// A Page a minted Facebook user token's user manages.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MintedPage {
+    pub id: String,
+    pub name: String,
 }
 
 /// A fake running in this process on a port of its own, with direct control for tests.
@@ -179,9 +194,40 @@ impl FakeInstagram {
         &self.shared.config.app_secret
     }
 
-    /// A long-lived token for `username` (created if new), issued `age` ago on the fake clock.
+    /// A long-lived Instagram token for `username` (created if new), issued `age` ago on the
+    /// fake clock.
     pub fn mint_token(&self, username: &str, age: Duration) -> MintedToken {
-        control::mint(&mut self.shared.lock(), username, age)
+        self.mint(MintKind::Instagram, username, age)
+    }
+
+    /// A long-lived token of this kind for `username`, issued `age` ago on the fake clock.
+    pub fn mint(&self, kind: MintKind, username: &str, age: Duration) -> MintedToken {
+        control::mint(&mut self.shared.lock(), kind, username, age)
+    }
+
+    /// The id of the user's Facebook Page (created if new).
+    pub fn page_id(&self, username: &str) -> String {
+        self.shared.lock().user(username).page_id.clone()
+    }
+
+    /// Gives the user's Facebook account one more Page (with no Instagram account linked);
+    /// returns its id.
+    pub fn add_page(&self, username: &str, name: &str) -> String {
+        let mut world = self.shared.lock();
+        let user = world.user(username).clone();
+        let id = format!(
+            "12{:013}",
+            user.extra_pages.len() as u64 * 1_000_000 + user.id % 1_000_000
+        );
+        if let Some(user) = world.users.get_mut(username) {
+            user.extra_pages.push((id.clone(), name.to_owned()));
+        }
+        id
+    }
+
+    /// The user's Threads profile id (created if new).
+    pub fn threads_id(&self, username: &str) -> u64 {
+        self.shared.lock().user(username).threads_id
     }
 
     /// A short-lived Facebook user token (as Facebook Login hands out) for the user.
@@ -245,6 +291,11 @@ impl FakeInstagram {
 
     /// A valid authorization code for the user, as the consent page would hand out.
     pub fn issue_code(&self, username: &str, redirect_uri: &str) -> String {
-        oauth::issue_code(&mut self.shared.lock(), username, redirect_uri)
+        oauth::issue_code(
+            &mut self.shared.lock(),
+            state::Platform::Instagram,
+            username,
+            redirect_uri,
+        )
     }
 }

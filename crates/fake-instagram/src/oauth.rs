@@ -1,5 +1,8 @@
-//! www.instagram.com/oauth/authorize (with a consent page) and
-//! api.instagram.com/oauth/access_token (code exchange).
+//! The logins: www.instagram.com/oauth/authorize and threads.net/oauth/authorize (one path:
+//! told apart by the scope asked for), www.facebook.com/{version}/dialog/oauth (routed here
+//! from the Graph catch-all), each with a consent page; and the code exchange of Instagram
+//! (api.instagram.com) and Threads (graph.threads.net) at `POST /oauth/access_token`, told
+//! apart by the code. Facebook's code exchange is a Graph call (`graph.rs`).
 
 use std::collections::HashMap;
 
@@ -12,7 +15,7 @@ use serde_json::json;
 use url::Url;
 
 use crate::Shared;
-use crate::state::{CODE_LIFETIME_SECS, Code, State as World, TokenKind, random_string};
+use crate::state::{CODE_LIFETIME_SECS, Code, Platform, State as World, TokenKind, random_string};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -20,13 +23,19 @@ pub fn routes() -> Router<Shared> {
         .route("/oauth/access_token", post(access_token))
 }
 
-pub fn issue_code(state: &mut World, username: &str, redirect_uri: &str) -> String {
+pub fn issue_code(
+    state: &mut World,
+    platform: Platform,
+    username: &str,
+    redirect_uri: &str,
+) -> String {
     state.user(username);
     let code = format!("AQ{}", random_string(180));
     let issued_at = state.now();
     state.codes.insert(
         code.clone(),
         Code {
+            platform,
             username: username.to_owned(),
             redirect_uri: redirect_uri.to_owned(),
             issued_at,
@@ -78,14 +87,50 @@ fn check_app(shared: &Shared, params: &HashMap<String, String>) -> Result<(), OA
     Ok(())
 }
 
+/// Threads and Instagram share the authorize path; the scope asked for says which is meant.
+fn platform_of(params: &HashMap<String, String>) -> Platform {
+    match params.get("platform").map(String::as_str) {
+        Some("facebook") => return Platform::Facebook,
+        Some("threads") => return Platform::Threads,
+        Some("instagram") => return Platform::Instagram,
+        _ => {}
+    }
+    if params
+        .get("scope")
+        .is_some_and(|scope| scope.contains("threads_"))
+    {
+        Platform::Threads
+    } else {
+        Platform::Instagram
+    }
+}
+
+fn platform_param(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Instagram => "instagram",
+        Platform::Threads => "threads",
+        Platform::Facebook => "facebook",
+    }
+}
+
 async fn authorize(
     State(shared): State<Shared>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(response) = check_app(&shared, &params) {
-        shared
-            .lock()
-            .record("GET", "/oauth/authorize", &params, None, 400);
+    let platform = platform_of(&params);
+    login_page(&shared, params, platform, "/oauth/authorize")
+}
+
+/// The start of a login on `platform`: an immediate code when a test set an auto-approving
+/// user, else the consent page.
+pub(crate) fn login_page(
+    shared: &Shared,
+    params: HashMap<String, String>,
+    platform: Platform,
+    path: &str,
+) -> Response {
+    if let Err(response) = check_app(shared, &params) {
+        shared.lock().record("GET", path, &params, None, 400);
         return response.into_response();
     }
     if params.get("response_type").map(String::as_str) != Some("code") {
@@ -94,15 +139,15 @@ async fn authorize(
     let redirect_uri = &params["redirect_uri"];
     let state_param = params.get("state").cloned().unwrap_or_default();
     let mut world = shared.lock();
-    world.record("GET", "/oauth/authorize", &params, None, 200);
+    world.record("GET", path, &params, None, 200);
     if let Some(username) = world.auto_approve.clone() {
-        let code = issue_code(&mut world, &username, redirect_uri);
+        let code = issue_code(&mut world, platform, &username, redirect_uri);
         return redirect_with(redirect_uri, &[("code", &code), ("state", &state_param)]);
     }
     let mut usernames: Vec<String> = world.users.keys().cloned().collect();
     usernames.sort();
     drop(world);
-    consent_page(&params, &usernames).into_response()
+    consent_page(&params, platform, &usernames).into_response()
 }
 
 fn escape(text: &str) -> String {
@@ -113,8 +158,12 @@ fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn consent_page(params: &HashMap<String, String>, usernames: &[String]) -> Html<String> {
-    let hidden: String = [
+fn consent_page(
+    params: &HashMap<String, String>,
+    platform: Platform,
+    usernames: &[String],
+) -> Html<String> {
+    let mut hidden: String = [
         "client_id",
         "redirect_uri",
         "state",
@@ -130,26 +179,45 @@ fn consent_page(params: &HashMap<String, String>, usernames: &[String]) -> Html<
         )
     })
     .collect();
+    hidden.push_str(&format!(
+        r#"<input type="hidden" name="platform" value="{}">"#,
+        platform_param(platform)
+    ));
+    let name = platform.name();
+    let asks = match platform {
+        Platform::Facebook => format!(
+            "An app asks to see the Pages you manage and their linked Instagram accounts (<code>{}</code>).",
+            escape(
+                params
+                    .get("scope")
+                    .map(String::as_str)
+                    .unwrap_or("pages_show_list")
+            )
+        ),
+        _ => format!(
+            "An app asks to access your {name} profile (<code>{}</code>).",
+            escape(
+                params
+                    .get("scope")
+                    .map(String::as_str)
+                    .unwrap_or("instagram_business_basic")
+            )
+        ),
+    };
     let options: String = usernames
         .iter()
         .map(|name| format!(r#"<option value="{0}">{0}</option>"#, escape(name)))
         .collect();
-    let scope = escape(
-        params
-            .get("scope")
-            .map(String::as_str)
-            .unwrap_or("instagram_business_basic"),
-    );
     Html(format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Fake Instagram: allow access?</title>
+<title>Fake {name}: allow access?</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}
 .card{{border:1px solid #ccc;border-radius:12px;padding:1.5rem}}button{{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem}}
 .note{{color:#555;font-size:.9rem}}</style></head>
 <body><div class="card">
-<h1>Fake Instagram</h1>
-<p>An app asks to access your Instagram account (<code>{scope}</code>).</p>
+<h1>Fake {name}</h1>
+<p>{asks}</p>
 <form method="post" action="/oauth/authorize">
 {hidden}
 <label for="username">Log in as</label>
@@ -158,7 +226,7 @@ fn consent_page(params: &HashMap<String, String>, usernames: &[String]) -> Html<
 <p><button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button></p>
 </form>
-<p class="note">This is freshtoken's stand-in for Instagram, for demos and tests. Any user name works.</p>
+<p class="note">This is freshtoken's stand-in for {name}, for demos and tests. Any user name works.</p>
 </div></body></html>"#,
         first = usernames
             .first()
@@ -200,7 +268,7 @@ async fn decide(
         .map(|u| u.trim())
         .filter(|u| !u.is_empty())
         .unwrap_or("demo_user");
-    let code = issue_code(&mut world, username, redirect_uri);
+    let code = issue_code(&mut world, platform_of(&params), username, redirect_uri);
     redirect_with(redirect_uri, &[("code", &code), ("state", &state_param)])
 }
 
@@ -336,8 +404,20 @@ fn exchange(
             "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
         ));
     }
+    let platform = code.platform;
+    if platform == Platform::Facebook {
+        // Facebook's codes are exchanged with a Graph GET (`graph.rs`), not here.
+        return Err(oauth_error(
+            "Matching code was not found or was already used",
+        ));
+    }
     code.used = true;
     let username = code.username.clone();
+    if platform == Platform::Threads {
+        let (token, _) = world.issue_token(&username, TokenKind::ThreadsShort, now);
+        let user_id = world.user(&username).threads_id;
+        return Ok(json!({"access_token": token, "user_id": user_id}));
+    }
     let (token, _) = world.issue_token(&username, TokenKind::ShortLived, now);
     let user_id = world.user(&username).id;
     Ok(if world.documented_code_shape {

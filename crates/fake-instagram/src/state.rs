@@ -36,16 +36,57 @@ pub struct User {
     pub media: Vec<Media>,
     /// The Facebook user and page that manage this account (Facebook Login for Business).
     pub facebook_user_id: String,
+    /// The Page linked to this Instagram account (named `"<username> page"`).
     pub page_id: String,
+    /// More Pages the Facebook user manages, with no Instagram account linked: `(id, name)`.
+    pub extra_pages: Vec<(String, String)>,
+    /// The same person's Threads profile id (a number above 2^53, like Instagram's).
+    pub threads_id: u64,
+}
+
+/// Which platform a login, a code or a token belongs to. One fake answers all three on one
+/// address and tells them apart by token prefix and grant type, as their paths overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Instagram,
+    Threads,
+    Facebook,
+}
+
+impl Platform {
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Instagram => "Instagram",
+            Platform::Threads => "Threads",
+            Platform::Facebook => "Facebook",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
+    /// Instagram Login's hour-long token.
     ShortLived,
+    /// Instagram Login's 60-day token.
     LongLived,
+    ThreadsShort,
+    ThreadsLong,
     FacebookShort,
     FacebookLong,
+    /// A Facebook Page token: never expires.
     Page,
+}
+
+impl TokenKind {
+    pub fn platform(self) -> Platform {
+        match self {
+            TokenKind::ShortLived | TokenKind::LongLived => Platform::Instagram,
+            TokenKind::ThreadsShort | TokenKind::ThreadsLong => Platform::Threads,
+            TokenKind::FacebookShort | TokenKind::FacebookLong | TokenKind::Page => {
+                Platform::Facebook
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -57,10 +98,13 @@ pub struct Token {
     pub expires_at: Option<DateTime<Utc>>,
     /// Set when the token was invalidated: the 190 subcode it answers with.
     pub revoked: Option<u32>,
+    /// The Page a Page token belongs to.
+    pub page_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Code {
+    pub platform: Platform,
     pub username: String,
     pub redirect_uri: String,
     pub issued_at: DateTime<Utc>,
@@ -212,6 +256,8 @@ impl State {
                     media,
                     facebook_user_id: format!("10{:013}", n),
                     page_id: format!("11{:013}", n),
+                    extra_pages: Vec::new(),
+                    threads_id: 25_840_000_000_000_000 + n,
                 },
             );
         }
@@ -228,6 +274,8 @@ impl State {
         let (prefix, lifetime) = match kind {
             TokenKind::ShortLived => ("IGAA", Some(SHORT_LIVED_SECS)),
             TokenKind::LongLived => ("IGAA", Some(LONG_LIVED_SECS)),
+            TokenKind::ThreadsShort => ("THAA", Some(SHORT_LIVED_SECS)),
+            TokenKind::ThreadsLong => ("THAA", Some(LONG_LIVED_SECS)),
             TokenKind::FacebookShort => ("EAA", Some(SHORT_LIVED_SECS)),
             TokenKind::FacebookLong => ("EAA", Some(LONG_LIVED_SECS)),
             TokenKind::Page => ("EAA", None),
@@ -242,9 +290,41 @@ impl State {
             issued_at,
             expires_at: lifetime.map(|secs| issued_at + Duration::seconds(secs)),
             revoked: None,
+            page_id: None,
         };
         self.tokens.insert(value.clone(), token.clone());
         (value, token)
+    }
+
+    /// A Page token for one of the user's Pages: it never expires.
+    pub fn issue_page_token(
+        &mut self,
+        username: &str,
+        page_id: &str,
+        issued_at: DateTime<Utc>,
+    ) -> String {
+        let (value, _) = self.issue_token(username, TokenKind::Page, issued_at);
+        if let Some(token) = self.tokens.get_mut(&value) {
+            token.page_id = Some(page_id.to_owned());
+        }
+        value
+    }
+
+    /// Every Page the user manages, `(id, name, linked Instagram account)`, the linked one
+    /// first.
+    pub fn pages_of(&mut self, username: &str) -> Vec<(String, String, Option<String>)> {
+        let user = self.user(username);
+        let mut pages = vec![(
+            user.page_id.clone(),
+            format!("{} page", user.username),
+            Some(user.professional_id.clone()),
+        )];
+        pages.extend(
+            user.extra_pages
+                .iter()
+                .map(|(id, name)| (id.clone(), name.clone(), None)),
+        );
+        pages
     }
 
     /// Takes one use of the first fault matching this call, if any.

@@ -5,19 +5,19 @@ use anyhow::Context;
 use base64::Engine;
 use std::path::Path;
 
+use std::sync::Arc;
+
+use freshtoken_accounts::{Connected, Connector, Paste, Presets, parse_token, schedule};
 use freshtoken_core::origin::parse_allowed_origins;
-use freshtoken_core::{AccountStatus, RefreshInterval};
-use freshtoken_instagram::InstagramClient;
+use freshtoken_core::{AccountKind, AccountStatus, RefreshInterval};
 use freshtoken_store::{Account, Joining, KeyFile, SecretKey, SignUp, Store, StoreError, Tenant};
-use freshtoken_web::accounts::{
-    PastedToken, connect_pasted_token, parse_pasted_token, public_url_of,
-};
+use freshtoken_web::accounts::public_url_of;
 use freshtoken_web::auth::password;
 use freshtoken_web::tenants::check_slug;
 
 use crate::cli::AdminCommand;
 use crate::config::{Config, KeySource};
-use crate::server::{instagram_client, open_store};
+use crate::server::{meta_clients, open_store};
 
 /// How many tokens are re-sealed per database round trip.
 const REKEY_BATCH: u64 = 500;
@@ -58,9 +58,20 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::ImportToken {
             tenant,
             token,
+            kind,
+            page,
             label,
             origins,
-        } => import_token(config, &tenant, &token, label, &origins).await,
+        } => {
+            let token = ImportedToken {
+                token,
+                kind,
+                page,
+                label,
+                origins,
+            };
+            import_token(config, &tenant, token).await
+        }
         AdminCommand::ImportInstatokend {
             config: file,
             tenant,
@@ -153,23 +164,23 @@ async fn refresh(config: &Config, account_id: i64) -> anyhow::Result<()> {
             anyhow::bail!("account {account_id} is paused: resume it first")
         }
         AccountStatus::NeedsReconnect => anyhow::bail!(
-            "account {account_id} needs to be connected again with Instagram: its token is no longer valid"
+            "account {account_id} needs to be connected again with {}: its token is no longer valid",
+            account.kind.platform()
         ),
     }
     let now = chrono::Utc::now();
     // An operator acts on any tenant's account: no tenant to scope the read to.
-    let at = match store.tokens().lifetime_unscoped(account_id).await? {
-        Some(lifetime) => freshtoken_web::accounts::earliest_refresh(now, lifetime),
-        None => now,
-    };
+    let lifetime = store.tokens().lifetime_unscoped(account_id).await?;
+    let at = schedule::earliest_refresh(account.kind, now, lifetime);
     store
         .accounts()
         .schedule_refresh(account.tenant_id, account_id, at)
         .await?;
     if at > now {
         println!(
-            "the token of account {account_id} (@{}) is younger than 24 hours: Instagram refreshes it from {}; scheduled",
+            "the token of account {account_id} (@{}) is younger than 24 hours: {} refreshes it from {}; scheduled",
             account.username,
+            account.kind.platform(),
             at.to_rfc3339()
         );
         return Ok(());
@@ -199,28 +210,33 @@ async fn tenant_by_slug(store: &Store, slug: &str) -> anyhow::Result<Tenant> {
     Ok(tenant)
 }
 
-/// The store and an Instagram client for the import commands, which talk to the real
-/// Instagram (demo mode's fake lives only inside `serve --demo`).
-async fn store_and_instagram(config: &Config) -> anyhow::Result<(Store, InstagramClient)> {
+/// The store and the one place accounts are connected, for the import commands, which talk to
+/// the real Meta (demo mode's fake lives only inside `serve --demo`).
+async fn store_and_connector(config: &Config) -> anyhow::Result<(Store, Connector)> {
     if config.demo {
         anyhow::bail!(
-            "imports verify tokens with the real Instagram; demo mode's fake exists only inside `freshtoken serve --demo`"
+            "imports verify tokens with the real Instagram, Threads or Facebook; demo mode's fake exists only inside `freshtoken serve --demo`"
         );
     }
     let store = open_store(config).await?;
     store.migrate().await?;
-    let instagram = instagram_client(config, &config.public_url_for(config.bind))?;
-    Ok((store, instagram))
+    let meta = meta_clients(config, &config.public_url_for(config.bind))?;
+    let connector = Connector::new(store.clone(), Arc::new(meta));
+    Ok((store, connector))
 }
 
 fn print_urls(config: &Config, name: &str, account: &Account, created: bool) {
     let public_url = config.public_url_for(config.bind);
     let json = public_url_of(&public_url, &account.public_id, "token.json");
     let js = public_url_of(&public_url, &account.public_id, "token.js");
+    let who = match account.kind {
+        AccountKind::FacebookPage => format!("Facebook Page {:?}", account.username),
+        AccountKind::Threads => format!("Threads @{}", account.username),
+        AccountKind::Instagram => format!("@{}", account.username),
+    };
     println!(
-        "{} {name}: @{} (account {})\n  token.json: {json}\n  token.js:   {js}",
+        "{} {name}: {who} (account {})\n  token.json: {json}\n  token.js:   {js}",
         if created { "connected" } else { "reconnected" },
-        account.username,
         account.id,
     );
     if account.allowed_origins.is_empty() && !account.public {
@@ -231,38 +247,48 @@ fn print_urls(config: &Config, name: &str, account: &Account, created: bool) {
     }
 }
 
-async fn import_token(
-    config: &Config,
-    slug: &str,
-    token: &str,
+/// `admin import-token`'s arguments.
+struct ImportedToken {
+    token: String,
+    kind: Option<AccountKind>,
+    page: Option<String>,
     label: Option<String>,
-    origins: &[String],
-) -> anyhow::Result<()> {
-    let token = if token == "-" {
+    origins: Vec<String>,
+}
+
+async fn import_token(config: &Config, slug: &str, imported: ImportedToken) -> anyhow::Result<()> {
+    let token = if imported.token == "-" {
         let mut line = String::new();
         std::io::stdin()
             .read_line(&mut line)
             .context("cannot read the token from standard input")?;
         line
     } else {
-        token.to_owned()
+        imported.token
     };
-    let pasted = PastedToken {
-        token: parse_pasted_token(&token)?,
-        label,
-        allowed_origins: if origins.is_empty() {
-            None
-        } else {
-            Some(parse_allowed_origins(origins).context("--origin")?)
+    let paste = Paste {
+        token: parse_token(&token)?,
+        kind: imported.kind,
+        page_id: imported.page,
+        presets: Presets {
+            label: imported.label,
+            allowed_origins: if imported.origins.is_empty() {
+                None
+            } else {
+                Some(parse_allowed_origins(&imported.origins).context("--origin")?)
+            },
+            refresh_interval: None,
         },
-        refresh_interval: None,
     };
-    let (store, instagram) = store_and_instagram(config).await?;
+    let (store, connector) = store_and_connector(config).await?;
     let tenant = tenant_by_slug(&store, slug).await?;
-    let (account, created) = connect_pasted_token(&store, &instagram, tenant.id, pasted)
+    let connected = connector
+        .paste(tenant.id, paste)
         .await
         .context("the token was not imported")?;
-    print_urls(config, &tenant.slug, &account, created);
+    for Connected { account, created } in &connected {
+        print_urls(config, &tenant.slug, account, *created);
+    }
     Ok(())
 }
 
@@ -341,25 +367,30 @@ async fn import_instatokend(config: &Config, file: &Path, slug: &str) -> anyhow:
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let parsed = parse_instatokend(&text)
         .with_context(|| format!("{} is not an instatokend configuration", file.display()))?;
-    let (store, instagram) = store_and_instagram(config).await?;
+    let (store, connector) = store_and_connector(config).await?;
     let tenant = tenant_by_slug(&store, slug).await?;
     let mut failed = 0;
     for (name, token) in &parsed.accounts {
         let imported = async {
-            let label = name.chars().take(100).collect::<String>();
-            let pasted = PastedToken {
-                token: parse_pasted_token(token)?,
-                label: Some(label),
-                allowed_origins: None,
-                refresh_interval: Some(parsed.interval),
+            let paste = Paste {
+                token: parse_token(token)?,
+                kind: Some(AccountKind::Instagram),
+                page_id: None,
+                presets: Presets {
+                    label: Some(name.chars().take(100).collect()),
+                    allowed_origins: None,
+                    refresh_interval: Some(parsed.interval),
+                },
             };
-            Ok::<_, anyhow::Error>(
-                connect_pasted_token(&store, &instagram, tenant.id, pasted).await?,
-            )
+            Ok::<_, anyhow::Error>(connector.paste(tenant.id, paste).await?)
         }
         .await;
         match imported {
-            Ok((account, created)) => print_urls(config, name, &account, created),
+            Ok(connected) => {
+                for Connected { account, created } in &connected {
+                    print_urls(config, name, account, *created);
+                }
+            }
             Err(err) => {
                 failed += 1;
                 eprintln!("not imported {name}: {err:#}");

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use freshtoken_instagram::InstagramClient;
+use freshtoken_meta::MetaClients;
 use freshtoken_store::Store;
 use freshtoken_web::Background;
 use freshtoken_worker::{Clock, Engine, Mailer, Metrics, WorkerConfig};
@@ -50,6 +50,7 @@ impl Background for WorkerHandle {
 pub fn worker_config(config: &Config, public_url: &Url) -> WorkerConfig {
     WorkerConfig {
         scheduler_interval: config.worker.scheduler_interval,
+        page_check_interval: config.worker.page_check_interval,
         poll_interval: config.worker.poll_interval,
         concurrency: config.worker.concurrency,
         lease: config.worker.lease,
@@ -77,7 +78,7 @@ pub fn mailer(config: &Config, public_url: &Url) -> anyhow::Result<Option<Mailer
 pub fn build(
     config: &Config,
     store: &Store,
-    instagram: InstagramClient,
+    meta: MetaClients,
     public_url: &Url,
 ) -> anyhow::Result<(Engine, Arc<WorkerHandle>)> {
     let clock = match &config.worker.clock_url {
@@ -93,7 +94,7 @@ pub fn build(
     let metrics = Metrics::new();
     let engine = Engine::new(
         store.clone(),
-        instagram,
+        meta,
         worker_config(config, public_url),
         mailer(config, public_url)?,
         clock.clone(),

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use freshtoken_core::AccountKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,8 +84,9 @@ pub enum AdminCommand {
         #[arg(long)]
         retire: bool,
     },
-    /// Connect an account from a token you already have (verified with Instagram first) and
-    /// print its token URLs. Creates the workspace if it does not exist.
+    /// Connect an account from a token you already have (verified with its platform first)
+    /// and print its token URLs. Creates the workspace if it does not exist. A Facebook user
+    /// token connects each of its Pages and prints one set of URLs per Page.
     ImportToken {
         /// The workspace (by slug).
         #[arg(long)]
@@ -93,6 +95,15 @@ pub enum AdminCommand {
         /// it out of the process list and shell history.
         #[arg(long)]
         token: String,
+        /// What the token is for: instagram, facebook-page (a Facebook user token or a Page
+        /// token) or threads. Default: what the token's text says (IG..., TH..., EAA...),
+        /// else instagram; a token that says another kind is refused.
+        #[arg(long, value_parser = parse_kind)]
+        kind: Option<AccountKind>,
+        /// With a Facebook user token: connect only this Page (by id).
+        #[arg(long)]
+        page: Option<String>,
+        /// The account's label in the dashboard.
         #[arg(long)]
         label: Option<String>,
         /// An origin allowed to load the token (repeatable), e.g. https://example.com or
@@ -100,8 +111,9 @@ pub enum AdminCommand {
         #[arg(long = "origin")]
         origins: Vec<String>,
     },
-    /// Refresh an account's token now (by account id), on whichever worker takes the job.
-    /// A token younger than 24 hours is scheduled for when Instagram allows it.
+    /// Refresh an account's token now (check it, for a Facebook Page), by account id, on
+    /// whichever worker takes the job. A token younger than 24 hours is scheduled for when
+    /// its platform allows it.
     Refresh { account_id: i64 },
     /// Import every account of an instatokend config.json (`{"name": {"token": "..."}}`): the
     /// name becomes the label, `refresh_freq` the refresh interval.
@@ -314,6 +326,61 @@ pub struct Settings {
     )]
     pub instagram_graph_url: String,
 
+    /// The Threads app's client ID (Meta App Dashboard, Threads use case); offers "Connect
+    /// Threads".
+    #[arg(long, env = "FRESHTOKEN_THREADS_CLIENT_ID", global = true)]
+    pub threads_client_id: Option<String>,
+
+    /// The Threads app's client secret: exchanges and checks Threads tokens.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_THREADS_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub threads_client_secret: Option<String>,
+
+    /// Where Threads' authorize page is (threads.net); for tests and proxies.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_THREADS_OAUTH_URL",
+        default_value = "https://threads.net",
+        global = true
+    )]
+    pub threads_oauth_url: String,
+
+    /// Where Threads' Graph API is (graph.threads.net); for tests and proxies.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_THREADS_GRAPH_URL",
+        default_value = "https://graph.threads.net",
+        global = true
+    )]
+    pub threads_graph_url: String,
+
+    /// The Facebook app's ID (Meta App Dashboard, Facebook Login); offers "Connect Facebook
+    /// Page".
+    #[arg(long, env = "FRESHTOKEN_FACEBOOK_APP_ID", global = true)]
+    pub facebook_app_id: Option<String>,
+
+    /// The Facebook app's secret: exchanges user tokens and checks Page tokens (debug_token).
+    #[arg(
+        long,
+        env = "FRESHTOKEN_FACEBOOK_APP_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub facebook_app_secret: Option<String>,
+
+    /// Where Facebook Login's dialog is (www.facebook.com); for tests and proxies.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_FACEBOOK_OAUTH_URL",
+        default_value = "https://www.facebook.com",
+        global = true
+    )]
+    pub facebook_oauth_url: String,
+
     /// Where Facebook's Graph API is (graph.facebook.com); for tests and proxies.
     #[arg(
         long,
@@ -322,6 +389,16 @@ pub struct Settings {
         global = true
     )]
     pub facebook_graph_url: String,
+
+    /// How often the worker checks each Facebook Page token with Facebook (Page tokens do not
+    /// expire, but die when the user changes a password or loses the Page), e.g. `24h`.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_PAGE_CHECK_INTERVAL",
+        default_value = "24h",
+        global = true
+    )]
+    pub page_check_interval: String,
 
     /// How often the worker looks for due refreshes, notifications and media syncs, e.g.
     /// `1s`, `5m`.
@@ -446,4 +523,10 @@ pub struct Settings {
     /// What to log, as tracing filter directives, e.g. `info` or `info,freshtoken_web=debug`.
     #[arg(long, env = "FRESHTOKEN_LOG", default_value = "info", global = true)]
     pub log: String,
+}
+
+/// `--kind`: `instagram`, `facebook-page` (or `facebook_page`, as JSON spells it), `threads`.
+fn parse_kind(text: &str) -> Result<AccountKind, String> {
+    AccountKind::from_cli(text)
+        .map_err(|_| format!("expected instagram, facebook-page or threads, got {text:?}"))
 }

@@ -43,23 +43,70 @@ pub enum KeySource {
     File(KeyFile),
 }
 
-/// Where Instagram is and who we are to it; the redirect URI follows from the public URL.
+/// Where one of Meta's platforms is and which app we are to it; the redirect URI follows from
+/// the public URL. A platform without an app id and secret is not offered for connecting.
 #[derive(Clone)]
-pub struct InstagramSettings {
+pub struct AppSettings {
     pub client_id: String,
     pub client_secret: String,
     pub oauth_url: Url,
     pub api_url: Url,
     pub graph_url: Url,
-    pub facebook_graph_url: Url,
 }
 
-impl std::fmt::Debug for InstagramSettings {
+impl std::fmt::Debug for AppSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InstagramSettings")
+        f.debug_struct("AppSettings")
             .field("client_id", &self.client_id)
             .field("graph_url", &self.graph_url.as_str())
             .finish_non_exhaustive()
+    }
+}
+
+/// The three Meta apps: Instagram Login, Threads, and Facebook Login (Page tokens).
+#[derive(Debug, Clone)]
+pub struct MetaSettings {
+    pub instagram: AppSettings,
+    pub threads: AppSettings,
+    pub facebook: AppSettings,
+}
+
+/// One app's settings from its flags: credentials that go together, hosts that are URLs.
+struct AppFlags<'a> {
+    platform: &'static str,
+    id: (&'a Option<String>, &'static str, &'static str),
+    secret: (&'a Option<String>, &'static str, &'static str),
+    oauth: (&'a str, &'static str, &'static str),
+    api: (&'a str, &'static str, &'static str),
+    graph: (&'a str, &'static str, &'static str),
+}
+
+impl AppFlags<'_> {
+    fn settings(&self, demo: bool) -> Result<AppSettings, ConfigError> {
+        let text = |value: &Option<String>| value.as_deref().unwrap_or_default().trim().to_owned();
+        let app = AppSettings {
+            client_id: text(self.id.0),
+            client_secret: text(self.secret.0),
+            oauth_url: host_url(self.oauth.0, self.oauth.1, self.oauth.2)?,
+            api_url: host_url(self.api.0, self.api.1, self.api.2)?,
+            graph_url: host_url(self.graph.0, self.graph.1, self.graph.2)?,
+        };
+        if app.client_id.is_empty() != app.client_secret.is_empty() && !demo {
+            let (_, var, flag) = if app.client_id.is_empty() {
+                self.id
+            } else {
+                self.secret
+            };
+            return Err(invalid(
+                var,
+                flag,
+                format!(
+                    "the {} app ID and secret go together: set both, or neither",
+                    self.platform
+                ),
+            ));
+        }
+        Ok(app)
     }
 }
 
@@ -109,7 +156,8 @@ pub struct Config {
     pub log_filter: String,
     /// Instagram is a fake inside the process (`--demo`).
     pub demo: bool,
-    pub instagram: InstagramSettings,
+    /// Meta's platforms and our apps on them.
+    pub meta: MetaSettings,
     pub worker: WorkerSettings,
     /// Hosts webhooks may reach at non-public addresses (`FRESHTOKEN_WEBHOOK_ALLOW_HOSTS`).
     pub webhook_allow_hosts: AllowedHosts,
@@ -123,6 +171,8 @@ pub struct Config {
 #[derive(Clone)]
 pub struct WorkerSettings {
     pub scheduler_interval: Duration,
+    /// How often a Facebook Page token is checked with `debug_token`.
+    pub page_check_interval: Duration,
     pub concurrency: usize,
     pub lease: Duration,
     pub poll_interval: Duration,
@@ -277,61 +327,107 @@ impl Config {
         let session_max_age = parse_duration(&settings.session_max_age)
             .map_err(|problem| invalid("FRESHTOKEN_SESSION_MAX_AGE", "session-max-age", problem))?;
 
-        let instagram = InstagramSettings {
-            client_id: settings
-                .instagram_client_id
-                .as_deref()
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
-            client_secret: settings
-                .instagram_client_secret
-                .as_deref()
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
-            oauth_url: host_url(
-                &settings.instagram_oauth_url,
-                "FRESHTOKEN_INSTAGRAM_OAUTH_URL",
-                "instagram-oauth-url",
-            )?,
-            api_url: host_url(
-                &settings.instagram_api_url,
-                "FRESHTOKEN_INSTAGRAM_API_URL",
-                "instagram-api-url",
-            )?,
-            graph_url: host_url(
-                &settings.instagram_graph_url,
-                "FRESHTOKEN_INSTAGRAM_GRAPH_URL",
-                "instagram-graph-url",
-            )?,
-            facebook_graph_url: host_url(
-                &settings.facebook_graph_url,
-                "FRESHTOKEN_FACEBOOK_GRAPH_URL",
-                "facebook-graph-url",
-            )?,
-        };
-        if instagram.client_id.is_empty() != instagram.client_secret.is_empty() && !settings.demo {
-            let (var, flag) = if instagram.client_id.is_empty() {
-                ("FRESHTOKEN_INSTAGRAM_CLIENT_ID", "instagram-client-id")
-            } else {
-                (
+        let meta = MetaSettings {
+            instagram: AppFlags {
+                platform: "Instagram",
+                id: (
+                    &settings.instagram_client_id,
+                    "FRESHTOKEN_INSTAGRAM_CLIENT_ID",
+                    "instagram-client-id",
+                ),
+                secret: (
+                    &settings.instagram_client_secret,
                     "FRESHTOKEN_INSTAGRAM_CLIENT_SECRET",
                     "instagram-client-secret",
-                )
-            };
-            return Err(invalid(
-                var,
-                flag,
-                "the Instagram app ID and secret go together: set both, or neither",
-            ));
-        }
+                ),
+                oauth: (
+                    &settings.instagram_oauth_url,
+                    "FRESHTOKEN_INSTAGRAM_OAUTH_URL",
+                    "instagram-oauth-url",
+                ),
+                api: (
+                    &settings.instagram_api_url,
+                    "FRESHTOKEN_INSTAGRAM_API_URL",
+                    "instagram-api-url",
+                ),
+                graph: (
+                    &settings.instagram_graph_url,
+                    "FRESHTOKEN_INSTAGRAM_GRAPH_URL",
+                    "instagram-graph-url",
+                ),
+            }
+            .settings(settings.demo)?,
+            threads: AppFlags {
+                platform: "Threads",
+                id: (
+                    &settings.threads_client_id,
+                    "FRESHTOKEN_THREADS_CLIENT_ID",
+                    "threads-client-id",
+                ),
+                secret: (
+                    &settings.threads_client_secret,
+                    "FRESHTOKEN_THREADS_CLIENT_SECRET",
+                    "threads-client-secret",
+                ),
+                oauth: (
+                    &settings.threads_oauth_url,
+                    "FRESHTOKEN_THREADS_OAUTH_URL",
+                    "threads-oauth-url",
+                ),
+                // Threads exchanges codes on its Graph host.
+                api: (
+                    &settings.threads_graph_url,
+                    "FRESHTOKEN_THREADS_GRAPH_URL",
+                    "threads-graph-url",
+                ),
+                graph: (
+                    &settings.threads_graph_url,
+                    "FRESHTOKEN_THREADS_GRAPH_URL",
+                    "threads-graph-url",
+                ),
+            }
+            .settings(settings.demo)?,
+            facebook: AppFlags {
+                platform: "Facebook",
+                id: (
+                    &settings.facebook_app_id,
+                    "FRESHTOKEN_FACEBOOK_APP_ID",
+                    "facebook-app-id",
+                ),
+                secret: (
+                    &settings.facebook_app_secret,
+                    "FRESHTOKEN_FACEBOOK_APP_SECRET",
+                    "facebook-app-secret",
+                ),
+                oauth: (
+                    &settings.facebook_oauth_url,
+                    "FRESHTOKEN_FACEBOOK_OAUTH_URL",
+                    "facebook-oauth-url",
+                ),
+                api: (
+                    &settings.facebook_graph_url,
+                    "FRESHTOKEN_FACEBOOK_GRAPH_URL",
+                    "facebook-graph-url",
+                ),
+                graph: (
+                    &settings.facebook_graph_url,
+                    "FRESHTOKEN_FACEBOOK_GRAPH_URL",
+                    "facebook-graph-url",
+                ),
+            }
+            .settings(settings.demo)?,
+        };
 
         let worker = WorkerSettings {
             scheduler_interval: positive_duration(
                 &settings.scheduler_interval,
                 "FRESHTOKEN_SCHEDULER_INTERVAL",
                 "scheduler-interval",
+            )?,
+            page_check_interval: positive_duration(
+                &settings.page_check_interval,
+                "FRESHTOKEN_PAGE_CHECK_INTERVAL",
+                "page-check-interval",
             )?,
             concurrency: match settings.worker_concurrency {
                 1..=10_000 => settings.worker_concurrency,
@@ -420,7 +516,7 @@ impl Config {
             worker,
             webhook_allow_hosts,
             demo: settings.demo,
-            instagram,
+            meta,
             signup_mode,
             session_idle,
             session_max_age,
@@ -468,7 +564,7 @@ fn positive_duration(
     }
 }
 
-/// The base URL of one of Instagram's hosts.
+/// The base URL of one of Meta's hosts.
 fn host_url(text: &str, var: &'static str, flag: &'static str) -> Result<Url, ConfigError> {
     let url = Url::parse(text.trim()).map_err(|_| {
         invalid(
@@ -656,14 +752,14 @@ mod tests {
     fn instagram_hosts_default_to_the_real_ones_and_credentials_go_together() {
         let defaults = config(&[]).unwrap();
         assert_eq!(
-            defaults.instagram.graph_url.as_str(),
+            defaults.meta.instagram.graph_url.as_str(),
             "https://graph.instagram.com/"
         );
         assert_eq!(
-            defaults.instagram.oauth_url.as_str(),
+            defaults.meta.instagram.oauth_url.as_str(),
             "https://www.instagram.com/"
         );
-        assert!(defaults.instagram.client_id.is_empty());
+        assert!(defaults.meta.instagram.client_id.is_empty());
         assert!(!defaults.demo);
         let err = config_err(&["--instagram-client-id", "123"]);
         assert!(

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use fake_instagram::{DEMO_APP_ID, DEMO_APP_SECRET, FakeConfig, FakeInstagram};
-use freshtoken_instagram::{ClientConfig, InstagramClient};
+use freshtoken_core::AccountKind;
+use freshtoken_meta::{AppConfig, MetaClients};
 use freshtoken_store::{ConnectSettings, KeyStore, Store, StoreError};
 use freshtoken_web::dashboard::Dashboard;
 use freshtoken_web::metrics::MetricsAccess;
@@ -18,7 +19,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::background;
-use crate::config::{Config, KeySource};
+use crate::config::{AppSettings, Config, KeySource};
 
 /// Opens the store the configuration names, creating the data directory and key file when the
 /// default SQLite setup needs them.
@@ -63,30 +64,41 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// seen to reach its new database only after 40 to 55 seconds, every other time.
 const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// The Instagram client the configuration asks for, with the redirect URI under
-/// `public_url`.
-pub fn instagram_client(config: &Config, public_url: &Url) -> anyhow::Result<InstagramClient> {
-    let settings = &config.instagram;
-    let client_config = ClientConfig {
+/// The clients for Meta's platforms the configuration asks for, each with its redirect URI
+/// under `public_url`.
+pub fn meta_clients(config: &Config, public_url: &Url) -> anyhow::Result<MetaClients> {
+    let app = |defaults: AppConfig, settings: &AppSettings, kind: AccountKind| AppConfig {
         oauth_url: settings.oauth_url.clone(),
         api_url: settings.api_url.clone(),
         graph_url: settings.graph_url.clone(),
-        facebook_graph_url: settings.facebook_graph_url.clone(),
-        ..ClientConfig::new(
+        ..defaults.app(
             &settings.client_id,
             &settings.client_secret,
-            &connect::redirect_uri(public_url),
+            &connect::redirect_uri(public_url, kind),
         )
     };
-    Ok(InstagramClient::new(client_config)?)
+    let meta = &config.meta;
+    Ok(MetaClients::new(
+        app(
+            AppConfig::instagram(),
+            &meta.instagram,
+            AccountKind::Instagram,
+        ),
+        app(AppConfig::threads(), &meta.threads, AccountKind::Threads),
+        app(
+            AppConfig::facebook(),
+            &meta.facebook,
+            AccountKind::FacebookPage,
+        ),
+    )?)
 }
 
-/// Demo mode: a fake Instagram with demo users, on a port of its own beside ours, and a client
-/// pointed at it. Browsers reach its consent page at our public host and its port.
-async fn demo_instagram(
+/// Demo mode: a fake Meta with demo users, on a port of its own beside ours, and clients
+/// pointed at it. Browsers reach its consent pages at our public host and its port.
+async fn demo_meta(
     config: &Config,
     public_url: &Url,
-) -> anyhow::Result<(InstagramClient, FakeInstagram)> {
+) -> anyhow::Result<(MetaClients, FakeInstagram)> {
     let fake = FakeInstagram::start_on(
         SocketAddr::new(config.bind.ip(), 0),
         FakeConfig {
@@ -101,16 +113,22 @@ async fn demo_instagram(
     let _ = consent.set_scheme("http");
     let _ = consent.set_port(base.port());
     consent.set_path("/");
-    let client_config = ClientConfig {
-        oauth_url: consent,
-        ..ClientConfig::all_at(
-            &base,
-            DEMO_APP_ID,
-            DEMO_APP_SECRET,
-            &connect::redirect_uri(public_url),
-        )
+    let app = |defaults: AppConfig, kind: AccountKind| AppConfig {
+        oauth_url: consent.clone(),
+        ..defaults
+            .app(
+                DEMO_APP_ID,
+                DEMO_APP_SECRET,
+                &connect::redirect_uri(public_url, kind),
+            )
+            .at(&base)
     };
-    Ok((InstagramClient::new(client_config)?, fake))
+    let clients = MetaClients::new(
+        app(AppConfig::instagram(), AccountKind::Instagram),
+        app(AppConfig::threads(), AccountKind::Threads),
+        app(AppConfig::facebook(), AccountKind::FacebookPage),
+    )?;
+    Ok((clients, fake))
 }
 
 /// What a process runs.
@@ -214,17 +232,17 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         },
         ..WebConfig::new(public_url.clone())
     };
-    let (instagram, demo_instagram) = if config.demo {
-        let (client, fake) = demo_instagram(config, &public_url).await?;
+    let (meta, demo_instagram) = if config.demo {
+        let (clients, fake) = demo_meta(config, &public_url).await?;
         tracing::warn!(
-            consent_page = %client.config().oauth_url,
-            "DEMO MODE: Instagram is a fake inside this process; never use it for real accounts"
+            consent_page = %clients.instagram.config().oauth_url,
+            "DEMO MODE: Instagram, Threads and Facebook are a fake inside this process; never use it for real accounts"
         );
-        (client, Some(fake))
+        (clients, Some(fake))
     } else {
-        (instagram_client(config, &public_url)?, None)
+        (meta_clients(config, &public_url)?, None)
     };
-    let (engine, handle) = background::build(config, &store, instagram.clone(), &public_url)?;
+    let (engine, handle) = background::build(config, &store, meta.clone(), &public_url)?;
     // A worker serves no pages: it neither reads the dashboard nor warns that it is missing.
     let dashboard = match mode {
         Mode::Worker => Dashboard::missing(&config.dashboard_dir),
@@ -237,7 +255,7 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         );
     }
     let state = AppState::new(store, web_config)
-        .with_instagram(instagram)
+        .with_meta(meta)
         .with_background(handle)
         .with_dashboard(dashboard);
     // A refresh by this process's worker shows on its token URLs at once.

@@ -34,6 +34,7 @@ pub use repo::accounts::{
 pub use repo::api_keys::{ApiKey, ApiKeys, NewApiKey};
 pub use repo::data_deletions::{DataDeletion, DataDeletions};
 pub use repo::delivery::{Change, ChangeFeed, DailyCount, RequestCount, RequestCounts};
+pub use repo::facebook_logins::{FacebookLogin, FacebookLogins, OfferedPage};
 pub use repo::invites::{Invite, InviteRefused, Invites, NewInvite};
 pub use repo::media::{Media, MediaSnapshot};
 pub use repo::memberships::{Member, Memberships, TenantMembership};
@@ -236,6 +237,9 @@ impl Store {
     }
     pub fn oauth_states(&self) -> OauthStates<'_> {
         OauthStates::new(self)
+    }
+    pub fn facebook_logins(&self) -> FacebookLogins<'_> {
+        FacebookLogins::new(self)
     }
     pub fn data_deletions(&self) -> DataDeletions<'_> {
         DataDeletions::new(self)

@@ -180,7 +180,7 @@ pub async fn seed_due_accounts(
         let txn = store.db.begin().await?;
         account::Entity::insert_many(batch.iter().map(|seed| account::ActiveModel {
             tenant_id: Set(tenant_id),
-            provider: Set(freshtoken_core::Provider::Instagram.as_str().to_owned()),
+            kind: Set(freshtoken_core::AccountKind::Instagram.as_str().to_owned()),
             provider_user_id: Set(seed.provider_user_id.clone()),
             username: Set(seed.username.clone()),
             label: Set(String::new()),

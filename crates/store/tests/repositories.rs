@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use freshtoken_core::{
-    AccessToken, AccountStatus, Provider, RefreshInterval, RefreshOutcome, Role,
+    AccessToken, AccountKind, AccountStatus, RefreshInterval, RefreshOutcome, Role,
 };
 use freshtoken_store::testing::{TestDatabase, TestStore, test_keys};
 use freshtoken_store::{
@@ -24,10 +24,11 @@ fn new_user(email: &str) -> NewUser {
 
 fn instagram_user(id: &str, username: &str) -> NewAccount {
     NewAccount {
-        provider: Provider::Instagram,
+        kind: AccountKind::Instagram,
         provider_user_id: id.to_owned(),
         username: username.to_owned(),
         profile_picture_url: None,
+        linked_instagram_id: None,
     }
 }
 
@@ -1368,7 +1369,7 @@ mod connecting {
         let other = connect(a.id, "2").await;
         let touched = store
             .accounts()
-            .disconnect_provider_user(Provider::Instagram, "1", "removed on Instagram")
+            .disconnect_provider_user(AccountKind::Instagram, "1", "removed on Instagram")
             .await
             .unwrap();
         assert_eq!(touched, 2);
@@ -1394,7 +1395,7 @@ mod connecting {
         let (tenant_id, account_id) = tenant_with_account(&store, "shop", "IGAAa").await;
         let deletion = store
             .data_deletions()
-            .delete_user_data(Provider::Instagram, "17841400000000001", "del_abc")
+            .delete_user_data(AccountKind::Instagram, "17841400000000001", "del_abc")
             .await
             .unwrap();
         assert_eq!(deletion.accounts_deleted, 1);
@@ -1525,7 +1526,7 @@ mod connecting {
         }
         store
             .accounts()
-            .disconnect_provider_user(Provider::Instagram, "3", "removed")
+            .disconnect_provider_user(AccountKind::Instagram, "3", "removed")
             .await
             .unwrap();
 

@@ -1,44 +1,40 @@
-//! Connected Instagram accounts of a tenant: list, read, change, delete, rotate the public URL,
-//! ask for a refresh, and connect one by pasting a token.
+//! Connected accounts of a tenant (Instagram, Facebook Page, Threads): list, read, change,
+//! delete, rotate the public URL, ask for a refresh, and connect by pasting a token (through
+//! `freshtoken_accounts`, where connecting happens).
 //!
 //! Everyone in the tenant may read; owners and editors (and the tenant's API keys) may change.
 //! The token itself never appears here: websites fetch it from the account's public URLs.
 //!
 //! Every handler finds the account through the tenant in its path first
 //! (`accounts().get(tenant_id, account_id)`): the store's reads of its token lifetime, media,
-//! history and counts take the [`ScopedAccount`]'s proof that only such a read gives.
+//! history and counts take the [`ScopedAccount`](freshtoken_store::ScopedAccount)'s proof that only such a read gives.
 
 use axum::Router;
 use axum::extract::State;
 
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::Utc;
+use freshtoken_accounts::{Paste, Presets, parse_token, schedule, settings_of};
+use freshtoken_core::AccountStatus;
 use freshtoken_core::api::{
-    AccountView, DailyRequestsView, PasteTokenRequest, RefreshEventView, RequestCountView,
+    AccountView, DailyRequestsView, PasteTokenRequest, PastedAccounts, RefreshEventView,
     UpdateAccountRequest,
 };
-use freshtoken_core::js::{DEFAULT_CONSTANT, check_constant_name};
+use freshtoken_core::js::check_constant_name;
 use freshtoken_core::origin::{OriginPattern, parse_allowed_origins};
-use freshtoken_core::{AccessToken, AccountStatus, Provider, RefreshInterval, policy};
-use freshtoken_instagram::{InstagramClient, InstagramError, Profile};
-use freshtoken_store::{
-    Account, AccountSettings, NewAccount, RequestCount, ScopedAccount, Store, StoreError,
-    TokenLifetime, TokenUpdate,
-};
 use serde::Deserialize;
-use url::Url;
 
-use crate::auth::Principal;
+pub use crate::account_views::public_url_of;
+use crate::account_views::{account_view, view, with_pending};
+use crate::caller::{Access, Principal};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query};
 use crate::json::ApiJson;
-use crate::openapi::ErrorBody;
-use crate::tenants::{Access, rfc3339};
-use crate::{ApiError, AppState};
+use crate::state::AppState;
+use crate::timestamps::rfc3339;
 
 const MAX_LABEL_CHARS: usize = 100;
-/// Instagram tokens are about 200 characters; anything far longer is not one.
-const MAX_TOKEN_LEN: usize = 2048;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -69,83 +65,6 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// One of the account's public URLs (`token.json`, `token.js`, `media.json`), under the
-/// service's public address.
-pub fn public_url_of(public_url: &Url, public_id: &str, file: &str) -> String {
-    public_url
-        .join(&format!("t/{public_id}/{file}"))
-        .map(String::from)
-        .unwrap_or_default()
-}
-
-fn view(
-    public_url: &Url,
-    account: &Account,
-    token_expires_at: Option<DateTime<Utc>>,
-    requests_today: RequestCount,
-) -> AccountView {
-    let url = |file| public_url_of(public_url, &account.public_id, file);
-    AccountView {
-        id: account.id,
-        provider: account.provider,
-        provider_user_id: account.provider_user_id.clone(),
-        username: account.username.clone(),
-        label: account.label.clone(),
-        status: account.status,
-        profile_picture_url: account.profile_picture_url.clone(),
-        token_expires_at: token_expires_at.map(rfc3339),
-        last_refresh_at: account.last_refresh_at.map(rfc3339),
-        next_refresh_at: account.next_refresh_at.map(rfc3339),
-        last_error: account.last_error.clone(),
-        refresh_interval: account.refresh_interval,
-        allowed_origins: account.allowed_origins.clone(),
-        allow_localhost: account.allow_localhost,
-        public: account.public,
-        js_constant: account
-            .js_constant
-            .clone()
-            .unwrap_or_else(|| DEFAULT_CONSTANT.to_owned()),
-        public_id: account.public_id.clone(),
-        token_json_url: url("token.json"),
-        token_js_url: url("token.js"),
-        media_json_url: url("media.json"),
-        requests_today: RequestCountView {
-            served: requests_today.served,
-            refused: requests_today.refused,
-            refused_no_origin: requests_today.refused_no_origin,
-        },
-        created_at: rfc3339(account.created_at),
-    }
-}
-
-async fn account_view(state: &AppState, account: &ScopedAccount) -> Result<AccountView, ApiError> {
-    let lifetime = state.store.tokens().lifetime(account.proof()).await?;
-    let today = Utc::now().date_naive();
-    let stored = state
-        .store
-        .request_counts()
-        .on_day(std::slice::from_ref(account.proof()), today)
-        .await?;
-    Ok(view(
-        &state.config.public_url,
-        account,
-        lifetime.and_then(|lifetime| lifetime.expires_at),
-        with_pending(state, account.id, today, stored.get(&account.id)),
-    ))
-}
-
-/// The stored count plus what this process counted and has not written yet.
-fn with_pending(
-    state: &AppState,
-    account_id: i64,
-    day: NaiveDate,
-    stored: Option<&RequestCount>,
-) -> RequestCount {
-    let mut count = stored.copied().unwrap_or_default();
-    count += state.delivery.counts.pending(account_id, day);
-    count
-}
-
 fn require_editor(access: &Access) -> Result<(), ApiError> {
     if access.role.can_edit() {
         Ok(())
@@ -154,88 +73,6 @@ fn require_editor(access: &Access) -> Result<(), ApiError> {
             "viewers can look but not change: ask an owner for the editor role".into(),
         ))
     }
-}
-
-fn unix(at: DateTime<Utc>) -> i64 {
-    at.timestamp()
-}
-
-fn from_unix(seconds: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(seconds, 0)
-        .single()
-        .unwrap_or_else(Utc::now)
-}
-
-/// When a token issued and expiring so should next be refreshed, from now, with jitter so
-/// that accounts connected together do not all come due together (see
-/// [`policy::next_refresh_at_jittered`]).
-fn next_refresh_at(
-    issued_at: DateTime<Utc>,
-    expires_at: Option<DateTime<Utc>>,
-    interval: RefreshInterval,
-) -> DateTime<Utc> {
-    let mut bytes = [0u8; 8];
-    let random = match getrandom::getrandom(&mut bytes) {
-        Ok(()) => (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64,
-        Err(_) => 0.5,
-    };
-    from_unix(policy::next_refresh_at_jittered(
-        unix(Utc::now()),
-        unix(issued_at),
-        expires_at.map(unix),
-        interval,
-        random,
-    ))
-}
-
-/// What Instagram's answer means for a token a person handed us.
-fn refused_token(err: InstagramError) -> ApiError {
-    match err {
-        InstagramError::Revoked { message, .. } | InstagramError::Rejected { message, .. } => {
-            ApiError::BadRequest {
-                code: "invalid_token",
-                message: format!(
-                    "Instagram refused this token ({message}): generate a new one, or connect with Instagram instead"
-                ),
-            }
-        }
-        other => instagram_unavailable(other),
-    }
-}
-
-/// Whole minutes to tell a person to wait, at least one.
-pub(crate) fn minutes_to_wait(retry_after: std::time::Duration) -> u64 {
-    retry_after.as_secs().div_ceil(60).max(1)
-}
-
-/// Instagram could not be asked: nothing was saved, try again.
-pub(crate) fn instagram_unavailable(err: InstagramError) -> ApiError {
-    match err {
-        InstagramError::RateLimited { retry_after, .. } => ApiError::Upstream {
-            code: "instagram_rate_limited",
-            message: format!(
-                "Instagram asks us to slow down; nothing was saved, try again in {} minutes",
-                minutes_to_wait(retry_after)
-            ),
-            retry_after: Some(retry_after),
-        },
-        other => ApiError::Upstream {
-            code: "instagram_unavailable",
-            message: format!(
-                "Instagram did not answer properly ({other}); nothing was saved, try again in a few minutes"
-            ),
-            retry_after: None,
-        },
-    }
-}
-
-/// A token a person pasted (or an operator imported), with the settings to give its account.
-#[derive(Debug, Clone)]
-pub struct PastedToken {
-    pub token: AccessToken,
-    pub label: Option<String>,
-    pub allowed_origins: Option<Vec<OriginPattern>>,
-    pub refresh_interval: Option<RefreshInterval>,
 }
 
 fn check_label(label: &str) -> Result<String, ApiError> {
@@ -250,132 +87,6 @@ fn check_label(label: &str) -> Result<String, ApiError> {
 
 fn check_origins(origins: &[String]) -> Result<Vec<OriginPattern>, ApiError> {
     parse_allowed_origins(origins).map_err(|err| ApiError::invalid(err.to_string()))
-}
-
-/// Reads a pasted token: trimmed, one line of printable ASCII, and not a Facebook token.
-pub fn parse_pasted_token(text: &str) -> Result<AccessToken, ApiError> {
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(ApiError::invalid("token is empty: paste an access token"));
-    }
-    if token.len() > MAX_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::invalid(
-            "this is not an access token: a token is one word of letters, digits and punctuation",
-        ));
-    }
-    if token.starts_with("EAA") {
-        return Err(ApiError::BadRequest {
-            code: "invalid_token",
-            message: "this is a Facebook token (EAA...); freshtoken needs an Instagram token from Instagram Login (IGAA...)".into(),
-        });
-    }
-    Ok(AccessToken::new(token))
-}
-
-/// Verifies a token with Instagram (`/me`), upgrades a short-lived one when the app secret is
-/// configured, and connects (or reconnects) its account in the tenant.
-///
-/// Nothing is written unless Instagram accepted the token. Returns the account and whether
-/// it is new.
-pub async fn connect_pasted_token(
-    store: &Store,
-    instagram: &InstagramClient,
-    tenant_id: i64,
-    pasted: PastedToken,
-) -> Result<(ScopedAccount, bool), ApiError> {
-    let profile = instagram.me(&pasted.token).await.map_err(refused_token)?;
-    let now = Utc::now();
-    let mut token = TokenUpdate {
-        token: pasted.token.clone(),
-        issued_at: now,
-        // Unknown until the first refresh, which is scheduled at once for that reason.
-        expires_at: None,
-        scopes: String::new(),
-        refreshed_at: None,
-    };
-    if instagram.config().has_app_secret() {
-        // Only a short-lived token can be exchanged; Instagram refuses a long-lived one with
-        // an invalid-parameter error, which tells us that it is one.
-        match instagram.exchange_for_long_lived(&pasted.token).await {
-            Ok(long) => {
-                token.token = long.token;
-                token.expires_at = Some(now + long.expires_in);
-            }
-            Err(InstagramError::Rejected { .. }) => {}
-            Err(other) => return Err(refused_token(other)),
-        }
-    }
-    let (account, created) = store_connected(store, tenant_id, &profile, &token).await?;
-    let account = apply_initial_settings(store, tenant_id, account, &pasted).await?;
-    Ok((account, created))
-}
-
-/// Connects (or reconnects) the profile's account in the tenant with a token Instagram just
-/// gave or accepted, with its first refresh scheduled. A reconnect keeps the account's
-/// settings and revives it.
-pub async fn store_connected(
-    store: &Store,
-    tenant_id: i64,
-    profile: &Profile,
-    token: &TokenUpdate,
-) -> Result<(ScopedAccount, bool), StoreError> {
-    let interval = store
-        .accounts()
-        .find_connected(tenant_id, Provider::Instagram, &profile.id)
-        .await?
-        .map(|account| account.refresh_interval)
-        .unwrap_or_default();
-    let new = NewAccount {
-        provider: Provider::Instagram,
-        provider_user_id: profile.id.clone(),
-        username: profile.username.clone(),
-        profile_picture_url: profile.profile_picture_url.clone(),
-    };
-    store
-        .accounts()
-        .connect(
-            tenant_id,
-            new,
-            token,
-            Some(next_refresh_at(token.issued_at, token.expires_at, interval)),
-        )
-        .await
-}
-
-async fn apply_initial_settings(
-    store: &Store,
-    tenant_id: i64,
-    account: ScopedAccount,
-    pasted: &PastedToken,
-) -> Result<ScopedAccount, ApiError> {
-    let mut settings = settings_of(&account);
-    if let Some(label) = &pasted.label {
-        settings.label = label.clone();
-    }
-    if let Some(origins) = &pasted.allowed_origins {
-        settings.allowed_origins = origins.iter().map(ToString::to_string).collect();
-    }
-    if let Some(interval) = pasted.refresh_interval {
-        settings.refresh_interval = interval;
-    }
-    if settings == settings_of(&account) {
-        return Ok(account);
-    }
-    Ok(store
-        .accounts()
-        .update_settings(tenant_id, account.id, &settings)
-        .await?)
-}
-
-fn settings_of(account: &Account) -> AccountSettings {
-    AccountSettings {
-        label: account.label.clone(),
-        allowed_origins: account.allowed_origins.clone(),
-        allow_localhost: account.allow_localhost,
-        public: account.public,
-        js_constant: account.js_constant.clone(),
-        refresh_interval: account.refresh_interval,
-    }
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/accounts", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id")), responses((status = 200, description = "the workspace's accounts", body = Vec<AccountView>), (status = 404, description = "not found", body = ErrorBody)))]
@@ -404,40 +115,50 @@ async fn list(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/accounts", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = PasteTokenRequest, responses((status = 201, description = "connected", body = AccountView), (status = 200, description = "an account already connected, now with this token", body = AccountView), (status = 400, description = "Instagram refused the token (`invalid_token`)", body = ErrorBody), (status = 403, description = "viewers cannot connect, or the workspace is at its account limit", body = ErrorBody), (status = 502, description = "Instagram did not answer; nothing was saved", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/accounts", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = PasteTokenRequest, responses((status = 201, description = "connected: the account, or `{\"accounts\": [...]}` when a Facebook user token connected several Pages", body = PastedAccounts), (status = 200, description = "already connected, now with this token", body = PastedAccounts), (status = 400, description = "the platform refused the token (`invalid_token`), the token says another kind (`kind_mismatch`), this kind is not set up here (`kind_not_offered`), or the user manages no such Page (`no_such_page`)", body = ErrorBody), (status = 403, description = "viewers cannot connect, or the workspace is at its account limit", body = ErrorBody), (status = 502, description = "the platform did not answer; nothing was saved", body = ErrorBody), (status = 503, description = "the platform asks us to wait (`Retry-After`); nothing was saved", body = ErrorBody)))]
 async fn paste_token(
     State(state): State<AppState>,
     principal: Principal,
     Path(tenant_id): Path<i64>,
     ApiJson(request): ApiJson<PasteTokenRequest>,
-) -> Result<(StatusCode, axum::Json<AccountView>), ApiError> {
+) -> Result<(StatusCode, axum::Json<PastedAccounts>), ApiError> {
     let access = Access::resolve(&state, principal, tenant_id).await?;
     require_editor(&access)?;
-    let pasted = PastedToken {
-        token: parse_pasted_token(&request.token)?,
-        label: request.label.as_deref().map(check_label).transpose()?,
-        allowed_origins: request
-            .allowed_origins
+    let paste = Paste {
+        token: parse_token(&request.token)?,
+        kind: request.kind,
+        page_id: request
+            .page_id
             .as_deref()
-            .map(check_origins)
-            .transpose()?,
-        refresh_interval: None,
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned),
+        presets: Presets {
+            label: request.label.as_deref().map(check_label).transpose()?,
+            allowed_origins: request
+                .allowed_origins
+                .as_deref()
+                .map(check_origins)
+                .transpose()?,
+            refresh_interval: None,
+        },
     };
-    let (account, created) =
-        connect_pasted_token(&state.store, &state.instagram, tenant_id, pasted).await?;
-    state.delivery.forget_account(account.id);
-    tracing::info!(
-        tenant_id,
-        account_id = account.id,
-        created,
-        "connected an Instagram account with a pasted token"
-    );
-    let status = if created {
+    let connected = state.connector.paste(tenant_id, paste).await?;
+    let status = if connected.iter().any(|one| one.created) {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, axum::Json(account_view(&state, &account).await?)))
+    let mut views = Vec::with_capacity(connected.len());
+    for one in &connected {
+        state.delivery.forget_account(one.account.id);
+        views.push(account_view(&state, &one.account).await?);
+    }
+    let answer = match <[AccountView; 1]>::try_from(views) {
+        Ok([one]) => PastedAccounts::One(Box::new(one)),
+        Err(several) => PastedAccounts::Several { accounts: several },
+    };
+    Ok((status, axum::Json(answer)))
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), responses((status = 200, description = "the account", body = AccountView), (status = 404, description = "not found", body = ErrorBody)))]
@@ -463,9 +184,10 @@ async fn update(
     let account = state.store.accounts().get(tenant_id, account_id).await?;
     // Everything is checked before anything is written.
     if request.paused == Some(false) && account.status == AccountStatus::NeedsReconnect {
-        return Err(ApiError::Conflict(
-            "this account needs reconnecting with Instagram before it can be resumed".into(),
-        ));
+        return Err(ApiError::Conflict(format!(
+            "this account needs reconnecting with {} before it can be resumed",
+            account.kind.platform()
+        )));
     }
     let mut settings = settings_of(&account);
     if let Some(label) = &request.label {
@@ -490,7 +212,7 @@ async fn update(
     }
     if let Some(name) = &request.js_constant {
         let name = name.trim();
-        settings.js_constant = if name.is_empty() || name == DEFAULT_CONSTANT {
+        settings.js_constant = if name.is_empty() || name == account.kind.default_constant() {
             None
         } else {
             check_constant_name(name).map_err(|err| {
@@ -517,13 +239,12 @@ async fn update(
             None
         } else {
             let lifetime = state.store.tokens().lifetime(account.proof()).await?;
-            Some(lifetime.map_or_else(Utc::now, |lifetime| {
-                next_refresh_at(
-                    lifetime.issued_at,
-                    lifetime.expires_at,
-                    account.refresh_interval,
-                )
-            }))
+            Some(schedule::next_refresh_at(
+                account.kind,
+                Utc::now(),
+                lifetime,
+                account.refresh_interval,
+            ))
         };
         account = state
             .store
@@ -566,16 +287,6 @@ async fn rotate_url(
     Ok(axum::Json(account_view(&state, &account).await?))
 }
 
-/// When a "refresh now" of a token with this lifetime can run.
-pub fn earliest_refresh(now: DateTime<Utc>, lifetime: TokenLifetime) -> DateTime<Utc> {
-    let at = policy::earliest_refresh_at(
-        now.timestamp(),
-        lifetime.issued_at.timestamp(),
-        lifetime.expires_at.map(|at| at.timestamp()),
-    );
-    DateTime::from_timestamp(at, 0).unwrap_or(now).max(now)
-}
-
 #[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}/refresh", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), responses((status = 202, description = "queued: `next_refresh_at` says when (a token under 24 hours old waits until it is old enough)", body = AccountView), (status = 403, description = "viewers cannot refresh", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody), (status = 409, description = "paused, or needs reconnecting", body = ErrorBody)))]
 async fn refresh_now(
     State(state): State<AppState>,
@@ -593,16 +304,15 @@ async fn refresh_now(
             ));
         }
         AccountStatus::NeedsReconnect => {
-            return Err(ApiError::Conflict(
-                "this account's token is no longer valid: reconnect it with Instagram".into(),
-            ));
+            return Err(ApiError::Conflict(format!(
+                "this account's token is no longer valid: reconnect it with {}",
+                account.kind.platform()
+            )));
         }
     }
     let now = Utc::now();
-    let at = match state.store.tokens().lifetime(account.proof()).await? {
-        Some(lifetime) => earliest_refresh(now, lifetime),
-        None => now,
-    };
+    let lifetime = state.store.tokens().lifetime(account.proof()).await?;
+    let at = schedule::earliest_refresh(account.kind, now, lifetime);
     let account = state
         .store
         .accounts()

@@ -12,13 +12,17 @@ use freshtoken_core::ApiKeyScope;
 use freshtoken_core::api::{ApiKeyView, CreateApiKeyRequest, CreatedApiKey};
 use freshtoken_store::{ApiKey, NewApiKey};
 
-use crate::auth::{API_KEY_PREFIX, Principal, sha256_hex};
 use crate::bearer::scopes;
+use crate::caller::{Access, Principal};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Path;
 use crate::json::ApiJson;
-use crate::openapi::ErrorBody;
-use crate::tenants::{Access, rfc3339};
-use crate::{ApiError, AppState, random_secret};
+use crate::secrets::{random_secret, sha256_hex};
+use crate::state::AppState;
+use crate::timestamps::rfc3339;
+
+/// What every API key starts with.
+const API_KEY_PREFIX: &str = "ft_";
 
 /// Characters of the secret shown as its prefix, after `ft_`.
 const VISIBLE: usize = 8;

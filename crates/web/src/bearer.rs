@@ -7,8 +7,9 @@ use chrono::Utc;
 use freshtoken_core::ApiKeyScope;
 use freshtoken_store::ApiKey;
 
-use crate::auth::sha256_hex;
-use crate::{ApiError, AppState};
+use crate::error::ApiError;
+use crate::secrets::sha256_hex;
+use crate::state::AppState;
 
 /// The secret of an `Authorization: Bearer` header, if the request carries one.
 pub(crate) fn bearer_secret(headers: &HeaderMap) -> Option<&str> {

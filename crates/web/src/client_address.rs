@@ -17,8 +17,6 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use crate::AppState;
-
 /// A trusted proxy: an IP network (`10.0.0.0/8`, `fd00::/8`) or one address (`::1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Network(IpNet);
@@ -122,13 +120,16 @@ impl From<IpAddr> for AddressKey {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub IpAddr);
 
-impl FromRequestParts<AppState> for ClientAddress {
+/// The state that knows which proxies to believe (the application's, from its settings), so
+/// that [`ClientAddress`] is extracted without this module knowing that state.
+pub(crate) trait TrustedProxies {
+    fn trusted_proxies(&self) -> &[Network];
+}
+
+impl<S: TrustedProxies + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -137,7 +138,7 @@ impl FromRequestParts<AppState> for ClientAddress {
         Ok(ClientAddress(client_address(
             peer,
             &parts.headers,
-            &state.config.trusted_proxies,
+            state.trusted_proxies(),
         )))
     }
 }

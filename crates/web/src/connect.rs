@@ -1,12 +1,17 @@
-//! "Connect Instagram": the OAuth round trip, and the callbacks Meta sends when a person
-//! removes our app or asks for their data to be deleted.
+//! "Connect": the OAuth round trips of Instagram, Threads and Facebook (whose Pages the person
+//! then chooses from), and the callbacks Meta sends when a person removes our Instagram app or
+//! asks for their data to be deleted.
 //!
-//! The round trip starts at `GET /connect/instagram?tenant=ID&next=/path` (a browser
-//! navigation from the dashboard) and ends at `GET /connect/instagram/callback`. Its `state`
-//! is random, recorded (as a hash) with the user, the session and the tenant, honoured once,
-//! and only for 10 minutes. Every way it can fail ends on a page that says what happened and
-//! leads back, with nothing half-written: the account is stored in one transaction after
-//! Instagram has answered every call.
+//! A round trip starts at `GET /connect/{instagram|threads|facebook}?tenant=ID&next=/path` (a
+//! browser navigation from the dashboard) and ends at `GET /connect/{platform}/callback`. Its
+//! `state` is random, recorded (as a hash, bound to the platform) with the user, the session
+//! and the tenant, honoured once, and only for 10 minutes. Every way it can fail ends on a page
+//! that says what happened and leads back, with nothing half-written. What is connected, and
+//! how, is `freshtoken_accounts`'; this module only translates it to and from HTTP.
+//!
+//! A Facebook user who manages several Pages is sent back to the dashboard with
+//! `?choose_pages=HANDLE`; the dashboard shows the Pages (`GET
+//! /api/v1/tenants/{id}/facebook-logins/{handle}`) and connects the chosen ones (`POST`).
 
 use std::collections::HashMap;
 
@@ -18,29 +23,34 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, Utc};
-use freshtoken_core::Provider;
-use freshtoken_instagram::{BASIC_SCOPE, InstagramError, verify_signed_request};
-use freshtoken_store::{OauthState, StoreError, TokenUpdate, User};
+use freshtoken_accounts::{ConnectError, Connected, Login, PageChoice, Presets};
+use freshtoken_core::AccountKind;
+use freshtoken_core::api::{
+    ChoosePagesRequest, FacebookLoginView, OfferedPageView, PastedAccounts,
+};
+use freshtoken_meta::{MetaError, verify_signed_request};
+use freshtoken_store::{FacebookLogin, OauthState, OfferedPage, StoreError, User};
 use serde_json::json;
 use tower_sessions::Session;
 use url::Url;
 
-use crate::accounts::{minutes_to_wait, store_connected};
-use crate::auth::{Principal, sha256_hex, signed_in_user};
+use crate::caller::{Access, Principal, SignedIn, signed_in_user};
+use crate::error::{ApiError, ErrorBody, minutes_to_wait};
 use crate::extract::{Path, Query};
+use crate::json::ApiJson;
 use crate::pages::Page;
-use crate::tenants::{Access, rfc3339};
-use crate::{ApiError, AppState, random_secret};
+use crate::secrets::{random_secret, sha256_hex};
+use crate::state::AppState;
+use crate::timestamps::rfc3339;
 
-/// How long a person has to get through Instagram's consent page.
+/// How long a person has to get through a platform's consent page, and to choose Pages.
 const STATE_LIFETIME_MINUTES: i64 = 10;
-const CALLBACK_PATH: &str = "connect/instagram/callback";
 const DATA_DELETION_PATH: &str = "connect/instagram/data-deletion";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/connect/instagram", get(start))
-        .route("/connect/instagram/callback", get(callback))
+        .route("/connect/{platform}", get(start))
+        .route("/connect/{platform}/callback", get(callback))
         .route("/connect/instagram/deauthorize", post(deauthorize))
         .route("/connect/instagram/data-deletion", post(data_deletion))
         .route(
@@ -49,12 +59,43 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// The redirect URI to register with Meta: `{PUBLIC_URL}/connect/instagram/callback`.
-pub fn redirect_uri(public_url: &Url) -> String {
+/// The JSON side of a Facebook login: the Pages to choose from, and the choice.
+pub fn api_routes() -> Router<AppState> {
+    Router::new().route(
+        "/tenants/{tenant_id}/facebook-logins/{login}",
+        get(offered_pages).post(choose_pages),
+    )
+}
+
+/// The platform's segment in `/connect/...`.
+pub fn platform_segment(kind: AccountKind) -> &'static str {
+    match kind {
+        AccountKind::Instagram => "instagram",
+        AccountKind::Threads => "threads",
+        AccountKind::FacebookPage => "facebook",
+    }
+}
+
+fn kind_of_segment(segment: &str) -> Option<AccountKind> {
+    AccountKind::ALL
+        .iter()
+        .copied()
+        .find(|kind| platform_segment(*kind) == segment)
+}
+
+/// The redirect URI to register with Meta for this kind:
+/// `{PUBLIC_URL}/connect/{instagram|threads|facebook}/callback`.
+pub fn redirect_uri(public_url: &Url, kind: AccountKind) -> String {
     public_url
-        .join(CALLBACK_PATH)
+        .join(&format!("connect/{}/callback", platform_segment(kind)))
         .map(String::from)
         .unwrap_or_default()
+}
+
+/// The key a round trip's state is kept under: bound to the platform, so that a state sent to
+/// one platform's callback is unknown at another's.
+fn state_key(kind: AccountKind, state: &str) -> String {
+    sha256_hex(&format!("{}:{state}", kind.as_str()))
 }
 
 /// A path on our own site to return to, or `None` if `next` would lead anywhere else.
@@ -76,6 +117,7 @@ fn own_path(public_url: &Url, next: &str) -> Option<String> {
 /// The pages this flow ends on.
 struct Pages<'a> {
     state: &'a AppState,
+    kind: AccountKind,
     back: String,
 }
 
@@ -89,7 +131,7 @@ impl Pages<'_> {
 
     fn internal(&self, err: impl Into<ApiError>) -> Page {
         let err: ApiError = err.into();
-        tracing::error!(error = %crate::error::display_chain(&err), "connecting Instagram failed");
+        tracing::error!(error = %crate::error::display_chain(&err), kind = self.kind.as_str(), "connecting an account failed");
         self.page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on our side",
@@ -97,30 +139,75 @@ impl Pages<'_> {
         )
     }
 
-    fn instagram(&self, err: InstagramError) -> Page {
+    /// The page for a connection that did not happen.
+    fn refused(&self, err: ConnectError) -> Page {
+        let platform = self.kind.platform();
         match err {
-            InstagramError::RateLimited { retry_after, .. } => self.page(
+            ConnectError::NotOffered(kind) => self.page(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Instagram asks us to wait",
+                &format!("{} is not set up here", kind.platform()),
+                if kind.is_refreshed() {
+                    format!("{err}. You can still paste a token.")
+                } else {
+                    // Checking a pasted Facebook token needs the app as well.
+                    format!("{err}.")
+                },
+            ),
+            ConnectError::Unavailable {
+                error: MetaError::RateLimited { retry_after, .. },
+                ..
+            } => self.page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("{platform} asks us to wait"),
                 format!(
-                    "Instagram is limiting our requests right now. Nothing was saved; try again in {} minutes.",
+                    "{platform} is limiting our requests right now. Nothing was saved; try again in {} minutes.",
                     minutes_to_wait(retry_after)
                 ),
             ),
-            InstagramError::Transient { .. } => self.page(
+            ConnectError::Unavailable { .. } => self.page(
                 StatusCode::BAD_GATEWAY,
-                "Instagram did not answer",
-                "Instagram could not be reached or answered with an error. Nothing was saved; try connecting again in a few minutes.",
+                &format!("{platform} did not answer"),
+                format!(
+                    "{platform} could not be reached or answered with an error. Nothing was saved; try connecting again in a few minutes."
+                ),
             ),
-            InstagramError::Revoked { message, .. } | InstagramError::Rejected { message, .. } => {
-                self.page(
-                    StatusCode::BAD_GATEWAY,
-                    "Instagram refused",
-                    format!(
-                        "Instagram refused to give us a lasting token ({message}). Nothing was saved; try connecting again."
-                    ),
-                )
-            }
+            ConnectError::CodeRefused(_) => self.page(
+                StatusCode::BAD_REQUEST,
+                &format!("{platform} did not accept this sign-in"),
+                "The authorization code was refused: it may have been used already or have expired. Nothing was saved; press Connect again.",
+            ),
+            ConnectError::MissingPermission { permission, .. } => self.page(
+                StatusCode::BAD_REQUEST,
+                "Permission missing",
+                format!(
+                    "freshtoken needs the {permission} permission to read the profile and posts. Nothing was saved; press Connect again and allow it."
+                ),
+            ),
+            ConnectError::NoSuchPage(message) => self.page(
+                StatusCode::BAD_REQUEST,
+                "No Page to connect",
+                format!("{message}. Nothing was saved."),
+            ),
+            ConnectError::TokenRefused { message, .. } => self.page(
+                StatusCode::BAD_GATEWAY,
+                &format!("{platform} refused"),
+                format!(
+                    "{platform} refused to give us a lasting token ({message}). Nothing was saved; try connecting again."
+                ),
+            ),
+            ConnectError::Store(StoreError::AccountLimit { .. }) => self.page(
+                StatusCode::FORBIDDEN,
+                "This workspace is full",
+                format!("{err}. Remove an account first, or ask the operator for a higher limit."),
+            ),
+            ConnectError::Store(other) => self.internal(other),
+            other @ (ConnectError::NotAToken(_)
+            | ConnectError::KindMismatch { .. }
+            | ConnectError::Unusable(_)) => self.page(
+                StatusCode::BAD_REQUEST,
+                "Nothing was connected",
+                format!("{other}."),
+            ),
         }
     }
 }
@@ -128,13 +215,18 @@ impl Pages<'_> {
 async fn start(
     State(state): State<AppState>,
     session: Session,
+    Path(platform): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    let Some(kind) = kind_of_segment(&platform) else {
+        return ApiError::NotFound.into_response();
+    };
     let pages = Pages {
         state: &state,
+        kind,
         back: "/".to_owned(),
     };
-    match begin(&state, &session, &query, &pages).await {
+    match begin(&state, kind, &session, &query, &pages).await {
         Ok(authorize_url) => Redirect::to(authorize_url.as_str()).into_response(),
         Err(page) => page.into_response(),
     }
@@ -142,16 +234,13 @@ async fn start(
 
 async fn begin(
     state: &AppState,
+    kind: AccountKind,
     session: &Session,
     query: &HashMap<String, String>,
     pages: &Pages<'_>,
 ) -> Result<Url, Page> {
-    if !state.instagram.config().has_app_credentials() {
-        return Err(pages.page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Instagram is not set up here",
-            "The operator of this instance has not configured an Instagram app (FRESHTOKEN_INSTAGRAM_CLIENT_ID and FRESHTOKEN_INSTAGRAM_CLIENT_SECRET; see docs/instagram-app.md). You can still paste a token.",
-        ));
+    if !state.connector.offers(kind) {
+        return Err(pages.refused(ConnectError::NotOffered(kind)));
     }
     let return_to = match query.get("next") {
         None => "/".to_owned(),
@@ -165,6 +254,7 @@ async fn begin(
     };
     let pages = Pages {
         state,
+        kind,
         back: return_to.clone(),
     };
     let user = current_user(state, session, &pages).await?;
@@ -186,20 +276,23 @@ async fn begin(
     state
         .store
         .oauth_states()
-        .create(&sha256_hex(&state_value), &pending)
+        .create(&state_key(kind, &state_value), &pending)
         .await
         .map_err(|err| pages.internal(err))?;
     state
-        .instagram
-        .authorize_url(&state_value)
-        .map_err(|err| pages.internal(ApiError::internal(err)))
+        .connector
+        .authorize_url(kind, &state_value)
+        .map_err(|err| pages.refused(err))
 }
 
 fn not_signed_in(pages: &Pages<'_>) -> Page {
     pages.page(
         StatusCode::UNAUTHORIZED,
         "Please sign in first",
-        "Connecting an Instagram account needs you to be signed in to freshtoken, in this browser. Sign in and press Connect again.",
+        format!(
+            "Connecting {} needs you to be signed in to freshtoken, in this browser. Sign in and press Connect again.",
+            pages.kind.display_name()
+        ),
     )
 }
 
@@ -288,23 +381,30 @@ async fn may_connect(
 async fn callback(
     State(state): State<AppState>,
     session: Session,
+    Path(platform): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    match finish(&state, &session, &query).await {
+    let Some(kind) = kind_of_segment(&platform) else {
+        return ApiError::NotFound.into_response();
+    };
+    match finish(&state, kind, &session, &query).await {
         Ok(to) => Redirect::to(&to).into_response(),
         Err(page) => page.into_response(),
     }
 }
 
-/// Checks the state, then exchanges the code, upgrades the token, reads the profile and
-/// stores the account; returns where to send the browser.
+/// Checks the state, then lets `freshtoken_accounts` finish the login; returns where to send
+/// the browser.
 async fn finish(
     state: &AppState,
+    kind: AccountKind,
     session: &Session,
     query: &HashMap<String, String>,
 ) -> Result<String, Page> {
+    let platform = kind.platform();
     let mut pages = Pages {
         state,
+        kind,
         back: "/".to_owned(),
     };
     let denied = query.contains_key("error");
@@ -312,7 +412,9 @@ async fn finish(
         pages.page(
             StatusCode::OK,
             "Nothing was connected",
-            "You declined on Instagram, so freshtoken received no access. Press Connect again whenever you like.",
+            format!(
+                "You declined on {platform}, so freshtoken received no access. Press Connect again whenever you like."
+            ),
         )
     };
     let Some(state_value) = query.get("state").filter(|value| !value.is_empty()) else {
@@ -322,20 +424,24 @@ async fn finish(
         return Err(pages.page(
             StatusCode::BAD_REQUEST,
             "This link is incomplete",
-            "Instagram's answer did not carry the state we sent. Start again from the Connect button.",
+            format!(
+                "{platform}'s answer did not carry the state we sent. Start again from the Connect button."
+            ),
         ));
     };
     let taken = state
         .store
         .oauth_states()
-        .take(&sha256_hex(state_value))
+        .take(&state_key(kind, state_value))
         .await
         .map_err(|err| pages.internal(err))?;
     let Some(pending) = taken else {
         return Err(pages.page(
             StatusCode::BAD_REQUEST,
             "This link has already been used",
-            "This answer from Instagram was already used, or it did not come from a Connect started here. Start again from the Connect button.",
+            format!(
+                "This answer from {platform} was already used, or it did not come from a Connect started here. Start again from the Connect button."
+            ),
         ));
     };
     pages.back = pending.return_to.clone();
@@ -349,14 +455,14 @@ async fn finish(
         ));
     }
     let user = current_user(state, session, &pages).await?;
-    let same_session = session
-        .id()
-        .is_some_and(|id| sha256_hex(&id.to_string()) == pending.session_sha256);
-    if user.id != pending.user_id || !same_session {
+    let session_sha256 = session.id().map(|id| sha256_hex(&id.to_string()));
+    if user.id != pending.user_id || session_sha256.as_deref() != Some(&pending.session_sha256) {
         return Err(pages.page(
             StatusCode::FORBIDDEN,
             "This connection was started elsewhere",
-            "This answer from Instagram belongs to a Connect started in another session. Nothing was saved; press Connect again here.",
+            format!(
+                "This answer from {platform} belongs to a Connect started in another session. Nothing was saved; press Connect again here."
+            ),
         ));
     }
     if denied {
@@ -365,79 +471,200 @@ async fn finish(
     let Some(code) = query.get("code").filter(|code| !code.is_empty()) else {
         return Err(pages.page(
             StatusCode::BAD_REQUEST,
-            "Instagram sent no code",
-            "Instagram's answer carried no authorization code. Nothing was saved; press Connect again.",
+            &format!("{platform} sent no code"),
+            format!(
+                "{platform}'s answer carried no authorization code. Nothing was saved; press Connect again."
+            ),
         ));
     };
     may_connect(state, &user, pending.tenant_id, &pages).await?;
 
-    let instagram = &state.instagram;
-    let short = instagram.exchange_code(code).await.map_err(|err| match err {
-        InstagramError::Rejected { .. } | InstagramError::Revoked { .. } => pages.page(
-            StatusCode::BAD_REQUEST,
-            "Instagram did not accept this sign-in",
-            "The authorization code was refused: it may have been used already or have expired. Nothing was saved; press Connect again.",
-        ),
-        other => pages.instagram(other),
-    })?;
-    if !short.permissions.is_empty() && !short.permissions.iter().any(|p| p == BASIC_SCOPE) {
-        return Err(pages.page(
-            StatusCode::BAD_REQUEST,
-            "Permission missing",
-            format!(
-                "freshtoken needs the {BASIC_SCOPE} permission to read the profile and media. Nothing was saved; press Connect again and allow it."
-            ),
-        ));
-    }
-    let now = Utc::now();
-    let long = instagram
-        .exchange_for_long_lived(&short.token)
+    let login = state
+        .connector
+        .finish_login(kind, pending.tenant_id, code)
         .await
-        .map_err(|err| pages.instagram(err))?;
-    let profile = instagram
-        .me(&long.token)
-        .await
-        .map_err(|err| pages.instagram(err))?;
-    let token = TokenUpdate {
-        token: long.token,
-        issued_at: now,
-        expires_at: chrono::Duration::from_std(long.expires_in)
-            .ok()
-            .map(|lifetime| now + lifetime),
-        scopes: short.permissions.join(","),
-        refreshed_at: None,
+        .map_err(|err| pages.refused(err))?;
+    let (param, value) = match login {
+        Login::Connected(connected) => ("connected", connected_ids(state, &[*connected])),
+        Login::Pages {
+            user_token,
+            pages: offered,
+        } if offered.len() == 1 => {
+            let connected = state
+                .connector
+                .connect_pages(
+                    pending.tenant_id,
+                    &user_token,
+                    &[offered[0].id.clone()],
+                    &Presets::default(),
+                )
+                .await
+                .map_err(|err| pages.refused(err))?;
+            ("connected", connected_ids(state, &connected))
+        }
+        Login::Pages {
+            user_token,
+            pages: offered,
+        } => {
+            // Several Pages: the person chooses in the dashboard. The user token waits sealed.
+            let handle = random_secret();
+            let now = Utc::now();
+            let login = FacebookLogin {
+                user_id: user.id,
+                session_sha256: pending.session_sha256.clone(),
+                tenant_id: pending.tenant_id,
+                return_to: pending.return_to.clone(),
+                pages: offered.iter().map(offered_page).collect(),
+                user_token,
+                created_at: now,
+                expires_at: now + Duration::minutes(STATE_LIFETIME_MINUTES),
+            };
+            state
+                .store
+                .facebook_logins()
+                .create(&sha256_hex(&handle), &login)
+                .await
+                .map_err(|err| pages.internal(err))?;
+            ("choose_pages", handle)
+        }
     };
-    let (account, created) = store_connected(&state.store, pending.tenant_id, &profile, &token)
-        .await
-        .map_err(|err| match err {
-            StoreError::AccountLimit { .. } => pages.page(
-                StatusCode::FORBIDDEN,
-                "This workspace is full",
-                format!("{err}. Remove an account first, or ask the operator for a higher limit."),
-            ),
-            other => pages.internal(other),
-        })?;
-    state.delivery.forget_account(account.id);
-    tracing::info!(
-        tenant_id = pending.tenant_id,
-        account_id = account.id,
-        created,
-        "connected an Instagram account"
-    );
     let mut to = state
         .config
         .public_url
         .join(&pending.return_to)
         .map_err(|err| pages.internal(ApiError::internal(err)))?;
-    to.query_pairs_mut()
-        .append_pair("connected", &account.id.to_string());
+    to.query_pairs_mut().append_pair(param, &value);
     Ok(to[url::Position::BeforePath..url::Position::AfterQuery].to_owned())
+}
+
+/// The ids of what was connected, comma-separated (for `?connected=`); their token URLs
+/// change at once.
+fn connected_ids(state: &AppState, connected: &[Connected]) -> String {
+    connected
+        .iter()
+        .map(|one| {
+            state.delivery.forget_account(one.account.id);
+            one.account.id.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn offered_page(page: &PageChoice) -> OfferedPage {
+    OfferedPage {
+        id: page.id.clone(),
+        name: page.name.clone(),
+        category: page.category.clone(),
+    }
+}
+
+/// The login a handle names, if it belongs to this user, this session and this tenant and has
+/// not expired; anything else is `NotFound`, whoever asks.
+fn check_login(
+    login: Option<FacebookLogin>,
+    user: &User,
+    session: &Session,
+    tenant_id: i64,
+) -> Result<FacebookLogin, ApiError> {
+    let session_sha256 = session.id().map(|id| sha256_hex(&id.to_string()));
+    match login {
+        Some(login)
+            if login.user_id == user.id
+                && login.tenant_id == tenant_id
+                && session_sha256.as_deref() == Some(&login.session_sha256)
+                && login.expires_at > Utc::now() =>
+        {
+            Ok(login)
+        }
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/facebook-logins/{login}", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("login" = String, Path, description = "the `choose_pages` handle Facebook's callback returned to the dashboard with")), responses((status = 200, description = "the Pages to choose from", body = FacebookLoginView), (status = 404, description = "no such login in this session (used, expired, or another person's)", body = ErrorBody)))]
+async fn offered_pages(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(user): SignedIn,
+    Path((tenant_id, handle)): Path<(i64, String)>,
+) -> Result<axum::Json<FacebookLoginView>, ApiError> {
+    let login = state
+        .store
+        .facebook_logins()
+        .get(&sha256_hex(&handle))
+        .await?;
+    let login = check_login(login, &user, &session, tenant_id)?;
+    Ok(axum::Json(FacebookLoginView {
+        pages: login
+            .pages
+            .into_iter()
+            .map(|page| OfferedPageView {
+                id: page.id,
+                name: page.name,
+                category: page.category,
+            })
+            .collect(),
+        expires_at: rfc3339(login.expires_at),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/facebook-logins/{login}", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("login" = String, Path, description = "the `choose_pages` handle")), request_body = ChoosePagesRequest, responses((status = 201, description = "the chosen Pages, connected: `{\"accounts\": [...]}`", body = PastedAccounts), (status = 400, description = "no Page chosen, or one this login did not offer (`no_such_page`)", body = ErrorBody), (status = 403, description = "viewers cannot connect, or the workspace is at its account limit", body = ErrorBody), (status = 404, description = "no such login in this session (used, expired, or another person's)", body = ErrorBody), (status = 502, description = "Facebook did not answer; nothing was saved", body = ErrorBody)))]
+async fn choose_pages(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(user): SignedIn,
+    Path((tenant_id, handle)): Path<(i64, String)>,
+    ApiJson(request): ApiJson<ChoosePagesRequest>,
+) -> Result<(StatusCode, axum::Json<PastedAccounts>), ApiError> {
+    let access = Access::resolve(&state, Principal::User(user.clone()), tenant_id).await?;
+    if !access.role.can_edit() {
+        return Err(ApiError::Forbidden(
+            "viewers cannot connect accounts: ask an owner for the editor role".into(),
+        ));
+    }
+    if request.page_ids.is_empty() {
+        return Err(ApiError::invalid("choose at least one Page (page_ids)"));
+    }
+    let handle_sha256 = sha256_hex(&handle);
+    // Checked before it is taken, so that another person's request cannot spend the login.
+    let peeked = state.store.facebook_logins().get(&handle_sha256).await?;
+    let login = check_login(peeked, &user, &session, tenant_id)?;
+    if let Some(unknown) = request
+        .page_ids
+        .iter()
+        .find(|id| !login.pages.iter().any(|page| &&page.id == id))
+    {
+        return Err(ApiError::BadRequest {
+            code: "no_such_page",
+            message: format!("Page {unknown:?} was not offered by this Facebook login"),
+        });
+    }
+    let taken = state.store.facebook_logins().take(&handle_sha256).await?;
+    let login = check_login(taken, &user, &session, tenant_id)?;
+    let connected = state
+        .connector
+        .connect_pages(
+            tenant_id,
+            &login.user_token,
+            &request.page_ids,
+            &Presets::default(),
+        )
+        .await?;
+    let mut accounts = Vec::with_capacity(connected.len());
+    for one in &connected {
+        state.delivery.forget_account(one.account.id);
+        accounts.push(crate::account_views::account_view(&state, &one.account).await?);
+    }
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(PastedAccounts::Several { accounts }),
+    ))
 }
 
 /// The `signed_request` of one of Meta's callbacks, verified with the app secret.
 fn verified_user(state: &AppState, body: &Bytes) -> Result<String, ApiError> {
-    let secret = &state.instagram.config().client_secret;
-    if !state.instagram.config().has_app_secret() {
+    let app = state.connector.app(AccountKind::Instagram);
+    let secret = &app.client_secret;
+    if !app.has_app_secret() {
         return Err(ApiError::NotReady(
             "no Instagram app secret is configured (FRESHTOKEN_INSTAGRAM_CLIENT_SECRET)".into(),
         ));
@@ -470,13 +697,8 @@ async fn deauthorize(
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     let user_id = verified_user(&state, &body)?;
     let accounts = state
-        .store
-        .accounts()
-        .disconnect_provider_user(
-            Provider::Instagram,
-            &user_id,
-            "The account owner removed freshtoken's access on Instagram: reconnect to resume.",
-        )
+        .connector
+        .disconnect_platform_user(AccountKind::Instagram, &user_id)
         .await?;
     state.delivery.forget_all();
     tracing::info!(accounts, "deauthorized on Instagram");
@@ -492,9 +714,8 @@ async fn data_deletion(
     let user_id = verified_user(&state, &body)?;
     let confirmation_code = random_secret();
     let deletion = state
-        .store
-        .data_deletions()
-        .delete_user_data(Provider::Instagram, &user_id, &confirmation_code)
+        .connector
+        .delete_platform_user_data(AccountKind::Instagram, &user_id, &confirmation_code)
         .await?;
     state.delivery.forget_all();
     tracing::info!(
@@ -583,8 +804,16 @@ mod tests {
     fn the_redirect_uri_sits_under_the_public_url() {
         let ours = Url::parse("https://tokens.example.com/").unwrap();
         assert_eq!(
-            redirect_uri(&ours),
+            redirect_uri(&ours, AccountKind::Instagram),
             "https://tokens.example.com/connect/instagram/callback"
+        );
+        assert_eq!(
+            redirect_uri(&ours, AccountKind::Threads),
+            "https://tokens.example.com/connect/threads/callback"
+        );
+        assert_eq!(
+            redirect_uri(&ours, AccountKind::FacebookPage),
+            "https://tokens.example.com/connect/facebook/callback"
         );
     }
 }

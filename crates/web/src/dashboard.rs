@@ -7,13 +7,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{FromRef, Path as UrlPath, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
-use crate::{ApiError, AppState};
+use crate::error::ApiError;
 
 /// Where `cargo dashboard` writes, relative to the repository: the default of
 /// `FRESHTOKEN_DASHBOARD_DIR` when run from a checkout.
@@ -145,13 +148,25 @@ fn answer(file: &File, request_headers: &HeaderMap, cache_control: &'static str)
     }
 }
 
+/// `GET /assets/{name}`, and every page of the dashboard as the fallback of paths no other
+/// route answers. The handlers take only the dashboard's files, from any state that holds them.
+pub(crate) fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Dashboard>: FromRef<S>,
+{
+    Router::new()
+        .route("/assets/{name}", get(asset))
+        .fallback(page)
+}
+
 /// `GET /assets/{name}`: a hashed file, the same forever.
-pub async fn asset(
-    State(state): State<AppState>,
+async fn asset(
+    State(dashboard): State<Arc<Dashboard>>,
     UrlPath(name): UrlPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    match state.dashboard.assets.get(&name) {
+    match dashboard.assets.get(&name) {
         Some(file) => answer(file, &headers, "public, max-age=31536000, immutable"),
         None => ApiError::NotFound.into_response(),
     }
@@ -159,8 +174,8 @@ pub async fn asset(
 
 /// A GET of one of the dashboard's pages (see [`freshtoken_core::DASHBOARD_SECTIONS`]): the
 /// shell, whose app routes the path itself. Every other unknown path is a JSON 404.
-pub async fn page(
-    State(state): State<AppState>,
+async fn page(
+    State(dashboard): State<Arc<Dashboard>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -170,9 +185,9 @@ pub async fn page(
     {
         return ApiError::NotFound.into_response();
     }
-    match &state.dashboard.shell {
+    match &dashboard.shell {
         Some(shell) => answer(shell, &headers, "no-cache"),
-        None => not_built(&state.dashboard.dir),
+        None => not_built(&dashboard.dir),
     }
 }
 

@@ -4,8 +4,13 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use freshtoken_accounts::ConnectError;
+use freshtoken_core::AccountKind;
+use freshtoken_meta::MetaError;
 use freshtoken_store::{Duplicate, StoreError};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 /// Everything a handler can answer with instead of success, mapped once to HTTP.
 ///
@@ -31,7 +36,7 @@ pub enum ApiError {
     Gone(String),
     #[error("too many attempts; try again in {} seconds", retry_after.as_secs().max(1))]
     TooManyRequests { retry_after: Duration },
-    /// Instagram failed us: 502, or 503 with `Retry-After` when it asked us to wait.
+    /// Meta failed us: 502, or 503 with `Retry-After` when it asked us to wait.
     #[error("{message}")]
     Upstream {
         code: &'static str,
@@ -88,10 +93,86 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<ConnectError> for ApiError {
+    fn from(err: ConnectError) -> Self {
+        let bad_request = |code, err: &ConnectError| ApiError::BadRequest {
+            code,
+            message: err.to_string(),
+        };
+        match err {
+            ConnectError::NotAToken(message) => ApiError::invalid(message),
+            ConnectError::NotOffered(_) => bad_request("kind_not_offered", &err),
+            ConnectError::KindMismatch { .. } => bad_request("kind_mismatch", &err),
+            ConnectError::TokenRefused { kind, .. } => ApiError::BadRequest {
+                code: "invalid_token",
+                message: format!(
+                    "{err}: generate a new one, or connect with {} instead",
+                    kind.platform()
+                ),
+            },
+            ConnectError::Unusable(_) => bad_request("invalid_token", &err),
+            ConnectError::CodeRefused(_) => bad_request("invalid_code", &err),
+            ConnectError::MissingPermission { .. } => bad_request("missing_permission", &err),
+            ConnectError::NoSuchPage(_) => bad_request("no_such_page", &err),
+            ConnectError::Unavailable { kind, error } => upstream(kind, error),
+            ConnectError::Store(err) => err.into(),
+        }
+    }
+}
+
+/// Meta could not be asked: nothing was saved, try again.
+fn upstream(kind: AccountKind, error: MetaError) -> ApiError {
+    let platform = kind.platform();
+    match error {
+        MetaError::RateLimited { retry_after, .. } => ApiError::Upstream {
+            code: match kind {
+                AccountKind::Instagram => "instagram_rate_limited",
+                AccountKind::Threads => "threads_rate_limited",
+                AccountKind::FacebookPage => "facebook_rate_limited",
+            },
+            message: format!(
+                "{platform} asks us to slow down; nothing was saved, try again in {} minutes",
+                minutes_to_wait(retry_after)
+            ),
+            retry_after: Some(retry_after),
+        },
+        other => ApiError::Upstream {
+            code: match kind {
+                AccountKind::Instagram => "instagram_unavailable",
+                AccountKind::Threads => "threads_unavailable",
+                AccountKind::FacebookPage => "facebook_unavailable",
+            },
+            message: format!(
+                "{platform} did not answer properly ({other}); nothing was saved, try again in a few minutes"
+            ),
+            retry_after: None,
+        },
+    }
+}
+
+/// Whole minutes to tell a person to wait, at least one.
+pub(crate) fn minutes_to_wait(retry_after: Duration) -> u64 {
+    retry_after.as_secs().div_ceil(60).max(1)
+}
+
 impl From<Duplicate> for ApiError {
     fn from(duplicate: Duplicate) -> Self {
         ApiError::Conflict(duplicate.to_string())
     }
+}
+
+/// Every error: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable, for programs: `not_found`, `invalid_input`, `rate_limited`, ...
+    pub code: String,
+    /// For people.
+    pub message: String,
 }
 
 /// The one error body: `{"error": {"code": "...", "message": "..."}}`.

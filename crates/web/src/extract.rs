@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::ApiError;
+use crate::error::ApiError;
 
 /// Path parameters; a value of the wrong type (`/tenants/abc`) is a 404, as for an id that
 /// does not exist.

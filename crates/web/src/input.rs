@@ -1,15 +1,22 @@
 //! Input hygiene at the door, before any handler or database sees a request: control
 //! characters (NUL above all, which PostgreSQL refuses in text and SQLite stores) are refused
 //! in the path (404: no id contains one) and the query string (400), and a client's
-//! `X-Request-Id` is kept only when it is short and printable (it is echoed and logged).
+//! `X-Request-Id` is kept only when it is short and printable (it is echoed and logged). The
+//! largest body accepted and the request id's header are here too, for the middleware that
+//! the router puts in front of every route.
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
-use crate::ApiError;
+use crate::error::ApiError;
+
+/// Largest request body accepted anywhere; routes may set a smaller one.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The longest client-chosen request id kept; a UUID is 36 characters.
 const MAX_REQUEST_ID: usize = 64;
@@ -52,10 +59,10 @@ pub(crate) async fn keep_request_id_if_sane(mut request: Request) -> Request {
             && bytes.len() <= MAX_REQUEST_ID
             && bytes.iter().all(|byte| byte.is_ascii_graphic())
     };
-    if let Some(value) = request.headers().get(&crate::REQUEST_ID)
+    if let Some(value) = request.headers().get(&REQUEST_ID)
         && !sane(value)
     {
-        request.headers_mut().remove(&crate::REQUEST_ID);
+        request.headers_mut().remove(&REQUEST_ID);
     }
     request
 }

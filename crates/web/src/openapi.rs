@@ -2,28 +2,15 @@
 //! types of `freshtoken_core::api`, served at `/api/v1/openapi.json`.
 
 use axum::Json;
-use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 
-/// Every error: `{"error": {"code": "...", "message": "..."}}`.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, for programs: `not_found`, `invalid_input`, `rate_limited`, ...
-    pub code: String,
-    /// For people.
-    pub message: String,
-}
+use crate::error::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "freshtoken",
-        description = "Keeps Instagram access tokens fresh, for many tenants. Authenticate with the session cookie (state changes need a same-origin Origin) or `Authorization: Bearer ft_...`."
+        description = "Keeps Meta access tokens (Instagram, Facebook Page, Threads) fresh, for many tenants. Authenticate with the session cookie (state changes need a same-origin Origin) or `Authorization: Bearer ft_...`."
     ),
     paths(
         crate::auth::sign_up,
@@ -48,7 +35,7 @@ pub struct ErrorDetail {
         crate::webhooks::remove,
         crate::webhooks::send_test,
         crate::webhooks::notifications,
-        crate::instance,
+        crate::instance::instance,
         crate::accounts::list,
         crate::accounts::paste_token,
         crate::accounts::get_account,
@@ -58,6 +45,8 @@ pub struct ErrorDetail {
         crate::accounts::media,
         crate::accounts::refresh_now,
         crate::accounts::events,
+        crate::connect::offered_pages,
+        crate::connect::choose_pages,
         crate::accounts::requests,
         crate::operator::tenants,
         crate::operator::users,

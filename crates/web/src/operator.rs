@@ -12,11 +12,11 @@ use freshtoken_core::AccountStatus;
 use freshtoken_core::api::{OperatorHealthView, OperatorTenantView, OperatorUserView};
 use freshtoken_store::User;
 
-use crate::auth::SignedIn;
+use crate::caller::SignedIn;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Path;
-use crate::openapi::ErrorBody;
-use crate::tenants::rfc3339;
-use crate::{ApiError, AppState};
+use crate::state::AppState;
+use crate::timestamps::rfc3339;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

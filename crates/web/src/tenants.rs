@@ -9,19 +9,23 @@ use axum::extract::State;
 
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use freshtoken_core::Role;
 use freshtoken_core::api::{
     AcceptInviteRequest, CreateInviteRequest, CreateTenantRequest, CreatedInvite, InviteView,
     MeResponse, MemberView, TenantView, UpdateMemberRequest,
 };
-use freshtoken_store::{Duplicate, Invite, InviteRefused, NewInvite, StoreError, Tenant};
+use freshtoken_store::{Duplicate, Invite, NewInvite, StoreError, Tenant};
 
-use crate::auth::{Principal, SignedIn, me_response, sha256_hex};
+use crate::caller::{Access, Principal, SignedIn, me_response};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Path;
 use crate::json::ApiJson;
-use crate::openapi::ErrorBody;
-use crate::{ApiError, AppState, random_secret};
+use crate::secrets::{random_secret, sha256_hex};
+use crate::state::AppState;
+use crate::timestamps::rfc3339;
+pub use crate::workspaces::check_slug;
+use crate::workspaces::{check_name, no_free_slug, refused, slug_candidates};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -41,116 +45,6 @@ pub fn routes() -> Router<AppState> {
             delete(delete_invite),
         )
         .route("/invites/accept", post(accept))
-}
-
-pub fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// The caller's standing in one tenant.
-#[derive(Debug, Clone)]
-pub struct Access {
-    pub tenant: Tenant,
-    pub role: Role,
-    pub principal: Principal,
-}
-
-impl Access {
-    /// Resolves the caller's role in `tenant_id`; no role at all is `NotFound`.
-    pub async fn resolve(
-        state: &AppState,
-        principal: Principal,
-        tenant_id: i64,
-    ) -> Result<Access, ApiError> {
-        let role = match &principal {
-            Principal::User(user) => {
-                state
-                    .store
-                    .memberships()
-                    .role_of(tenant_id, user.id)
-                    .await?
-            }
-            Principal::ApiKey { tenant_id: own, .. } => (*own == tenant_id).then_some(Role::Editor),
-        };
-        let role = role.ok_or(ApiError::NotFound)?;
-        let tenant = state.store.tenants().by_id(tenant_id).await?;
-        if tenant.disabled_at.is_some() {
-            return Err(ApiError::Forbidden(
-                "this workspace has been disabled by the operator".into(),
-            ));
-        }
-        Ok(Access {
-            tenant,
-            role,
-            principal,
-        })
-    }
-
-    pub fn require_owner(&self) -> Result<(), ApiError> {
-        if self.role == Role::Owner && matches!(self.principal, Principal::User(_)) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(
-                "only an owner of this workspace can do this".into(),
-            ))
-        }
-    }
-}
-
-/// Lower-case letters, digits and single dashes, from any name.
-fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.trim().to_lowercase().chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    let slug: String = slug.trim_matches('-').chars().take(48).collect();
-    if slug.is_empty() {
-        "workspace".to_owned()
-    } else {
-        slug.trim_end_matches('-').to_owned()
-    }
-}
-
-pub fn check_slug(slug: &str) -> Result<(), ApiError> {
-    let valid = (2..=48).contains(&slug.len())
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-');
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "slug must be 2 to 48 lower-case letters, digits or dashes, not starting or ending with a dash",
-        ))
-    }
-}
-
-/// Checks a workspace's name and returns it trimmed.
-pub(crate) fn check_name(name: &str) -> Result<&str, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name must be 1 to 100 characters"));
-    }
-    Ok(name)
-}
-
-/// The slugs a workspace called `name` may take, best first: its name's, then that with a
-/// random suffix, for when the name's is taken.
-pub(crate) fn slug_candidates(name: &str) -> Vec<String> {
-    let base = slugify(name);
-    let suffixed = (1..5).map(|_| {
-        format!(
-            "{base}-{}",
-            &random_secret()[..6].to_lowercase().replace(['-', '_'], "x")
-        )
-    });
-    std::iter::once(base.clone()).chain(suffixed).collect()
 }
 
 /// Creates a tenant; with no slug given, derives one from the name and makes it unique.
@@ -182,34 +76,6 @@ pub async fn create_tenant(
         }
     }
     Err(no_free_slug())
-}
-
-pub(crate) fn no_free_slug() -> ApiError {
-    ApiError::Conflict("could not find a free slug: give one".into())
-}
-
-pub(crate) fn refused(reason: InviteRefused) -> ApiError {
-    ApiError::BadRequest {
-        code: "invite_refused",
-        message: reason.to_string(),
-    }
-}
-
-/// Refuses an unknown, used or expired invite before anything is written.
-pub async fn check_invite(state: &AppState, secret_sha256: &str) -> Result<Invite, ApiError> {
-    let invite = state
-        .store
-        .invites()
-        .by_hash(secret_sha256)
-        .await?
-        .ok_or(refused(InviteRefused::Unknown))?;
-    if invite.used_at.is_some() {
-        return Err(refused(InviteRefused::Used));
-    }
-    if invite.expires_at <= Utc::now() {
-        return Err(refused(InviteRefused::Expired));
-    }
-    Ok(invite)
 }
 
 pub async fn accept_invite(
@@ -436,17 +302,4 @@ async fn accept(
 ) -> Result<axum::Json<MeResponse>, ApiError> {
     accept_invite(&state, &sha256_hex(request.secret.trim()), user.id).await?;
     Ok(axum::Json(me_response(&state, &user).await?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs_are_derived_from_any_name() {
-        assert_eq!(slugify("Ada's Bakery!"), "ada-s-bakery");
-        assert_eq!(slugify("  ---  "), "workspace");
-        assert_eq!(slugify("Café Zürich"), "caf-z-rich");
-        assert!(check_slug(&slugify(&"x".repeat(100))).is_ok());
-    }
 }

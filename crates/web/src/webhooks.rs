@@ -13,12 +13,12 @@ use freshtoken_egress::{TargetError, check_webhook_url};
 use freshtoken_store::{Notification, Webhook};
 use serde::Deserialize;
 
-use crate::auth::Principal;
+use crate::caller::{Access, Principal};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query};
 use crate::json::ApiJson;
-use crate::openapi::ErrorBody;
-use crate::tenants::{Access, rfc3339};
-use crate::{ApiError, AppState};
+use crate::state::AppState;
+use crate::timestamps::rfc3339;
 
 /// Endpoints per workspace.
 pub const MAX_WEBHOOKS: usize = 10;

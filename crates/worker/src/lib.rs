@@ -8,8 +8,8 @@
 //! again. Retries are scheduled in the database too (the account's next refresh, the
 //! notification's next attempt), so they survive restarts and never spin.
 //!
-//! This crate never serves HTTP to browsers: it talks to Instagram, to webhook endpoints and
-//! to an SMTP server, and records everything through the store.
+//! This crate never serves HTTP to browsers: it talks to Meta (Instagram and Threads refresh,
+//! Facebook checks Page tokens), to webhook endpoints and to an SMTP server, and records everything through the store.
 
 mod clock;
 mod media;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use freshtoken_egress::{AllowedHosts, ClientError, WebhookClient};
-use freshtoken_instagram::InstagramClient;
+use freshtoken_meta::MetaClients;
 use freshtoken_store::{Store, StoreError};
 use queue::{Queues, REFRESH_QUEUE, RefreshJob};
 
@@ -47,6 +47,9 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// How often an account whose media someone reads is synced.
     pub media_sync_interval: Duration,
+    /// How often a Facebook Page token is checked with `debug_token`
+    /// (`FRESHTOKEN_PAGE_CHECK_INTERVAL`).
+    pub page_check_interval: Duration,
     /// Where people reach the dashboard, for links in e-mails.
     pub public_url: String,
     /// How long a webhook endpoint may take to answer.
@@ -63,6 +66,7 @@ impl Default for WorkerConfig {
             concurrency: 64,
             lease: Duration::from_secs(300),
             media_sync_interval: Duration::from_secs(3600),
+            page_check_interval: Duration::from_secs(24 * 3600),
             public_url: "http://127.0.0.1:8080".to_owned(),
             webhook_timeout: Duration::from_secs(10),
             webhook_allow_hosts: AllowedHosts::none(),
@@ -93,7 +97,7 @@ struct Inner {
     store: Store,
     /// Set by a process that also serves tokens, so that it forgets what it has in memory.
     listener: std::sync::OnceLock<ChangeListener>,
-    instagram: InstagramClient,
+    meta: MetaClients,
     clock: Clock,
     metrics: Metrics,
     config: WorkerConfig,
@@ -106,7 +110,7 @@ impl Engine {
     /// its webhooks go must not start.
     pub fn new(
         store: Store,
-        instagram: InstagramClient,
+        meta: MetaClients,
         config: WorkerConfig,
         mailer: Option<Mailer>,
         clock: Clock,
@@ -118,7 +122,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 store,
                 listener: std::sync::OnceLock::new(),
-                instagram,
+                meta,
                 clock,
                 metrics,
                 config,
@@ -152,8 +156,8 @@ impl Engine {
     pub fn config(&self) -> &WorkerConfig {
         &self.inner.config
     }
-    fn instagram(&self) -> &InstagramClient {
-        &self.inner.instagram
+    fn meta(&self) -> &MetaClients {
+        &self.inner.meta
     }
     fn webhooks(&self) -> &WebhookClient {
         &self.inner.webhooks

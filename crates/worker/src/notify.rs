@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use freshtoken_core::AccountKind;
 use freshtoken_core::policy::Backoff;
 use freshtoken_store::{Account, Delivery, DeliveryOutcome, Destination, EmailMessage};
 use hmac::{Hmac, Mac};
@@ -229,11 +230,16 @@ async fn send_email(
         })
 }
 
+/// `@user` for a profile, the Page's name for a Page, with the tenant's label.
 fn name_of(account: &Account) -> String {
+    let name = match account.kind {
+        AccountKind::FacebookPage => format!("\"{}\"", account.username),
+        AccountKind::Instagram | AccountKind::Threads => format!("@{}", account.username),
+    };
     if account.label.is_empty() {
-        format!("@{}", account.username)
+        name
     } else {
-        format!("@{} ({})", account.username, account.label)
+        format!("{name} ({})", account.label)
     }
 }
 
@@ -244,10 +250,13 @@ pub(crate) fn needs_reconnect_email(
 ) -> EmailMessage {
     let name = name_of(account);
     EmailMessage {
-        subject: format!("Instagram account {name} needs to be connected again"),
+        subject: format!(
+            "{} account {name} needs to be connected again",
+            account.kind.display_name()
+        ),
         body: format!(
-            "freshtoken can no longer refresh the token of {name}: {reason}\n\n\
-             Websites that show this account's feed will stop working when the token runs out.\n\
+            "freshtoken can no longer keep the token of {name} alive: {reason}\n\n\
+             Websites that use this account's token get none until it is connected again.\n\
              Sign in and connect the account again:\n\n  {public_url}/\n\n\
              This is the only message you will get about this until the account is reconnected.\n"
         ),
@@ -262,7 +271,10 @@ pub(crate) fn expiring_email(
 ) -> EmailMessage {
     let name = name_of(account);
     EmailMessage {
-        subject: format!("The Instagram token of {name} expires soon"),
+        subject: format!(
+            "The {} token of {name} expires soon",
+            account.kind.platform()
+        ),
         body: format!(
             "The token of {name} expires at {} and refreshing it keeps failing: {error}\n\n\
              freshtoken keeps trying. If the problem lasts, connect the account again:\n\n  {public_url}/\n",

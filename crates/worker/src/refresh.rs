@@ -1,12 +1,13 @@
-//! One refresh attempt: ask Instagram for a new token, and decide from the answer what the
-//! account becomes, when it is tried next, and who hears about it.
+//! One refresh attempt: ask the account's platform for a new token (Instagram, Threads) or
+//! whether its token still lives (a Facebook Page's, with `debug_token`), and decide from the
+//! answer what the account becomes, when it is tried next, and who hears about it.
 
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use freshtoken_core::policy::{Backoff, MIN_REFRESH_AGE_SECS, next_refresh_at_jittered};
-use freshtoken_core::{AccountStatus, RefreshOutcome};
-use freshtoken_instagram::{InstagramError, LongLivedToken};
+use freshtoken_core::{AccessToken, AccountKind, AccountStatus, RefreshOutcome};
+use freshtoken_meta::{LongLivedToken, MetaClients, MetaError};
 use freshtoken_store::{
     Account, Announcement, NewRefreshEvent, RefreshClaim, RefreshResult, RefreshWork, StoredToken,
     TokenUpdate,
@@ -39,10 +40,10 @@ pub(crate) async fn refresh(engine: &Engine, claim: &RefreshClaim) -> Result<(),
     let limit = engine.config().lease / 2;
     let answer = match &work.token {
         Some(token) => Some(
-            tokio::time::timeout(limit, engine.instagram().refresh(&token.token))
+            tokio::time::timeout(limit, ask(engine.meta(), work.account.kind, &token.token))
                 .await
                 .unwrap_or_else(|_| {
-                    Err(InstagramError::Transient {
+                    Err(MetaError::Transient {
                         reason: format!("no answer within {} ms", limit.as_millis()),
                     })
                 }),
@@ -55,6 +56,7 @@ pub(crate) async fn refresh(engine: &Engine, claim: &RefreshClaim) -> Result<(),
         &work,
         answer,
         now,
+        engine.config().page_check_interval,
         engine.public_url(),
         engine.emails_enabled(),
     );
@@ -82,22 +84,73 @@ pub(crate) async fn refresh(engine: &Engine, claim: &RefreshClaim) -> Result<(),
     Ok(())
 }
 
+/// What the platform said of the account's token.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// A new token, from a refresh (Instagram, Threads).
+    Refreshed(LongLivedToken),
+    /// The token still lives (a Facebook Page token, checked).
+    StillValid,
+}
+
+/// Asks the platform of this kind of account to keep its token alive.
+async fn ask(
+    meta: &MetaClients,
+    kind: AccountKind,
+    token: &AccessToken,
+) -> Result<Answer, MetaError> {
+    match kind {
+        AccountKind::Instagram => meta.instagram.refresh(token).await.map(Answer::Refreshed),
+        AccountKind::Threads => meta.threads.refresh(token).await.map(Answer::Refreshed),
+        AccountKind::FacebookPage => {
+            // A 190 here is about our app's own token (a wrong app secret), not the Page's:
+            // it must not mark every Page of the instance dead.
+            let info = meta
+                .facebook
+                .debug_token(token)
+                .await
+                .map_err(|error| match error {
+                    MetaError::Revoked { message, .. } => MetaError::Rejected {
+                        code: 190,
+                        message: format!(
+                            "Facebook refused this instance's app credentials ({message}): check FRESHTOKEN_FACEBOOK_APP_ID and FRESHTOKEN_FACEBOOK_APP_SECRET"
+                        ),
+                    },
+                    other => other,
+                })?;
+            if info.is_valid {
+                Ok(Answer::StillValid)
+            } else {
+                // debug_token answers a dead token rather than failing on it: it is as dead
+                // as a refresh's code 190 would say.
+                Err(MetaError::Revoked {
+                    subcode: info.error_subcode,
+                    message: info.error_message.unwrap_or_else(|| {
+                        "Facebook says the Page token is no longer valid".into()
+                    }),
+                })
+            }
+        }
+    }
+}
+
 /// What an attempt means for the account. `answer` is `None` when the account has no token.
 pub(crate) fn decide(
     work: &RefreshWork,
-    answer: Option<Result<LongLivedToken, InstagramError>>,
+    answer: Option<Result<Answer, MetaError>>,
     now: DateTime<Utc>,
+    page_check_interval: std::time::Duration,
     public_url: &str,
     with_email: bool,
 ) -> RefreshResult {
     let account = &work.account;
     let attempt = work.failure_count + 1;
-    let event = |outcome, error: Option<&InstagramError>, new_expires_at| NewRefreshEvent {
+    let event = |outcome, error: Option<&MetaError>, new_expires_at| NewRefreshEvent {
         account_id: account.id,
         at: now,
         outcome,
         attempt,
-        error_code: error.map(InstagramError::code),
+        error_code: error.map(MetaError::code),
         message: error.map(ToString::to_string),
         new_expires_at,
     };
@@ -122,7 +175,24 @@ pub(crate) fn decide(
         }
     };
     match answer {
-        Ok(fresh) => {
+        Ok(Answer::StillValid) => {
+            // Checked again after the interval, brought forward by up to a tenth so that Pages
+            // connected together are not all checked together.
+            let interval = Duration::from_std(page_check_interval).unwrap_or(Duration::days(1));
+            let spread = interval.num_seconds() / 10;
+            let next = now + interval - Duration::seconds((spread as f64 * random_unit()) as i64);
+            RefreshResult {
+                status: AccountStatus::Active,
+                last_error: None,
+                next_refresh_at: Some(next),
+                failure_count: 0,
+                new_token: None,
+                expiring_notified: None,
+                event: event(RefreshOutcome::Checked, None, None),
+                announcements: Vec::new(),
+            }
+        }
+        Ok(Answer::Refreshed(fresh)) => {
             let expires_at =
                 now + Duration::from_std(fresh.expires_in).unwrap_or(Duration::days(60));
             let next = next_refresh_at_jittered(
@@ -158,7 +228,7 @@ pub(crate) fn decide(
                 }],
             }
         }
-        Err(error @ InstagramError::Revoked { .. }) => {
+        Err(error @ MetaError::Revoked { .. }) => {
             let reason = error.to_string();
             RefreshResult {
                 status: AccountStatus::NeedsReconnect,
@@ -173,12 +243,12 @@ pub(crate) fn decide(
         }
         Err(error) => {
             let (outcome, backoff, at_least) = match &error {
-                InstagramError::RateLimited { retry_after, .. } => (
+                MetaError::RateLimited { retry_after, .. } => (
                     RefreshOutcome::RateLimited,
                     Backoff::TRANSIENT,
                     i64::try_from(retry_after.as_secs()).unwrap_or(i64::MAX),
                 ),
-                InstagramError::Rejected { .. } => (RefreshOutcome::Rejected, Backoff::REJECTED, 0),
+                MetaError::Rejected { .. } => (RefreshOutcome::Rejected, Backoff::REJECTED, 0),
                 _ => (RefreshOutcome::Transient, Backoff::TRANSIENT, 0),
             };
             let failures = u32::try_from(attempt).unwrap_or(u32::MAX);
@@ -235,12 +305,12 @@ pub(crate) fn decide(
 fn retry_at(
     now: DateTime<Utc>,
     token: &StoredToken,
-    error: &InstagramError,
+    error: &MetaError,
     delay_secs: i64,
 ) -> DateTime<Utc> {
     let surely_old_enough = token.issued_at + Duration::seconds(MIN_REFRESH_AGE_SECS);
     let mut next = now + Duration::seconds(delay_secs);
-    if matches!(error, InstagramError::Rejected { .. }) && now < surely_old_enough {
+    if matches!(error, MetaError::Rejected { .. }) && now < surely_old_enough {
         next = next.max(surely_old_enough);
     }
     match token.expires_at {

@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use fake_instagram::{FakeConfig, FakeInstagram, FaultKind, FaultMatch};
-use freshtoken_core::{AccessToken, AccountStatus, Provider, RefreshOutcome};
-use freshtoken_instagram::{ClientConfig, InstagramClient};
+use fake_instagram::{FakeConfig, FakeInstagram, FaultKind, FaultMatch, MintKind};
+use freshtoken_accounts::{Connector, Paste, Presets};
+use freshtoken_core::{AccessToken, AccountKind, AccountStatus, RefreshOutcome};
+use freshtoken_meta::{AppConfig, InstagramClient, MetaClients};
 use freshtoken_store::testing::TestStore;
 use freshtoken_store::{Account, NewAccount, ScopedAccount, Store, TokenUpdate};
 use freshtoken_worker::{Clock, Engine, Mailer, Metrics, WorkerConfig};
@@ -38,12 +39,12 @@ impl World {
         freshtoken_worker::setup_queues(&store).await.unwrap();
         let fake = FakeInstagram::start(FakeConfig::default()).await.unwrap();
         let base = url::Url::parse(fake.base_url()).unwrap();
-        let client = InstagramClient::new(ClientConfig::all_at(
+        let client = MetaClients::all_at(
             &base,
             fake.app_id(),
             fake.app_secret(),
             "http://127.0.0.1/connect/instagram/callback",
-        ))
+        )
         .unwrap();
         let clock = Clock::system();
         let config = WorkerConfig {
@@ -126,6 +127,25 @@ impl World {
         .await
     }
 
+    /// Connects what a token of this kind, minted `age` ago, belongs to, through the one place
+    /// accounts are connected (as a paste would): its profile, or a Facebook user's Page.
+    async fn connect_kind(&self, kind: MintKind, username: &str, age: Duration) -> Account {
+        let minted = self.fake.mint(kind, username, age);
+        let base = url::Url::parse(self.fake.base_url()).unwrap();
+        let meta =
+            MetaClients::all_at(&base, self.fake.app_id(), self.fake.app_secret(), "").unwrap();
+        let connector = Connector::new(self.store().clone(), Arc::new(meta));
+        let paste = Paste {
+            token: AccessToken::new(minted.access_token),
+            kind: None,
+            page_id: None,
+            presets: Presets::default(),
+        };
+        let connected = connector.paste(self.tenant_id, paste).await.unwrap();
+        assert_eq!(connected.len(), 1);
+        self.account(connected[0].account.id).await
+    }
+
     /// Pastes a token of `username` minted `age` ago, as the paste and import flows store it:
     /// expiry unknown, "issued" now, due at once.
     async fn paste(&self, username: &str, age: Duration) -> ScopedAccount {
@@ -149,10 +169,11 @@ impl World {
             .connect(
                 self.tenant_id,
                 NewAccount {
-                    provider: Provider::Instagram,
+                    kind: AccountKind::Instagram,
                     provider_user_id: minted.user_id.to_string(),
                     username: username.to_owned(),
                     profile_picture_url: None,
+                    linked_instagram_id: None,
                 },
                 &TokenUpdate {
                     token: AccessToken::new(minted.access_token),
@@ -223,7 +244,7 @@ impl World {
     async fn token_works(&self, id: i64) -> bool {
         let token = self.store().tokens().read(id).await.unwrap();
         let base = url::Url::parse(self.fake.base_url()).unwrap();
-        let client = InstagramClient::new(ClientConfig::all_at(&base, "", "", "")).unwrap();
+        let client = InstagramClient::new(AppConfig::instagram().at(&base)).unwrap();
         client.me(&token.token).await.is_ok()
     }
 }
@@ -827,4 +848,119 @@ async fn no_retry_is_planned_after_a_known_expiry_nor_far_ahead_for_an_unknown_o
         );
         world.advance_to_next_refresh(pasted.id).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threads_token_is_refreshed_on_its_own_endpoint_and_interval() {
+    let world = World::new().await;
+    let account = world
+        .connect_kind(MintKind::Threads, "corner_bakery", 2 * DAY)
+        .await;
+    assert_eq!(account.kind, AccountKind::Threads);
+    // Pasted: its expiry is unknown, so it is refreshed at once, which makes it known.
+    let events = world.wait_for_events(account.id, 1).await;
+    assert_eq!(events[0].outcome, RefreshOutcome::Refreshed, "{events:?}");
+    world.advance_to_next_refresh(account.id).await;
+    let events = world.wait_for_events(account.id, 2).await;
+    assert_eq!(events[1].outcome, RefreshOutcome::Refreshed, "{events:?}");
+    assert!(events[1].at - events[0].at >= chrono::Duration::hours(6 * 24 + 12));
+    let refreshes: Vec<_> = world
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|call| call.path.ends_with("refresh_access_token"))
+        .collect();
+    assert_eq!(refreshes.len(), 2);
+    assert!(
+        refreshes
+            .iter()
+            .all(|call| call.params["grant_type"] == "th_refresh_token"),
+        "{refreshes:?}"
+    );
+    let lifetime = world
+        .store()
+        .tokens()
+        .lifetime_unscoped(account.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(lifetime.expires_at.unwrap() - world.clock.now() > chrono::Duration::days(59));
+    let token = world.store().tokens().read(account.id).await.unwrap();
+    assert!(token.token.expose().starts_with("TH"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_token_is_checked_daily_never_refreshed_and_a_revoked_one_needs_reconnect() {
+    let world = World::new().await;
+    let hooks = WebhookReceiver::start().await;
+    world
+        .store()
+        .webhooks()
+        .create(
+            world.tenant_id,
+            &hooks.url,
+            &[
+                "account.needs_reconnect".to_owned(),
+                "token.refreshed".to_owned(),
+            ],
+        )
+        .await
+        .unwrap();
+    let account = world
+        .connect_kind(MintKind::FacebookUser, "corner_bakery", Duration::ZERO)
+        .await;
+    assert_eq!(account.kind, AccountKind::FacebookPage);
+    assert_eq!(account.username, "corner_bakery page");
+    assert_eq!(
+        account.provider_user_id,
+        world.fake.page_id("corner_bakery")
+    );
+    assert_eq!(
+        account.linked_instagram_id,
+        Some(world.fake.professional_id("corner_bakery"))
+    );
+    let token_before = world.store().tokens().read(account.id).await.unwrap();
+    assert_eq!(token_before.expires_at, None, "a Page token never expires");
+
+    // Checked at once, then again about a day later; the token itself never changes.
+    let events = world.wait_for_events(account.id, 1).await;
+    assert_eq!(events[0].outcome, RefreshOutcome::Checked, "{events:?}");
+    let next = world.account(account.id).await.next_refresh_at.unwrap();
+    let wait = next - world.clock.now();
+    assert!(
+        wait > chrono::Duration::hours(21) && wait <= chrono::Duration::hours(24),
+        "next check in {wait}"
+    );
+    world.advance_to_next_refresh(account.id).await;
+    let events = world.wait_for_events(account.id, 2).await;
+    assert_eq!(events[1].outcome, RefreshOutcome::Checked, "{events:?}");
+    let token_after = world.store().tokens().read(account.id).await.unwrap();
+    assert_eq!(token_after.token.expose(), token_before.token.expose());
+    assert!(
+        world
+            .fake
+            .calls()
+            .iter()
+            .all(|call| !call.path.ends_with("refresh_access_token")),
+        "a Page token is never refreshed"
+    );
+
+    // The user changes their password: the next check finds out, within one interval.
+    world.fake.revoke_user("corner_bakery", 460);
+    world.advance_to_next_refresh(account.id).await;
+    let events = world.wait_for_events(account.id, 3).await;
+    assert_eq!(events[2].outcome, RefreshOutcome::Revoked, "{events:?}");
+    let after = world.account(account.id).await;
+    assert_eq!(after.status, AccountStatus::NeedsReconnect);
+    assert_eq!(after.next_refresh_at, None);
+    let received = hooks.wait_for(1).await;
+    assert_eq!(received[0].event, "account.needs_reconnect");
+    assert_eq!(received[0].body["data"]["account"]["id"], account.id);
+    assert!(
+        !hooks
+            .received()
+            .iter()
+            .any(|hook| hook.event == "token.refreshed"),
+        "a check is not a refresh"
+    );
 }

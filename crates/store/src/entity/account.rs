@@ -6,7 +6,9 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub tenant_id: i64,
-    pub provider: String,
+    /// `instagram`, `facebook_page` or `threads` (exports made before kinds call it `provider`).
+    #[serde(alias = "provider")]
+    pub kind: String,
     pub provider_user_id: String,
     pub username: String,
     pub label: String,
@@ -32,6 +34,9 @@ pub struct Model {
     pub expiring_notified_at: Option<DateTimeUtc>,
     pub media_synced_at: Option<DateTimeUtc>,
     pub media_requested_at: Option<DateTimeUtc>,
+    /// A Facebook Page's linked Instagram professional account, whose posts its media.json serves.
+    #[serde(default)]
+    pub linked_instagram_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@ pub mod account_media;
 pub mod account_request_count;
 pub mod api_key;
 pub mod data_deletion_request;
+pub mod facebook_login;
 pub mod invite;
 pub mod membership;
 pub mod notification;

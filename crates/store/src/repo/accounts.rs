@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use freshtoken_core::{AccountStatus, Provider, RefreshInterval};
+use freshtoken_core::{AccountKind, AccountStatus, RefreshInterval};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -11,12 +11,12 @@ use crate::entity::{account, tenant, token};
 use crate::error::{Duplicate, StoreError, duplicate_as};
 use crate::{Backend, Store};
 
-/// A connected Instagram account.
+/// A connected account: an Instagram or Threads profile, or a Facebook Page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     pub id: i64,
     pub tenant_id: i64,
-    pub provider: Provider,
+    pub kind: AccountKind,
     pub provider_user_id: String,
     pub username: String,
     pub label: String,
@@ -33,6 +33,8 @@ pub struct Account {
     pub last_refresh_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub profile_picture_url: Option<String>,
+    /// A Facebook Page's linked Instagram professional account, whose posts are its media.
+    pub linked_instagram_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -47,7 +49,7 @@ impl TryFrom<account::Model> for Account {
         Ok(Account {
             id: row.id,
             tenant_id: row.tenant_id,
-            provider: row.provider.parse()?,
+            kind: row.kind.parse()?,
             provider_user_id: row.provider_user_id,
             username: row.username,
             label: row.label,
@@ -62,6 +64,7 @@ impl TryFrom<account::Model> for Account {
             last_refresh_at: row.last_refresh_at,
             last_error: row.last_error,
             profile_picture_url: row.profile_picture_url,
+            linked_instagram_id: row.linked_instagram_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -154,13 +157,17 @@ impl std::ops::Deref for ScopedAccount {
     }
 }
 
-/// Who the account is on Instagram, as read from the profile at connect time.
+/// Who the account is on its platform, as read from the profile at connect time.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
-    pub provider: Provider,
+    pub kind: AccountKind,
+    /// The platform's id: the Instagram or Threads user id, or the Facebook Page id.
     pub provider_user_id: String,
+    /// The username (a Page's name).
     pub username: String,
     pub profile_picture_url: Option<String>,
+    /// A Facebook Page's linked Instagram professional account, if any.
+    pub linked_instagram_id: Option<String>,
 }
 
 /// What a tenant may change about an account.
@@ -206,7 +213,7 @@ impl<'a> Accounts<'a> {
         let txn = self.store.begin_write().await?;
         let existing = account::Entity::find()
             .filter(account::Column::TenantId.eq(tenant_id))
-            .filter(account::Column::Provider.eq(new.provider.as_str()))
+            .filter(account::Column::Kind.eq(new.kind.as_str()))
             .filter(account::Column::ProviderUserId.eq(new.provider_user_id.as_str()))
             .one(&txn)
             .await?;
@@ -240,6 +247,7 @@ impl<'a> Accounts<'a> {
                 let mut active: account::ActiveModel = row.into();
                 active.username = Set(new.username);
                 active.profile_picture_url = Set(new.profile_picture_url);
+                active.linked_instagram_id = Set(new.linked_instagram_id);
                 active.status = Set(AccountStatus::Active.as_str().to_owned());
                 active.last_error = Set(None);
                 active.next_refresh_at = Set(next_refresh_at);
@@ -253,7 +261,7 @@ impl<'a> Accounts<'a> {
             }
             None => account::ActiveModel {
                 tenant_id: Set(tenant_id),
-                provider: Set(new.provider.as_str().to_owned()),
+                kind: Set(new.kind.as_str().to_owned()),
                 provider_user_id: Set(new.provider_user_id),
                 username: Set(new.username),
                 label: Set(String::new()),
@@ -268,6 +276,7 @@ impl<'a> Accounts<'a> {
                 last_refresh_at: Set(None),
                 last_error: Set(None),
                 profile_picture_url: Set(new.profile_picture_url),
+                linked_instagram_id: Set(new.linked_instagram_id),
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()
@@ -335,12 +344,12 @@ impl<'a> Accounts<'a> {
     pub async fn find_connected(
         &self,
         tenant_id: i64,
-        provider: Provider,
+        kind: AccountKind,
         provider_user_id: &str,
     ) -> Result<Option<ScopedAccount>, StoreError> {
         account::Entity::find()
             .filter(account::Column::TenantId.eq(tenant_id))
-            .filter(account::Column::Provider.eq(provider.as_str()))
+            .filter(account::Column::Kind.eq(kind.as_str()))
             .filter(account::Column::ProviderUserId.eq(provider_user_id))
             .one(&self.store.db)
             .await?
@@ -499,7 +508,7 @@ impl<'a> Accounts<'a> {
     /// app on Instagram). Returns how many accounts it touched.
     pub async fn disconnect_provider_user(
         &self,
-        provider: Provider,
+        kind: AccountKind,
         provider_user_id: &str,
         reason: &str,
     ) -> Result<u64, StoreError> {
@@ -507,7 +516,7 @@ impl<'a> Accounts<'a> {
         let ids: Vec<i64> = account::Entity::find()
             .select_only()
             .column(account::Column::Id)
-            .filter(account::Column::Provider.eq(provider.as_str()))
+            .filter(account::Column::Kind.eq(kind.as_str()))
             .filter(account::Column::ProviderUserId.eq(provider_user_id))
             .into_tuple()
             .all(&txn)

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use freshtoken_core::Provider;
+use freshtoken_core::AccountKind;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use crate::Store;
@@ -40,14 +40,14 @@ impl<'a> DataDeletions<'a> {
     /// The record keeps only the code, the times and a count: nothing that names the person.
     pub async fn delete_user_data(
         &self,
-        provider: Provider,
+        kind: AccountKind,
         provider_user_id: &str,
         confirmation_code: &str,
     ) -> Result<DataDeletion, StoreError> {
         let now = Utc::now();
         let txn = self.store.db.begin().await?;
         let deleted = account::Entity::delete_many()
-            .filter(account::Column::Provider.eq(provider.as_str()))
+            .filter(account::Column::Kind.eq(kind.as_str()))
             .filter(account::Column::ProviderUserId.eq(provider_user_id))
             .exec(&txn)
             .await?

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod data_deletions;
 pub mod delivery;
+pub mod facebook_logins;
 pub mod invites;
 pub mod media;
 pub mod memberships;

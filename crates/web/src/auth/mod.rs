@@ -1,38 +1,25 @@
-//! Who is calling: a signed-in user (session cookie) or an API key (`Authorization: Bearer`),
-//! and the sign-up, sign-in and sign-out endpoints.
+//! The sign-up, sign-in and sign-out endpoints, and `/me`. Who is calling (a signed-in user
+//! or an API key) is found by the `caller` module, which every area's routes share.
 
 pub mod password;
 pub mod session_store;
 
-use std::time::Duration;
-
 use axum::Router;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::routing::{get, post};
 use chrono::Utc;
-use freshtoken_core::api::{MeResponse, SignInRequest, SignUpRequest, TenantView, UserView};
+use freshtoken_core::api::{MeResponse, SignInRequest, SignUpRequest};
 use freshtoken_store::{Duplicate, Joining, SignUp, SignUpRefused, StoreError, User};
-use sha2::{Digest, Sha256};
-use tower_sessions::{Expiry, Session};
+use tower_sessions::Session;
 
+use crate::caller::{SESSION_SIGNED_IN_AT, SESSION_USER_ID, SignedIn, me_response, slide};
 use crate::client_address::ClientAddress;
+use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
-use crate::openapi::ErrorBody;
-use crate::{ApiError, AppState, tenants};
-
-const SESSION_USER_ID: &str = "user_id";
-const SESSION_SIGNED_IN_AT: &str = "signed_in_at";
-/// When the session was last written (Unix seconds): its row and cookie end an idle window
-/// after that.
-const SESSION_SAVED_AT: &str = "saved_at";
-/// A session is written again once this part of the idle window has passed since it last
-/// was: a request then keeps it alive for at least the rest (nine tenths) of the window, and
-/// a busy client costs one write per tenth of the window, not one per request.
-const SESSION_RESAVE_FRACTION: u32 = 10;
-pub const API_KEY_PREFIX: &str = "ft_";
-const SIGN_IN_FIRST: &str = "sign in first (or send an API key as Authorization: Bearer)";
+pub use crate::secrets::sha256_hex;
+use crate::state::AppState;
+use crate::workspaces;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -40,141 +27,6 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/signin", post(sign_in))
         .route("/auth/signout", post(sign_out))
         .route("/me", get(me))
-}
-
-/// The caller of an API request.
-#[derive(Debug, Clone)]
-pub enum Principal {
-    User(User),
-    /// An API key acts inside its own tenant, as an editor.
-    ApiKey {
-        key_id: i64,
-        tenant_id: i64,
-    },
-}
-
-impl Principal {
-    /// The person acting, if it is one.
-    pub fn user_id(&self) -> Option<i64> {
-        match self {
-            Principal::User(user) => Some(user.id),
-            Principal::ApiKey { .. } => None,
-        }
-    }
-}
-
-pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
-impl FromRequestParts<AppState> for Principal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(secret) = crate::bearer::bearer_secret(&parts.headers) {
-            let key = crate::bearer::authenticate(state, secret).await?;
-            // A `tokens:read` key reads tokens at the token URLs and does nothing else here.
-            crate::bearer::require(&key, freshtoken_core::ApiKeyScope::Api)?;
-            return Ok(Principal::ApiKey {
-                key_id: key.id,
-                tenant_id: key.tenant_id,
-            });
-        }
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::Unauthorized(SIGN_IN_FIRST))?;
-        let user = signed_in_user(&session, state).await?;
-        Ok(Principal::User(user))
-    }
-}
-
-pub(crate) async fn signed_in_user(session: &Session, state: &AppState) -> Result<User, ApiError> {
-    let user_id: Option<i64> = session
-        .get(SESSION_USER_ID)
-        .await
-        .map_err(ApiError::internal)?;
-    let signed_in_at: Option<i64> = session
-        .get(SESSION_SIGNED_IN_AT)
-        .await
-        .map_err(ApiError::internal)?;
-    let (Some(user_id), Some(signed_in_at)) = (user_id, signed_in_at) else {
-        return Err(ApiError::Unauthorized(SIGN_IN_FIRST));
-    };
-    // Absolute expiry: however active, a session ends this long after sign-in.
-    let now = Utc::now().timestamp();
-    let age = now.saturating_sub(signed_in_at);
-    if age > state.config.session_max_age.as_secs() as i64 {
-        session.flush().await.map_err(ApiError::internal)?;
-        return Err(ApiError::Unauthorized(SIGN_IN_FIRST));
-    }
-    let user = match state.store.users().by_id(user_id).await {
-        Ok(user) => user,
-        Err(StoreError::NotFound) => return Err(ApiError::Unauthorized(SIGN_IN_FIRST)),
-        Err(other) => return Err(other.into()),
-    };
-    if user.disabled_at.is_some() {
-        session.flush().await.map_err(ApiError::internal)?;
-        return Err(ApiError::Unauthorized(SIGN_IN_FIRST));
-    }
-    let saved_at: i64 = session
-        .get(SESSION_SAVED_AT)
-        .await
-        .map_err(ApiError::internal)?
-        .unwrap_or(signed_in_at);
-    let resave_after = state.config.session_idle.as_secs() / u64::from(SESSION_RESAVE_FRACTION);
-    if now.saturating_sub(saved_at) >= i64::try_from(resave_after).unwrap_or(i64::MAX) {
-        slide(state, session, signed_in_at, now).await?;
-    }
-    Ok(user)
-}
-
-/// Marks the session to be written again at the end of this request, so that its row and its
-/// cookie end an idle window from `now`, or at its maximum age if that comes first.
-async fn slide(
-    state: &AppState,
-    session: &Session,
-    signed_in_at: i64,
-    now: i64,
-) -> Result<(), ApiError> {
-    use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
-    let seconds = |duration: Duration| i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
-    let idle = seconds(state.config.session_idle);
-    // Ages count in whole seconds and a session lives while its age is at most the maximum
-    // (see `signed_in_user`): it ends at the start of the second after.
-    let ends_at = signed_in_at
-        .saturating_add(seconds(state.config.session_max_age))
-        .saturating_add(1);
-    let expiry = if now.saturating_add(idle) < ends_at {
-        Expiry::OnInactivity(TimeDuration::seconds(idle))
-    } else {
-        Expiry::AtDateTime(
-            OffsetDateTime::from_unix_timestamp(ends_at).map_err(ApiError::internal)?,
-        )
-    };
-    session.set_expiry(Some(expiry));
-    session
-        .insert(SESSION_SAVED_AT, now)
-        .await
-        .map_err(ApiError::internal)
-}
-
-/// A principal that must be a person, not an API key.
-pub struct SignedIn(pub User);
-
-impl FromRequestParts<AppState> for SignedIn {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match Principal::from_request_parts(parts, state).await? {
-            Principal::User(user) => Ok(SignedIn(user)),
-            Principal::ApiKey { .. } => Err(ApiError::Forbidden(
-                "API keys cannot do this: sign in as a person".into(),
-            )),
-        }
-    }
 }
 
 fn check_email(email: &str) -> Result<(), ApiError> {
@@ -218,32 +70,6 @@ async fn start_session(state: &AppState, session: &Session, user: &User) -> Resu
     Ok(())
 }
 
-pub async fn me_response(state: &AppState, user: &User) -> Result<MeResponse, ApiError> {
-    let tenants = state
-        .store
-        .memberships()
-        .tenants_of(user.id)
-        .await?
-        .into_iter()
-        .map(|membership| TenantView {
-            id: membership.tenant.id,
-            name: membership.tenant.name,
-            slug: membership.tenant.slug,
-            role: membership.role,
-            disabled: membership.tenant.disabled_at.is_some(),
-        })
-        .collect();
-    Ok(MeResponse {
-        user: UserView {
-            id: user.id,
-            email: user.email.clone(),
-            name: user.name.clone(),
-            is_operator: user.is_operator,
-        },
-        tenants,
-    })
-}
-
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignUpRequest, responses((status = 201, description = "signed up and signed in", body = MeResponse), (status = 400, description = "invalid input or invite", body = ErrorBody), (status = 403, description = "sign-up closed or invite needed", body = ErrorBody), (status = 409, description = "e-mail taken", body = ErrorBody), (status = 429, description = "too many sign-ups from this address; see Retry-After", body = ErrorBody)))]
 async fn sign_up(
     State(state): State<AppState>,
@@ -262,7 +88,7 @@ async fn sign_up(
         Some(secret) => {
             let secret_sha256 = sha256_hex(secret);
             // A bad link is refused before any hashing.
-            tenants::check_invite(&state, &secret_sha256).await?;
+            workspaces::check_invite(&state, &secret_sha256).await?;
             Joining::Invite { secret_sha256 }
         }
         None => {
@@ -278,9 +104,9 @@ async fn sign_up(
                     };
                     format!("{who}'s workspace")
                 });
-            let workspace = tenants::check_name(&workspace)?.to_owned();
+            let workspace = workspaces::check_name(&workspace)?.to_owned();
             Joining::NewWorkspace {
-                slugs: tenants::slug_candidates(&workspace),
+                slugs: workspaces::slug_candidates(&workspace),
                 name: workspace,
             }
         }
@@ -335,8 +161,8 @@ fn sign_up_refused(refused: SignUpRefused) -> ApiError {
         SignUpRefused::InviteNeeded => {
             ApiError::Forbidden("sign-up on this instance needs an invitation link".into())
         }
-        SignUpRefused::Invite(reason) => tenants::refused(reason),
-        SignUpRefused::NoFreeSlug => tenants::no_free_slug(),
+        SignUpRefused::Invite(reason) => workspaces::refused(reason),
+        SignUpRefused::NoFreeSlug => workspaces::no_free_slug(),
     }
 }
 

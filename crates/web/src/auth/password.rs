@@ -7,6 +7,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
+use crate::error::ApiError;
+
 pub const MIN_LENGTH: usize = freshtoken_core::MIN_PASSWORD_CHARS;
 pub const MAX_LENGTH: usize = 1024;
 
@@ -64,18 +66,18 @@ static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
 /// Runs `work` on the blocking pool, at most [`HASHING`]'s permits at once.
 async fn hashing<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, crate::ApiError> {
-    let _permit = HASHING.acquire().await.map_err(crate::ApiError::internal)?;
+) -> Result<T, ApiError> {
+    let _permit = HASHING.acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(crate::ApiError::internal)
+        .map_err(ApiError::internal)
 }
 
 /// Hashing is CPU-bound for tens of milliseconds: keep it off the async workers.
-pub async fn hash_blocking(password: String) -> Result<String, crate::ApiError> {
+pub async fn hash_blocking(password: String) -> Result<String, ApiError> {
     hashing(move || hash(&password))
         .await?
-        .map_err(|err| crate::ApiError::Internal(err.to_string().into()))
+        .map_err(|err| ApiError::Internal(err.to_string().into()))
 }
 
 pub async fn verify_blocking(password: String, stored: Option<String>) -> bool {

@@ -12,7 +12,8 @@ use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-use super::sha256_hex;
+use crate::caller::SESSION_USER_ID;
+use crate::secrets::sha256_hex;
 
 #[derive(Debug, Clone)]
 pub struct DbSessionStore {
@@ -42,7 +43,7 @@ fn to_row(record: &Record) -> session_store::Result<SessionRecord> {
         .map_err(|err| session_store::Error::Encode(err.to_string()))?;
     let user_id = record
         .data
-        .get(super::SESSION_USER_ID)
+        .get(SESSION_USER_ID)
         .and_then(serde_json::Value::as_i64);
     Ok(SessionRecord {
         id: row_key(&record.id),

@@ -19,12 +19,13 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
-use freshtoken_core::AccountStatus;
 use freshtoken_core::origin::{OriginPattern, is_localhost_origin, parse_allowed_origins};
+use freshtoken_core::{AccountKind, AccountStatus};
 use freshtoken_store::{Change, ChangeFeed, ScopedAccount, Store, StoreError, TenantAccount};
 use tokio::sync::watch;
 
-use crate::auth::sha256_hex;
+use crate::secrets::sha256_hex;
+use crate::timestamps::rfc3339;
 
 /// How often a web process on SQLite reads the change log.
 const SQLITE_POLL: Duration = Duration::from_millis(500);
@@ -74,9 +75,10 @@ pub struct Ready {
     pub refusal: Option<Refusal>,
     pub lock: OriginLock,
     pub js_constant: Option<Box<str>>,
+    pub kind: AccountKind,
     pub expires_at: Option<DateTime<Utc>>,
     /// The public id, then [`TAG_LEN`] characters of ETag, then `{"token":"...",
-    /// "expires_at":"..."}` (nothing when there is no token).
+    /// "expires_at":"...","kind":"..."}` (nothing when there is no token).
     text: Bytes,
     public_id_len: u16,
     /// The length of the token's JSON string literal, which starts the body's first value.
@@ -116,8 +118,11 @@ impl Ready {
         let (body, literal_len, expires_at) = match token {
             Some((token, expires_at)) => {
                 let literal = serde_json::Value::from(token).to_string();
-                let expiry = serde_json::Value::from(expires_at.map(crate::tenants::rfc3339));
-                let body = format!("{BODY_HEAD}{literal},\"expires_at\":{expiry}}}");
+                let expiry = serde_json::Value::from(expires_at.map(rfc3339));
+                let body = format!(
+                    "{BODY_HEAD}{literal},\"expires_at\":{expiry},\"kind\":\"{}\"}}",
+                    account.kind.as_str()
+                );
                 (body, literal.len(), expires_at)
             }
             None => (String::new(), 0, None),
@@ -134,6 +139,7 @@ impl Ready {
                 public: account.public,
             },
             js_constant: account.js_constant.as_deref().map(Into::into),
+            kind: account.kind,
             expires_at,
             // Exactly as long as it must be: one of these is held per account.
             text: Bytes::from(
@@ -157,7 +163,7 @@ impl Ready {
         self.str_at(start..start + TAG_LEN)
     }
 
-    /// `{"token": "...", "expires_at": "..."}`, empty when there is no token.
+    /// `{"token": "...", "expires_at": "...", "kind": "..."}`, empty when there is no token.
     pub fn token_json(&self) -> Bytes {
         self.text.slice(usize::from(self.public_id_len) + TAG_LEN..)
     }

@@ -3,8 +3,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fake_instagram::{FakeConfig, FakeInstagram, FaultKind, FaultMatch, RateLimits};
-use freshtoken_instagram::{AccessToken, ClientConfig, InstagramClient, InstagramError};
+use fake_instagram::{FakeConfig, FakeInstagram, FaultKind, FaultMatch, MintKind, RateLimits};
+use freshtoken_meta::{
+    AccessToken, AppConfig, FacebookClient, InstagramClient, MetaError, ThreadsClient,
+};
 use url::Url;
 
 const REDIRECT: &str = "https://freshtoken.test/connect/instagram/callback";
@@ -18,11 +20,29 @@ async fn setup() -> (FakeInstagram, InstagramClient) {
 
 fn client_for(fake: &FakeInstagram, timeout: Duration) -> InstagramClient {
     let base = Url::parse(fake.base_url()).unwrap();
-    let config = ClientConfig {
+    let config = AppConfig {
         timeout,
-        ..ClientConfig::all_at(&base, fake.app_id(), fake.app_secret(), REDIRECT)
+        ..AppConfig::instagram()
+            .app(fake.app_id(), fake.app_secret(), REDIRECT)
+            .at(&base)
     };
     InstagramClient::new(config).unwrap()
+}
+
+fn threads_for(fake: &FakeInstagram) -> ThreadsClient {
+    let base = Url::parse(fake.base_url()).unwrap();
+    let config = AppConfig::threads()
+        .app(fake.app_id(), fake.app_secret(), REDIRECT)
+        .at(&base);
+    ThreadsClient::new(config).unwrap()
+}
+
+fn facebook_for(fake: &FakeInstagram) -> FacebookClient {
+    let base = Url::parse(fake.base_url()).unwrap();
+    let config = AppConfig::facebook()
+        .app(fake.app_id(), fake.app_secret(), REDIRECT)
+        .at(&base);
+    FacebookClient::new(config).unwrap()
 }
 
 /// Follows the authorize URL as a browser would, with the fake approving as `username`.
@@ -32,8 +52,13 @@ async fn authorize(
     username: &str,
     state: &str,
 ) -> Url {
+    follow(fake, client.authorize_url(state).unwrap(), username).await
+}
+
+/// Follows a login URL as a browser would, the fake approving as `username`; returns where
+/// the platform sends the browser back.
+async fn follow(fake: &FakeInstagram, url: Url, username: &str) -> Url {
     fake.set_auto_approve(Some(username));
-    let url = client.authorize_url(state).unwrap();
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -103,14 +128,14 @@ async fn codes_work_once_and_only_with_their_redirect_uri() {
     client.exchange_code(&code).await.unwrap();
     let replay = client.exchange_code(&code).await.unwrap_err();
     assert!(
-        matches!(&replay, InstagramError::Rejected { code: 400, message } if message.contains("already used")),
+        matches!(&replay, MetaError::Rejected { code: 400, message } if message.contains("already used")),
         "{replay:?}"
     );
 
     let other_code = fake.issue_code("ada", "https://elsewhere.test/cb");
     let err = client.exchange_code(&other_code).await.unwrap_err();
     assert!(
-        matches!(err, InstagramError::Rejected { code: 400, .. }),
+        matches!(err, MetaError::Rejected { code: 400, .. }),
         "{err:?}"
     );
 }
@@ -172,7 +197,7 @@ async fn refresh_waits_for_24_hours_then_gives_60_more_days() {
     let token = AccessToken::new(minted.access_token);
     let too_young = client.refresh(&token).await.unwrap_err();
     assert!(
-        matches!(too_young, InstagramError::Rejected { code: 100, .. }),
+        matches!(too_young, MetaError::Rejected { code: 100, .. }),
         "{too_young:?}"
     );
 
@@ -193,7 +218,7 @@ async fn expired_and_revoked_tokens_are_revoked_with_their_subcode() {
     let expired = client.refresh(&token).await.unwrap_err();
     assert_eq!(
         expired,
-        InstagramError::Revoked {
+        MetaError::Revoked {
             subcode: Some(463),
             message: "Error validating access token: Session has expired.".into()
         }
@@ -205,7 +230,7 @@ async fn expired_and_revoked_tokens_are_revoked_with_their_subcode() {
     assert!(
         matches!(
             revoked,
-            InstagramError::Revoked {
+            MetaError::Revoked {
                 subcode: Some(460),
                 ..
             }
@@ -219,7 +244,7 @@ async fn expired_and_revoked_tokens_are_revoked_with_their_subcode() {
         .await
         .unwrap_err();
     assert!(
-        matches!(unknown, InstagramError::Revoked { subcode: None, .. }),
+        matches!(unknown, MetaError::Revoked { subcode: None, .. }),
         "{unknown:?}"
     );
 }
@@ -258,7 +283,7 @@ async fn rate_limits_come_back_with_the_wait_the_headers_name() {
     let limited = client.me(&token).await.unwrap_err();
     assert_eq!(
         limited,
-        InstagramError::RateLimited {
+        MetaError::RateLimited {
             code: 4,
             retry_after: Duration::from_secs(19 * 60)
         }
@@ -272,7 +297,7 @@ async fn rate_limits_come_back_with_the_wait_the_headers_name() {
     client.me(&token).await.unwrap();
     let limited = client.me(&token).await.unwrap_err();
     assert!(
-        matches!(limited, InstagramError::RateLimited { code: 17, .. }),
+        matches!(limited, MetaError::RateLimited { code: 17, .. }),
         "{limited:?}"
     );
     fake.advance_clock(Duration::from_secs(3601));
@@ -301,7 +326,7 @@ async fn every_kind_of_outage_is_transient() {
         );
         let err = client.refresh(&token).await.unwrap_err();
         assert!(
-            matches!(err, InstagramError::Transient { .. }),
+            matches!(err, MetaError::Transient { .. }),
             "{kind:?} gave {err:?}"
         );
     }
@@ -327,7 +352,7 @@ async fn other_refusals_are_rejected_with_their_code() {
     let err = client.me(&token).await.unwrap_err();
     assert_eq!(
         err,
-        InstagramError::Rejected {
+        MetaError::Rejected {
             code: 10,
             message: "Application does not have permission for this action".into()
         }
@@ -336,11 +361,13 @@ async fn other_refusals_are_rejected_with_their_code() {
 
 #[tokio::test]
 async fn facebook_login_leads_to_a_page_token_and_the_instagram_account() {
-    let (fake, client) = setup().await;
+    let (fake, _) = setup().await;
+    let client = facebook_for(&fake);
     let short = AccessToken::new(fake.mint_facebook_token("ada"));
-    let long = client.exchange_facebook_token(&short).await.unwrap();
-    let user = client.facebook_me(&long.token).await.unwrap();
-    let pages = client.pages(&user.id, &long.token).await.unwrap();
+    let long = client.exchange_for_long_lived(&short).await.unwrap();
+    let user = client.me(&long.token).await.unwrap();
+    assert!(!user.id.is_empty());
+    let pages = client.pages(&long.token).await.unwrap();
     assert_eq!(pages.len(), 1);
     assert!(pages[0].tasks.contains(&"MANAGE".to_owned()));
     let instagram = client
@@ -358,6 +385,128 @@ async fn facebook_login_leads_to_a_page_token_and_the_instagram_account() {
         .await
         .unwrap();
     assert!(!invalid.is_valid);
+}
+
+#[tokio::test]
+async fn threads_login_gives_a_60_day_token_a_profile_posts_and_refreshes_after_a_day() {
+    let (fake, _) = setup().await;
+    let client = threads_for(&fake);
+    let authorize_url = client.authorize_url("s-th").unwrap();
+    assert_eq!(
+        param(&authorize_url, "scope").as_deref(),
+        Some("threads_basic")
+    );
+    let callback = follow(&fake, authorize_url, "ada").await;
+    assert_eq!(param(&callback, "state").as_deref(), Some("s-th"));
+    let short = client
+        .exchange_code(&param(&callback, "code").unwrap())
+        .await
+        .unwrap();
+    assert!(short.token.expose().starts_with("TH"));
+    assert_eq!(short.user_id, fake.threads_id("ada").to_string());
+    assert!(
+        fake.threads_id("ada") > 1 << 53,
+        "ids above 2^53 survive exactly"
+    );
+    let long = client.exchange_for_long_lived(&short.token).await.unwrap();
+    assert_eq!(long.expires_in, Duration::from_secs(5_183_944));
+    let profile = client.me(&long.token).await.unwrap();
+    assert_eq!(profile.username, "ada");
+    assert_eq!(profile.id, fake.threads_id("ada").to_string());
+    assert!(profile.threads_profile_picture_url.is_some());
+    let posts = client.posts(&long.token, None, 2).await.unwrap();
+    assert_eq!(posts.items.len(), 2);
+    assert!(posts.items[0].text.as_deref().unwrap().contains("ada"));
+    let rest = client
+        .posts(&long.token, posts.after.as_deref(), 2)
+        .await
+        .unwrap();
+    assert_eq!((rest.items.len(), rest.after), (1, None));
+
+    // An Instagram endpoint does not take a Threads token, nor the other way round.
+    let instagram = client_for(&fake, Duration::from_secs(10));
+    assert!(instagram.refresh(&long.token).await.is_err());
+    let ig = AccessToken::new(fake.mint_token("ada", 2 * DAY).access_token);
+    assert!(client.refresh(&ig).await.is_err());
+
+    let too_young = client.refresh(&long.token).await.unwrap_err();
+    assert!(
+        matches!(too_young, MetaError::Rejected { .. }),
+        "{too_young:?}"
+    );
+    fake.advance_clock(DAY + Duration::from_secs(60));
+    let refreshed = client.refresh(&long.token).await.unwrap();
+    assert_eq!(refreshed.expires_in, Duration::from_secs(5_183_944));
+    assert!(refreshed.token.expose().starts_with("TH"));
+}
+
+#[tokio::test]
+async fn a_minted_threads_token_is_revoked_like_any_other() {
+    let (fake, _) = setup().await;
+    let client = threads_for(&fake);
+    let minted = fake.mint(MintKind::Threads, "bo", 2 * DAY);
+    let token = AccessToken::new(minted.access_token);
+    assert_eq!(client.me(&token).await.unwrap().username, "bo");
+    fake.revoke_user("bo", 460);
+    let err = client.me(&token).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MetaError::Revoked {
+                subcode: Some(460),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn facebook_login_dialog_code_and_page_tokens_that_die_with_a_revoked_user() {
+    let (fake, _) = setup().await;
+    let client = facebook_for(&fake);
+    let dialog = client.authorize_url("s-fb").unwrap();
+    assert!(dialog.path().ends_with("/dialog/oauth"), "{dialog}");
+    assert!(
+        param(&dialog, "scope").unwrap().contains("pages_show_list"),
+        "{dialog}"
+    );
+    let callback = follow(&fake, dialog, "cy").await;
+    let short = client
+        .exchange_code(&param(&callback, "code").unwrap())
+        .await
+        .unwrap();
+    let reused = client
+        .exchange_code(&param(&callback, "code").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(reused, MetaError::Rejected { .. }), "{reused:?}");
+    let long = client.exchange_for_long_lived(&short).await.unwrap();
+    let user = client.debug_token(&long.token).await.unwrap();
+    assert!(user.is_user_token() && user.is_valid);
+    let pages = client.pages(&long.token).await.unwrap();
+    assert_eq!(pages.len(), 1);
+    assert_eq!(pages[0].id, fake.page_id("cy"));
+    assert_eq!(pages[0].name, "cy page");
+    let page_token = &pages[0].access_token;
+    assert_eq!(client.me(page_token).await.unwrap().id, fake.page_id("cy"));
+    let page = client.debug_token(page_token).await.unwrap();
+    assert!(page.is_page_token());
+    assert_eq!(page.profile_id, Some(fake.page_id("cy")));
+    let linked = client
+        .page_instagram_account(&pages[0].id, page_token)
+        .await
+        .unwrap()
+        .unwrap();
+    let media = client
+        .instagram_media(&linked, page_token, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(media.items.len(), 3);
+
+    fake.revoke_user("cy", 460);
+    let revoked = client.debug_token(page_token).await.unwrap();
+    assert!(!revoked.is_valid, "a revoked user's Page token is invalid");
 }
 
 /// A tracing writer that keeps everything in memory.
@@ -417,7 +566,7 @@ async fn no_error_debug_output_or_log_line_ever_contains_a_token() {
     // A connection refused: reqwest's own error would name the URL, token and all.
     let dead = {
         let base = Url::parse("http://127.0.0.1:9").unwrap();
-        InstagramClient::new(ClientConfig::all_at(&base, "1", "s", REDIRECT)).unwrap()
+        InstagramClient::new(AppConfig::instagram().app("1", "s", REDIRECT).at(&base)).unwrap()
     };
     let err = dead.refresh(&token).await.unwrap_err();
     shown.push(format!("{err} {err:?} {token:?} {:?}", client.config()));
@@ -437,7 +586,7 @@ async fn no_error_debug_output_or_log_line_ever_contains_a_token() {
 
 mod signed_requests {
     use fake_instagram::{DEMO_APP_SECRET, sign_request};
-    use freshtoken_instagram::{SignedRequestError, verify_signed_request};
+    use freshtoken_meta::{SignedRequestError, verify_signed_request};
     use serde_json::json;
 
     fn payload(user_id: serde_json::Value) -> serde_json::Value {

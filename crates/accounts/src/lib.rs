@@ -1,0 +1,276 @@
+//! What happens to accounts, whatever their kind: connecting them (by OAuth, by a pasted
+//! token, by an import), reconnecting and disconnecting them, and when their tokens are next
+//! refreshed or checked. The web routes, the CLI and the worker all call this crate; they only
+//! translate its answers into HTTP, terminal output or job results.
+//!
+//! Every connection asks Meta first and writes afterwards, in one transaction per account:
+//! a refusal or an outage leaves nothing half-written.
+
+mod error;
+mod facebook;
+mod refreshed;
+pub mod schedule;
+mod token;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use freshtoken_core::origin::OriginPattern;
+use freshtoken_core::{AccessToken, AccountKind, RefreshInterval};
+use freshtoken_meta::{AppConfig, MetaClients};
+use freshtoken_store::{
+    Account, AccountSettings, DataDeletion, NewAccount, ScopedAccount, Store, TokenUpdate,
+};
+use url::Url;
+
+pub use error::ConnectError;
+pub use facebook::PageChoice;
+pub use token::{MAX_TOKEN_LEN, parse_token};
+
+/// Settings given to what is connected, in place of the defaults (an account that already
+/// exists keeps its own where none is given).
+#[derive(Debug, Clone, Default)]
+pub struct Presets {
+    pub label: Option<String>,
+    pub allowed_origins: Option<Vec<OriginPattern>>,
+    pub refresh_interval: Option<RefreshInterval>,
+}
+
+/// A token a person pasted (or an operator imported).
+#[derive(Debug, Clone)]
+pub struct Paste {
+    pub token: AccessToken,
+    /// The kind to connect when the token's text does not say (default: Instagram).
+    pub kind: Option<AccountKind>,
+    /// With a Facebook user token: connect only this Page (default: every Page).
+    pub page_id: Option<String>,
+    pub presets: Presets,
+}
+
+/// One account connected (or reconnected: `created` is false).
+#[derive(Debug, Clone)]
+pub struct Connected {
+    pub account: ScopedAccount,
+    pub created: bool,
+}
+
+/// How a finished login ends.
+#[derive(Debug)]
+pub enum Login {
+    /// Instagram and Threads: the profile's account.
+    Connected(Box<Connected>),
+    /// Facebook: the Pages the person manages, for them to choose from, with the long-lived
+    /// user token that reads their Page tokens (see [`Connector::connect_pages`]).
+    Pages {
+        user_token: AccessToken,
+        pages: Vec<PageChoice>,
+    },
+}
+
+/// The one place accounts are connected and disconnected.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    store: Store,
+    meta: Arc<MetaClients>,
+}
+
+impl Connector {
+    pub fn new(store: Store, meta: Arc<MetaClients>) -> Connector {
+        Connector { store, meta }
+    }
+
+    pub fn meta(&self) -> &MetaClients {
+        &self.meta
+    }
+
+    /// The app this kind of account is connected through.
+    pub fn app(&self, kind: AccountKind) -> &AppConfig {
+        match kind {
+            AccountKind::Instagram => self.meta.instagram.config(),
+            AccountKind::Threads => self.meta.threads.config(),
+            AccountKind::FacebookPage => self.meta.facebook.config(),
+        }
+    }
+
+    /// Whether people can log in here to connect this kind: the operator set up its app.
+    pub fn offers(&self, kind: AccountKind) -> bool {
+        self.app(kind).has_app_credentials()
+    }
+
+    /// The kinds people can connect by logging in, in the order the dashboard shows them.
+    pub fn offered(&self) -> Vec<AccountKind> {
+        AccountKind::ALL
+            .iter()
+            .copied()
+            .filter(|kind| self.offers(*kind))
+            .collect()
+    }
+
+    /// Where to send a person to log in for this kind; `state` comes back with the redirect.
+    pub fn authorize_url(&self, kind: AccountKind, state: &str) -> Result<Url, ConnectError> {
+        if !self.offers(kind) {
+            return Err(ConnectError::NotOffered(kind));
+        }
+        let url = match kind {
+            AccountKind::Instagram => self.meta.instagram.authorize_url(state),
+            AccountKind::Threads => self.meta.threads.authorize_url(state),
+            AccountKind::FacebookPage => self.meta.facebook.authorize_url(state),
+        };
+        url.map_err(|error| ConnectError::meta(kind, error))
+    }
+
+    /// Finishes a login: exchanges the code, keeps a long-lived token, reads the profile, and
+    /// connects the account (Instagram, Threads) or lists the Pages to choose from (Facebook).
+    pub async fn finish_login(
+        &self,
+        kind: AccountKind,
+        tenant_id: i64,
+        code: &str,
+    ) -> Result<Login, ConnectError> {
+        if !self.offers(kind) {
+            return Err(ConnectError::NotOffered(kind));
+        }
+        match kind {
+            AccountKind::Instagram => Ok(Login::Connected(Box::new(
+                refreshed::finish_login(self, &self.meta.instagram, tenant_id, code).await?,
+            ))),
+            AccountKind::Threads => Ok(Login::Connected(Box::new(
+                refreshed::finish_login(self, &self.meta.threads, tenant_id, code).await?,
+            ))),
+            AccountKind::FacebookPage => facebook::finish_login(self, code).await,
+        }
+    }
+
+    /// Connects the chosen Pages of a Facebook user, each with its own Page token.
+    pub async fn connect_pages(
+        &self,
+        tenant_id: i64,
+        user_token: &AccessToken,
+        page_ids: &[String],
+        presets: &Presets,
+    ) -> Result<Vec<Connected>, ConnectError> {
+        facebook::connect_pages(self, tenant_id, user_token, page_ids, presets).await
+    }
+
+    /// Connects what a pasted token belongs to: its Instagram or Threads profile, its Facebook
+    /// Page, or (a Facebook user token) the user's Pages. Returns every account connected.
+    pub async fn paste(
+        &self,
+        tenant_id: i64,
+        paste: Paste,
+    ) -> Result<Vec<Connected>, ConnectError> {
+        let kind = token::kind_of(&paste.token, paste.kind)?;
+        match kind {
+            AccountKind::Instagram => Ok(vec![
+                refreshed::paste(self, &self.meta.instagram, tenant_id, &paste).await?,
+            ]),
+            AccountKind::Threads => Ok(vec![
+                refreshed::paste(self, &self.meta.threads, tenant_id, &paste).await?,
+            ]),
+            AccountKind::FacebookPage => facebook::paste(self, tenant_id, &paste).await,
+        }
+    }
+
+    /// Meta says a person removed our app: their tokens stop working, so every account of
+    /// theirs, in every workspace, stops being served and asks for a reconnect.
+    pub async fn disconnect_platform_user(
+        &self,
+        kind: AccountKind,
+        platform_user_id: &str,
+    ) -> Result<u64, ConnectError> {
+        let reason = format!(
+            "The account owner removed freshtoken's access on {}: reconnect to resume.",
+            kind.platform()
+        );
+        Ok(self
+            .store
+            .accounts()
+            .disconnect_provider_user(kind, platform_user_id, &reason)
+            .await?)
+    }
+
+    /// Meta relays a person's request to delete their data: their accounts and tokens go,
+    /// everywhere.
+    pub async fn delete_platform_user_data(
+        &self,
+        kind: AccountKind,
+        platform_user_id: &str,
+        confirmation_code: &str,
+    ) -> Result<DataDeletion, ConnectError> {
+        Ok(self
+            .store
+            .data_deletions()
+            .delete_user_data(kind, platform_user_id, confirmation_code)
+            .await?)
+    }
+
+    /// Stores a connected account with its token and its first refresh or check scheduled,
+    /// then applies the presets. A reconnect keeps the account's own settings where the
+    /// presets name none, and revives it.
+    async fn store(
+        &self,
+        tenant_id: i64,
+        new: NewAccount,
+        token: &TokenUpdate,
+        presets: &Presets,
+    ) -> Result<Connected, ConnectError> {
+        let accounts = self.store.accounts();
+        let interval = match presets.refresh_interval {
+            Some(interval) => interval,
+            None => accounts
+                .find_connected(tenant_id, new.kind, &new.provider_user_id)
+                .await?
+                .map(|account| account.refresh_interval)
+                .unwrap_or_default(),
+        };
+        let first = schedule::first_refresh_at(new.kind, Utc::now(), token, interval);
+        let (account, created) = accounts.connect(tenant_id, new, token, Some(first)).await?;
+        let account = self.apply_presets(tenant_id, account, presets).await?;
+        tracing::info!(
+            tenant_id,
+            account_id = account.id,
+            kind = account.kind.as_str(),
+            created,
+            "connected an account"
+        );
+        Ok(Connected { account, created })
+    }
+
+    async fn apply_presets(
+        &self,
+        tenant_id: i64,
+        account: ScopedAccount,
+        presets: &Presets,
+    ) -> Result<ScopedAccount, ConnectError> {
+        let mut settings = settings_of(&account);
+        if let Some(label) = &presets.label {
+            settings.label = label.clone();
+        }
+        if let Some(origins) = &presets.allowed_origins {
+            settings.allowed_origins = origins.iter().map(ToString::to_string).collect();
+        }
+        if let Some(interval) = presets.refresh_interval {
+            settings.refresh_interval = interval;
+        }
+        if settings == settings_of(&account) {
+            return Ok(account);
+        }
+        Ok(self
+            .store
+            .accounts()
+            .update_settings(tenant_id, account.id, &settings)
+            .await?)
+    }
+}
+
+/// An account's settings as they stand, to change some of them.
+pub fn settings_of(account: &Account) -> AccountSettings {
+    AccountSettings {
+        label: account.label.clone(),
+        allowed_origins: account.allowed_origins.clone(),
+        allow_localhost: account.allow_localhost,
+        public: account.public,
+        js_constant: account.js_constant.clone(),
+        refresh_interval: account.refresh_interval,
+    }
+}
