@@ -189,7 +189,7 @@ fn AccountRow(tenant: i64, account: AccountView) -> impl IntoView {
                 <div class="account-facts">
                     <StatusBadge status=account.status/>
                     <span>{expiry}</span>
-                    <span>"last refresh " <When at=account.last_refresh_at.clone()/></span>
+                    <span>{if account.kind.is_refreshed() { "last refresh " } else { "last check " }} <When at=account.last_refresh_at.clone()/></span>
                     <span>"next " <When at=account.next_refresh_at.clone() never="not scheduled"/></span>
                 </div>
                 {account.last_error.clone().map(|error| view! { <p class="error small">{error}</p> })}
@@ -477,11 +477,11 @@ fn AccountHeader(account: AccountView, tenant: i64) -> impl IntoView {
                     <span>{if account.kind.is_refreshed() { "last refresh " } else { "last check " }} <When at=account.last_refresh_at.clone()/></span>
                     <span>"next " <When at=account.next_refresh_at.clone() never="not scheduled"/></span>
                 </p>
-                {(account.kind == AccountKind::FacebookPage).then(|| view! {
-                    <p class="hint">"A Page token never expires, so there is nothing to refresh: freshtoken asks Facebook regularly (daily, unless the operator set another interval) whether it still works, and tells you at once if it stops (a changed password, a lost Page role, the app removed)."</p>
-                })}
             </div>
         </div>
+        {(account.kind == AccountKind::FacebookPage).then(|| view! {
+            <p class="hint">"A Page token never expires, so there is nothing to refresh: freshtoken asks Facebook regularly (daily, unless the operator set another interval) whether it still works, and tells you at once if it stops (a changed password, a lost Page role, the app removed)."</p>
+        })}
         {(account.status == AccountStatus::NeedsReconnect).then(|| view! {
             <div class="callout bad" role="alert">
                 <p><strong>"This account needs you."</strong> " " {account.last_error.clone().unwrap_or_else(|| format!("{} no longer accepts its token.", account.kind.platform()))}</p>

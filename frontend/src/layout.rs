@@ -68,7 +68,7 @@ pub fn DemoBanner() -> impl IntoView {
         session.instance.get().filter(|instance| instance.demo).map(|_| {
             view! {
                 <div class="demo-banner" role="note">
-                    "Demo mode: Instagram here is a built-in fake. Nothing reaches the real Instagram."
+                    "Demo mode: Instagram, Facebook and Threads here are a built-in fake. Nothing reaches the real ones."
                 </div>
             }
         })

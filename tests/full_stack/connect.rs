@@ -1075,7 +1075,7 @@ async fn data_deletion_removes_the_users_accounts_and_answers_with_a_status_page
     let (status, html) = page(status).await;
     assert_eq!(status, 200);
     assert!(html.contains(code), "{html}");
-    assert!(html.contains("2 connected Instagram account"), "{html}");
+    assert!(html.contains("2 connected account"), "{html}");
     assert!(!html.contains("leaving_user"), "no identifying data kept");
 
     let unknown = reqwest::get(format!(

@@ -202,7 +202,7 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
     browser
         .wait_for("location.pathname.startsWith('/w/')", "the new workspace")
         .await;
-    browser.find_by_text("p", "No accounts yet. Connect an Instagram account, or paste a token you already have; freshtoken keeps it fresh from then on.").await;
+    browser.find_by_text("p", "No accounts yet. Connect an Instagram account, a Facebook Page or a Threads profile, or paste a token you already have; freshtoken keeps it alive from then on.").await;
     assert!(
         browser
             .run("return document.body.innerText", json!([]))
@@ -380,6 +380,41 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
     let confirm = browser.find_by_text("button", "Delete for good").await;
     browser.click(&confirm).await;
     browser
-        .find_by_text("p", "No accounts yet. Connect an Instagram account, or paste a token you already have; freshtoken keeps it fresh from then on.")
+        .find_by_text("p", "No accounts yet. Connect an Instagram account, a Facebook Page or a Threads profile, or paste a token you already have; freshtoken keeps it alive from then on.")
         .await;
+
+    // A Facebook user who manages two Pages: after Facebook's consent, the dashboard asks
+    // which to keep, and the chosen one's page says how its token lives.
+    let connect = browser.find_by_text("a", "Connect Facebook Page").await;
+    browser.click(&connect).await;
+    browser.find_by_text("h1", "Fake Facebook").await;
+    browser.screenshot(&shots, "fake-consent-facebook").await;
+    let allow = browser.find("button[value=allow]").await;
+    browser.click(&allow).await;
+    browser
+        .find_by_text("h2", "Which Pages should freshtoken keep?")
+        .await;
+    let cafe = browser
+        .find_by_text("label", "Demo Bakery Café · Brand")
+        .await;
+    browser.screenshot(&shots, "page-picker").await;
+    browser.click(&cafe).await;
+    let chosen = browser
+        .find_by_text("button", "Connect the chosen Pages")
+        .await;
+    browser.click(&chosen).await;
+    browser
+        .wait_for(
+            "/^\\/w\\/\\d+\\/accounts\\/\\d+$/.test(location.pathname)",
+            "the Page's account page",
+        )
+        .await;
+    browser.find_by_text("h1", "Demo Bakery Café").await;
+    browser
+        .find_by_text("span", "never expires · checked regularly")
+        .await;
+    browser.screenshot(&shots, "account-facebook-page").await;
+    browser.open(&format!("{base}/")).await;
+    browser.find_by_text("span", "Facebook Page").await;
+    browser.screenshot(&shots, "accounts").await;
 }

@@ -425,3 +425,73 @@ async fn wait_for(api: &mut Browser, path: &str, done: impl Fn(&Value) -> bool) 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn threads_callbacks_reach_threads_accounts_only_and_facebook_has_none() {
+    let (app, fake) = app_with_fake().await;
+    let mut person = Person::sign_up(&app, "owner@example.com").await;
+    let accounts = format!("/api/v1/tenants/{}/accounts", person.tenant_id);
+    for kind in [MintKind::Threads, MintKind::Instagram] {
+        let minted = fake.mint(kind, "corner_bakery", DAY);
+        let pasted = person
+            .api
+            .post(&accounts, json!({"token": minted.access_token}))
+            .await;
+        assert_eq!(pasted.status, 201, "{:?}", pasted.body);
+    }
+    let signed = |user_id: String| {
+        let payload = json!({
+            "algorithm": "HMAC-SHA256",
+            "issued_at": chrono::Utc::now().timestamp(),
+            "user_id": user_id,
+        });
+        fake_instagram::sign_request(&payload, fake.app_secret())
+    };
+    let post = |platform: &str, which: &str, signed: String| {
+        reqwest::Client::new()
+            .post(format!("{}/connect/{platform}/{which}", app.base_url))
+            .form(&[("signed_request", signed)])
+            .send()
+    };
+    let threads_id = fake.threads_id("corner_bakery").to_string();
+    let removed = post("threads", "deauthorize", signed(threads_id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 200);
+    let after = person.accounts().await;
+    for account in &after {
+        let expected = if account["kind"] == "threads" {
+            "needs_reconnect"
+        } else {
+            "active"
+        };
+        assert_eq!(account["status"], expected, "{account}");
+    }
+    let facebook = post("facebook", "deauthorize", signed(threads_id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(facebook.status(), 404);
+
+    let deleted = post("threads", "data-deletion", signed(threads_id))
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let body: Value = deleted.json().await.unwrap();
+    assert!(
+        body["url"]
+            .as_str()
+            .unwrap()
+            .contains("/connect/threads/data-deletion/"),
+        "{body}"
+    );
+    let left = person.accounts().await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["kind"], "instagram");
+    assert_eq!(
+        reqwest::get(body["url"].as_str().unwrap())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}

@@ -39,8 +39,9 @@ cleanup() {
 }
 trap 'cleanup "${1:-}"' EXIT
 
-# Instagram is our fake, as everywhere in tests: pasted tokens are checked against it (the real
-# one is out of reach here, and a 502 for "Instagram is away" is not what this run looks for).
+# Instagram, Threads and Facebook are our fake, as everywhere in tests: pasted tokens are
+# checked against it (the real ones are out of reach here, and a 502 for "Meta is away" is not
+# what this run looks for).
 FAKE_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 FRESHTOKEN_BIND="127.0.0.1:$FAKE_PORT" FRESHTOKEN_LOG=warn "$BIN" fake-instagram >"$WORK/fake.log" 2>&1 &
 FAKE=$!
@@ -59,7 +60,11 @@ FRESHTOKEN_DATA_DIR="$WORK" FRESHTOKEN_BIND="127.0.0.1:$PORT" FRESHTOKEN_PUBLIC_
   FRESHTOKEN_DATABASE_URL="$DATABASE_URL" FRESHTOKEN_SECRET_KEY="$SECRET_KEY" FRESHTOKEN_LOG=warn \
   FRESHTOKEN_INSTAGRAM_OAUTH_URL="$FAKE_URL" FRESHTOKEN_INSTAGRAM_API_URL="$FAKE_URL" \
   FRESHTOKEN_INSTAGRAM_GRAPH_URL="$FAKE_URL" FRESHTOKEN_FACEBOOK_GRAPH_URL="$FAKE_URL" \
+  FRESHTOKEN_FACEBOOK_OAUTH_URL="$FAKE_URL" FRESHTOKEN_THREADS_OAUTH_URL="$FAKE_URL" \
+  FRESHTOKEN_THREADS_GRAPH_URL="$FAKE_URL" \
   FRESHTOKEN_INSTAGRAM_CLIENT_ID="$APP_ID" FRESHTOKEN_INSTAGRAM_CLIENT_SECRET="$APP_SECRET" \
+  FRESHTOKEN_THREADS_CLIENT_ID="$APP_ID" FRESHTOKEN_THREADS_CLIENT_SECRET="$APP_SECRET" \
+  FRESHTOKEN_FACEBOOK_APP_ID="$APP_ID" FRESHTOKEN_FACEBOOK_APP_SECRET="$APP_SECRET" \
   "$BIN" serve >"$WORK/service.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 300); do

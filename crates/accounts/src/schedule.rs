@@ -84,6 +84,11 @@ mod tests {
     use chrono::Duration;
     use freshtoken_core::AccessToken;
 
+    /// Now, in whole seconds: what the policy's Unix times can name exactly.
+    fn now() -> DateTime<Utc> {
+        Utc.timestamp_opt(Utc::now().timestamp(), 0).unwrap()
+    }
+
     fn token(issued_at: DateTime<Utc>, expires_in_days: Option<i64>) -> TokenUpdate {
         TokenUpdate {
             token: AccessToken::new("t"),
@@ -96,7 +101,7 @@ mod tests {
 
     #[test]
     fn a_page_token_is_checked_at_once_and_a_fresh_60_day_token_waits_a_day_at_least() {
-        let now = Utc::now();
+        let now = now();
         let fresh = token(now, Some(60));
         assert_eq!(
             first_refresh_at(
@@ -121,7 +126,7 @@ mod tests {
 
     #[test]
     fn refresh_now_waits_for_a_young_token_but_never_for_a_page_check() {
-        let now = Utc::now();
+        let now = now();
         let young = TokenLifetime {
             issued_at: now - Duration::hours(2),
             expires_at: Some(now + Duration::days(59)),

@@ -39,7 +39,8 @@ pub use state::{Call, FaultKind, FaultMatch, RateLimits, TokenKind};
 /// The app credentials of the fake's one registered app, unless configured otherwise.
 pub const DEMO_APP_ID: &str = "990000000000001";
 pub const DEMO_APP_SECRET: &str = "fake-instagram-demo-app-secret";
-/// Users created at start with `seed_demo_users`.
+/// Users created at start with `seed_demo_users`; the first one's Facebook user manages a
+/// second Page, "Demo Bakery Café".
 pub const DEMO_USERS: [&str; 3] = ["demo_bakery", "demo_studio", "demo_travels"];
 
 #[derive(Debug, Clone)]
@@ -83,6 +84,8 @@ fn new_shared(config: FakeConfig) -> Shared {
         for username in DEMO_USERS {
             state.user(username);
         }
+        // So that a demo of "Connect Facebook Page" shows the choice of Pages.
+        state.add_page(DEMO_USERS[0], "Demo Bakery Café");
     }
     Shared {
         config: Arc::new(config),

@@ -310,6 +310,17 @@ impl State {
         value
     }
 
+    /// Gives the user's Facebook account one more Page, with no Instagram account linked;
+    /// returns its id.
+    pub fn add_page(&mut self, username: &str, name: &str) -> String {
+        let user = self.user(username).clone();
+        let id = format!("12{:06}{:07}", user.extra_pages.len(), user.id % 10_000_000);
+        if let Some(user) = self.users.get_mut(username) {
+            user.extra_pages.push((id.clone(), name.to_owned()));
+        }
+        id
+    }
+
     /// Every Page the user manages, `(id, name, linked Instagram account)`, the linked one
     /// first.
     pub fn pages_of(&mut self, username: &str) -> Vec<(String, String, Option<String>)> {

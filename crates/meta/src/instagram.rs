@@ -7,9 +7,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
+use crate::token_calls;
 use crate::{
-    AccessToken, AppConfig, Http, LongLivedToken, MetaError, ShortLivedToken, endpoint, long_lived,
-    short_lived, unexpected, unwrap_documented,
+    AccessToken, AppConfig, Http, LongLivedToken, MetaError, ShortLivedToken, endpoint, unexpected,
+    unwrap_documented,
 };
 
 /// The scope freshtoken needs: read the profile and media of a professional account.
@@ -77,22 +78,9 @@ impl InstagramClient {
         )
     }
 
-    /// Exchanges the code from the redirect for a short-lived token.
+    /// Exchanges the code from the redirect for a short-lived token (one hour).
     pub async fn exchange_code(&self, code: &str) -> Result<ShortLivedToken, MetaError> {
-        // Instagram appends `#_` to the redirect; a pasted URL may carry it into the code.
-        let code = code.trim().trim_end_matches("#_");
-        let form = [
-            ("client_id", self.config.client_id.as_str()),
-            ("client_secret", self.config.client_secret.as_str()),
-            ("grant_type", "authorization_code"),
-            ("redirect_uri", self.config.redirect_uri.as_str()),
-            ("code", code),
-        ];
-        let request = self
-            .http
-            .post(endpoint(&self.config.api_url, "oauth/access_token"))
-            .form(&form);
-        short_lived(self.http.send(request).await?)
+        token_calls::exchange_code(&self.http, &self.config, code).await
     }
 
     /// Exchanges a short-lived token for a long-lived one (60 days).
@@ -100,28 +88,14 @@ impl InstagramClient {
         &self,
         short: &AccessToken,
     ) -> Result<LongLivedToken, MetaError> {
-        let request = self
-            .http
-            .get(endpoint(&self.config.graph_url, "access_token"))
-            .query(&[
-                ("grant_type", "ig_exchange_token"),
-                ("client_secret", self.config.client_secret.as_str()),
-                ("access_token", short.expose()),
-            ]);
-        long_lived(self.http.send(request).await?)
+        token_calls::exchange_for_long_lived(&self.http, &self.config, "ig_exchange_token", short)
+            .await
     }
 
-    /// Refreshes a long-lived token: the answer is valid 60 days from now. Store the returned
-    /// token; it may differ from the one sent.
+    /// Refreshes a long-lived token at least 24 hours old: the answer is valid 60 days from
+    /// now. Store the returned token; it may differ from the one sent.
     pub async fn refresh(&self, long: &AccessToken) -> Result<LongLivedToken, MetaError> {
-        let request = self
-            .http
-            .get(endpoint(&self.config.graph_url, "refresh_access_token"))
-            .query(&[
-                ("grant_type", "ig_refresh_token"),
-                ("access_token", long.expose()),
-            ]);
-        long_lived(self.http.send(request).await?)
+        token_calls::refresh(&self.http, &self.config, "ig_refresh_token", long).await
     }
 
     /// The account's profile.

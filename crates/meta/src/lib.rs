@@ -13,6 +13,7 @@ mod facebook;
 mod instagram;
 mod signed_request;
 mod threads;
+mod token_calls;
 
 use std::time::Duration;
 

@@ -7,9 +7,10 @@ use serde_json::Value;
 use url::Url;
 
 use crate::instagram::{authorize_url, next_cursor};
+use crate::token_calls;
 use crate::{
-    AccessToken, AppConfig, Http, LongLivedToken, MetaError, ShortLivedToken, endpoint, long_lived,
-    short_lived, unexpected, unwrap_documented,
+    AccessToken, AppConfig, Http, LongLivedToken, MetaError, ShortLivedToken, endpoint, unexpected,
+    unwrap_documented,
 };
 
 /// The scope freshtoken needs: read the profile and its posts.
@@ -74,19 +75,7 @@ impl ThreadsClient {
 
     /// Exchanges the code from the redirect for a short-lived token (one hour).
     pub async fn exchange_code(&self, code: &str) -> Result<ShortLivedToken, MetaError> {
-        let code = code.trim().trim_end_matches("#_");
-        let form = [
-            ("client_id", self.config.client_id.as_str()),
-            ("client_secret", self.config.client_secret.as_str()),
-            ("grant_type", "authorization_code"),
-            ("redirect_uri", self.config.redirect_uri.as_str()),
-            ("code", code),
-        ];
-        let request = self
-            .http
-            .post(endpoint(&self.config.api_url, "oauth/access_token"))
-            .form(&form);
-        short_lived(self.http.send(request).await?)
+        token_calls::exchange_code(&self.http, &self.config, code).await
     }
 
     /// Exchanges a short-lived token for a long-lived one (60 days).
@@ -94,27 +83,14 @@ impl ThreadsClient {
         &self,
         short: &AccessToken,
     ) -> Result<LongLivedToken, MetaError> {
-        let request = self
-            .http
-            .get(endpoint(&self.config.graph_url, "access_token"))
-            .query(&[
-                ("grant_type", "th_exchange_token"),
-                ("client_secret", self.config.client_secret.as_str()),
-                ("access_token", short.expose()),
-            ]);
-        long_lived(self.http.send(request).await?)
+        token_calls::exchange_for_long_lived(&self.http, &self.config, "th_exchange_token", short)
+            .await
     }
 
-    /// Refreshes a long-lived token at least 24 hours old: valid 60 days from now.
+    /// Refreshes a long-lived token at least 24 hours old: the answer is valid 60 days from
+    /// now. Store the returned token; it may differ from the one sent.
     pub async fn refresh(&self, long: &AccessToken) -> Result<LongLivedToken, MetaError> {
-        let request = self
-            .http
-            .get(endpoint(&self.config.graph_url, "refresh_access_token"))
-            .query(&[
-                ("grant_type", "th_refresh_token"),
-                ("access_token", long.expose()),
-            ]);
-        long_lived(self.http.send(request).await?)
+        token_calls::refresh(&self.http, &self.config, "th_refresh_token", long).await
     }
 
     /// The profile the token belongs to.

@@ -45,16 +45,15 @@ use crate::timestamps::rfc3339;
 
 /// How long a person has to get through a platform's consent page, and to choose Pages.
 const STATE_LIFETIME_MINUTES: i64 = 10;
-const DATA_DELETION_PATH: &str = "connect/instagram/data-deletion";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/connect/{platform}", get(start))
         .route("/connect/{platform}/callback", get(callback))
-        .route("/connect/instagram/deauthorize", post(deauthorize))
-        .route("/connect/instagram/data-deletion", post(data_deletion))
+        .route("/connect/{platform}/deauthorize", post(deauthorize))
+        .route("/connect/{platform}/data-deletion", post(data_deletion))
         .route(
-            "/connect/instagram/data-deletion/{confirmation_code}",
+            "/connect/{platform}/data-deletion/{confirmation_code}",
             get(deletion_status),
         )
 }
@@ -580,7 +579,7 @@ fn check_login(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/facebook-logins/{login}", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("login" = String, Path, description = "the `choose_pages` handle Facebook's callback returned to the dashboard with")), responses((status = 200, description = "the Pages to choose from", body = FacebookLoginView), (status = 404, description = "no such login in this session (used, expired, or another person's)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/facebook-logins/{login}", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("login" = String, Path, description = "the `choose_pages` handle Facebook's callback returned to the dashboard with")), responses((status = 200, description = "the Pages to choose from", body = FacebookLoginView), (status = 403, description = "API keys cannot: a Facebook login belongs to a signed-in person's session", body = ErrorBody), (status = 404, description = "no such login in this session (used, expired, or another person's)", body = ErrorBody)))]
 async fn offered_pages(
     State(state): State<AppState>,
     session: Session,
@@ -607,7 +606,7 @@ async fn offered_pages(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/facebook-logins/{login}", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("login" = String, Path, description = "the `choose_pages` handle")), request_body = ChoosePagesRequest, responses((status = 201, description = "the chosen Pages, connected: `{\"accounts\": [...]}`", body = PastedAccounts), (status = 400, description = "no Page chosen, or one this login did not offer (`no_such_page`)", body = ErrorBody), (status = 403, description = "viewers cannot connect, or the workspace is at its account limit", body = ErrorBody), (status = 404, description = "no such login in this session (used, expired, or another person's)", body = ErrorBody), (status = 502, description = "Facebook did not answer; nothing was saved", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/facebook-logins/{login}", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("login" = String, Path, description = "the `choose_pages` handle")), request_body = ChoosePagesRequest, responses((status = 201, description = "the chosen Pages, connected: `{\"accounts\": [...]}`", body = PastedAccounts), (status = 400, description = "no Page chosen, or one this login did not offer (`no_such_page`)", body = ErrorBody), (status = 403, description = "API keys and viewers cannot connect, or the workspace is at its account limit", body = ErrorBody), (status = 404, description = "no such login in this session (used, expired, or another person's)", body = ErrorBody), (status = 502, description = "Facebook did not answer; nothing was saved", body = ErrorBody), (status = 503, description = "Facebook asks us to wait (`Retry-After`); nothing was saved", body = ErrorBody)))]
 async fn choose_pages(
     State(state): State<AppState>,
     session: Session,
@@ -660,14 +659,27 @@ async fn choose_pages(
     ))
 }
 
-/// The `signed_request` of one of Meta's callbacks, verified with the app secret.
-fn verified_user(state: &AppState, body: &Bytes) -> Result<String, ApiError> {
-    let app = state.connector.app(AccountKind::Instagram);
+/// Whose app a deauthorize or data-deletion callback comes from. Instagram's and Threads'
+/// name the person their accounts are keyed by; Facebook's would name the Facebook user, while
+/// a Page account is keyed by its Page, so Facebook has none (a removed app shows at the
+/// Pages' next check instead).
+fn callback_kind(platform: &str) -> Result<AccountKind, ApiError> {
+    match kind_of_segment(platform) {
+        Some(kind @ (AccountKind::Instagram | AccountKind::Threads)) => Ok(kind),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// The `signed_request` of one of Meta's callbacks, verified with that app's secret.
+fn verified_user(state: &AppState, kind: AccountKind, body: &Bytes) -> Result<String, ApiError> {
+    let app = state.connector.app(kind);
     let secret = &app.client_secret;
     if !app.has_app_secret() {
-        return Err(ApiError::NotReady(
-            "no Instagram app secret is configured (FRESHTOKEN_INSTAGRAM_CLIENT_SECRET)".into(),
-        ));
+        return Err(ApiError::NotReady(format!(
+            "no {} app secret is configured (FRESHTOKEN_{}_CLIENT_SECRET)",
+            kind.platform(),
+            kind.platform().to_uppercase()
+        )));
     }
     let signed_request = url::form_urlencoded::parse(body)
         .find(|(name, _)| name == "signed_request")
@@ -693,15 +705,21 @@ fn verified_user(state: &AppState, body: &Bytes) -> Result<String, ApiError> {
 /// at once and ask the tenant to reconnect.
 async fn deauthorize(
     State(state): State<AppState>,
+    Path(platform): Path<String>,
     body: Bytes,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let user_id = verified_user(&state, &body)?;
+    let kind = callback_kind(&platform)?;
+    let user_id = verified_user(&state, kind, &body)?;
     let accounts = state
         .connector
-        .disconnect_platform_user(AccountKind::Instagram, &user_id)
+        .disconnect_platform_user(kind, &user_id)
         .await?;
     state.delivery.forget_all();
-    tracing::info!(accounts, "deauthorized on Instagram");
+    tracing::info!(
+        accounts,
+        kind = kind.as_str(),
+        "deauthorized on Meta's request"
+    );
     Ok(axum::Json(json!({ "received": true })))
 }
 
@@ -709,23 +727,29 @@ async fn deauthorize(
 /// everywhere, and answer with a status page and a code to quote.
 async fn data_deletion(
     State(state): State<AppState>,
+    Path(platform): Path<String>,
     body: Bytes,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let user_id = verified_user(&state, &body)?;
+    let kind = callback_kind(&platform)?;
+    let user_id = verified_user(&state, kind, &body)?;
     let confirmation_code = random_secret();
     let deletion = state
         .connector
-        .delete_platform_user_data(AccountKind::Instagram, &user_id, &confirmation_code)
+        .delete_platform_user_data(kind, &user_id, &confirmation_code)
         .await?;
     state.delivery.forget_all();
     tracing::info!(
         accounts = deletion.accounts_deleted,
-        "deleted an Instagram user's data on request"
+        kind = kind.as_str(),
+        "deleted a user's data on Meta's request"
     );
     let url = state
         .config
         .public_url
-        .join(&format!("{DATA_DELETION_PATH}/{confirmation_code}"))
+        .join(&format!(
+            "connect/{}/data-deletion/{confirmation_code}",
+            platform_segment(kind)
+        ))
         .map_err(ApiError::internal)?;
     Ok(axum::Json(json!({
         "url": url.as_str(),
@@ -735,8 +759,11 @@ async fn data_deletion(
 
 async fn deletion_status(
     State(state): State<AppState>,
-    Path(confirmation_code): Path<String>,
+    Path((platform, confirmation_code)): Path<(String, String)>,
 ) -> Response {
+    if callback_kind(&platform).is_err() {
+        return ApiError::NotFound.into_response();
+    }
     let page = |status, title: &str| Page::new(status, title).demo(state.config.demo);
     match state
         .store
@@ -756,7 +783,7 @@ async fn deletion_status(
                     rfc3339(deletion.requested_at)
                 ))
                 .paragraph(format!(
-                    "{} connected Instagram account(s), with their access tokens and refresh history, were deleted from this service.",
+                    "{} connected account(s), with their access tokens and refresh history, were deleted from this service.",
                     deletion.accounts_deleted
                 ))
                 .into_response();

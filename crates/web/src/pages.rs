@@ -15,7 +15,7 @@ pub struct Page {
     pub paragraphs: Vec<String>,
     /// Where the button leads, and what it says.
     pub back: Option<(String, String)>,
-    /// Shows the demo banner: Instagram here is the built-in fake.
+    /// Shows the demo banner: Meta here is the built-in fake.
     pub demo: bool,
 }
 
@@ -61,7 +61,7 @@ pub fn escape(text: &str) -> String {
     escaped
 }
 
-pub const DEMO_BANNER: &str = "Demo mode: Instagram here is freshtoken's built-in fake. Nothing reaches the real Instagram, and these tokens work nowhere else.";
+pub const DEMO_BANNER: &str = "Demo mode: Instagram, Facebook and Threads here are freshtoken's built-in fake. Nothing reaches the real ones, and these tokens work nowhere else.";
 
 impl IntoResponse for Page {
     fn into_response(self) -> Response {

@@ -129,7 +129,7 @@ impl World {
 
     /// Connects what a token of this kind, minted `age` ago, belongs to, through the one place
     /// accounts are connected (as a paste would): its profile, or a Facebook user's Page.
-    async fn connect_kind(&self, kind: MintKind, username: &str, age: Duration) -> Account {
+    async fn connect_kind(&self, kind: MintKind, username: &str, age: Duration) -> ScopedAccount {
         let minted = self.fake.mint(kind, username, age);
         let base = url::Url::parse(self.fake.base_url()).unwrap();
         let meta =
@@ -141,9 +141,9 @@ impl World {
             page_id: None,
             presets: Presets::default(),
         };
-        let connected = connector.paste(self.tenant_id, paste).await.unwrap();
+        let mut connected = connector.paste(self.tenant_id, paste).await.unwrap();
         assert_eq!(connected.len(), 1);
-        self.account(connected[0].account.id).await
+        connected.remove(0).account
     }
 
     /// Pastes a token of `username` minted `age` ago, as the paste and import flows store it:
@@ -584,6 +584,63 @@ async fn the_media_of_an_account_someone_reads_are_synced() {
             .unwrap()
             .is_none(),
         "only accounts whose media someone reads"
+    );
+}
+
+/// The media a sync stored for the account, once someone asked for them.
+async fn synced_media(world: &World, account: &ScopedAccount) -> Vec<serde_json::Value> {
+    world
+        .store()
+        .media()
+        .mark_requested(account.proof(), world.clock.now())
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if let Some(synced) = world.store().media().get(account.proof()).await.unwrap() {
+            return serde_json::from_str(&synced.items).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the media of account {} were never synced", account.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_posts_and_a_pages_linked_instagram_posts_are_its_media() {
+    let world = World::new().await;
+    let threads = world
+        .connect_kind(MintKind::Threads, "corner_bakery", 2 * DAY)
+        .await;
+    let posts = synced_media(&world, &threads).await;
+    assert_eq!(posts.len(), 3);
+    assert!(
+        posts[0]["text"].as_str().unwrap().contains("corner_bakery"),
+        "Threads' own field names: {}",
+        posts[0]
+    );
+    assert_eq!(posts[0]["media_product_type"], "THREADS");
+    assert!(posts[0]["permalink"].as_str().unwrap().contains("threads"));
+
+    let page = world
+        .connect_kind(MintKind::FacebookUser, "studio_two", Duration::ZERO)
+        .await;
+    let linked = synced_media(&world, &page).await;
+    assert_eq!(linked.len(), 3, "the linked Instagram account's posts");
+    assert!(
+        linked[0]["caption"]
+            .as_str()
+            .unwrap()
+            .contains("studio_two")
+    );
+    assert!(
+        world
+            .fake
+            .calls()
+            .iter()
+            .any(|call| call.path.ends_with(&format!(
+                "{}/media",
+                world.fake.professional_id("studio_two")
+            ))),
+        "asked of the Page's linked account with the Page token"
     );
 }
 
