@@ -202,15 +202,12 @@ fn AccountRow(tenant: i64, account: AccountView) -> impl IntoView {
 #[component]
 fn PagePicker(tenant: i64, handle: String) -> impl IntoView {
     let router = use_router();
-    let path = format!(
-        "/tenants/{tenant}/facebook-logins/{}",
-        js_sys::encode_uri_component(&handle)
-    );
+    let path = format!("/tenants/{tenant}/facebook-login");
     let offered = LocalResource::new({
-        let path = path.clone();
+        let url = format!("{path}?login={}", js_sys::encode_uri_component(&handle));
         move || {
-            let path = path.clone();
-            async move { api::get::<FacebookLoginView>(&path).await }
+            let url = url.clone();
+            async move { api::get::<FacebookLoginView>(&url).await }
         }
     });
     let chosen = RwSignal::new(Vec::<String>::new());
@@ -219,6 +216,7 @@ fn PagePicker(tenant: i64, handle: String) -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let request = ChoosePagesRequest {
+            login: handle.clone(),
             page_ids: chosen.get(),
         };
         if request.page_ids.is_empty() {

@@ -7,7 +7,7 @@
 //! provider user id) and the index on (kind, provider user id) along with it.
 //!
 //! `facebook_logins` holds a Facebook login between its callback and the person's choice of
-//! Pages (ten minutes at most): who and which session it belongs to, for which tenant, the
+//! Pages (usable for ten minutes; the worker sweeps abandoned ones): who and which session it belongs to, for which tenant, the
 //! Pages offered (ids and names), and the long-lived user token sealed like every token,
 //! bound to the row's handle. Only the SHA-256 of the handle in the address is kept.
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use fake_instagram::{FakeInstagram, MintKind};
+use fake_instagram::{FakeInstagram, FaultKind, FaultMatch, MintKind};
 use freshtoken::server::Mode;
 use serde_json::{Value, json};
 
@@ -145,11 +145,8 @@ async fn a_facebook_user_with_several_pages_chooses_which_to_connect() {
         person.accounts().await.is_empty(),
         "nothing connected before the choice"
     );
-    let login = format!(
-        "/api/v1/tenants/{}/facebook-logins/{handle}",
-        person.tenant_id
-    );
-    let offered = person.api.get(&login).await;
+    let login = format!("/api/v1/tenants/{}/facebook-login", person.tenant_id);
+    let offered = person.api.get(&format!("{login}?login={handle}")).await;
     assert_eq!(offered.status, 200, "{:?}", offered.body);
     let names: Vec<&str> = offered.body["pages"]
         .as_array()
@@ -163,11 +160,18 @@ async fn a_facebook_user_with_several_pages_chooses_which_to_connect() {
     // Nobody else can see or spend the login, not even in the same workspace.
     let mut stranger = Person::sign_up(&app, "stranger@example.com").await;
     let theirs = format!(
-        "/api/v1/tenants/{}/facebook-logins/{handle}",
+        "/api/v1/tenants/{}/facebook-login?login={handle}",
         stranger.tenant_id
     );
     assert_eq!(stranger.api.get(&theirs).await.status, 404);
-    assert_eq!(stranger.api.get(&login).await.status, 404);
+    assert_eq!(
+        stranger
+            .api
+            .get(&format!("{login}?login={handle}"))
+            .await
+            .status,
+        404
+    );
     let mut same_user_other_session = app.browser();
     same_user_other_session
         .post(
@@ -175,15 +179,39 @@ async fn a_facebook_user_with_several_pages_chooses_which_to_connect() {
             json!({"email": "owner@example.com", "password": "a long enough password"}),
         )
         .await;
-    assert_eq!(same_user_other_session.get(&login).await.status, 404);
+    assert_eq!(
+        same_user_other_session
+            .get(&format!("{login}?login={handle}"))
+            .await
+            .status,
+        404
+    );
 
-    let unknown = person.api.post(&login, json!({"page_ids": ["999"]})).await;
+    let choose = |page_ids: Value| json!({"login": handle, "page_ids": page_ids});
+    let unknown = person.api.post(&login, choose(json!(["999"]))).await;
     assert_eq!(unknown.status, 400);
     assert_eq!(unknown.error_code(), "no_such_page");
-    let none = person.api.post(&login, json!({"page_ids": []})).await;
+    let none = person.api.post(&login, choose(json!([]))).await;
     assert_eq!(none.status, 400);
 
-    let chosen = person.api.post(&login, json!({"page_ids": [second]})).await;
+    // Facebook fails on the second Page: nothing is connected, and the login can be used again.
+    let first = fake.page_id("corner_bakery");
+    fake.inject_fault(
+        FaultMatch {
+            path: Some(second.clone()),
+            ..Default::default()
+        },
+        1,
+        FaultKind::ServerError,
+    );
+    let failed = person
+        .api
+        .post(&login, choose(json!([first, second])))
+        .await;
+    assert_eq!(failed.status, 502, "{:?}", failed.body);
+    assert!(person.accounts().await.is_empty(), "nothing half-connected");
+
+    let chosen = person.api.post(&login, choose(json!([second]))).await;
     assert_eq!(chosen.status, 201, "{:?}", chosen.body);
     let accounts = chosen.body["accounts"].as_array().unwrap();
     assert_eq!(accounts.len(), 1);
@@ -191,7 +219,7 @@ async fn a_facebook_user_with_several_pages_chooses_which_to_connect() {
     assert_eq!(accounts[0]["kind"], "facebook_page");
     assert_eq!(person.accounts().await.len(), 1);
     // A login connects once.
-    let again = person.api.post(&login, json!({"page_ids": [second]})).await;
+    let again = person.api.post(&login, choose(json!([second]))).await;
     assert_eq!(again.status, 404);
 }
 
@@ -265,6 +293,29 @@ async fn pasting_connects_each_kind_and_a_token_of_another_kind_is_refused() {
         .await;
     assert_eq!(not_managed.status, 400);
     assert_eq!(not_managed.error_code(), "no_such_page");
+
+    // A short-lived user token (from a Facebook login an hour ago) is exchanged first, so that
+    // its Pages' tokens never expire; a Page token read with one would die within the hour,
+    // and is refused with the way out.
+    let short = fake.mint_facebook_token("corner_bakery");
+    let exchanged = person
+        .api
+        .post(&accounts, json!({"token": short, "page_id": pages[0].id}))
+        .await;
+    assert_eq!(exchanged.status, 200, "{:?}", exchanged.body);
+    assert!(exchanged.body["token_expires_at"].is_null());
+    let expiring = first_page_token(&fake, &short).await;
+    let refused = person.api.post(&accounts, json!({"token": expiring})).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.error_code(), "invalid_token");
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("paste the user token instead"),
+        "{:?}",
+        refused.body
+    );
 
     // A Page token connects its own Page; a dead token nothing.
     let page_token = first_page_token(&fake, &user.access_token).await;

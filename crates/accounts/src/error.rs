@@ -37,6 +37,10 @@ pub enum ConnectError {
     /// The user token manages no Page, or not the one asked for.
     #[error("{0}")]
     NoSuchPage(String),
+    /// The platform refused this instance's own app credentials (a wrong app secret): the
+    /// operator's to fix, not the person's.
+    #[error("{} refused this instance's app credentials: the operator checks {}", .0.platform(), app_variables(*.0))]
+    AppRefused(AccountKind),
     /// Meta could not be asked now (an outage, a rate limit): try again later.
     #[error("{} did not answer properly: {error}", .kind.platform())]
     Unavailable { kind: AccountKind, error: MetaError },
@@ -49,6 +53,18 @@ fn article(kind: &AccountKind) -> String {
         AccountKind::Instagram => "an Instagram".to_owned(),
         AccountKind::FacebookPage => "a Facebook".to_owned(),
         AccountKind::Threads => "a Threads".to_owned(),
+    }
+}
+
+fn app_variables(kind: AccountKind) -> &'static str {
+    match kind {
+        AccountKind::Instagram => {
+            "FRESHTOKEN_INSTAGRAM_CLIENT_ID and FRESHTOKEN_INSTAGRAM_CLIENT_SECRET"
+        }
+        AccountKind::FacebookPage => {
+            "FRESHTOKEN_FACEBOOK_APP_ID and FRESHTOKEN_FACEBOOK_APP_SECRET"
+        }
+        AccountKind::Threads => "FRESHTOKEN_THREADS_CLIENT_ID and FRESHTOKEN_THREADS_CLIENT_SECRET",
     }
 }
 

@@ -4,7 +4,7 @@
 //! Page tokens read with a long-lived user token never expire. The user token is not kept:
 //! nothing needs it once the Page tokens are stored, and a user token opens every Page the
 //! person manages, where a Page token opens one. (Between a login and the person's choice of
-//! Pages, the web keeps it sealed for ten minutes at most.)
+//! Pages, it waits sealed in the store: usable for ten minutes, then swept by the worker.)
 
 use chrono::Utc;
 use freshtoken_core::{AccessToken, AccountKind};
@@ -76,11 +76,13 @@ pub(crate) async fn connect_pages(
     let facebook = &connector.meta.facebook;
     let pages = facebook.pages(user_token).await.map_err(meta)?;
     let chosen = chosen(pages, page_ids)?;
-    let mut connected = Vec::with_capacity(chosen.len());
+    // Every question to Facebook first, then every Page stored together: an outage or a full
+    // workspace halfway leaves nothing connected.
+    let mut accounts = Vec::with_capacity(chosen.len());
     for page in chosen {
-        connected.push(connect_page(connector, facebook, tenant_id, page, presets).await?);
+        accounts.push(page_account(facebook, page).await?);
     }
-    Ok(connected)
+    connector.store_all(tenant_id, accounts, presets).await
 }
 
 /// The pages named by `page_ids`, all of them if it is empty; an id the user does not manage
@@ -106,13 +108,11 @@ fn chosen(pages: Vec<Page>, page_ids: &[String]) -> Result<Vec<Page>, ConnectErr
         .collect())
 }
 
-async fn connect_page(
-    connector: &Connector,
+/// A Page as an account to store, with its token and its linked Instagram account.
+async fn page_account(
     facebook: &FacebookClient,
-    tenant_id: i64,
     page: Page,
-    presets: &Presets,
-) -> Result<Connected, ConnectError> {
+) -> Result<(NewAccount, TokenUpdate), ConnectError> {
     let linked_instagram_id = facebook
         .page_instagram_account(&page.id, &page.access_token)
         .await
@@ -131,7 +131,7 @@ async fn connect_page(
         scopes: page.tasks.join(","),
         refreshed_at: None,
     };
-    connector.store(tenant_id, account, &token, presets).await
+    Ok((account, token))
 }
 
 /// A pasted Facebook token: a user token connects the user's Pages (or the one `page_id`
@@ -146,7 +146,15 @@ pub(crate) async fn paste(
         return Err(ConnectError::NotOffered(KIND));
     }
     let facebook = &connector.meta.facebook;
-    let info = facebook.debug_token(&paste.token).await.map_err(meta)?;
+    // A 190 here is about our app's own token (`app-id|app-secret`), not the pasted one:
+    // debug_token answers an invalid pasted token with `is_valid: false`.
+    let info = facebook
+        .debug_token(&paste.token)
+        .await
+        .map_err(|error| match error {
+            MetaError::Revoked { .. } => ConnectError::AppRefused(KIND),
+            other => meta(other),
+        })?;
     if !info.is_valid {
         return Err(ConnectError::TokenRefused {
             kind: KIND,
@@ -154,7 +162,7 @@ pub(crate) async fn paste(
         });
     }
     let app_id = &facebook.config().client_id;
-    if info.app_id.as_ref().is_some_and(|id| id != app_id) {
+    if info.app_id.as_ref() != Some(app_id) {
         return Err(ConnectError::Unusable(
             "this token was made for another Facebook app: freshtoken can only keep tokens of its own app. Generate one with this instance's app, or connect with Facebook".into(),
         ));
@@ -184,8 +192,11 @@ pub(crate) async fn paste(
             tasks: Vec::new(),
             access_token: paste.token.clone(),
         };
+        let (account, token) = page_account(facebook, page).await?;
         return Ok(vec![
-            connect_page(connector, facebook, tenant_id, page, &paste.presets).await?,
+            connector
+                .store(tenant_id, account, token, &paste.presets)
+                .await?,
         ]);
     }
     if !info.is_user_token() {

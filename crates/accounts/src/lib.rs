@@ -19,7 +19,8 @@ use freshtoken_core::origin::OriginPattern;
 use freshtoken_core::{AccessToken, AccountKind, RefreshInterval};
 use freshtoken_meta::{AppConfig, MetaClients};
 use freshtoken_store::{
-    Account, AccountSettings, DataDeletion, NewAccount, ScopedAccount, Store, TokenUpdate,
+    Account, AccountSettings, Connection, DataDeletion, NewAccount, Presets as StorePresets,
+    ScopedAccount, Store, TokenUpdate,
 };
 use url::Url;
 
@@ -205,61 +206,75 @@ impl Connector {
     }
 
     /// Stores a connected account with its token and its first refresh or check scheduled,
-    /// then applies the presets. A reconnect keeps the account's own settings where the
-    /// presets name none, and revives it.
+    /// and the presets. A reconnect keeps the account's own settings where the presets name
+    /// none, and revives it.
     async fn store(
         &self,
         tenant_id: i64,
         new: NewAccount,
-        token: &TokenUpdate,
+        token: TokenUpdate,
         presets: &Presets,
     ) -> Result<Connected, ConnectError> {
-        let accounts = self.store.accounts();
-        let interval = match presets.refresh_interval {
-            Some(interval) => interval,
-            None => accounts
-                .find_connected(tenant_id, new.kind, &new.provider_user_id)
-                .await?
-                .map(|account| account.refresh_interval)
-                .unwrap_or_default(),
-        };
-        let first = schedule::first_refresh_at(new.kind, Utc::now(), token, interval);
-        let (account, created) = accounts.connect(tenant_id, new, token, Some(first)).await?;
-        let account = self.apply_presets(tenant_id, account, presets).await?;
-        tracing::info!(
-            tenant_id,
-            account_id = account.id,
-            kind = account.kind.as_str(),
-            created,
-            "connected an account"
-        );
-        Ok(Connected { account, created })
+        let mut connected = self
+            .store_all(tenant_id, vec![(new, token)], presets)
+            .await?;
+        Ok(connected.remove(0))
     }
 
-    async fn apply_presets(
+    /// [`Connector::store`] for several accounts (a Facebook user's Pages), in one
+    /// transaction: all of them or none.
+    async fn store_all(
         &self,
         tenant_id: i64,
-        account: ScopedAccount,
+        accounts: Vec<(NewAccount, TokenUpdate)>,
         presets: &Presets,
-    ) -> Result<ScopedAccount, ConnectError> {
-        let mut settings = settings_of(&account);
-        if let Some(label) = &presets.label {
-            settings.label = label.clone();
+    ) -> Result<Vec<Connected>, ConnectError> {
+        let now = Utc::now();
+        let mut connections = Vec::with_capacity(accounts.len());
+        for (account, token) in accounts {
+            let interval = match presets.refresh_interval {
+                Some(interval) => interval,
+                None => self
+                    .store
+                    .accounts()
+                    .find_connected(tenant_id, account.kind, &account.provider_user_id)
+                    .await?
+                    .map(|existing| existing.refresh_interval)
+                    .unwrap_or_default(),
+            };
+            let first = schedule::first_refresh_at(account.kind, now, &token, interval);
+            connections.push(Connection {
+                account,
+                token,
+                next_refresh_at: Some(first),
+                presets: StorePresets {
+                    label: presets.label.clone(),
+                    allowed_origins: presets
+                        .allowed_origins
+                        .as_ref()
+                        .map(|origins| origins.iter().map(ToString::to_string).collect()),
+                    refresh_interval: presets.refresh_interval,
+                },
+            });
         }
-        if let Some(origins) = &presets.allowed_origins {
-            settings.allowed_origins = origins.iter().map(ToString::to_string).collect();
-        }
-        if let Some(interval) = presets.refresh_interval {
-            settings.refresh_interval = interval;
-        }
-        if settings == settings_of(&account) {
-            return Ok(account);
-        }
-        Ok(self
+        let connected = self
             .store
             .accounts()
-            .update_settings(tenant_id, account.id, &settings)
-            .await?)
+            .connect_all(tenant_id, connections)
+            .await?;
+        Ok(connected
+            .into_iter()
+            .map(|(account, created)| {
+                tracing::info!(
+                    tenant_id,
+                    account_id = account.id,
+                    kind = account.kind.as_str(),
+                    created,
+                    "connected an account"
+                );
+                Connected { account, created }
+            })
+            .collect())
     }
 }
 

@@ -129,7 +129,7 @@ pub(crate) async fn finish_login<P: RefreshedPlatform>(
         refreshed_at: None,
     };
     connector
-        .store(tenant_id, account, &token, &Presets::default())
+        .store(tenant_id, account, token, &Presets::default())
         .await
 }
 
@@ -167,7 +167,7 @@ pub(crate) async fn paste<P: RefreshedPlatform>(
         }
     }
     connector
-        .store(tenant_id, account, &token, &paste.presets)
+        .store(tenant_id, account, token, &paste.presets)
         .await
 }
 

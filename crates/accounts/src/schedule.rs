@@ -21,8 +21,8 @@ pub fn first_refresh_at(
 
 /// When a token of this lifetime is next refreshed (a connect, a resume), with jitter so that
 /// accounts connected together do not all come due together (see
-/// [`policy::next_refresh_at_jittered`]). A Page token is checked at once: the check also
-/// proves the token was made for our app. Without a lifetime: at once.
+/// [`policy::next_refresh_at_jittered`]). A Page token is checked at once, so that the first
+/// check confirms straight away that Facebook still takes it. Without a lifetime: at once.
 pub fn next_refresh_at(
     kind: AccountKind,
     now: DateTime<Utc>,

@@ -320,6 +320,8 @@ pub struct OfferedPageView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChoosePagesRequest {
+    /// The `choose_pages` handle Facebook's callback returned to the dashboard with.
+    pub login: String,
     pub page_ids: Vec<String>,
 }
 

@@ -805,6 +805,13 @@ fn pages(world: &mut World, token: Option<&str>) -> Result<Response, GraphError>
         .into_iter()
         .map(|(id, name, _)| {
             let token = world.issue_page_token(&found.username, &id, now);
+            // Read with a short-lived user token, a Page token dies with it (an hour);
+            // with a long-lived one, it never expires.
+            if found.kind == TokenKind::FacebookShort
+                && let Some(page_token) = world.tokens.get_mut(&token)
+            {
+                page_token.expires_at = found.expires_at;
+            }
             json!({"access_token": token, "category": "Brand", "category_list": [{"id": "1605186416478696", "name": "Brand"}], "name": name, "id": id, "tasks": ["MANAGE", "CREATE_CONTENT", "MODERATE", "ADVERTISE", "ANALYZE"]})
         })
         .collect();
@@ -880,12 +887,39 @@ fn debug_token(
             }
             axum::Json(body).into_response()
         }
-        Err(_) => axum::Json(json!({"data": {
-            "error": {"code": 190, "message": "Invalid OAuth access token."},
-            "is_valid": false,
-            "scopes": [],
-        }}))
-        .into_response(),
+        // A token Facebook knows still says what it was; an unknown one only that it is not valid.
+        Err(_) => match input.and_then(|token| world.tokens.get(token)).cloned() {
+            Some(found) => {
+                let user = world.user(&found.username).clone();
+                let (subcode, message) = match found.revoked {
+                    Some(subcode) => (
+                        subcode,
+                        "Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.",
+                    ),
+                    None => (463, "Error validating access token: Session has expired."),
+                };
+                let mut body = json!({"data": {
+                    "app_id": shared.config.app_id,
+                    "type": if found.kind == TokenKind::Page { "PAGE" } else { "USER" },
+                    "application": "fake-instagram",
+                    "error": {"code": 190, "message": message, "subcode": subcode},
+                    "is_valid": false,
+                    "expires_at": found.expires_at.map_or(0, |at| at.timestamp()),
+                    "scopes": [],
+                    "user_id": user.facebook_user_id,
+                }});
+                if let Some(page_id) = &found.page_id {
+                    body["data"]["profile_id"] = json!(page_id);
+                }
+                axum::Json(body).into_response()
+            }
+            None => axum::Json(json!({"data": {
+                "error": {"code": 190, "message": "Invalid OAuth access token."},
+                "is_valid": false,
+                "scopes": [],
+            }}))
+            .into_response(),
+        },
     })
 }
 

@@ -29,7 +29,8 @@ use sea_orm::{
 pub use crypto::{KeyFile, KeyStore, Keyring, SecretKey};
 pub use error::{Duplicate, StoreError};
 pub use repo::accounts::{
-    Account, AccountSettings, Accounts, NewAccount, ScopedAccount, TenantAccount,
+    Account, AccountSettings, Accounts, Connection, NewAccount, Presets, ScopedAccount,
+    TenantAccount,
 };
 pub use repo::api_keys::{ApiKey, ApiKeys, NewApiKey};
 pub use repo::data_deletions::{DataDeletion, DataDeletions};

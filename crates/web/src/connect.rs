@@ -11,7 +11,8 @@
 //!
 //! A Facebook user who manages several Pages is sent back to the dashboard with
 //! `?choose_pages=HANDLE`; the dashboard shows the Pages (`GET
-//! /api/v1/tenants/{id}/facebook-logins/{handle}`) and connects the chosen ones (`POST`).
+//! /api/v1/tenants/{id}/facebook-login?login=HANDLE`) and connects the chosen ones (`POST`,
+//! the handle in the body). The handle stays out of paths, which are logged.
 
 use std::collections::HashMap;
 
@@ -61,9 +62,16 @@ pub fn routes() -> Router<AppState> {
 /// The JSON side of a Facebook login: the Pages to choose from, and the choice.
 pub fn api_routes() -> Router<AppState> {
     Router::new().route(
-        "/tenants/{tenant_id}/facebook-logins/{login}",
+        "/tenants/{tenant_id}/facebook-login",
         get(offered_pages).post(choose_pages),
     )
+}
+
+/// `?login=HANDLE`: a query string, as paths are logged and the handle is a secret.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+struct LoginQuery {
+    /// The `choose_pages` handle Facebook's callback returned to the dashboard with.
+    login: String,
 }
 
 /// The platform's segment in `/connect/...`.
@@ -110,7 +118,12 @@ fn own_path(public_url: &Url, next: &str) -> Option<String> {
     if url.origin() != public_url.origin() {
         return None;
     }
-    Some(url[url::Position::BeforePath..url::Position::AfterQuery].to_owned())
+    let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+    // `/.//evil.test` resolves to the path `//evil.test`, which a browser reads as another host.
+    if path.starts_with("//") {
+        return None;
+    }
+    Some(path.to_owned())
 }
 
 /// The pages this flow ends on.
@@ -193,6 +206,11 @@ impl Pages<'_> {
                 format!(
                     "{platform} refused to give us a lasting token ({message}). Nothing was saved; try connecting again."
                 ),
+            ),
+            ConnectError::AppRefused(_) => self.page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("{platform} is not set up right here"),
+                format!("{err}. Nothing was saved."),
             ),
             ConnectError::Store(StoreError::AccountLimit { .. }) => self.page(
                 StatusCode::FORBIDDEN,
@@ -579,17 +597,20 @@ fn check_login(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/facebook-logins/{login}", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("login" = String, Path, description = "the `choose_pages` handle Facebook's callback returned to the dashboard with")), responses((status = 200, description = "the Pages to choose from", body = FacebookLoginView), (status = 403, description = "API keys cannot: a Facebook login belongs to a signed-in person's session", body = ErrorBody), (status = 404, description = "no such login in this session (used, expired, or another person's)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/facebook-login", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), LoginQuery), responses((status = 200, description = "the Pages to choose from", body = FacebookLoginView), (status = 403, description = "API keys cannot: a Facebook login belongs to a signed-in person's session", body = ErrorBody), (status = 404, description = "no such login in this session (used, expired, or another person's)", body = ErrorBody)))]
 async fn offered_pages(
     State(state): State<AppState>,
     session: Session,
     SignedIn(user): SignedIn,
-    Path((tenant_id, handle)): Path<(i64, String)>,
+    Path(tenant_id): Path<i64>,
+    Query(query): Query<LoginQuery>,
 ) -> Result<axum::Json<FacebookLoginView>, ApiError> {
+    // Someone removed from the workspace since, or in a disabled one, sees nothing either.
+    Access::resolve(&state, Principal::User(user.clone()), tenant_id).await?;
     let login = state
         .store
         .facebook_logins()
-        .get(&sha256_hex(&handle))
+        .get(&sha256_hex(&query.login))
         .await?;
     let login = check_login(login, &user, &session, tenant_id)?;
     Ok(axum::Json(FacebookLoginView {
@@ -606,12 +627,12 @@ async fn offered_pages(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/facebook-logins/{login}", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("login" = String, Path, description = "the `choose_pages` handle")), request_body = ChoosePagesRequest, responses((status = 201, description = "the chosen Pages, connected: `{\"accounts\": [...]}`", body = PastedAccounts), (status = 400, description = "no Page chosen, or one this login did not offer (`no_such_page`)", body = ErrorBody), (status = 403, description = "API keys and viewers cannot connect, or the workspace is at its account limit", body = ErrorBody), (status = 404, description = "no such login in this session (used, expired, or another person's)", body = ErrorBody), (status = 502, description = "Facebook did not answer; nothing was saved", body = ErrorBody), (status = 503, description = "Facebook asks us to wait (`Retry-After`); nothing was saved", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/facebook-login", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = ChoosePagesRequest, responses((status = 201, description = "the chosen Pages, connected: `{\"accounts\": [...]}`", body = PastedAccounts), (status = 400, description = "no Page chosen, or one this login did not offer (`no_such_page`)", body = ErrorBody), (status = 403, description = "API keys and viewers cannot connect, or the workspace is at its account limit", body = ErrorBody), (status = 404, description = "no such login in this session (used, expired, or another person's)", body = ErrorBody), (status = 502, description = "Facebook did not answer; nothing was saved", body = ErrorBody), (status = 503, description = "Facebook asks us to wait (`Retry-After`); nothing was saved", body = ErrorBody)))]
 async fn choose_pages(
     State(state): State<AppState>,
     session: Session,
     SignedIn(user): SignedIn,
-    Path((tenant_id, handle)): Path<(i64, String)>,
+    Path(tenant_id): Path<i64>,
     ApiJson(request): ApiJson<ChoosePagesRequest>,
 ) -> Result<(StatusCode, axum::Json<PastedAccounts>), ApiError> {
     let access = Access::resolve(&state, Principal::User(user.clone()), tenant_id).await?;
@@ -623,7 +644,7 @@ async fn choose_pages(
     if request.page_ids.is_empty() {
         return Err(ApiError::invalid("choose at least one Page (page_ids)"));
     }
-    let handle_sha256 = sha256_hex(&handle);
+    let handle_sha256 = sha256_hex(&request.login);
     // Checked before it is taken, so that another person's request cannot spend the login.
     let peeked = state.store.facebook_logins().get(&handle_sha256).await?;
     let login = check_login(peeked, &user, &session, tenant_id)?;
@@ -639,7 +660,7 @@ async fn choose_pages(
     }
     let taken = state.store.facebook_logins().take(&handle_sha256).await?;
     let login = check_login(taken, &user, &session, tenant_id)?;
-    let connected = state
+    let connected = match state
         .connector
         .connect_pages(
             tenant_id,
@@ -647,7 +668,20 @@ async fn choose_pages(
             &request.page_ids,
             &Presets::default(),
         )
-        .await?;
+        .await
+    {
+        Ok(connected) => connected,
+        Err(err) => {
+            // Nothing was connected: the login is put back, until its own expiry, so that the
+            // person can try again (after an outage, or once the workspace has room).
+            state
+                .store
+                .facebook_logins()
+                .create(&handle_sha256, &login)
+                .await?;
+            return Err(err.into());
+        }
+    };
     let mut accounts = Vec::with_capacity(connected.len());
     for one in &connected {
         state.delivery.forget_account(one.account.id);
@@ -820,6 +854,9 @@ mod tests {
             "/\u{0}x",
             "",
             " /accounts",
+            "/.//evil.test",
+            "/a/..//evil.test",
+            "/%2e//evil.test",
         ] {
             assert_eq!(own_path(&ours, foreign), None, "{foreign:?}");
         }

@@ -114,6 +114,7 @@ impl From<ConnectError> for ApiError {
             ConnectError::CodeRefused(_) => bad_request("invalid_code", &err),
             ConnectError::MissingPermission { .. } => bad_request("missing_permission", &err),
             ConnectError::NoSuchPage(_) => bad_request("no_such_page", &err),
+            ConnectError::AppRefused(_) => ApiError::NotReady(err.to_string()),
             ConnectError::Unavailable { kind, error } => upstream(kind, error),
             ConnectError::Store(err) => err.into(),
         }

@@ -110,12 +110,19 @@ async fn ask(
                 .debug_token(token)
                 .await
                 .map_err(|error| match error {
-                    MetaError::Revoked { message, .. } => MetaError::Rejected {
-                        code: 190,
-                        message: format!(
-                            "Facebook refused this instance's app credentials ({message}): check FRESHTOKEN_FACEBOOK_APP_ID and FRESHTOKEN_FACEBOOK_APP_SECRET"
-                        ),
-                    },
+                    MetaError::Revoked { message, .. } => {
+                        // The operator's to fix, and every Page waits for it: say so loudly.
+                        tracing::error!(
+                            %message,
+                            "Facebook refused this instance's app credentials: check FRESHTOKEN_FACEBOOK_APP_ID and FRESHTOKEN_FACEBOOK_APP_SECRET"
+                        );
+                        MetaError::Rejected {
+                            code: 190,
+                            message: format!(
+                                "Facebook refused this instance's app credentials ({message}): check FRESHTOKEN_FACEBOOK_APP_ID and FRESHTOKEN_FACEBOOK_APP_SECRET"
+                            ),
+                        }
+                    }
                     other => other,
                 })?;
             if info.is_valid {

@@ -98,8 +98,10 @@ pub(crate) async fn pass(engine: &Engine, queues: &Queues) -> Result<Pass, Worke
 /// How often the scheduler deletes what nobody needs any more (from its start on).
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(300);
 
-/// Deletes finished jobs (apalis keeps them forever otherwise) and sessions that have ended
-/// (a session nobody comes back to is never read again, so never deleted on its own).
+/// Deletes finished jobs (apalis keeps them forever otherwise), sessions that have ended (a
+/// session nobody comes back to is never read again, so never deleted on its own), and
+/// abandoned logins: OAuth states, and Facebook logins whose sealed user token would otherwise
+/// wait for the next Facebook login to be swept.
 async fn housekeeping(engine: &Engine, queues: &Queues) {
     if let Err(error) = queues.purge_finished().await {
         tracing::warn!(%error, "could not delete finished jobs");
@@ -114,6 +116,25 @@ async fn housekeeping(engine: &Engine, queues: &Queues) {
         Ok(0) => {}
         Ok(deleted) => tracing::debug!(deleted, "deleted expired sessions"),
         Err(error) => tracing::warn!(%error, "could not delete expired sessions"),
+    }
+    let now = chrono::Utc::now();
+    let store = engine.store();
+    let abandoned = [
+        (
+            "Facebook logins",
+            store.facebook_logins().delete_expired(now).await,
+        ),
+        (
+            "OAuth states",
+            store.oauth_states().delete_expired(now).await,
+        ),
+    ];
+    for (what, result) in abandoned {
+        match result {
+            Ok(0) => {}
+            Ok(deleted) => tracing::debug!(deleted, what, "deleted expired logins"),
+            Err(error) => tracing::warn!(%error, what, "could not delete expired logins"),
+        }
     }
 }
 

@@ -170,6 +170,26 @@ pub struct NewAccount {
     pub linked_instagram_id: Option<String>,
 }
 
+/// An account to connect, with its token, when it is first refreshed or checked, and the
+/// settings to give it.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub account: NewAccount,
+    pub token: TokenUpdate,
+    pub next_refresh_at: Option<DateTime<Utc>>,
+    pub presets: Presets,
+}
+
+/// Settings given to what is connected; an account that already exists keeps its own where
+/// none is given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Presets {
+    pub label: Option<String>,
+    /// Origin patterns, already checked.
+    pub allowed_origins: Option<Vec<String>>,
+    pub refresh_interval: Option<RefreshInterval>,
+}
+
 /// What a tenant may change about an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountSettings {
@@ -199,7 +219,7 @@ impl<'a> Accounts<'a> {
 
     /// Connects an account and stores its token, in one transaction.
     ///
-    /// Connecting the same Instagram user again in the same tenant updates that account (new
+    /// Connecting the same platform user again in the same tenant updates that account (new
     /// token, profile, status active) instead of adding a second one. Returns the account and
     /// whether it was created.
     pub async fn connect(
@@ -209,13 +229,51 @@ impl<'a> Accounts<'a> {
         token: &TokenUpdate,
         next_refresh_at: Option<DateTime<Utc>>,
     ) -> Result<(ScopedAccount, bool), StoreError> {
-        let now = Utc::now();
+        let connection = Connection {
+            account: new,
+            token: token.clone(),
+            next_refresh_at,
+            presets: Presets::default(),
+        };
+        let mut connected = self.connect_all(tenant_id, vec![connection]).await?;
+        Ok(connected.remove(0))
+    }
+
+    /// Connects several accounts (a Facebook user's Pages) with their tokens and presets in
+    /// one transaction: all of them, or, when one cannot be (the tenant's account limit, say),
+    /// none. Returns each account and whether it was created, in order.
+    pub async fn connect_all(
+        &self,
+        tenant_id: i64,
+        connections: Vec<Connection>,
+    ) -> Result<Vec<(ScopedAccount, bool)>, StoreError> {
         let txn = self.store.begin_write().await?;
+        let mut connected = Vec::with_capacity(connections.len());
+        for connection in connections {
+            connected.push(self.connect_on(&txn, tenant_id, connection).await?);
+        }
+        txn.commit().await?;
+        Ok(connected)
+    }
+
+    async fn connect_on(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        tenant_id: i64,
+        connection: Connection,
+    ) -> Result<(ScopedAccount, bool), StoreError> {
+        let Connection {
+            account: new,
+            token,
+            next_refresh_at,
+            presets,
+        } = connection;
+        let now = Utc::now();
         let existing = account::Entity::find()
             .filter(account::Column::TenantId.eq(tenant_id))
             .filter(account::Column::Kind.eq(new.kind.as_str()))
             .filter(account::Column::ProviderUserId.eq(new.provider_user_id.as_str()))
-            .one(&txn)
+            .one(txn)
             .await?;
         let created = existing.is_none();
         if created {
@@ -226,14 +284,14 @@ impl<'a> Accounts<'a> {
                 tenant_row = tenant_row.lock_exclusive();
             }
             let limit = tenant_row
-                .one(&txn)
+                .one(txn)
                 .await?
                 .ok_or(StoreError::NotFound)?
                 .max_accounts;
             if let Some(max) = limit {
                 let count = account::Entity::find()
                     .filter(account::Column::TenantId.eq(tenant_id))
-                    .count(&txn)
+                    .count(txn)
                     .await?;
                 if count >= u64::try_from(max).unwrap_or(0) {
                     return Err(StoreError::AccountLimit {
@@ -242,7 +300,7 @@ impl<'a> Accounts<'a> {
                 }
             }
         }
-        let row = match existing {
+        let mut active = match existing {
             Some(row) => {
                 let mut active: account::ActiveModel = row.into();
                 active.username = Set(new.username);
@@ -257,7 +315,7 @@ impl<'a> Accounts<'a> {
                 active.lease_id = Set(None);
                 active.lease_until = Set(None);
                 active.updated_at = Set(now);
-                active.update(&txn).await?
+                active
             }
             None => account::ActiveModel {
                 tenant_id: Set(tenant_id),
@@ -280,13 +338,26 @@ impl<'a> Accounts<'a> {
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()
-            }
-            .insert(&txn)
-            .await
-            .map_err(duplicate_as(Duplicate::Account))?,
+            },
         };
-        save_on(&txn, &self.store.keys, row.id, token).await?;
-        txn.commit().await?;
+        if let Some(label) = presets.label {
+            active.label = Set(label);
+        }
+        if let Some(origins) = &presets.allowed_origins {
+            active.allowed_origins = Set(origins_json(origins));
+        }
+        if let Some(interval) = presets.refresh_interval {
+            active.refresh_interval = Set(interval.as_str().to_owned());
+        }
+        let row = if created {
+            active
+                .insert(txn)
+                .await
+                .map_err(duplicate_as(Duplicate::Account))?
+        } else {
+            active.update(txn).await?
+        };
+        save_on(txn, &self.store.keys, row.id, &token).await?;
         Ok((ScopedAccount::found(row)?, created))
     }
 
