@@ -601,7 +601,11 @@ fn Origins(
     if ask {
         Effect::new(move |_| {
             if let Some(textarea) = textarea.get() {
-                let _ = textarea.focus();
+                // On the next frame: after a navigation, `announce_page` moves the focus to
+                // the heading on a frame of its own, asked for before this one.
+                request_animation_frame(move || {
+                    let _ = textarea.focus();
+                });
             }
         });
     }

@@ -1,8 +1,8 @@
 //! The HTTP face of freshtoken: the axum router and its middleware.
 //!
 //! Handlers stay thin: extract, call the store (or a service), map the result. Every error a
-//! client sees goes through [`ApiError`], one JSON shape for all. This crate never calls
-//! Instagram's refresh itself; that is the worker's job.
+//! client sees goes through [`ApiError`], one JSON shape for all. Connecting accounts is
+//! `freshtoken_accounts`'; this crate never refreshes a token itself: that is the worker's job.
 
 mod account_views;
 pub mod accounts;
