@@ -108,8 +108,7 @@ pub fn AccountList() -> impl IntoView {
             }),
         }
     });
-    // Back from a platform's consent page: straight to the account just connected (the list,
-    // when a login connected several Pages).
+    // Back from a platform's consent page: straight to the account just connected.
     Effect::new(move |_| {
         if let (Some(id), Some(connected)) = (tenant.get(), router.query("connected"))
             && let Ok(account) = connected.parse::<i64>()

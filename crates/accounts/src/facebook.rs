@@ -27,7 +27,11 @@ fn meta(error: MetaError) -> ConnectError {
     ConnectError::meta(KIND, error)
 }
 
-pub(crate) async fn finish_login(connector: &Connector, code: &str) -> Result<Login, ConnectError> {
+pub(crate) async fn finish_login(
+    connector: &Connector,
+    tenant_id: i64,
+    code: &str,
+) -> Result<Login, ConnectError> {
     let facebook = &connector.meta.facebook;
     let short = facebook
         .exchange_code(code)
@@ -42,14 +46,22 @@ pub(crate) async fn finish_login(connector: &Connector, code: &str) -> Result<Lo
         .exchange_for_long_lived(&short)
         .await
         .map_err(meta)?;
-    let pages = facebook.pages(&long.token).await.map_err(meta)?;
-    if pages.is_empty() {
-        return Err(no_pages());
+    let mut pages = facebook.pages(&long.token).await.map_err(meta)?;
+    match pages.len() {
+        0 => Err(no_pages()),
+        // Nothing to choose: the one Page is connected with the token just read.
+        1 => {
+            let (account, token) = page_account(facebook, pages.remove(0)).await?;
+            let connected = connector
+                .store(tenant_id, account, token, &Presets::default())
+                .await?;
+            Ok(Login::Connected(Box::new(connected)))
+        }
+        _ => Ok(Login::Pages {
+            user_token: long.token,
+            pages: pages.iter().map(choice).collect(),
+        }),
     }
-    Ok(Login::Pages {
-        user_token: long.token,
-        pages: pages.iter().map(choice).collect(),
-    })
 }
 
 fn no_pages() -> ConnectError {

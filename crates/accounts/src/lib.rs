@@ -58,10 +58,10 @@ pub struct Connected {
 /// How a finished login ends.
 #[derive(Debug)]
 pub enum Login {
-    /// Instagram and Threads: the profile's account.
+    /// Instagram and Threads: the profile's account; Facebook: the person's one Page.
     Connected(Box<Connected>),
-    /// Facebook: the Pages the person manages, for them to choose from, with the long-lived
-    /// user token that reads their Page tokens (see [`Connector::connect_pages`]).
+    /// Facebook, when the person manages several Pages: them, to choose from, with the
+    /// long-lived user token that reads their Page tokens (see [`Connector::connect_pages`]).
     Pages {
         user_token: AccessToken,
         pages: Vec<PageChoice>,
@@ -121,7 +121,8 @@ impl Connector {
     }
 
     /// Finishes a login: exchanges the code, keeps a long-lived token, reads the profile, and
-    /// connects the account (Instagram, Threads) or lists the Pages to choose from (Facebook).
+    /// connects the account (Instagram, Threads, a Facebook user's one Page) or lists the
+    /// Pages to choose from (a Facebook user who manages several).
     pub async fn finish_login(
         &self,
         kind: AccountKind,
@@ -138,7 +139,7 @@ impl Connector {
             AccountKind::Threads => Ok(Login::Connected(Box::new(
                 refreshed::finish_login(self, &self.meta.threads, tenant_id, code).await?,
             ))),
-            AccountKind::FacebookPage => facebook::finish_login(self, code).await,
+            AccountKind::FacebookPage => facebook::finish_login(self, tenant_id, code).await,
         }
     }
 

@@ -520,15 +520,7 @@ fn media(
         }
         _ => {}
     }
-    let limit = params
-        .get("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .unwrap_or(25)
-        .clamp(1, 100);
-    let start = match params.get("after") {
-        Some(cursor) => decode_cursor(cursor).ok_or_else(|| invalid_parameter("Invalid cursor"))?,
-        None => 0,
-    };
+    let (start, limit) = page_window(params)?;
     let fields = requested_fields(params);
     let items: Vec<Value> = user
         .media
@@ -624,15 +616,7 @@ fn threads(
         ));
     }
     let user = world.user(&found.username).clone();
-    let limit = params
-        .get("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .unwrap_or(25)
-        .clamp(1, 100);
-    let start = match params.get("after") {
-        Some(cursor) => decode_cursor(cursor).ok_or_else(|| invalid_parameter("Invalid cursor"))?,
-        None => 0,
-    };
+    let (start, limit) = page_window(params)?;
     let fields = requested_fields(params);
     let items: Vec<Value> = user
         .media
@@ -734,6 +718,21 @@ fn facebook_code_exchange(
     let username = code.username.clone();
     let (token, _) = world.issue_token(&username, TokenKind::FacebookShort, now);
     Ok(long_lived_body(&token, SHORT_LIVED_SECS))
+}
+
+/// Where a page of posts starts (`after`) and how long it is (`limit`: 25 unless asked,
+/// 1 to 100), as both media edges read them.
+fn page_window(params: &HashMap<String, String>) -> Result<(usize, usize), GraphError> {
+    let limit = params
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(25)
+        .clamp(1, 100);
+    let start = match params.get("after") {
+        Some(cursor) => decode_cursor(cursor).ok_or_else(|| invalid_parameter("Invalid cursor"))?,
+        None => 0,
+    };
+    Ok((start, limit))
 }
 
 fn encode_cursor(index: usize) -> String {

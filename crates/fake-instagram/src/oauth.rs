@@ -214,7 +214,7 @@ fn consent_page(
 <title>Fake {name}: allow access?</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}
 .card{{border:1px solid #ccc;border-radius:12px;padding:1.5rem}}button{{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem}}
-.note{{color:#555;font-size:.9rem}}</style></head>
+.note{{color:#555;font-size:.9rem}}code{{overflow-wrap:anywhere}}</style></head>
 <body><div class="card">
 <h1>Fake {name}</h1>
 <p>{asks}</p>

@@ -24,7 +24,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, Utc};
-use freshtoken_accounts::{ConnectError, Connected, Login, PageChoice, Presets};
+use freshtoken_accounts::{ConnectError, Login, PageChoice, Presets};
 use freshtoken_core::AccountKind;
 use freshtoken_core::api::{
     ChoosePagesRequest, FacebookLoginView, OfferedPageView, PastedAccounts,
@@ -502,22 +502,10 @@ async fn finish(
         .await
         .map_err(|err| pages.refused(err))?;
     let (param, value) = match login {
-        Login::Connected(connected) => ("connected", connected_ids(state, &[*connected])),
-        Login::Pages {
-            user_token,
-            pages: offered,
-        } if offered.len() == 1 => {
-            let connected = state
-                .connector
-                .connect_pages(
-                    pending.tenant_id,
-                    &user_token,
-                    &[offered[0].id.clone()],
-                    &Presets::default(),
-                )
-                .await
-                .map_err(|err| pages.refused(err))?;
-            ("connected", connected_ids(state, &connected))
+        Login::Connected(connected) => {
+            // Its token URLs change at once.
+            state.delivery.forget_account(connected.account.id);
+            ("connected", connected.account.id.to_string())
         }
         Login::Pages {
             user_token,
@@ -552,19 +540,6 @@ async fn finish(
         .map_err(|err| pages.internal(ApiError::internal(err)))?;
     to.query_pairs_mut().append_pair(param, &value);
     Ok(to[url::Position::BeforePath..url::Position::AfterQuery].to_owned())
-}
-
-/// The ids of what was connected, comma-separated (for `?connected=`); their token URLs
-/// change at once.
-fn connected_ids(state: &AppState, connected: &[Connected]) -> String {
-    connected
-        .iter()
-        .map(|one| {
-            state.delivery.forget_account(one.account.id);
-            one.account.id.to_string()
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 fn offered_page(page: &PageChoice) -> OfferedPage {

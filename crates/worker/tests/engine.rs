@@ -98,6 +98,18 @@ impl World {
         &self.test_store.store
     }
 
+    /// A webhook receiver of the test's own, subscribed to `events` of the tenant.
+    async fn subscribe(&self, events: &[&str]) -> WebhookReceiver {
+        let hooks = WebhookReceiver::start().await;
+        let events: Vec<String> = events.iter().map(|event| (*event).to_owned()).collect();
+        self.store()
+            .webhooks()
+            .create(self.tenant_id, &hooks.url, &events)
+            .await
+            .unwrap();
+        hooks
+    }
+
     /// Moves our clock and Instagram's forward together.
     fn advance(&self, by: Duration) {
         self.clock.advance(by);
@@ -318,20 +330,9 @@ async fn a_token_lives_through_a_year_refreshed_on_its_weekly_interval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_marks_the_account_at_once_and_is_never_retried() {
     let world = World::new().await;
-    let hooks = WebhookReceiver::start().await;
-    world
-        .store()
-        .webhooks()
-        .create(
-            world.tenant_id,
-            &hooks.url,
-            &[
-                "account.needs_reconnect".to_owned(),
-                "token.refreshed".to_owned(),
-            ],
-        )
-        .await
-        .unwrap();
+    let hooks = world
+        .subscribe(&["account.needs_reconnect", "token.refreshed"])
+        .await;
     let account = world.connect("corner_bakery", Duration::ZERO).await;
     world.fake.revoke_user("corner_bakery", 460);
 
@@ -949,20 +950,9 @@ async fn a_threads_token_is_refreshed_on_its_own_endpoint_and_interval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_token_is_checked_daily_never_refreshed_and_a_revoked_one_needs_reconnect() {
     let world = World::new().await;
-    let hooks = WebhookReceiver::start().await;
-    world
-        .store()
-        .webhooks()
-        .create(
-            world.tenant_id,
-            &hooks.url,
-            &[
-                "account.needs_reconnect".to_owned(),
-                "token.refreshed".to_owned(),
-            ],
-        )
-        .await
-        .unwrap();
+    let hooks = world
+        .subscribe(&["account.needs_reconnect", "token.refreshed"])
+        .await;
     let account = world
         .connect_kind(MintKind::FacebookUser, "corner_bakery", Duration::ZERO)
         .await;
