@@ -15,6 +15,7 @@ mod m20261202_000006_origin_lock;
 mod m20261202_000007_webhook_secrets;
 mod m20261202_000008_hashed_sessions;
 mod m20261204_000009_account_kinds;
+mod m20261205_000010_connect_links;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_webhook_secrets::Migration),
             Box::new(m20261202_000008_hashed_sessions::Migration),
             Box::new(m20261204_000009_account_kinds::Migration),
+            Box::new(m20261205_000010_connect_links::Migration),
         ]
     }
 }

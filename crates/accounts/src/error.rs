@@ -2,6 +2,26 @@ use freshtoken_core::AccountKind;
 use freshtoken_meta::MetaError;
 use freshtoken_store::StoreError;
 
+/// Why a connect link does not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkRefused {
+    NotFound,
+    Expired,
+    Used,
+    Revoked,
+}
+
+impl std::fmt::Display for LinkRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LinkRefused::NotFound => "this link is not valid: it may be mistyped, or was deleted",
+            LinkRefused::Expired => "this link has expired",
+            LinkRefused::Used => "this link was used already",
+            LinkRefused::Revoked => "this link was withdrawn by the workspace",
+        })
+    }
+}
+
 /// Why an account was not connected. Nothing was written in any of these cases: accounts are
 /// stored only after Meta has answered every call.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +57,16 @@ pub enum ConnectError {
     /// The user token manages no Page, or not the one asked for.
     #[error("{0}")]
     NoSuchPage(String),
+    /// A reconnect link's login was someone else's: it reconnects only its own account.
+    #[error("this link reconnects {expected} only, and the {} login was another account's", .kind.platform())]
+    WrongAccount { kind: AccountKind, expected: String },
+    /// A link that cannot be made as asked.
+    #[error("{0}")]
+    InvalidLink(String),
+    /// The connect link cannot be used: it expired, was used already, was revoked, or never
+    /// existed.
+    #[error("{0}")]
+    LinkRefused(LinkRefused),
     /// The platform refused this instance's own app credentials (a wrong app secret): the
     /// operator's to fix, not the person's.
     #[error("{} refused this instance's app credentials: the operator checks {}", .0.platform(), app_variables(*.0))]

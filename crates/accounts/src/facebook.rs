@@ -11,7 +11,7 @@ use freshtoken_core::{AccessToken, AccountKind};
 use freshtoken_meta::{FacebookClient, MetaError, Page};
 use freshtoken_store::{NewAccount, TokenUpdate};
 
-use crate::{ConnectError, Connected, Connector, Login, Paste, Presets};
+use crate::{ConnectError, Connected, Connector, Login, LoginFor, Paste, Presets, Via};
 
 const KIND: AccountKind = AccountKind::FacebookPage;
 
@@ -31,6 +31,7 @@ pub(crate) async fn finish_login(
     connector: &Connector,
     tenant_id: i64,
     code: &str,
+    login: &LoginFor,
 ) -> Result<Login, ConnectError> {
     let facebook = &connector.meta.facebook;
     let short = facebook
@@ -47,13 +48,26 @@ pub(crate) async fn finish_login(
         .await
         .map_err(meta)?;
     let mut pages = facebook.pages(&long.token).await.map_err(meta)?;
+    if let Some(only) = &login.only {
+        // A reconnect: that one Page, whichever others the person manages.
+        let Some(at) = pages
+            .iter()
+            .position(|page| page.id == only.provider_user_id)
+        else {
+            return Err(ConnectError::WrongAccount {
+                kind: KIND,
+                expected: only.name.clone(),
+            });
+        };
+        pages = vec![pages.swap_remove(at)];
+    }
     match pages.len() {
         0 => Err(no_pages()),
         // Nothing to choose: the one Page is connected with the token just read.
         1 => {
             let (account, token) = page_account(facebook, pages.remove(0)).await?;
             let connected = connector
-                .store(tenant_id, account, token, &Presets::default())
+                .store(tenant_id, account, token, &login.presets, login.via)
                 .await?;
             Ok(Login::Connected(Box::new(connected)))
         }
@@ -84,6 +98,7 @@ pub(crate) async fn connect_pages(
     user_token: &AccessToken,
     page_ids: &[String],
     presets: &Presets,
+    via: Via,
 ) -> Result<Vec<Connected>, ConnectError> {
     let facebook = &connector.meta.facebook;
     let pages = facebook.pages(user_token).await.map_err(meta)?;
@@ -94,7 +109,7 @@ pub(crate) async fn connect_pages(
     for page in chosen {
         accounts.push(page_account(facebook, page).await?);
     }
-    connector.store_all(tenant_id, accounts, presets).await
+    connector.store_all(tenant_id, accounts, presets, via).await
 }
 
 /// The pages named by `page_ids`, all of them if it is empty; an id the user does not manage
@@ -207,7 +222,7 @@ pub(crate) async fn paste(
         let (account, token) = page_account(facebook, page).await?;
         return Ok(vec![
             connector
-                .store(tenant_id, account, token, &paste.presets)
+                .store(tenant_id, account, token, &paste.presets, Via::Member)
                 .await?,
         ]);
     }
@@ -230,5 +245,13 @@ pub(crate) async fn paste(
         _ => paste.token.clone(),
     };
     let page_ids: Vec<String> = paste.page_id.iter().cloned().collect();
-    connect_pages(connector, tenant_id, &user_token, &page_ids, &paste.presets).await
+    connect_pages(
+        connector,
+        tenant_id,
+        &user_token,
+        &page_ids,
+        &paste.presets,
+        Via::Member,
+    )
+    .await
 }

@@ -8,6 +8,7 @@
 
 mod error;
 mod facebook;
+mod links;
 mod refreshed;
 pub mod schedule;
 mod token;
@@ -24,8 +25,9 @@ use freshtoken_store::{
 };
 use url::Url;
 
-pub use error::ConnectError;
+pub use error::{ConnectError, LinkRefused};
 pub use facebook::PageChoice;
+pub use links::{DEFAULT_LINK_DAYS, LinkRequest, MAX_LINK_DAYS, OpenLink, connected_announcement};
 pub use token::{MAX_TOKEN_LEN, parse_token};
 
 /// Settings given to what is connected, in place of the defaults (an account that already
@@ -34,7 +36,46 @@ pub use token::{MAX_TOKEN_LEN, parse_token};
 pub struct Presets {
     pub label: Option<String>,
     pub allowed_origins: Option<Vec<OriginPattern>>,
+    /// The constant `token.js` defines, already checked.
+    pub js_constant: Option<String>,
     pub refresh_interval: Option<RefreshInterval>,
+    /// The account owner's contact address, already checked.
+    pub owner_email: Option<String>,
+}
+
+/// Who connects: a member of the workspace (signed in, or through the API or CLI), or the
+/// holder of a connect link (the account's owner, who has no account here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Member,
+    Link,
+}
+
+/// What a login may connect, and how.
+#[derive(Debug, Clone)]
+pub struct LoginFor {
+    pub presets: Presets,
+    /// A reconnect link's login: only this account's owner may log in through it.
+    pub only: Option<OnlyAccount>,
+    pub via: Via,
+}
+
+impl Default for LoginFor {
+    fn default() -> Self {
+        LoginFor {
+            presets: Presets::default(),
+            only: None,
+            via: Via::Member,
+        }
+    }
+}
+
+/// The one account a reconnect link's login may be.
+#[derive(Debug, Clone)]
+pub struct OnlyAccount {
+    pub provider_user_id: String,
+    /// How the people of the workspace and the owner know it (`@user`, a Page's name).
+    pub name: String,
 }
 
 /// A token a person pasted (or an operator imported).
@@ -128,18 +169,19 @@ impl Connector {
         kind: AccountKind,
         tenant_id: i64,
         code: &str,
+        login: &LoginFor,
     ) -> Result<Login, ConnectError> {
         if !self.offers(kind) {
             return Err(ConnectError::NotOffered(kind));
         }
         match kind {
             AccountKind::Instagram => Ok(Login::Connected(Box::new(
-                refreshed::finish_login(self, &self.meta.instagram, tenant_id, code).await?,
+                refreshed::finish_login(self, &self.meta.instagram, tenant_id, code, login).await?,
             ))),
             AccountKind::Threads => Ok(Login::Connected(Box::new(
-                refreshed::finish_login(self, &self.meta.threads, tenant_id, code).await?,
+                refreshed::finish_login(self, &self.meta.threads, tenant_id, code, login).await?,
             ))),
-            AccountKind::FacebookPage => facebook::finish_login(self, tenant_id, code).await,
+            AccountKind::FacebookPage => facebook::finish_login(self, tenant_id, code, login).await,
         }
     }
 
@@ -150,8 +192,9 @@ impl Connector {
         user_token: &AccessToken,
         page_ids: &[String],
         presets: &Presets,
+        via: Via,
     ) -> Result<Vec<Connected>, ConnectError> {
-        facebook::connect_pages(self, tenant_id, user_token, page_ids, presets).await
+        facebook::connect_pages(self, tenant_id, user_token, page_ids, presets, via).await
     }
 
     /// Connects what a pasted token belongs to: its Instagram or Threads profile, its Facebook
@@ -215,9 +258,10 @@ impl Connector {
         new: NewAccount,
         token: TokenUpdate,
         presets: &Presets,
+        via: Via,
     ) -> Result<Connected, ConnectError> {
         let mut connected = self
-            .store_all(tenant_id, vec![(new, token)], presets)
+            .store_all(tenant_id, vec![(new, token)], presets, via)
             .await?;
         Ok(connected.remove(0))
     }
@@ -229,6 +273,7 @@ impl Connector {
         tenant_id: i64,
         accounts: Vec<(NewAccount, TokenUpdate)>,
         presets: &Presets,
+        via: Via,
     ) -> Result<Vec<Connected>, ConnectError> {
         let now = Utc::now();
         let mut connections = Vec::with_capacity(accounts.len());
@@ -254,14 +299,18 @@ impl Connector {
                         .allowed_origins
                         .as_ref()
                         .map(|origins| origins.iter().map(ToString::to_string).collect()),
+                    js_constant: presets.js_constant.clone(),
                     refresh_interval: presets.refresh_interval,
+                    owner_email: presets.owner_email.clone(),
                 },
             });
         }
         let connected = self
             .store
             .accounts()
-            .connect_all(tenant_id, connections)
+            .connect_all(tenant_id, connections, |account, created| {
+                Some(connected_announcement(account, created, via))
+            })
             .await?;
         Ok(connected
             .into_iter()

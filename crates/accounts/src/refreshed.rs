@@ -10,7 +10,7 @@ use freshtoken_meta::{
 };
 use freshtoken_store::{NewAccount, TokenUpdate};
 
-use crate::{ConnectError, Connected, Connector, Paste, Presets};
+use crate::{ConnectError, Connected, Connector, LoginFor, Paste, Via};
 
 /// What connecting needs of a platform whose tokens are refreshed.
 pub(crate) trait RefreshedPlatform {
@@ -95,6 +95,7 @@ pub(crate) async fn finish_login<P: RefreshedPlatform>(
     platform: &P,
     tenant_id: i64,
     code: &str,
+    login: &LoginFor,
 ) -> Result<Connected, ConnectError> {
     let short = platform
         .exchange_code(code)
@@ -120,6 +121,14 @@ pub(crate) async fn finish_login<P: RefreshedPlatform>(
         .profile(&long.token)
         .await
         .map_err(|error| ConnectError::meta(P::KIND, error))?;
+    if let Some(only) = &login.only
+        && only.provider_user_id != account.provider_user_id
+    {
+        return Err(ConnectError::WrongAccount {
+            kind: P::KIND,
+            expected: only.name.clone(),
+        });
+    }
     let expires_at = expiry(now, &long);
     let token = TokenUpdate {
         token: long.token,
@@ -129,7 +138,7 @@ pub(crate) async fn finish_login<P: RefreshedPlatform>(
         refreshed_at: None,
     };
     connector
-        .store(tenant_id, account, token, &Presets::default())
+        .store(tenant_id, account, token, &login.presets, login.via)
         .await
 }
 
@@ -167,7 +176,7 @@ pub(crate) async fn paste<P: RefreshedPlatform>(
         }
     }
     connector
-        .store(tenant_id, account, token, &paste.presets)
+        .store(tenant_id, account, token, &paste.presets, Via::Member)
         .await
 }
 

@@ -241,6 +241,13 @@ pub struct AccountView {
     /// `FRESHTOKEN_REQUEST_COUNTS_INTERVAL`, so the latest are still on their way.
     pub requests_today: RequestCountView,
     pub created_at: String,
+    /// The account owner's contact address (the client), told when the account needs them,
+    /// with a link that reconnects it; absent when none is set.
+    #[serde(default)]
+    pub owner_email: Option<String>,
+    /// When the owner unsubscribed from those e-mails, if they did.
+    #[serde(default)]
+    pub owner_unsubscribed_at: Option<String>,
 }
 
 /// Requests to an account's token URLs.
@@ -351,6 +358,9 @@ pub struct UpdateAccountRequest {
     /// Pause (neither refresh nor serve) or resume.
     #[serde(default)]
     pub paused: Option<bool>,
+    /// The account owner's contact address; an empty string removes it.
+    #[serde(default)]
+    pub owner_email: Option<String>,
 }
 
 /// What this instance offers, for the dashboard before anyone signs in.
@@ -388,7 +398,85 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "token.refreshed",
     "account.needs_reconnect",
     "token.expiring",
+    "account.connected",
 ];
+
+/// What a connect link gives the account connected through it; each is optional, and the
+/// account owner who uses the link is asked for none of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkPresetsView {
+    /// The account's label (default: the link's label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The sites that may load the token, as in [`UpdateAccountRequest::allowed_origins`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub js_constant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_interval: Option<RefreshInterval>,
+    /// The account owner's contact address: told when the account needs them again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
+}
+
+/// Asking for a connect link.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateConnectLinkRequest {
+    /// The kind of account it connects (default `instagram`).
+    #[serde(default)]
+    pub kind: Option<AccountKind>,
+    /// Whom the link is for, for the workspace's people (at most 100 characters).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// 1 to 30; default 7.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+    /// Connects any number of accounts until it expires; default: one.
+    #[serde(default)]
+    pub reusable: bool,
+    #[serde(default)]
+    pub presets: LinkPresetsView,
+}
+
+/// A connect link. Its address is shown once, when it is made ([`CreatedConnectLink`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConnectLinkView {
+    pub id: i64,
+    pub kind: AccountKind,
+    pub label: String,
+    pub presets: LinkPresetsView,
+    pub reusable: bool,
+    /// Accounts connected through it.
+    pub uses: i32,
+    /// `active`, `expired`, `used` or `revoked`.
+    pub state: String,
+    /// Who made it (name or e-mail); absent when made with the CLI.
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub expires_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// A new connect link, with its address: send it to the account's owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedConnectLink {
+    pub link: ConnectLinkView,
+    /// `{public URL}/c/{secret}`: shown this once.
+    pub url: String,
+}
+
+/// A reconnect link for one account: its owner reconnects it through it without signing in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReconnectLinkView {
+    pub url: String,
+    pub expires_at: String,
+}
 
 /// A webhook endpoint. Its signing secret is not part of it: it is shown once, on creation
 /// ([`CreatedWebhook`]).

@@ -33,6 +33,21 @@ pub fn is_dashboard_page(path: &str) -> bool {
     DASHBOARD_SECTIONS.contains(&first)
 }
 
+/// Whether `text` (trimmed) reads as an e-mail address, `ada@example.com`: what the server,
+/// the CLI and the dashboard accept for people's addresses.
+pub fn is_email_address(text: &str) -> bool {
+    let email = text.trim();
+    email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+}
+
 /// The shortest password accepted, checked by the server and, before sending, the dashboard.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 

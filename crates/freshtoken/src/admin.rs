@@ -7,9 +7,11 @@ use std::path::Path;
 
 use std::sync::Arc;
 
-use freshtoken_accounts::{Connected, Connector, Paste, Presets, parse_token, schedule};
+use freshtoken_accounts::{
+    Connected, Connector, LinkRequest, Paste, Presets, parse_token, schedule,
+};
 use freshtoken_core::origin::parse_allowed_origins;
-use freshtoken_core::{AccountKind, AccountStatus, RefreshInterval};
+use freshtoken_core::{AccountKind, AccountStatus, RefreshInterval, Role};
 use freshtoken_store::{Account, Joining, KeyFile, SecretKey, SignUp, Store, StoreError, Tenant};
 use freshtoken_web::accounts::public_url_of;
 use freshtoken_web::auth::password;
@@ -62,6 +64,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             page,
             label,
             origins,
+            owner,
         } => {
             let token = ImportedToken {
                 token,
@@ -70,12 +73,41 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
                 label,
                 origins,
             };
-            import_token(config, &tenant, token).await
+            import_token(config, &tenant, token).await?;
+            make_owner(config, &tenant, owner.as_deref()).await
         }
         AdminCommand::ImportInstatokend {
             config: file,
             tenant,
-        } => import_instatokend(config, &file, &tenant).await,
+            owner,
+        } => {
+            import_instatokend(config, &file, &tenant).await?;
+            make_owner(config, &tenant, owner.as_deref()).await
+        }
+        AdminCommand::ConnectLink {
+            tenant,
+            kind,
+            label,
+            origins,
+            owner_email,
+            reusable,
+            expires_in,
+        } => {
+            let link = NewLink {
+                kind: kind.unwrap_or(AccountKind::Instagram),
+                label: label.unwrap_or_default(),
+                origins,
+                owner_email,
+                reusable,
+                expires_in,
+            };
+            connect_link(config, &tenant, link).await
+        }
+        AdminCommand::AddMember {
+            tenant,
+            email,
+            role,
+        } => add_member(config, &tenant, &email, role).await,
         AdminCommand::Refresh { account_id } => refresh(config, account_id).await,
         AdminCommand::Export { output } => export(config, &output).await,
         AdminCommand::Import { file } => import(config, &file).await,
@@ -277,7 +309,7 @@ async fn import_token(config: &Config, slug: &str, imported: ImportedToken) -> a
             } else {
                 Some(parse_allowed_origins(&imported.origins).context("--origin")?)
             },
-            refresh_interval: None,
+            ..Presets::default()
         },
     };
     let (store, connector) = store_and_connector(config).await?;
@@ -378,8 +410,8 @@ async fn import_instatokend(config: &Config, file: &Path, slug: &str) -> anyhow:
                 page_id: None,
                 presets: Presets {
                     label: Some(name.chars().take(100).collect()),
-                    allowed_origins: None,
                     refresh_interval: Some(parsed.interval),
+                    ..Presets::default()
                 },
             };
             Ok::<_, anyhow::Error>(connector.paste(tenant.id, paste).await?)
@@ -410,6 +442,158 @@ async fn import_instatokend(config: &Config, file: &Path, slug: &str) -> anyhow:
     Ok(())
 }
 
+/// `admin connect-link`'s arguments.
+struct NewLink {
+    kind: AccountKind,
+    label: String,
+    origins: Vec<String>,
+    owner_email: Option<String>,
+    reusable: bool,
+    expires_in: chrono::Duration,
+}
+
+async fn connect_link(config: &Config, slug: &str, new: NewLink) -> anyhow::Result<()> {
+    if new.label.chars().count() > 100 || new.label.chars().any(char::is_control) {
+        anyhow::bail!("--label must be at most 100 characters, without control characters");
+    }
+    if let Some(email) = &new.owner_email
+        && !freshtoken_core::is_email_address(email)
+    {
+        anyhow::bail!("--owner-email {email:?} is not an e-mail address");
+    }
+    let presets = Presets {
+        label: (!new.label.is_empty()).then(|| new.label.clone()),
+        allowed_origins: if new.origins.is_empty() {
+            None
+        } else {
+            Some(parse_allowed_origins(&new.origins).context("--origin")?)
+        },
+        owner_email: new.owner_email.map(|email| email.trim().to_owned()),
+        ..Presets::default()
+    };
+    let (store, connector) = links_connector(config).await?;
+    let tenant = tenant_by_slug(&store, slug).await?;
+    let (link, secret) = connector
+        .create_link(
+            tenant.id,
+            LinkRequest {
+                kind: new.kind,
+                label: new.label,
+                presets,
+                reusable: new.reusable,
+                expires_in: Some(new.expires_in),
+                created_by: None,
+            },
+        )
+        .await
+        .context("the link was not made")?;
+    eprintln!(
+        "a {} link into workspace {}, {}, until {}: send it to the account's owner",
+        new.kind.display_name(),
+        tenant.slug,
+        if link.reusable {
+            "for any number of accounts"
+        } else {
+            "for one account"
+        },
+        link.expires_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    println!(
+        "{}",
+        connect_link_url(&config.public_url_for(config.bind), &secret)
+    );
+    Ok(())
+}
+
+fn connect_link_url(public_url: &url::Url, secret: &str) -> String {
+    public_url
+        .join(&format!("c/{secret}"))
+        .map(String::from)
+        .unwrap_or_default()
+}
+
+/// The store and a connector for making links: no call to Meta is made, but which kinds the
+/// instance offers is read from its apps' settings, demo mode's included.
+async fn links_connector(config: &Config) -> anyhow::Result<(Store, Connector)> {
+    let store = open_store(config).await?;
+    store.migrate().await?;
+    let meta = meta_clients(config, &config.public_url_for(config.bind))?;
+    let connector = Connector::new(store.clone(), Arc::new(meta));
+    Ok((store, connector))
+}
+
+/// `admin add-member`: the user (made if new) gets `role` in the workspace (made if new).
+async fn add_member(config: &Config, slug: &str, email: &str, role: Role) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    store.migrate().await?;
+    let tenant = tenant_by_slug(&store, slug).await?;
+    let user = user_by_email(&store, email).await?;
+    match store.memberships().role_of(tenant.id, user.id).await? {
+        Some(current) if current == role => {
+            println!(
+                "{} is {role} of workspace {} already",
+                user.email, tenant.slug
+            );
+            return Ok(());
+        }
+        Some(Role::Owner) if store.memberships().owner_count(tenant.id).await? <= 1 => {
+            anyhow::bail!(
+                "{} is the only owner of workspace {}: make someone else owner first",
+                user.email,
+                tenant.slug
+            );
+        }
+        Some(_) => {
+            store
+                .memberships()
+                .set_role(tenant.id, user.id, role)
+                .await?
+        }
+        None => store.memberships().add(tenant.id, user.id, role).await?,
+    }
+    println!("{} is {role} of workspace {}", user.email, tenant.slug);
+    Ok(())
+}
+
+/// `--owner EMAIL` of the imports: that user owns the workspace.
+async fn make_owner(config: &Config, slug: &str, email: Option<&str>) -> anyhow::Result<()> {
+    match email {
+        Some(email) => add_member(config, slug, email, Role::Owner).await,
+        None => Ok(()),
+    }
+}
+
+/// The user with this address, created with a generated password (printed) if there is none.
+async fn user_by_email(store: &Store, email: &str) -> anyhow::Result<freshtoken_store::User> {
+    if let Some(user) = store.users().by_email(email).await? {
+        return Ok(user);
+    }
+    if !freshtoken_core::is_email_address(email) {
+        anyhow::bail!("--email {email:?} is not an e-mail address");
+    }
+    let (password, _) = password_to_set(false)?;
+    let user = store
+        .users()
+        .sign_up(SignUp {
+            email: email.trim().to_owned(),
+            password_hash: password::hash(&password).map_err(|err| anyhow::anyhow!("{err}"))?,
+            name: String::new(),
+            mode: None,
+            operator: false,
+            joining: Joining::Nowhere,
+        })
+        .await
+        .with_context(|| format!("cannot create {email}"))?
+        .map_err(|refused| anyhow::anyhow!("cannot create {email}: {refused}"))?
+        .user;
+    println!(
+        "created user {} (id {}), password: {password}",
+        user.email, user.id
+    );
+    Ok(user)
+}
+
 async fn rotate_key(config: &Config, retire: bool) -> anyhow::Result<()> {
     if let KeySource::File(file) = &config.keys {
         // Write the new key before re-sealing: a running server follows the file, so it
@@ -432,15 +616,24 @@ async fn rotate_key(config: &Config, retire: bool) -> anyhow::Result<()> {
         report.resealed, report.skipped
     );
     let hooks = store.webhooks().rekey(REKEY_BATCH).await?;
+    let links = store.connect_links().rekey().await?;
     println!(
         "re-encrypted {} webhook signing secret(s) under key {primary}",
         hooks.resealed
     );
+    if links.resealed > 0 {
+        println!(
+            "re-encrypted {} reconnect link(s) under key {primary}",
+            links.resealed
+        );
+    }
     let tokens_by_key = store.tokens().count_by_key().await?;
     let secrets_by_key = store.webhooks().count_by_key().await?;
+    let links_by_key = store.connect_links().count_by_key().await?;
     let mut in_use: Vec<String> = tokens_by_key
         .iter()
         .chain(&secrets_by_key)
+        .chain(&links_by_key)
         .map(|(key_id, _)| key_id.clone())
         .collect();
     in_use.sort();
@@ -464,7 +657,7 @@ async fn rotate_key(config: &Config, retire: bool) -> anyhow::Result<()> {
                 "--retire edits the key file; with FRESHTOKEN_SECRET_KEY, remove unused keys from FRESHTOKEN_PREVIOUS_SECRET_KEYS yourself"
             );
         };
-        // A key still sealing anything, token or webhook secret, stays.
+        // A key still sealing anything, token, webhook secret or reconnect link, stays.
         let keyring = file.load()?;
         let kept = keyring.retire_unused(&in_use);
         let retired = keyring.previous_ids().len() - kept.previous_ids().len();

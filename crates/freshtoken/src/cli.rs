@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use freshtoken_core::AccountKind;
+use freshtoken_core::{AccountKind, Role};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -110,6 +110,50 @@ pub enum AdminCommand {
         /// https://*.example.com.
         #[arg(long = "origin")]
         origins: Vec<String>,
+        /// Make this user (by e-mail) an owner of the workspace, creating the user if needed
+        /// (with a generated password, printed).
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Make a connect link and print its address (it contains /c/): whoever opens it connects
+    /// their account into the workspace, without an account here, and the account gets the
+    /// settings given here. Creates the workspace if it does not exist.
+    ConnectLink {
+        /// The workspace (by slug).
+        #[arg(long)]
+        tenant: String,
+        /// What it connects: instagram (default), facebook-page or threads.
+        #[arg(long, value_parser = parse_kind)]
+        kind: Option<AccountKind>,
+        /// Whom the link is for; also the connected account's label.
+        #[arg(long)]
+        label: Option<String>,
+        /// An origin allowed to load the connected account's token (repeatable).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// The account owner's e-mail: told, with a reconnect link, when the account needs
+        /// them again.
+        #[arg(long)]
+        owner_email: Option<String>,
+        /// Let the link connect any number of accounts until it expires (default: one).
+        #[arg(long)]
+        reusable: bool,
+        /// How long the link works: 7d (default) up to 30d, or hours such as 12h.
+        #[arg(long, default_value = "7d", value_parser = parse_link_lifetime)]
+        expires_in: chrono::Duration,
+    },
+    /// Add a user to a workspace with a role (or change their role there), creating the user
+    /// if needed (with a generated password, printed) and the workspace too.
+    AddMember {
+        /// The workspace (by slug).
+        #[arg(long)]
+        tenant: String,
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// owner, editor or viewer.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
     },
     /// Refresh an account's token now (check it, for a Facebook Page), by account id, on
     /// whichever worker takes the job. A token younger than 24 hours is scheduled for when
@@ -123,6 +167,10 @@ pub enum AdminCommand {
         /// The workspace (by slug), created if it does not exist.
         #[arg(long)]
         tenant: String,
+        /// Make this user (by e-mail) an owner of the workspace, creating the user if needed
+        /// (with a generated password, printed).
+        #[arg(long)]
+        owner: Option<String>,
     },
     /// Write every user, workspace, account and token (still encrypted) to a JSON file, to
     /// move the instance to another database with `admin import` (e.g. SQLite to PostgreSQL).
@@ -526,6 +574,27 @@ pub struct Settings {
 }
 
 /// `--kind`: `instagram`, `facebook-page` (or `facebook_page`, as JSON spells it), `threads`.
+fn parse_role(text: &str) -> Result<Role, String> {
+    text.parse()
+        .map_err(|_| format!("expected owner, editor or viewer, got {text:?}"))
+}
+
+/// `7d`, `30d`, `12h`: how long a connect link works.
+fn parse_link_lifetime(text: &str) -> Result<chrono::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let amount: i64 = number.parse().map_err(|_| {
+        format!("expected a number of days or hours such as 7d or 12h, got {text:?}")
+    })?;
+    match unit {
+        "d" => Ok(chrono::Duration::days(amount)),
+        "h" => Ok(chrono::Duration::hours(amount)),
+        _ => Err(format!(
+            "expected a number of days or hours such as 7d or 12h, got {text:?}"
+        )),
+    }
+}
+
 fn parse_kind(text: &str) -> Result<AccountKind, String> {
     AccountKind::from_cli(text)
         .map_err(|_| format!("expected instagram, facebook-page or threads, got {text:?}"))

@@ -12,7 +12,7 @@ use freshtoken_store::{ConnectSettings, KeyStore, Store, StoreError};
 use freshtoken_web::dashboard::Dashboard;
 use freshtoken_web::metrics::MetricsAccess;
 use freshtoken_web::throttle::ThrottleLimits;
-use freshtoken_web::{AppState, WebConfig, connect, delivery};
+use freshtoken_web::{AppState, WebConfig, delivery, round_trip};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -74,7 +74,7 @@ pub fn meta_clients(config: &Config, public_url: &Url) -> anyhow::Result<MetaCli
         ..defaults.app(
             &settings.client_id,
             &settings.client_secret,
-            &connect::redirect_uri(public_url, kind),
+            &round_trip::redirect_uri(public_url, kind),
         )
     };
     let meta = &config.meta;
@@ -119,7 +119,7 @@ async fn demo_meta(
             .app(
                 DEMO_APP_ID,
                 DEMO_APP_SECRET,
-                &connect::redirect_uri(public_url, kind),
+                &round_trip::redirect_uri(public_url, kind),
             )
             .at(&base)
     };

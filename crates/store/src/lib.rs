@@ -33,6 +33,9 @@ pub use repo::accounts::{
     TenantAccount,
 };
 pub use repo::api_keys::{ApiKey, ApiKeys, NewApiKey};
+pub use repo::connect_links::{
+    ConnectLink, ConnectLinks, LinkState, NewConnectLink, RECONNECT_LINK_DAYS,
+};
 pub use repo::data_deletions::{DataDeletion, DataDeletions};
 pub use repo::delivery::{Change, ChangeFeed, DailyCount, RequestCount, RequestCounts};
 pub use repo::facebook_logins::{FacebookLogin, FacebookLogins, OfferedPage};
@@ -40,9 +43,10 @@ pub use repo::invites::{Invite, InviteRefused, Invites, NewInvite};
 pub use repo::media::{Media, MediaSnapshot};
 pub use repo::memberships::{Member, Memberships, TenantMembership};
 pub use repo::notifications::{
-    Announcement, Delivery, DeliveryOutcome, Destination, EmailMessage, Notification, Notifications,
+    Announcement, Delivery, DeliveryOutcome, Destination, EmailMessage, Notification,
+    Notifications, RECONNECT_URL, render_reconnect_url,
 };
-pub use repo::oauth_states::{OauthState, OauthStates};
+pub use repo::oauth_states::{OauthState, OauthStates, StartedBy};
 pub use repo::refresh_events::{NewRefreshEvent, RefreshEvent, RefreshEvents};
 pub use repo::refresh_queue::{RefreshClaim, RefreshQueue, RefreshResult, RefreshWork};
 pub use repo::sessions::{SessionRecord, Sessions};
@@ -235,6 +239,9 @@ impl Store {
     }
     pub fn accounts(&self) -> Accounts<'_> {
         Accounts::new(self)
+    }
+    pub fn connect_links(&self) -> ConnectLinks<'_> {
+        ConnectLinks::new(self)
     }
     pub fn oauth_states(&self) -> OauthStates<'_> {
         OauthStates::new(self)

@@ -8,7 +8,7 @@ use freshtoken_core::{
 use freshtoken_store::testing::{TestDatabase, TestStore, test_keys};
 use freshtoken_store::{
     AccountSettings, Duplicate, KeyStore, Keyring, NewAccount, NewApiKey, NewRefreshEvent, NewUser,
-    SecretKey, SessionRecord, Store, StoreError, TenantAccount, TokenUpdate,
+    SecretKey, SessionRecord, StartedBy, Store, StoreError, TenantAccount, TokenUpdate,
 };
 use sea_orm::{ConnectionTrait, Statement};
 use std::sync::Arc;
@@ -1433,8 +1433,10 @@ mod connecting {
             .unwrap();
         let now = Utc::now().trunc_subsecs(0);
         let pending = OauthState {
-            user_id: user.id,
-            session_sha256: "s".repeat(64),
+            started_by: StartedBy::Member {
+                user_id: user.id,
+                session_sha256: "s".repeat(64),
+            },
             tenant_id: tenant.id,
             return_to: "/accounts".into(),
             created_at: now,

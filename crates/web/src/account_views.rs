@@ -59,6 +59,8 @@ pub(crate) fn view(
             refused_no_origin: requests_today.refused_no_origin,
         },
         created_at: rfc3339(account.created_at),
+        owner_email: account.owner_email.clone(),
+        owner_unsubscribed_at: account.owner_unsubscribed_at.map(rfc3339),
     }
 }
 

@@ -21,8 +21,6 @@ use freshtoken_core::api::{
     AccountView, DailyRequestsView, PasteTokenRequest, PastedAccounts, RefreshEventView,
     UpdateAccountRequest,
 };
-use freshtoken_core::js::check_constant_name;
-use freshtoken_core::origin::{OriginPattern, parse_allowed_origins};
 use serde::Deserialize;
 
 pub use crate::account_views::public_url_of;
@@ -31,10 +29,11 @@ use crate::caller::{Access, Principal};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query};
 use crate::json::ApiJson;
+use crate::settings_input::{
+    check_js_constant, check_label, check_origins, check_owner_email, require_editor,
+};
 use crate::state::AppState;
 use crate::timestamps::rfc3339;
-
-const MAX_LABEL_CHARS: usize = 100;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -63,30 +62,6 @@ pub fn routes() -> Router<AppState> {
             "/tenants/{tenant_id}/accounts/{account_id}/media",
             get(media),
         )
-}
-
-fn require_editor(access: &Access) -> Result<(), ApiError> {
-    if access.role.can_edit() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "viewers can look but not change: ask an owner for the editor role".into(),
-        ))
-    }
-}
-
-fn check_label(label: &str) -> Result<String, ApiError> {
-    let label = label.trim();
-    if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!(
-            "label must be at most {MAX_LABEL_CHARS} characters, without control characters"
-        )));
-    }
-    Ok(label.to_owned())
-}
-
-fn check_origins(origins: &[String]) -> Result<Vec<OriginPattern>, ApiError> {
-    parse_allowed_origins(origins).map_err(|err| ApiError::invalid(err.to_string()))
 }
 
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/accounts", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id")), responses((status = 200, description = "the workspace's accounts", body = Vec<AccountView>), (status = 404, description = "not found", body = ErrorBody)))]
@@ -140,7 +115,7 @@ async fn paste_token(
                 .as_deref()
                 .map(check_origins)
                 .transpose()?,
-            refresh_interval: None,
+            ..Presets::default()
         },
     };
     let connected = state.connector.paste(tenant_id, paste).await?;
@@ -211,16 +186,13 @@ async fn update(
         settings.public = public;
     }
     if let Some(name) = &request.js_constant {
-        let name = name.trim();
-        settings.js_constant = if name.is_empty() || name == account.kind.default_constant() {
-            None
-        } else {
-            check_constant_name(name).map_err(|err| {
-                ApiError::invalid(format!("js_constant {name:?} cannot be used: {err}"))
-            })?;
-            Some(name.to_owned())
-        };
+        settings.js_constant = check_js_constant(name, account.kind)?;
     }
+    let owner_email = request
+        .owner_email
+        .as_deref()
+        .map(check_owner_email)
+        .transpose()?;
     if let Some(interval) = request.refresh_interval {
         settings.refresh_interval = interval;
     }
@@ -233,6 +205,15 @@ async fn update(
             .update_settings(tenant_id, account_id, &settings)
             .await?
     };
+    if let Some(email) = owner_email
+        && email != account.owner_email
+    {
+        account = state
+            .store
+            .accounts()
+            .set_owner_email(tenant_id, account_id, email)
+            .await?;
+    }
     if let Some(paused) = request.paused {
         // Only a resume needs to know when the next refresh falls due.
         let resume_at = if paused {

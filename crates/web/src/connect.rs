@@ -24,13 +24,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, Utc};
-use freshtoken_accounts::{ConnectError, Login, PageChoice, Presets};
+use freshtoken_accounts::{ConnectError, Login, LoginFor, PageChoice, Presets, Via};
 use freshtoken_core::AccountKind;
 use freshtoken_core::api::{
     ChoosePagesRequest, FacebookLoginView, OfferedPageView, PastedAccounts,
 };
 use freshtoken_meta::{MetaError, verify_signed_request};
-use freshtoken_store::{FacebookLogin, OauthState, OfferedPage, StoreError, User};
+use freshtoken_store::{FacebookLogin, OfferedPage, StartedBy, StoreError, User};
 use serde_json::json;
 use tower_sessions::Session;
 use url::Url;
@@ -39,13 +39,14 @@ use crate::caller::{Access, Principal, SignedIn, signed_in_user};
 use crate::error::{ApiError, ErrorBody, minutes_to_wait};
 use crate::extract::{Path, Query};
 use crate::json::ApiJson;
+use crate::link_flow;
 use crate::pages::Page;
+use crate::round_trip::{
+    self, STATE_LIFETIME_MINUTES, kind_of_segment, platform_segment, state_key,
+};
 use crate::secrets::{random_secret, sha256_hex};
 use crate::state::AppState;
 use crate::timestamps::rfc3339;
-
-/// How long a person has to get through a platform's consent page, and to choose Pages.
-const STATE_LIFETIME_MINUTES: i64 = 10;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -72,37 +73,6 @@ pub fn api_routes() -> Router<AppState> {
 struct LoginQuery {
     /// The `choose_pages` handle Facebook's callback returned to the dashboard with.
     login: String,
-}
-
-/// The platform's segment in `/connect/...`.
-pub fn platform_segment(kind: AccountKind) -> &'static str {
-    match kind {
-        AccountKind::Instagram => "instagram",
-        AccountKind::Threads => "threads",
-        AccountKind::FacebookPage => "facebook",
-    }
-}
-
-fn kind_of_segment(segment: &str) -> Option<AccountKind> {
-    AccountKind::ALL
-        .iter()
-        .copied()
-        .find(|kind| platform_segment(*kind) == segment)
-}
-
-/// The redirect URI to register with Meta for this kind:
-/// `{PUBLIC_URL}/connect/{instagram|threads|facebook}/callback`.
-pub fn redirect_uri(public_url: &Url, kind: AccountKind) -> String {
-    public_url
-        .join(&format!("connect/{}/callback", platform_segment(kind)))
-        .map(String::from)
-        .unwrap_or_default()
-}
-
-/// The key a round trip's state is kept under: bound to the platform, so that a state sent to
-/// one platform's callback is unknown at another's.
-fn state_key(kind: AccountKind, state: &str) -> String {
-    sha256_hex(&format!("{}:{state}", kind.as_str()))
 }
 
 /// A path on our own site to return to, or `None` if `next` would lead anywhere else.
@@ -220,7 +190,10 @@ impl Pages<'_> {
             ConnectError::Store(other) => self.internal(other),
             other @ (ConnectError::NotAToken(_)
             | ConnectError::KindMismatch { .. }
-            | ConnectError::Unusable(_)) => self.page(
+            | ConnectError::Unusable(_)
+            | ConnectError::WrongAccount { .. }
+            | ConnectError::InvalidLink(_)
+            | ConnectError::LinkRefused(_)) => self.page(
                 StatusCode::BAD_REQUEST,
                 "Nothing was connected",
                 format!("{other}."),
@@ -280,20 +253,11 @@ async fn begin(
         return Err(not_signed_in(&pages));
     };
 
-    let state_value = random_secret();
-    let now = Utc::now();
-    let pending = OauthState {
+    let started_by = StartedBy::Member {
         user_id: user.id,
         session_sha256: sha256_hex(&session_id.to_string()),
-        tenant_id,
-        return_to,
-        created_at: now,
-        expires_at: now + Duration::minutes(STATE_LIFETIME_MINUTES),
     };
-    state
-        .store
-        .oauth_states()
-        .create(&state_key(kind, &state_value), &pending)
+    let state_value = round_trip::record(state, kind, started_by, tenant_id, return_to)
         .await
         .map_err(|err| pages.internal(err))?;
     state
@@ -406,7 +370,21 @@ async fn callback(
     };
     match finish(&state, kind, &session, &query).await {
         Ok(to) => Redirect::to(&to).into_response(),
-        Err(page) => page.into_response(),
+        Err(Finished::Page(page)) => page.into_response(),
+        Err(Finished::Link(response)) => response,
+    }
+}
+
+/// How a callback ends when it does not return to the dashboard: on one of this flow's pages,
+/// or, for a round trip started from a connect link, wherever `link_flow` leads its holder.
+enum Finished {
+    Page(Page),
+    Link(Response),
+}
+
+impl From<Page> for Finished {
+    fn from(page: Page) -> Finished {
+        Finished::Page(page)
     }
 }
 
@@ -417,7 +395,7 @@ async fn finish(
     kind: AccountKind,
     session: &Session,
     query: &HashMap<String, String>,
-) -> Result<String, Page> {
+) -> Result<String, Finished> {
     let platform = kind.platform();
     let mut pages = Pages {
         state,
@@ -436,7 +414,7 @@ async fn finish(
     };
     let Some(state_value) = query.get("state").filter(|value| !value.is_empty()) else {
         if denied {
-            return Err(denied_page(&pages));
+            return Err(denied_page(&pages).into());
         }
         return Err(pages.page(
             StatusCode::BAD_REQUEST,
@@ -444,7 +422,7 @@ async fn finish(
             format!(
                 "{platform}'s answer did not carry the state we sent. Start again from the Connect button."
             ),
-        ));
+        ).into());
     };
     let taken = state
         .store
@@ -459,7 +437,19 @@ async fn finish(
             format!(
                 "This answer from {platform} was already used, or it did not come from a Connect started here. Start again from the Connect button."
             ),
-        ));
+        ).into());
+    };
+    let (user_id, started_in) = match &pending.started_by {
+        StartedBy::Member {
+            user_id,
+            session_sha256,
+        } => (*user_id, session_sha256.clone()),
+        StartedBy::Link { connect_link_id } => {
+            // The account's owner, through a connect link: no session here, their own pages.
+            return Err(Finished::Link(
+                link_flow::finish(state, kind, *connect_link_id, &pending, query).await,
+            ));
+        }
     };
     pages.back = pending.return_to.clone();
     if pending.expires_at <= Utc::now() {
@@ -469,21 +459,21 @@ async fn finish(
             format!(
                 "More than {STATE_LIFETIME_MINUTES} minutes passed since you pressed Connect. Nothing was saved; press Connect again."
             ),
-        ));
+        ).into());
     }
     let user = current_user(state, session, &pages).await?;
     let session_sha256 = session.id().map(|id| sha256_hex(&id.to_string()));
-    if user.id != pending.user_id || session_sha256.as_deref() != Some(&pending.session_sha256) {
+    if user.id != user_id || session_sha256.as_deref() != Some(&started_in) {
         return Err(pages.page(
             StatusCode::FORBIDDEN,
             "This connection was started elsewhere",
             format!(
                 "This answer from {platform} belongs to a Connect started in another session. Nothing was saved; press Connect again here."
             ),
-        ));
+        ).into());
     }
     if denied {
-        return Err(denied_page(&pages));
+        return Err(denied_page(&pages).into());
     }
     let Some(code) = query.get("code").filter(|code| !code.is_empty()) else {
         return Err(pages.page(
@@ -492,13 +482,13 @@ async fn finish(
             format!(
                 "{platform}'s answer carried no authorization code. Nothing was saved; press Connect again."
             ),
-        ));
+        ).into());
     };
     may_connect(state, &user, pending.tenant_id, &pages).await?;
 
     let login = state
         .connector
-        .finish_login(kind, pending.tenant_id, code)
+        .finish_login(kind, pending.tenant_id, code, &LoginFor::default())
         .await
         .map_err(|err| pages.refused(err))?;
     let (param, value) = match login {
@@ -515,8 +505,7 @@ async fn finish(
             let handle = random_secret();
             let now = Utc::now();
             let login = FacebookLogin {
-                user_id: user.id,
-                session_sha256: pending.session_sha256.clone(),
+                started_by: pending.started_by.clone(),
                 tenant_id: pending.tenant_id,
                 return_to: pending.return_to.clone(),
                 pages: offered.iter().map(offered_page).collect(),
@@ -561,9 +550,9 @@ fn check_login(
     let session_sha256 = session.id().map(|id| sha256_hex(&id.to_string()));
     match login {
         Some(login)
-            if login.user_id == user.id
+            if matches!(&login.started_by, StartedBy::Member { user_id, session_sha256: started_in }
+                if *user_id == user.id && session_sha256.as_deref() == Some(started_in))
                 && login.tenant_id == tenant_id
-                && session_sha256.as_deref() == Some(&login.session_sha256)
                 && login.expires_at > Utc::now() =>
         {
             Ok(login)
@@ -642,6 +631,7 @@ async fn choose_pages(
             &login.user_token,
             &request.page_ids,
             &Presets::default(),
+            Via::Member,
         )
         .await
     {
@@ -837,22 +827,5 @@ mod tests {
         }
         // Fragments are dropped: they never reach the server anyway.
         assert_eq!(own_path(&ours, "/a#b").as_deref(), Some("/a"));
-    }
-
-    #[test]
-    fn the_redirect_uri_sits_under_the_public_url() {
-        let ours = Url::parse("https://tokens.example.com/").unwrap();
-        assert_eq!(
-            redirect_uri(&ours, AccountKind::Instagram),
-            "https://tokens.example.com/connect/instagram/callback"
-        );
-        assert_eq!(
-            redirect_uri(&ours, AccountKind::Threads),
-            "https://tokens.example.com/connect/threads/callback"
-        );
-        assert_eq!(
-            redirect_uri(&ours, AccountKind::FacebookPage),
-            "https://tokens.example.com/connect/facebook/callback"
-        );
     }
 }

@@ -115,6 +115,9 @@ impl From<ConnectError> for ApiError {
             ConnectError::MissingPermission { .. } => bad_request("missing_permission", &err),
             ConnectError::NoSuchPage(_) => bad_request("no_such_page", &err),
             ConnectError::AppRefused(_) => ApiError::NotReady(err.to_string()),
+            ConnectError::WrongAccount { .. } => bad_request("wrong_account", &err),
+            ConnectError::InvalidLink(_) => bad_request("invalid_link", &err),
+            ConnectError::LinkRefused(_) => ApiError::Gone(err.to_string()),
             ConnectError::Unavailable { kind, error } => upstream(kind, error),
             ConnectError::Store(err) => err.into(),
         }

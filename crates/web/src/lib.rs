@@ -12,6 +12,7 @@ mod bearer;
 mod caller;
 pub mod client_address;
 pub mod connect;
+mod connect_links;
 pub mod dashboard;
 pub mod delivery;
 mod error;
@@ -20,6 +21,7 @@ mod health;
 mod input;
 mod instance;
 mod json;
+mod link_flow;
 pub mod metrics;
 mod metrics_access;
 mod openapi;
@@ -27,8 +29,10 @@ mod operator;
 mod origin;
 mod pages;
 mod rate_limit;
+pub mod round_trip;
 mod secrets;
 mod security_headers;
+mod settings_input;
 mod state;
 pub mod tenants;
 pub mod throttle;
@@ -80,6 +84,7 @@ fn api(state: &AppState) -> Router<AppState> {
         .merge(auth::routes())
         .merge(accounts::routes())
         .merge(connect::api_routes())
+        .merge(connect_links::api_routes())
         .merge(instance::routes())
         .merge(tenants::routes())
         .merge(api_keys::routes())
@@ -119,8 +124,27 @@ pub fn metrics_router(state: AppState) -> Router {
     with_middleware(routes, state)
 }
 
-/// Tracing of requests without secrets: the path only, as query strings may carry OAuth codes
-/// or tokens, with the request id; each response logged at `level`.
+/// The path as logged: a connect link's secret and an unsubscribe token are left out.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    for prefix in ["/c/", "/unsubscribe/"] {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && rest != "pages"
+        {
+            let tail = rest.split_once('/').map_or("", |(_, tail)| tail);
+            let shown = if tail.is_empty() {
+                format!("{prefix}…")
+            } else {
+                format!("{prefix}…/{tail}")
+            };
+            return std::borrow::Cow::Owned(shown);
+        }
+    }
+    std::borrow::Cow::Borrowed(path)
+}
+
+/// Tracing of requests without secrets: the path only (without the secrets of connect links,
+/// see [`loggable_path`]), as query strings may carry OAuth codes or tokens, with the request
+/// id; each response logged at `level`.
 fn traced(
     level: Level,
 ) -> TraceLayer<
@@ -142,7 +166,7 @@ fn traced(
                         $level,
                         "request",
                         method = %request.method(),
-                        path = %request.uri().path(),
+                        path = %loggable_path(request.uri().path()),
                         request_id = %request_id,
                     )
                 };
@@ -174,6 +198,7 @@ pub fn router(state: AppState) -> Router {
     let everything_else = everything_else
         .nest("/api/v1", api(&state))
         .merge(connect::routes().layer(sessions(&state)))
+        .merge(connect_links::routes())
         .merge(dashboard::routes())
         .layer(traced(Level::INFO));
     with_middleware(
@@ -210,4 +235,18 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             https,
             security_headers::add,
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn link_secrets_stay_out_of_the_request_log() {
+        assert_eq!(loggable_path("/c/SECRETSECRET"), "/c/…");
+        assert_eq!(loggable_path("/c/SECRETSECRET/connect"), "/c/…/connect");
+        assert_eq!(loggable_path("/unsubscribe/TOKEN"), "/unsubscribe/…");
+        assert_eq!(loggable_path("/c/pages"), "/c/pages");
+        assert_eq!(loggable_path("/api/v1/me"), "/api/v1/me");
+    }
 }

@@ -16,10 +16,11 @@ use freshtoken_meta::MetaClients;
 use freshtoken_store::Store;
 use url::Url;
 
-use crate::client_address::{Network, TrustedProxies};
+use crate::client_address::{AddressKey, Network, TrustedProxies};
 use crate::dashboard::{self, Dashboard};
 use crate::delivery::{self, Delivery};
 use crate::metrics_access::MetricsAccess;
+use crate::rate_limit::Limiter;
 use crate::throttle::{LoginThrottle, ThrottleLimits};
 
 /// The settings the web layer needs, taken from the process configuration.
@@ -84,6 +85,28 @@ pub struct AppState {
     pub delivery: Arc<Delivery>,
     /// The dashboard's files, served at `/` and `/assets/`.
     pub dashboard: Arc<Dashboard>,
+    /// How often connect links may be opened and made.
+    pub link_limits: Arc<LinkLimits>,
+}
+
+/// Connect links are public and their pages cost database reads: opening them is limited per
+/// client address (guessing a secret is hopeless anyway, at 192 bits), making them per
+/// workspace.
+#[derive(Debug)]
+pub struct LinkLimits {
+    pub opening: Limiter<AddressKey>,
+    pub making: Limiter<i64>,
+}
+
+impl Default for LinkLimits {
+    fn default() -> Self {
+        LinkLimits {
+            // A person opens a link, presses Connect, perhaps again: a few a minute.
+            opening: Limiter::per_minute(30),
+            // An agency sending links to a batch of clients, not a script minting thousands.
+            making: Limiter::per(60, Duration::from_secs(3600)),
+        }
+    }
 }
 
 /// What the web side asks of the background worker. The binary wires it in, so that this
@@ -110,6 +133,7 @@ impl AppState {
             background: None,
             delivery,
             dashboard: Arc::new(Dashboard::missing(dashboard::DEFAULT_DIR)),
+            link_limits: Arc::new(LinkLimits::default()),
         }
     }
 

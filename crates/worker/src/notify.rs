@@ -7,9 +7,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use freshtoken_core::AccountKind;
 use freshtoken_core::policy::Backoff;
-use freshtoken_store::{Account, Delivery, DeliveryOutcome, Destination, EmailMessage};
+use freshtoken_store::{
+    Account, Delivery, DeliveryOutcome, Destination, EmailMessage, RECONNECT_LINK_DAYS,
+    RECONNECT_URL, render_reconnect_url,
+};
 use hmac::{Hmac, Mac};
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -92,6 +94,7 @@ pub(crate) async fn deliver(engine: &Engine, id: i64, lease_id: &str) -> Result<
     else {
         return Ok(());
     };
+    let delivery = with_reconnect_url(engine, delivery).await?;
     let (channel, result) = match &delivery.destination {
         Destination::Webhook { url, secret, .. } => (
             "webhook",
@@ -139,6 +142,35 @@ pub(crate) async fn deliver(engine: &Engine, id: i64, lease_id: &str) -> Result<
         .finish(&delivery, now, outcome)
         .await?;
     Ok(())
+}
+
+/// Writes the account's reconnect link into the notification, where its stored payload holds
+/// the placeholder: the link exists only in what is sent. An account reconnected meanwhile
+/// (its link retired) gets the dashboard's address instead.
+async fn with_reconnect_url(
+    engine: &Engine,
+    mut delivery: Delivery,
+) -> Result<Delivery, WorkerError> {
+    if !delivery.payload.contains(RECONNECT_URL) {
+        return Ok(delivery);
+    }
+    let public_url = engine.public_url().trim_end_matches('/');
+    let secret = match delivery.account_id {
+        Some(account_id) => {
+            engine
+                .store()
+                .connect_links()
+                .reconnect_secret(account_id, engine.clock().now())
+                .await?
+        }
+        None => None,
+    };
+    let url = match secret {
+        Some(secret) => format!("{public_url}/c/{secret}"),
+        None => format!("{public_url}/"),
+    };
+    delivery.payload = render_reconnect_url(&delivery.payload, &url);
+    Ok(delivery)
 }
 
 struct Failure {
@@ -232,10 +264,7 @@ async fn send_email(
 
 /// `@user` for a profile, the Page's name for a Page, with the tenant's label.
 fn name_of(account: &Account) -> String {
-    let name = match account.kind {
-        AccountKind::FacebookPage => format!("\"{}\"", account.username),
-        AccountKind::Instagram | AccountKind::Threads => format!("@{}", account.username),
-    };
+    let name = account.display_name();
     if account.label.is_empty() {
         name
     } else {
@@ -257,8 +286,40 @@ pub(crate) fn needs_reconnect_email(
         body: format!(
             "freshtoken can no longer keep the token of {name} alive: {reason}\n\n\
              Websites that use this account's token get none until it is connected again.\n\
-             Sign in and connect the account again:\n\n  {public_url}/\n\n\
+             Whoever can log in to the account reconnects it, without signing in here, at\n\n  {RECONNECT_URL}\n\n\
+             (send them this link: it works for {RECONNECT_LINK_DAYS} days, only for {name}, and the websites need no change),\n\
+             or sign in and connect the account again:\n\n  {public_url}/\n\n\
              This is the only message you will get about this until the account is reconnected.\n"
+        ),
+    }
+}
+
+/// The e-mail to the account's owner (the client, who may never have heard of freshtoken):
+/// what happened in plain words, the one link that fixes it, and a way to stop these.
+pub(crate) fn owner_needs_reconnect_email(account: &Account, public_url: &str) -> EmailMessage {
+    let name = account.display_name();
+    let platform = account.kind.platform();
+    let unsubscribe = account
+        .owner_unsubscribe_token
+        .as_deref()
+        .map(|token| {
+            format!(
+                "\nYou get this e-mail because your address was given as the owner of {name}. \
+                 To get no more of them: {public_url}/unsubscribe/{token}\n"
+            )
+        })
+        .unwrap_or_default();
+    EmailMessage {
+        subject: format!("Please log in to {platform} again for {name}"),
+        body: format!(
+            "Hello,\n\n\
+             your website shows posts of {name}, and it stopped being able to: {platform} asks \
+             the account's owner to log in again. This happens after a password change, for \
+             example, or when access was removed in {platform}'s settings.\n\n\
+             To fix it, open this link and log in to {platform} as {name}. It takes a minute, \
+             and nothing on your website needs to change:\n\n  {RECONNECT_URL}\n\n\
+             The link works for {RECONNECT_LINK_DAYS} days and only for {name}. If you did not expect this, \
+             tell the people who look after your website.\n{unsubscribe}"
         ),
     }
 }

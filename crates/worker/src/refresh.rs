@@ -9,12 +9,12 @@ use freshtoken_core::policy::{Backoff, MIN_REFRESH_AGE_SECS, next_refresh_at_jit
 use freshtoken_core::{AccessToken, AccountKind, AccountStatus, RefreshOutcome};
 use freshtoken_meta::{LongLivedToken, MetaClients, MetaError};
 use freshtoken_store::{
-    Account, Announcement, NewRefreshEvent, RefreshClaim, RefreshResult, RefreshWork, StoredToken,
-    TokenUpdate,
+    Account, Announcement, NewRefreshEvent, RECONNECT_URL, RefreshClaim, RefreshResult,
+    RefreshWork, StoredToken, TokenUpdate,
 };
 use serde_json::json;
 
-use crate::notify::{expiring_email, needs_reconnect_email};
+use crate::notify::{expiring_email, needs_reconnect_email, owner_needs_reconnect_email};
 use crate::{Engine, WorkerError, random_unit};
 
 /// A token this close to expiry and still failing warns the tenant (once per incident).
@@ -232,6 +232,7 @@ pub(crate) fn decide(
                         "next_refresh_at": rfc3339(next),
                     }),
                     email: None,
+                    owner_email: None,
                 }],
             }
         }
@@ -279,6 +280,7 @@ pub(crate) fn decide(
                     }),
                     email: with_email
                         .then(|| expiring_email(account, expires_at, &last_error, public_url)),
+                    owner_email: None,
                 });
             }
             RefreshResult {
@@ -333,10 +335,16 @@ fn needs_reconnect(
     public_url: &str,
     with_email: bool,
 ) -> Announcement {
+    // The reconnect link is written in as each notification is sent (see `notify`).
     Announcement {
         event: "account.needs_reconnect".to_owned(),
-        data: json!({ "account": account_json(account), "reason": reason }),
+        data: json!({
+            "account": account_json(account),
+            "reason": reason,
+            "reconnect_url": RECONNECT_URL,
+        }),
         email: with_email.then(|| needs_reconnect_email(account, reason, public_url)),
+        owner_email: with_email.then(|| owner_needs_reconnect_email(account, public_url)),
     }
 }
 

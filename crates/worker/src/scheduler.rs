@@ -101,7 +101,7 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(300);
 /// Deletes finished jobs (apalis keeps them forever otherwise), sessions that have ended (a
 /// session nobody comes back to is never read again, so never deleted on its own), and
 /// abandoned logins: OAuth states, and Facebook logins whose sealed user token would otherwise
-/// wait for the next Facebook login to be swept.
+/// wait for the next Facebook login to be swept; and connect links long expired.
 async fn housekeeping(engine: &Engine, queues: &Queues) {
     if let Err(error) = queues.purge_finished().await {
         tracing::warn!(%error, "could not delete finished jobs");
@@ -127,6 +127,10 @@ async fn housekeeping(engine: &Engine, queues: &Queues) {
         (
             "OAuth states",
             store.oauth_states().delete_expired(now).await,
+        ),
+        (
+            "connect links",
+            store.connect_links().delete_expired(now).await,
         ),
     ];
     for (what, result) in abandoned {

@@ -37,6 +37,13 @@ pub struct Model {
     /// A Facebook Page's linked Instagram professional account, whose posts its media.json serves.
     #[serde(default)]
     pub linked_instagram_id: Option<String>,
+    /// The account owner's address (the client), told when the account needs them.
+    #[serde(default)]
+    pub owner_email: Option<String>,
+    #[serde(default)]
+    pub owner_unsubscribe_token: Option<String>,
+    #[serde(default)]
+    pub owner_unsubscribed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,10 +7,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub handle_sha256: String,
-    pub user_id: i64,
-    pub session_sha256: String,
+    pub user_id: Option<i64>,
+    pub session_sha256: Option<String>,
     pub tenant_id: i64,
     pub return_to: String,
+    pub connect_link_id: Option<i64>,
     /// A JSON array of `{"id", "name", "category"}`.
     pub pages: String,
     pub ciphertext: Vec<u8>,

@@ -5,6 +5,7 @@ pub mod account;
 pub mod account_media;
 pub mod account_request_count;
 pub mod api_key;
+pub mod connect_link;
 pub mod data_deletion_request;
 pub mod facebook_login;
 pub mod invite;

@@ -1,10 +1,12 @@
 use chrono::{DateTime, Utc};
 use freshtoken_core::{AccountKind, AccountStatus, RefreshInterval};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::connect_links::retire_reconnect_on;
+use super::notifications::{Announcement, enqueue_on};
 use super::random_id;
 use super::tokens::{TokenUpdate, save_on};
 use crate::entity::{account, tenant, token};
@@ -35,8 +37,25 @@ pub struct Account {
     pub profile_picture_url: Option<String>,
     /// A Facebook Page's linked Instagram professional account, whose posts are its media.
     pub linked_instagram_id: Option<String>,
+    /// The account owner's address (the client, often not a member here), told when the
+    /// account needs them, with the reconnect link.
+    pub owner_email: Option<String>,
+    /// The token of the unsubscribe link in the owner's e-mails.
+    pub owner_unsubscribe_token: Option<String>,
+    /// When the owner unsubscribed; no more e-mail goes to them until the address changes.
+    pub owner_unsubscribed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Account {
+    /// How people know the account: `@user` for a profile, the Page's name for a Page.
+    pub fn display_name(&self) -> String {
+        match self.kind {
+            AccountKind::FacebookPage => format!("\"{}\"", self.username),
+            AccountKind::Instagram | AccountKind::Threads => format!("@{}", self.username),
+        }
+    }
 }
 
 impl TryFrom<account::Model> for Account {
@@ -65,6 +84,9 @@ impl TryFrom<account::Model> for Account {
             last_error: row.last_error,
             profile_picture_url: row.profile_picture_url,
             linked_instagram_id: row.linked_instagram_id,
+            owner_email: row.owner_email,
+            owner_unsubscribe_token: row.owner_unsubscribe_token,
+            owner_unsubscribed_at: row.owner_unsubscribed_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -181,13 +203,21 @@ pub struct Connection {
 }
 
 /// Settings given to what is connected; an account that already exists keeps its own where
-/// none is given.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// none is given. (A connect link keeps its presets as this, in JSON.)
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Presets {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// Origin patterns, already checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_origins: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub js_constant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_interval: Option<RefreshInterval>,
+    /// The account owner's contact address, already checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
 }
 
 /// What a tenant may change about an account.
@@ -235,22 +265,38 @@ impl<'a> Accounts<'a> {
             next_refresh_at,
             presets: Presets::default(),
         };
-        let mut connected = self.connect_all(tenant_id, vec![connection]).await?;
+        let mut connected = self
+            .connect_all(tenant_id, vec![connection], |_, _| None)
+            .await?;
         Ok(connected.remove(0))
     }
 
     /// Connects several accounts (a Facebook user's Pages) with their tokens and presets in
     /// one transaction: all of them, or, when one cannot be (the tenant's account limit, say),
-    /// none. Returns each account and whether it was created, in order.
+    /// none. Returns each account and whether it was created, in order. `announce` says what
+    /// to tell the tenant of each (webhooks, e-mail), in the same transaction.
     pub async fn connect_all(
         &self,
         tenant_id: i64,
         connections: Vec<Connection>,
+        announce: impl Fn(&Account, bool) -> Option<Announcement>,
     ) -> Result<Vec<(ScopedAccount, bool)>, StoreError> {
         let txn = self.store.begin_write().await?;
         let mut connected = Vec::with_capacity(connections.len());
+        let now = Utc::now();
         for connection in connections {
-            connected.push(self.connect_on(&txn, tenant_id, connection).await?);
+            let (account, created) = self.connect_on(&txn, tenant_id, connection).await?;
+            if let Some(announcement) = announce(account.account(), created) {
+                enqueue_on(
+                    &txn,
+                    tenant_id,
+                    Some(account.account().id),
+                    &announcement,
+                    now,
+                )
+                .await?;
+            }
+            connected.push((account, created));
         }
         txn.commit().await?;
         Ok(connected)
@@ -349,6 +395,18 @@ impl<'a> Accounts<'a> {
         if let Some(interval) = presets.refresh_interval {
             active.refresh_interval = Set(interval.as_str().to_owned());
         }
+        if let Some(constant) = presets.js_constant {
+            active.js_constant = Set(Some(constant));
+        }
+        if let Some(email) = presets.owner_email {
+            let same =
+                matches!(&active.owner_email, ActiveValue::Unchanged(Some(old)) if *old == email);
+            if !same {
+                active.owner_unsubscribe_token = Set(Some(random_id()));
+                active.owner_unsubscribed_at = Set(None);
+                active.owner_email = Set(Some(email));
+            }
+        }
         let row = if created {
             active
                 .insert(txn)
@@ -358,6 +416,8 @@ impl<'a> Accounts<'a> {
             active.update(txn).await?
         };
         save_on(txn, &self.store.keys, row.id, &token).await?;
+        // Reconnected, however: a reconnect link still out there has nothing left to do.
+        retire_reconnect_on(txn, row.id).await?;
         Ok((ScopedAccount::found(row)?, created))
     }
 
@@ -444,6 +504,48 @@ impl<'a> Accounts<'a> {
             .filter(account::Column::TenantId.eq(tenant_id))
             .count(&self.store.db)
             .await?)
+    }
+
+    /// Sets (or, with `None`, removes) the account owner's contact address. A new address
+    /// gets a new unsubscribe token and is subscribed; the same address keeps its choice.
+    pub async fn set_owner_email(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        email: Option<String>,
+    ) -> Result<ScopedAccount, StoreError> {
+        let row = self.row(tenant_id, id).await?;
+        if row.owner_email == email {
+            return ScopedAccount::found(row);
+        }
+        let mut active: account::ActiveModel = row.into();
+        active.owner_unsubscribe_token = Set(email.as_ref().map(|_| random_id()));
+        active.owner_email = Set(email);
+        active.owner_unsubscribed_at = Set(None);
+        active.updated_at = Set(Utc::now());
+        ScopedAccount::found(active.update(&self.store.db).await?)
+    }
+
+    /// The owner behind an unsubscribe link stops getting e-mail about their account. Returns
+    /// the account, or `None` for a token that names none (the address changed since).
+    pub async fn unsubscribe_owner(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Account>, StoreError> {
+        let Some(row) = account::Entity::find()
+            .filter(account::Column::OwnerUnsubscribeToken.eq(token))
+            .one(&self.store.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if row.owner_unsubscribed_at.is_some() {
+            return Account::try_from(row).map(Some);
+        }
+        let mut active: account::ActiveModel = row.into();
+        active.owner_unsubscribed_at = Set(Some(now));
+        Account::try_from(active.update(&self.store.db).await?).map(Some)
     }
 
     pub async fn update_settings(

@@ -7,6 +7,7 @@ use freshtoken_core::AccessToken;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
+use super::oauth_states::StartedBy;
 use crate::Store;
 use crate::crypto::Sealed;
 use crate::entity::facebook_login;
@@ -23,9 +24,8 @@ pub struct OfferedPage {
 /// A Facebook login in flight.
 #[derive(Debug, Clone)]
 pub struct FacebookLogin {
-    pub user_id: i64,
-    /// SHA-256 of the session id that logged in.
-    pub session_sha256: String,
+    /// The signed-in person (and session) who logged in, or the connect link they came by.
+    pub started_by: StartedBy,
     pub tenant_id: i64,
     /// A path on our own site, to return to after the choice.
     pub return_to: String,
@@ -63,10 +63,12 @@ impl<'a> FacebookLogins<'a> {
         );
         let pages = serde_json::to_string(&login.pages)
             .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let (user_id, session_sha256, connect_link_id) = login.started_by.columns();
         facebook_login::Entity::insert(facebook_login::ActiveModel {
             handle_sha256: Set(handle_sha256.to_owned()),
-            user_id: Set(login.user_id),
-            session_sha256: Set(login.session_sha256.clone()),
+            user_id: Set(user_id),
+            session_sha256: Set(session_sha256),
+            connect_link_id: Set(connect_link_id),
             tenant_id: Set(login.tenant_id),
             return_to: Set(login.return_to.clone()),
             pages: Set(pages),
@@ -131,8 +133,11 @@ impl<'a> FacebookLogins<'a> {
         let pages = serde_json::from_str(&row.pages)
             .map_err(|err| StoreError::Corrupt(format!("a Facebook login's pages: {err}")))?;
         Ok(FacebookLogin {
-            user_id: row.user_id,
-            session_sha256: row.session_sha256,
+            started_by: StartedBy::from_columns(
+                row.user_id,
+                row.session_sha256,
+                row.connect_link_id,
+            )?,
             tenant_id: row.tenant_id,
             return_to: row.return_to,
             pages,

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod connect_links;
 pub mod data_deletions;
 pub mod delivery;
 pub mod facebook_logins;

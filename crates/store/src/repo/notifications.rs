@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{claim_due_rows, random_id};
 use crate::Store;
-use crate::entity::{membership, notification, user, webhook};
+use crate::entity::{account, membership, notification, user, webhook};
 use crate::error::StoreError;
 
 /// Something worth telling a tenant about, before it is addressed to anyone.
@@ -25,6 +25,19 @@ pub struct Announcement {
     pub data: serde_json::Value,
     /// Set when the owners should also get an e-mail.
     pub email: Option<EmailMessage>,
+    /// Set when the account's owner (its contact address, if any and still subscribed)
+    /// should get an e-mail of their own.
+    pub owner_email: Option<EmailMessage>,
+}
+
+/// Stands for the account's reconnect link in a notification's stored payload: the link is
+/// written in when the notification is sent ([`render_reconnect_url`]), so the outbox, which
+/// the delivery log reads, never holds a live link.
+pub const RECONNECT_URL: &str = "{{reconnect_url}}";
+
+/// The payload as sent: [`RECONNECT_URL`] replaced by `url`.
+pub fn render_reconnect_url(payload: &str, url: &str) -> String {
+    payload.replace(RECONNECT_URL, url)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -50,6 +63,8 @@ pub enum Destination {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub id: i64,
+    /// The account the notification is about, if any.
+    pub account_id: Option<i64>,
     pub lease_id: String,
     pub event: String,
     /// The exact body to send (for a webhook) or an [`EmailMessage`] as JSON.
@@ -215,6 +230,21 @@ pub(crate) async fn enqueue_on(
             row.insert(conn).await?;
         }
     }
+    if let (Some(email), Some(account_id)) = (&announcement.owner_email, account_id) {
+        let owner = account::Entity::find_by_id(account_id)
+            .one(conn)
+            .await?
+            .filter(|row| row.owner_unsubscribed_at.is_none())
+            .and_then(|row| row.owner_email);
+        if let Some(recipient) = owner {
+            let payload = serde_json::to_string(email).map_err(|err| {
+                StoreError::Corrupt(format!("e-mail of {}: {err}", announcement.event))
+            })?;
+            let mut row = pending("email", payload);
+            row.recipient = Set(Some(recipient));
+            row.insert(conn).await?;
+        }
+    }
     Ok(())
 }
 
@@ -288,6 +318,7 @@ impl<'a> Notifications<'a> {
         };
         Ok(Some(Delivery {
             id,
+            account_id: row.account_id,
             lease_id: lease_id.to_owned(),
             event: row.event,
             payload: row.payload,

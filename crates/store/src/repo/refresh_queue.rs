@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use super::accounts::Account;
+use super::connect_links::issue_reconnect_on;
 use super::notifications::{Announcement, enqueue_on};
 use super::refresh_events::{NewRefreshEvent, insert_on};
 use super::tokens::{StoredToken, TokenUpdate, save_on};
@@ -197,6 +198,24 @@ impl<'a> RefreshQueue<'a> {
             save_on(&txn, &self.store.keys, claim.account_id, token).await?;
         }
         insert_on(&txn, result.event).await?;
+        if result.status == AccountStatus::NeedsReconnect {
+            // The link its notifications carry (written in as they are sent).
+            let kind = account::Entity::find_by_id(claim.account_id)
+                .one(&txn)
+                .await?
+                .ok_or(StoreError::NotFound)?
+                .kind
+                .parse()?;
+            issue_reconnect_on(
+                &txn,
+                &self.store.keys,
+                tenant_id,
+                claim.account_id,
+                kind,
+                now,
+            )
+            .await?;
+        }
         for announcement in &result.announcements {
             enqueue_on(&txn, tenant_id, Some(claim.account_id), announcement, now).await?;
         }

@@ -30,16 +30,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn check_email(email: &str) -> Result<(), ApiError> {
-    let email = email.trim();
-    let valid = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        });
-    if valid {
+    if freshtoken_core::is_email_address(email) {
         Ok(())
     } else {
         Err(ApiError::invalid(
