@@ -16,6 +16,7 @@ mod imports;
 mod input;
 mod keys;
 mod kinds;
+mod links;
 mod metrics;
 mod notifications;
 mod operator;

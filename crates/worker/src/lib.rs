@@ -18,6 +18,8 @@ mod notify;
 mod queue;
 mod refresh;
 mod scheduler;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;

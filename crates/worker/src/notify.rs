@@ -305,7 +305,7 @@ pub(crate) fn owner_needs_reconnect_email(account: &Account, public_url: &str) -
         .map(|token| {
             format!(
                 "\nYou get this e-mail because your address was given as the owner of {name}. \
-                 To get no more of them: {public_url}/unsubscribe/{token}\n"
+                 To get no more of them:\n\n  {public_url}/unsubscribe/{token}\n"
             )
         })
         .unwrap_or_default();

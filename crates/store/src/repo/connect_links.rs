@@ -140,7 +140,11 @@ pub(crate) async fn issue_reconnect_on(
     kind: AccountKind,
     now: DateTime<Utc>,
 ) -> Result<String, StoreError> {
-    retire_reconnect_on(conn, account_id).await?;
+    // One reconnect link per account: the new one replaces every earlier one.
+    connect_link::Entity::delete_many()
+        .filter(connect_link::Column::AccountId.eq(account_id))
+        .exec(conn)
+        .await?;
     let secret = new_secret();
     let hash = secret_sha256(&secret);
     let sealed = keys.seal(secret.as_bytes(), &associated_data(&hash));
@@ -166,13 +170,15 @@ pub(crate) async fn issue_reconnect_on(
     Ok(secret)
 }
 
-/// Deletes the account's reconnect links (it was reconnected, or gets a new one).
+/// Deletes the account's unused reconnect links: it was reconnected, so they have nothing left
+/// to do. The one it was reconnected through (if any) stays, to answer "used already".
 pub(crate) async fn retire_reconnect_on(
     conn: &impl ConnectionTrait,
     account_id: i64,
 ) -> Result<(), StoreError> {
     connect_link::Entity::delete_many()
         .filter(connect_link::Column::AccountId.eq(account_id))
+        .filter(connect_link::Column::Uses.eq(0))
         .exec(conn)
         .await?;
     Ok(())
