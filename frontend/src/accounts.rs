@@ -4,7 +4,7 @@
 use crate::routing::{segments, use_router};
 use freshtoken_core::api::{
     AccountView, ChoosePagesRequest, DailyRequestsView, FacebookLoginView, PasteTokenRequest,
-    PastedAccounts, RefreshEventView, UpdateAccountRequest,
+    PastedAccounts, ReconnectLinkView, RefreshEventView, UpdateAccountRequest,
 };
 use freshtoken_core::js::check_constant_name;
 use freshtoken_core::origin::parse_allowed_origins;
@@ -12,11 +12,14 @@ use freshtoken_core::{AccountKind, AccountStatus, RefreshInterval, RefreshOutcom
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, ApiError};
+use crate::api::{self, ApiError, Remote};
 use crate::auth::Field;
 use crate::layout::{Area, Layout, role_in, workspace_path};
+use crate::links::optional_email_problem;
 use crate::use_session;
-use crate::widgets::{ErrorNote, Snippet, StatusBadge, When, days_until, loaded};
+use crate::widgets::{
+    ErrorNote, Snippet, StatusBadge, When, days_until, focus_later, loaded, local_date,
+};
 
 /// The workspace id of the address (`/w/:tenant/…`).
 pub fn tenant_param() -> Signal<Option<i64>> {
@@ -99,15 +102,7 @@ pub fn AccountList() -> impl IntoView {
     let router = use_router();
     let role = role_in(tenant);
     let can_edit = move || role.get().is_some_and(Role::can_edit);
-    let accounts = LocalResource::new(move || async move {
-        match tenant.get() {
-            Some(id) => api::get::<Vec<AccountView>>(&accounts_path(id)).await,
-            None => Err(ApiError {
-                status: 404,
-                message: "No such workspace.".to_owned(),
-            }),
-        }
-    });
+    let accounts = Remote::<Vec<AccountView>>::new(move || tenant.get().map(accounts_path));
     // Back from a platform's consent page: straight to the account just connected.
     Effect::new(move |_| {
         if let (Some(id), Some(connected)) = (tenant.get(), router.query("connected"))
@@ -202,13 +197,8 @@ fn AccountRow(tenant: i64, account: AccountView) -> impl IntoView {
 fn PagePicker(tenant: i64, handle: String) -> impl IntoView {
     let router = use_router();
     let path = format!("/tenants/{tenant}/facebook-login");
-    let offered = LocalResource::new({
-        let url = format!("{path}?login={}", js_sys::encode_uri_component(&handle));
-        move || {
-            let url = url.clone();
-            async move { api::get::<FacebookLoginView>(&url).await }
-        }
-    });
+    let url = format!("{path}?login={}", js_sys::encode_uri_component(&handle));
+    let offered = Remote::<FacebookLoginView>::new(move || Some(url.clone()));
     let chosen = RwSignal::new(Vec::<String>::new());
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
@@ -278,16 +268,17 @@ fn PagePicker(tenant: i64, handle: String) -> impl IntoView {
     }
 }
 
-/// Splits the origins editor's text into one origin a line, dropping blank lines.
-fn origin_lines(text: &str) -> Vec<String> {
-    text.lines()
+/// Splits the text of an origins field into its origins, one a line or separated by commas
+/// (no origin holds a comma), dropping blanks.
+pub fn origin_lines(text: &str) -> Vec<String> {
+    text.split(['\n', ','])
         .map(str::trim)
         .filter(|line| !line.is_empty())
         .map(str::to_owned)
         .collect()
 }
 
-fn origins_problem(text: &str) -> Option<String> {
+pub fn origins_problem(text: &str) -> Option<String> {
     parse_allowed_origins(&origin_lines(text))
         .err()
         .map(|err| err.to_string())
@@ -398,15 +389,7 @@ pub fn AccountDetail() -> impl IntoView {
             account_id.get()?
         ))
     };
-    let account = LocalResource::new(move || async move {
-        match path() {
-            Some(path) => api::get::<AccountView>(&path).await,
-            None => Err(ApiError {
-                status: 404,
-                message: "No such account.".to_owned(),
-            }),
-        }
-    });
+    let account = Remote::<AccountView>::new(path);
     // What the page shows; actions put the server's answer here without reloading.
     let current = RwSignal::new(None::<AccountView>);
     Effect::new(move |_| {
@@ -447,12 +430,29 @@ fn AccountPage(
     } else {
         (None, Some(origins))
     };
+    let needs_you = move || {
+        current.with(|account| {
+            account
+                .as_ref()
+                .is_some_and(|account| account.status == AccountStatus::NeedsReconnect)
+        })
+    };
+    let reconnect = {
+        let path = path.clone();
+        move || {
+            current.get_untracked().map(|account| {
+                view! { <NeedsYou account=account path=path.clone() tenant=tenant can_edit=can_edit/> }
+            })
+        }
+    };
     view! {
-        {move || current.get().map(|account| view! { <AccountHeader account=account tenant=tenant/> })}
+        {move || current.get().map(|account| view! { <AccountHeader account=account/> })}
+        <Show when=needs_you>{reconnect.clone()}</Show>
         {first}
         {move || current.get().map(|account| view! { <TokenUrls account=account/> })}
         {last}
         <Settings account=account.clone() path=path.clone() current=current can_edit=can_edit/>
+        <Contact account=account.clone() path=path.clone() current=current can_edit=can_edit/>
         <Actions account=account.clone() path=path.clone() current=current can_edit=can_edit tenant=tenant/>
         <RequestCounts account=account.clone() path=path.clone()/>
         <History path=path.clone()/>
@@ -462,7 +462,7 @@ fn AccountPage(
 
 /// The account's name, status and schedule, and what needs the reader's attention.
 #[component]
-fn AccountHeader(account: AccountView, tenant: i64) -> impl IntoView {
+fn AccountHeader(account: AccountView) -> impl IntoView {
     view! {
         <div class="page-head">
             <Avatar account=account.clone()/>
@@ -479,16 +479,60 @@ fn AccountHeader(account: AccountView, tenant: i64) -> impl IntoView {
         {(account.kind == AccountKind::FacebookPage).then(|| view! {
             <p class="hint">"A Page token never expires, so there is nothing to refresh: freshtoken asks Facebook regularly (daily, unless the operator set another interval) whether it still works, and tells you at once if it stops (a changed password, a lost Page role, the app removed)."</p>
         })}
-        {(account.status == AccountStatus::NeedsReconnect).then(|| view! {
-            <div class="callout bad" role="alert">
-                <p><strong>"This account needs you."</strong> " " {account.last_error.clone().unwrap_or_else(|| format!("{} no longer accepts its token.", account.kind.platform()))}</p>
-                <p>"Sites using it get no token until you connect it again; its URLs stay the same."</p>
-                <a class="button" href=connect_url(tenant, account.kind) rel="external">{format!("Reconnect {}", account.kind.platform())}</a>
-            </div>
-        })}
         {(account.status != AccountStatus::NeedsReconnect).then(|| account.last_error.clone().map(|error| view! {
             <div class="callout" role="status"><strong>{if account.kind.is_refreshed() { "The last refresh failed: " } else { "The last check failed: " }}</strong>{error}" It will be retried."</div>
         })).flatten()}
+    }
+}
+
+/// What an account that needs reconnecting asks for: reconnecting here, or a link for whoever
+/// can log in to it (the client), who needs no account here.
+#[component]
+fn NeedsYou(
+    account: AccountView,
+    path: String,
+    tenant: i64,
+    can_edit: Signal<bool>,
+) -> impl IntoView {
+    let link = RwSignal::new(None::<ReconnectLinkView>);
+    let pending = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let platform = account.kind.platform();
+    let get_link = move |_| {
+        let path = format!("{path}/reconnect-link");
+        pending.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match api::post::<_, ReconnectLinkView>(&path, &()).await {
+                Ok(view) => {
+                    link.set(Some(view));
+                    focus_later("[aria-label='Copy: Reconnect link']");
+                }
+                Err(err) => error.set(Some(err)),
+            }
+            pending.set(false);
+        });
+    };
+    view! {
+        <div class="callout bad" role="alert">
+            <p><strong>"This account needs you."</strong> " " {account.last_error.clone().unwrap_or_else(|| format!("{platform} no longer accepts its token."))}</p>
+            <p>"Sites using it get no token until it is connected again; its URLs stay the same."</p>
+            <div class="actions">
+                <a class="button" href=connect_url(tenant, account.kind) rel="external">{format!("Reconnect {platform}")}</a>
+                <Show when=move || can_edit.get()>
+                    <button type="button" class="secondary" on:click=get_link.clone() disabled=pending>
+                        {move || if pending.get() { "Getting a link…" } else { "Get a reconnect link" }}
+                    </button>
+                </Show>
+            </div>
+        </div>
+        <ErrorNote error=error.into()/>
+        {move || link.get().map(|link| view! {
+            <div class="callout ok">
+                <p role="status">{format!("Send this to whoever can log in to this account: they reconnect it without an account here, until {}. The website needs no change.", local_date(&link.expires_at))}</p>
+                <Snippet title="Reconnect link" text=link.url/>
+            </div>
+        })}
     }
 }
 
@@ -712,6 +756,54 @@ fn Settings(
     }
 }
 
+/// Who hears of the account's trouble, and the owner's contact address.
+#[component]
+fn Contact(
+    account: AccountView,
+    path: String,
+    current: RwSignal<Option<AccountView>>,
+    can_edit: Signal<bool>,
+) -> impl IntoView {
+    let email = RwSignal::new(account.owner_email.unwrap_or_default());
+    let pending = RwSignal::new(false);
+    let saved = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let problem = Signal::derive(move || optional_email_problem(&email.get()));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if problem.get().is_some() {
+            return;
+        }
+        let changes = UpdateAccountRequest {
+            owner_email: Some(email.get().trim().to_owned()),
+            ..Default::default()
+        };
+        save(path.clone(), changes, current, pending, error, saved);
+    };
+    // The owner is told only while subscribed, and only when the account needs reconnecting.
+    let told = move || {
+        let owner = current.get().and_then(|account| match account.owner_unsubscribed_at {
+            Some(at) => Some(format!(" Its owner's contact unsubscribed on {} and is told nothing.", local_date(&at))),
+            None => account.owner_email.map(|email| format!(" When it needs reconnecting, its owner's contact too ({email}), with a link that reconnects it.")),
+        });
+        format!(
+            "The workspace's owners, by e-mail (if this instance sends e-mail), and the webhooks subscribed to its events.{}",
+            owner.unwrap_or_default()
+        )
+    };
+    view! {
+        <section aria-labelledby="contact-title">
+            <h2 id="contact-title">"Who is told when it needs attention"</h2>
+            <p>{told}</p>
+            <form on:submit=submit novalidate>
+                <Field label="Owner's contact (e-mail)" id="owner-email" value=email kind="email"
+                    hint="The account's owner (your client), told when it needs them again. Empty for nobody." problem=problem/>
+                <SaveBar label="Save contact" pending=pending saved=saved error=error can_edit=can_edit/>
+            </form>
+        </section>
+    }
+}
+
 /// What the account page's action buttons do.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum AccountAction {
@@ -882,10 +974,8 @@ fn Actions(
 /// Requests to the token URLs: today, and a bar a day for the last two weeks.
 #[component]
 fn RequestCounts(account: AccountView, path: String) -> impl IntoView {
-    let days = LocalResource::new(move || {
-        let path = path.clone();
-        async move { api::get::<Vec<DailyRequestsView>>(&format!("{path}/requests?days=14")).await }
-    });
+    let days =
+        Remote::<Vec<DailyRequestsView>>::new(move || Some(format!("{path}/requests?days=14")));
     let today = account.requests_today;
     view! {
         <section aria-labelledby="requests-title">
@@ -932,10 +1022,7 @@ fn outcome_words(outcome: RefreshOutcome) -> &'static str {
 /// The refresh attempts, newest first.
 #[component]
 fn History(path: String) -> impl IntoView {
-    let events = LocalResource::new(move || {
-        let path = path.clone();
-        async move { api::get::<Vec<RefreshEventView>>(&format!("{path}/events")).await }
-    });
+    let events = Remote::<Vec<RefreshEventView>>::new(move || Some(format!("{path}/events")));
     view! {
         <section aria-labelledby="history-title">
             <h2 id="history-title">"Refresh history"</h2>
@@ -987,10 +1074,7 @@ struct Posts {
 /// The recent posts as the worker last synced them.
 #[component]
 fn MediaPreview(path: String) -> impl IntoView {
-    let posts = LocalResource::new(move || {
-        let path = path.clone();
-        async move { api::get::<Posts>(&format!("{path}/media")).await }
-    });
+    let posts = Remote::<Posts>::new(move || Some(format!("{path}/media")));
     view! {
         <section aria-labelledby="media-title">
             <h2 id="media-title">"Recent posts"</h2>

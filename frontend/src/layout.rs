@@ -79,6 +79,7 @@ pub fn DemoBanner() -> impl IntoView {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Area {
     Accounts,
+    Links,
     Team,
     Webhooks,
     Operator,
@@ -163,6 +164,7 @@ pub fn Layout(
             </label>
             <nav aria-label="Workspace">
                 {link(Area::Accounts, "", "Accounts")}
+                {link(Area::Links, "/links", "Connect links")}
                 {link(Area::Team, "/team", "Team & API keys")}
                 {link(Area::Webhooks, "/webhooks", "Webhooks")}
                 {move || is_operator().then(|| {

@@ -1,13 +1,15 @@
 //! The freshtoken dashboard: a Leptos app in the browser, on the JSON API under `/api/v1`.
 //!
-//! Pages live in modules by area (`auth`, `accounts`, `team`, `webhooks`, `operator`); the
-//! shared frame (header, workspace switcher, navigation) is `layout`, and small parts used
-//! everywhere are in `widgets`. Who is signed in is one [`Session`] in the context.
+//! Pages live in modules by area (`auth`, `accounts`, `links`, `team`, `webhooks`,
+//! `operator`); the shared frame (header, workspace switcher, navigation) is `layout`, and
+//! small parts used everywhere are in `widgets`. Who is signed in is one [`Session`] in the
+//! context; `api` holds the calls and [`api::Remote`], the server data a page shows.
 
 mod accounts;
 mod api;
 mod auth;
 mod layout;
+mod links;
 mod operator;
 mod routing;
 mod team;
@@ -82,6 +84,7 @@ fn App() -> impl IntoView {
             ["workspaces", "new"] => view! { <team::NewWorkspace/> }.into_any(),
             ["w", _] => view! { <accounts::AccountList/> }.into_any(),
             ["w", _, "accounts", _] => view! { <accounts::AccountDetail/> }.into_any(),
+            ["w", _, "links"] => view! { <links::Links/> }.into_any(),
             ["w", _, "team"] => view! { <team::Team/> }.into_any(),
             ["w", _, "webhooks"] => view! { <webhooks::Webhooks/> }.into_any(),
             ["operator"] => view! { <operator::Operator/> }.into_any(),

@@ -5,7 +5,7 @@ use freshtoken_core::api::{OperatorHealthView, OperatorTenantView, OperatorUserV
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, ApiError};
+use crate::api::{self, ApiError, Remote};
 use crate::layout::{Area, Layout};
 use crate::widgets::{ErrorNote, When, loaded};
 
@@ -29,9 +29,9 @@ fn state_cell(
 
 #[component]
 pub fn Operator() -> impl IntoView {
-    let health = LocalResource::new(|| api::get::<OperatorHealthView>("/admin/health"));
-    let tenants = LocalResource::new(|| api::get::<Vec<OperatorTenantView>>("/admin/tenants"));
-    let users = LocalResource::new(|| api::get::<Vec<OperatorUserView>>("/admin/users"));
+    let health = Remote::<OperatorHealthView>::new(|| Some("/admin/health".to_owned()));
+    let tenants = Remote::<Vec<OperatorTenantView>>::new(|| Some("/admin/tenants".to_owned()));
+    let users = Remote::<Vec<OperatorUserView>>::new(|| Some("/admin/users".to_owned()));
     let error = RwSignal::new(None::<ApiError>);
     let toggle = move |path: String| {
         error.set(None);

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::accounts::tenant_param;
-use crate::api::{self, ApiError};
+use crate::api::{self, ApiError, Remote};
 use crate::auth::Field;
 use crate::layout::{Area, Layout, role_in, workspace_path};
 use crate::use_session;
@@ -50,9 +50,8 @@ pub fn Team() -> impl IntoView {
 #[component]
 fn Members(tenant: i64, is_owner: Signal<bool>) -> impl IntoView {
     let session = use_session();
-    let members = LocalResource::new(move || async move {
-        api::get::<Vec<MemberView>>(&format!("/tenants/{tenant}/members")).await
-    });
+    let members =
+        Remote::<Vec<MemberView>>::new(move || Some(format!("/tenants/{tenant}/members")));
     let error = RwSignal::new(None::<ApiError>);
     let me = move || session.me.get().map(|me| me.user.id);
     let change = move |user_id: i64, role: Option<Role>| {
@@ -119,9 +118,8 @@ fn Members(tenant: i64, is_owner: Signal<bool>) -> impl IntoView {
 
 #[component]
 fn Invites(tenant: i64) -> impl IntoView {
-    let invites = LocalResource::new(move || async move {
-        api::get::<Vec<InviteView>>(&format!("/tenants/{tenant}/invites")).await
-    });
+    let invites =
+        Remote::<Vec<InviteView>>::new(move || Some(format!("/tenants/{tenant}/invites")));
     let role = RwSignal::new("editor".to_owned());
     let created = RwSignal::new(None::<CreatedInvite>);
     let pending = RwSignal::new(false);
@@ -201,9 +199,7 @@ fn Invites(tenant: i64) -> impl IntoView {
 
 #[component]
 fn ApiKeys(tenant: i64) -> impl IntoView {
-    let keys = LocalResource::new(move || async move {
-        api::get::<Vec<ApiKeyView>>(&format!("/tenants/{tenant}/api-keys")).await
-    });
+    let keys = Remote::<Vec<ApiKeyView>>::new(move || Some(format!("/tenants/{tenant}/api-keys")));
     let name = RwSignal::new(String::new());
     // Least privilege first: most keys are for a build or a backend that reads tokens.
     let scope = RwSignal::new(ApiKeyScope::TokensRead.as_str().to_owned());

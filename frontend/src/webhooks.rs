@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::accounts::tenant_param;
-use crate::api::{self, ApiError};
+use crate::api::{self, ApiError, Remote};
 use crate::auth::Field;
 use crate::layout::{Area, Layout, role_in};
 use crate::widgets::{ErrorNote, Snippet, When, loaded};
@@ -18,6 +18,7 @@ fn event_words(event: &str) -> &'static str {
         "token.refreshed" => "A token was refreshed",
         "account.needs_reconnect" => "An account needs reconnecting",
         "token.expiring" => "A token is about to expire",
+        "account.connected" => "An account was connected",
         "webhook.test" => "Test delivery",
         _ => "Other event",
     }
@@ -32,9 +33,7 @@ pub fn Webhooks() -> impl IntoView {
             <h1>"Webhooks"</h1>
             <p class="hint">"freshtoken POSTs a signed JSON event (header X-Freshtoken-Signature) to each endpoint when something happens to an account; see docs/api.md."</p>
             {move || tenant.get().map(|tenant| {
-                let log = LocalResource::new(move || async move {
-                    api::get::<Vec<NotificationView>>(&format!("/tenants/{tenant}/notifications?limit=50")).await
-                });
+                let log = Remote::<Vec<NotificationView>>::new(move || Some(format!("/tenants/{tenant}/notifications?limit=50")));
                 view! {
                     <Show when=move || role.get() == Some(Role::Owner)
                         fallback=|| view! { <p class="hint">"Only owners manage webhooks."</p> }>
@@ -48,13 +47,9 @@ pub fn Webhooks() -> impl IntoView {
 }
 
 #[component]
-fn Endpoints(
-    tenant: i64,
-    log: LocalResource<Result<Vec<NotificationView>, ApiError>>,
-) -> impl IntoView {
-    let hooks = LocalResource::new(move || async move {
-        api::get::<Vec<WebhookView>>(&format!("/tenants/{tenant}/webhooks")).await
-    });
+fn Endpoints(tenant: i64, log: Remote<Vec<NotificationView>>) -> impl IntoView {
+    let hooks =
+        Remote::<Vec<WebhookView>>::new(move || Some(format!("/tenants/{tenant}/webhooks")));
     let url = RwSignal::new(String::new());
     let chosen = RwSignal::new(
         WEBHOOK_EVENTS
@@ -207,7 +202,7 @@ fn Endpoints(
 }
 
 #[component]
-fn DeliveryLog(log: LocalResource<Result<Vec<NotificationView>, ApiError>>) -> impl IntoView {
+fn DeliveryLog(log: Remote<Vec<NotificationView>>) -> impl IntoView {
     view! {
         <section aria-labelledby="log-title">
             <h2 id="log-title">"Delivery log"</h2>

@@ -2,6 +2,7 @@
 
 use freshtoken_core::AccountStatus;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::api::{ApiError, ApiResult};
@@ -51,6 +52,21 @@ pub fn CopyButton(text: String, #[prop(into)] label: String) -> impl IntoView {
             }}
         </span>
     }
+}
+
+/// Moves the focus to the element `selector` names once it is drawn: to a secret's Copy
+/// button, say, which also scrolls it into view.
+pub fn focus_later(selector: &'static str) {
+    request_animation_frame(move || {
+        if let Some(element) = document()
+            .query_selector(selector)
+            .ok()
+            .flatten()
+            .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = element.focus();
+        }
+    });
 }
 
 /// A block of code with its copy button and an accessible name.
@@ -114,6 +130,20 @@ pub fn local_time(rfc3339: &str) -> String {
         Some(ms) => js_sys::Date::new(&ms.into())
             .to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)
             .into(),
+        None => rfc3339.to_owned(),
+    }
+}
+
+/// The date alone, in the reader's own locale and words ("Dec 12, 2026"), for expiries.
+pub fn local_date(rfc3339: &str) -> String {
+    match millis(rfc3339) {
+        Some(ms) => {
+            let options = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
+            js_sys::Date::new(&ms.into())
+                .to_locale_date_string("default", &options)
+                .into()
+        }
         None => rfc3339.to_owned(),
     }
 }

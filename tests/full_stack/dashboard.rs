@@ -388,6 +388,8 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
     let connect = browser.find_by_text("a", "Connect Facebook Page").await;
     browser.click(&connect).await;
     browser.find_by_text("h1", "Fake Facebook").await;
+    let fake = browser.run("return location.origin", json!([])).await;
+    let fake = fake.as_str().unwrap().to_owned();
     browser.screenshot(&shots, "fake-consent-facebook").await;
     let allow = browser.find("button[value=allow]").await;
     browser.click(&allow).await;
@@ -410,6 +412,7 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
         )
         .await;
     browser.find_by_text("h1", "Demo Bakery Café").await;
+    let page_account = browser.current_url().await;
     browser
         .find_by_text("span", "never expires · checked regularly")
         .await;
@@ -417,4 +420,144 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
     browser.open(&format!("{base}/")).await;
     browser.find_by_text("span", "Facebook Page").await;
     browser.screenshot(&shots, "accounts").await;
+
+    // A connect link for a client, made with the settings their account should get.
+    let links = browser.find_by_text("a", "Connect links").await;
+    browser.click(&links).await;
+    browser.find_by_text("h2", "New link").await;
+    let label = browser.find("#link-label").await;
+    browser.type_into(&label, "Rosa bakery site").await;
+    let sites = browser.find("#link-sites").await;
+    browser
+        .type_into(&sites, "https://rosa.example, https://www.rosa.example")
+        .await;
+    let email = browser.find("#link-email").await;
+    browser.type_into(&email, "rosa@example.com").await;
+    let create = browser.find_by_text("button", "Create the link").await;
+    browser.click(&create).await;
+    browser
+        .find("button[aria-label='Copy: Connect link']")
+        .await;
+    let link = browser
+        .run(
+            "return document.querySelector('.callout.ok code').textContent",
+            json!([]),
+        )
+        .await;
+    let link = link.as_str().unwrap().to_owned();
+    assert!(link.starts_with(&format!("{base}/c/")), "the link: {link}");
+    browser.find_by_text("strong", "Rosa bakery site").await;
+    browser.find_by_text("span", "Active").await;
+    browser
+        .wait_for(
+            "document.activeElement?.getAttribute('aria-label') === 'Copy: Connect link'",
+            "the focus on the new link's Copy button",
+        )
+        .await;
+    browser.screenshot(&shots, "links").await;
+    browser.resize(390, 844).await;
+    browser
+        .run(
+            "document.getElementById('links-title').scrollIntoView()",
+            json!([]),
+        )
+        .await;
+    browser.screenshot(&shots, "links-phone").await;
+    browser.resize(1280, 900).await;
+
+    // The client opens it (no session needed: the link is enough), connects on the
+    // platform's own page, and is done.
+    browser.open(&link).await;
+    browser
+        .find_by_text("h1", "Connect your Instagram account")
+        .await;
+    browser.screenshot(&shots, "link-client").await;
+    browser.resize(390, 844).await;
+    browser.screenshot(&shots, "link-client-phone").await;
+    browser.resize(1280, 900).await;
+    let connect = browser.find_by_text("a", "Connect with Instagram").await;
+    browser.click(&connect).await;
+    let allow = browser.find("button[value=allow]").await;
+    browser.click(&allow).await;
+    browser
+        .find_by_text("h1", "Done, you can close this page")
+        .await;
+    browser.screenshot(&shots, "link-done").await;
+
+    // The account is in the workspace with the link's label, sites and owner; the link is
+    // used up.
+    browser.open(&format!("{base}/")).await;
+    browser.find_by_text("span", "· Rosa bakery site").await;
+    let connected = browser.find_by_text("a", "@demo_bakery").await;
+    browser.click(&connected).await;
+    browser
+        .wait_for(
+            "document.getElementById('owner-email')?.value === 'rosa@example.com' \
+             && document.getElementById('origins')?.value === 'https://rosa.example\\nhttps://www.rosa.example'",
+            "the link's presets on the account",
+        )
+        .await;
+    browser
+        .find_by_text(
+            "p",
+            "The workspace's owners, by e-mail (if this instance sends e-mail), and the webhooks subscribed to its events. When it needs reconnecting, its owner's contact too (rosa@example.com), with a link that reconnects it.",
+        )
+        .await;
+    browser
+        .run(
+            "document.getElementById('contact-title').scrollIntoView()",
+            json!([]),
+        )
+        .await;
+    browser.screenshot(&shots, "account-contact").await;
+    let links = browser.find_by_text("a", "Connect links").await;
+    browser.click(&links).await;
+    browser.find_by_text("span", "Used").await;
+
+    // The Page's token dies: its page offers a reconnect link for whoever can log in to it.
+    let revoked = reqwest::Client::new()
+        .post(format!("{fake}/__fake/revoke"))
+        .json(&json!({ "username": "demo_bakery" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    browser.open(&page_account).await;
+    let refresh = browser.find_by_text("button", "Refresh now").await;
+    browser.click(&refresh).await;
+    let mut tries = 0;
+    loop {
+        browser.open(&page_account).await;
+        browser.find_by_text("h1", "Demo Bakery Café").await;
+        let text = browser
+            .run("return document.body.innerText", json!([]))
+            .await;
+        if text.as_str().unwrap().contains("This account needs you.") {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 60, "the Page never needed reconnecting:\n{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let get_link = browser.find_by_text("button", "Get a reconnect link").await;
+    browser.click(&get_link).await;
+    browser
+        .find("button[aria-label='Copy: Reconnect link']")
+        .await;
+    let reconnect = browser
+        .run(
+            "return document.querySelector('.callout.ok code').textContent",
+            json!([]),
+        )
+        .await;
+    let reconnect = reconnect.as_str().unwrap().to_owned();
+    assert!(reconnect.starts_with(&format!("{base}/c/")), "{reconnect}");
+    browser.screenshot(&shots, "account-reconnect").await;
+    browser.open(&reconnect).await;
+    browser
+        .wait_for(
+            "document.querySelector('h1')?.textContent === 'Log in to Facebook again for \"Demo Bakery Café\"'",
+            "the reconnect link's page",
+        )
+        .await;
 }

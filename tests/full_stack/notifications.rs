@@ -34,7 +34,8 @@ async fn an_owner_adds_webhooks_with_signing_secrets_and_removes_them() {
         json!([
             "token.refreshed",
             "account.needs_reconnect",
-            "token.expiring"
+            "token.expiring",
+            "account.connected"
         ]),
         "every event when none is named"
     );

@@ -9,6 +9,7 @@
 mod error;
 mod facebook;
 mod links;
+pub mod notices;
 mod refreshed;
 pub mod schedule;
 mod token;
@@ -27,7 +28,8 @@ use url::Url;
 
 pub use error::{ConnectError, LinkRefused};
 pub use facebook::PageChoice;
-pub use links::{DEFAULT_LINK_DAYS, LinkRequest, MAX_LINK_DAYS, OpenLink, connected_announcement};
+pub use links::{DEFAULT_LINK_DAYS, LinkRequest, MAX_LINK_DAYS, OpenLink};
+use notices::connected_announcement;
 pub use token::{MAX_TOKEN_LEN, parse_token};
 
 /// Settings given to what is connected, in place of the defaults (an account that already
@@ -114,11 +116,28 @@ pub enum Login {
 pub struct Connector {
     store: Store,
     meta: Arc<MetaClients>,
+    /// Whether this instance sends e-mail (`FRESHTOKEN_SMTP_URL`): announcements carry e-mails
+    /// only then, so an instance without it keeps no undeliverable ones.
+    emails: bool,
+    /// The instance's public address, for the links in e-mails.
+    public_url: String,
 }
 
 impl Connector {
     pub fn new(store: Store, meta: Arc<MetaClients>) -> Connector {
-        Connector { store, meta }
+        Connector {
+            store,
+            meta,
+            emails: false,
+            public_url: String::new(),
+        }
+    }
+
+    /// The same, announcing with e-mails (or not) whose links lead to `public_url`.
+    pub fn with_notices(mut self, public_url: &str, emails: bool) -> Connector {
+        self.public_url = public_url.trim_end_matches('/').to_owned();
+        self.emails = emails;
+        self
     }
 
     pub fn meta(&self) -> &MetaClients {
@@ -217,7 +236,8 @@ impl Connector {
     }
 
     /// Meta says a person removed our app: their tokens stop working, so every account of
-    /// theirs, in every workspace, stops being served and asks for a reconnect.
+    /// theirs, in every workspace, stops being served and asks for a reconnect, with a
+    /// reconnect link in its announcement, as when a refresh is refused for good.
     pub async fn disconnect_platform_user(
         &self,
         kind: AccountKind,
@@ -230,7 +250,9 @@ impl Connector {
         Ok(self
             .store
             .accounts()
-            .disconnect_provider_user(kind, platform_user_id, &reason)
+            .disconnect_provider_user(kind, platform_user_id, &reason, |account| {
+                notices::needs_reconnect(account, &reason, &self.public_url, self.emails)
+            })
             .await?)
     }
 
@@ -309,7 +331,7 @@ impl Connector {
             .store
             .accounts()
             .connect_all(tenant_id, connections, |account, created| {
-                Some(connected_announcement(account, created, via))
+                Some(connected_announcement(account, created, via, self.emails))
             })
             .await?;
         Ok(connected

@@ -10,10 +10,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use freshtoken_core::AccountKind;
-use freshtoken_store::{
-    Account, Announcement, ConnectLink, EmailMessage, LinkState, NewConnectLink, Tenant, User,
-};
-use serde_json::json;
+use freshtoken_store::{Account, ConnectLink, LinkState, NewConnectLink, Tenant, User};
 
 use crate::{ConnectError, Connector, LinkRefused, Login, LoginFor, OnlyAccount, Presets, Via};
 
@@ -242,44 +239,5 @@ fn presets_of(link: &ConnectLink) -> Presets {
         js_constant: presets.js_constant.clone(),
         refresh_interval: presets.refresh_interval,
         owner_email: presets.owner_email.clone(),
-    }
-}
-
-/// What the tenant hears of a connection: an `account.connected` webhook, and, when the
-/// account's owner connected it through a link, an e-mail to the workspace's owners.
-pub fn connected_announcement(account: &Account, created: bool, via: Via) -> Announcement {
-    let name = account.display_name();
-    let email = (via == Via::Link).then(|| EmailMessage {
-        subject: if created {
-            format!("{name} was connected through your link")
-        } else {
-            format!("{name} was reconnected through your link")
-        },
-        body: format!(
-            "The owner of the {} account {name} {} it through a link you sent.\n\n\
-             Its token URLs work now{}; freshtoken keeps the token fresh from here.\n",
-            account.kind.display_name(),
-            if created { "connected" } else { "reconnected" },
-            if created { "" } else { ", unchanged" },
-        ),
-    });
-    Announcement {
-        event: "account.connected".to_owned(),
-        data: json!({
-            "account": {
-                "id": account.id,
-                "kind": account.kind.as_str(),
-                "username": account.username,
-                "label": account.label,
-                "public_id": account.public_id,
-            },
-            "created": created,
-            "via": match via {
-                Via::Member => "member",
-                Via::Link => "link",
-            },
-        }),
-        email,
-        owner_email: None,
     }
 }

@@ -242,7 +242,7 @@ pub struct AccountView {
     pub requests_today: RequestCountView,
     pub created_at: String,
     /// The account owner's contact address (the client), told when the account needs them,
-    /// with a link that reconnects it; absent when none is set.
+    /// with a link that reconnects it; `null` when none is set.
     #[serde(default)]
     pub owner_email: Option<String>,
     /// When the owner unsubscribed from those e-mails, if they did.
@@ -450,11 +450,11 @@ pub struct ConnectLinkView {
     pub label: String,
     pub presets: LinkPresetsView,
     pub reusable: bool,
-    /// Accounts connected through it.
+    /// Times it connected accounts (several Facebook Pages chosen at once count as one).
     pub uses: i32,
     /// `active`, `expired`, `used` or `revoked`.
     pub state: String,
-    /// Who made it (name or e-mail); absent when made with the CLI.
+    /// Who made it (name or e-mail); `null` when made with an API key or the CLI.
     pub created_by: Option<String>,
     pub created_at: String,
     pub expires_at: String,

@@ -73,16 +73,17 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
                 label,
                 origins,
             };
-            import_token(config, &tenant, token).await?;
-            make_owner(config, &tenant, owner.as_deref()).await
+            // The owner first: a refused address leaves nothing imported.
+            make_owner(config, &tenant, owner.as_deref()).await?;
+            import_token(config, &tenant, token).await
         }
         AdminCommand::ImportInstatokend {
             config: file,
             tenant,
             owner,
         } => {
-            import_instatokend(config, &file, &tenant).await?;
-            make_owner(config, &tenant, owner.as_deref()).await
+            make_owner(config, &tenant, owner.as_deref()).await?;
+            import_instatokend(config, &file, &tenant).await
         }
         AdminCommand::ConnectLink {
             tenant,
@@ -233,13 +234,20 @@ async fn refresh(config: &Config, account_id: i64) -> anyhow::Result<()> {
 
 /// The workspace with this slug, created (named after the slug) if there is none.
 async fn tenant_by_slug(store: &Store, slug: &str) -> anyhow::Result<Tenant> {
+    let (tenant, created) = ensure_tenant(store, slug).await?;
+    if created {
+        println!("created workspace {}", tenant.slug);
+    }
+    Ok(tenant)
+}
+
+/// The workspace with this slug, and whether it was created just now.
+async fn ensure_tenant(store: &Store, slug: &str) -> anyhow::Result<(Tenant, bool)> {
     if let Some(tenant) = store.tenants().by_slug(slug).await? {
-        return Ok(tenant);
+        return Ok((tenant, false));
     }
     check_slug(slug).map_err(|err| anyhow::anyhow!("--tenant {slug:?}: {err}"))?;
-    let tenant = store.tenants().create(slug, slug).await?;
-    println!("created workspace {}", tenant.slug);
-    Ok(tenant)
+    Ok((store.tenants().create(slug, slug).await?, true))
 }
 
 /// The store and the one place accounts are connected, for the import commands, which talk to
@@ -472,7 +480,11 @@ async fn connect_link(config: &Config, slug: &str, new: NewLink) -> anyhow::Resu
         ..Presets::default()
     };
     let (store, connector) = links_connector(config).await?;
-    let tenant = tenant_by_slug(&store, slug).await?;
+    // Standard output carries the link alone, for scripts.
+    let (tenant, created) = ensure_tenant(&store, slug).await?;
+    if created {
+        eprintln!("created workspace {}", tenant.slug);
+    }
     let (link, secret) = connector
         .create_link(
             tenant.id,
@@ -514,8 +526,13 @@ fn connect_link_url(public_url: &url::Url, secret: &str) -> String {
 }
 
 /// The store and a connector for making links: no call to Meta is made, but which kinds the
-/// instance offers is read from its apps' settings, demo mode's included.
+/// instance offers is read from its apps' settings.
 async fn links_connector(config: &Config) -> anyhow::Result<(Store, Connector)> {
+    if config.demo {
+        anyhow::bail!(
+            "demo mode's fake Instagram exists only inside `freshtoken serve --demo`: make links in its dashboard"
+        );
+    }
     let store = open_store(config).await?;
     store.migrate().await?;
     let meta = meta_clients(config, &config.public_url_for(config.bind))?;
@@ -646,9 +663,10 @@ async fn rotate_key(config: &Config, retire: bool) -> anyhow::Result<()> {
     };
     for key_id in &in_use {
         println!(
-            "key {key_id}: {} token(s), {} webhook secret(s)",
+            "key {key_id}: {} token(s), {} webhook secret(s), {} reconnect link(s)",
             count(&tokens_by_key, key_id),
-            count(&secrets_by_key, key_id)
+            count(&secrets_by_key, key_id),
+            count(&links_by_key, key_id)
         );
     }
     if retire {

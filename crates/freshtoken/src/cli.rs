@@ -586,6 +586,9 @@ fn parse_link_lifetime(text: &str) -> Result<chrono::Duration, String> {
     let amount: i64 = number.parse().map_err(|_| {
         format!("expected a number of days or hours such as 7d or 12h, got {text:?}")
     })?;
+    if amount <= 0 {
+        return Err(format!("a link must work for some time, got {text:?}"));
+    }
     match unit {
         "d" => Ok(chrono::Duration::days(amount)),
         "h" => Ok(chrono::Duration::hours(amount)),

@@ -256,6 +256,7 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
     }
     let state = AppState::new(store, web_config)
         .with_meta(meta)
+        .with_emails(config.worker.smtp_url.is_some())
         .with_background(handle)
         .with_dashboard(dashboard);
     // A refresh by this process's worker shows on its token URLs at once.

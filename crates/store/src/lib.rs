@@ -44,7 +44,7 @@ pub use repo::media::{Media, MediaSnapshot};
 pub use repo::memberships::{Member, Memberships, TenantMembership};
 pub use repo::notifications::{
     Announcement, Delivery, DeliveryOutcome, Destination, EmailMessage, Notification,
-    Notifications, RECONNECT_URL, render_reconnect_url,
+    Notifications, RECONNECT_URL, UNSUBSCRIBE_TOKEN, render_reconnect_url,
 };
 pub use repo::oauth_states::{OauthState, OauthStates, StartedBy};
 pub use repo::refresh_events::{NewRefreshEvent, RefreshEvent, RefreshEvents};

@@ -1369,10 +1369,23 @@ mod connecting {
         let other = connect(a.id, "2").await;
         let touched = store
             .accounts()
-            .disconnect_provider_user(AccountKind::Instagram, "1", "removed on Instagram")
+            .disconnect_provider_user(
+                AccountKind::Instagram,
+                "1",
+                "removed on Instagram",
+                needs_reconnect,
+            )
             .await
             .unwrap();
         assert_eq!(touched, 2);
+        for (id, has_link) in [(gone_a.id, true), (gone_b.id, true), (other.id, false)] {
+            let link = store
+                .connect_links()
+                .reconnect_secret(id, Utc::now())
+                .await
+                .unwrap();
+            assert_eq!(link.is_some(), has_link, "account {id}: a reconnect link");
+        }
         for id in [gone_a.id, gone_b.id] {
             let account = store.accounts().by_id(id).await.unwrap();
             assert_eq!(account.status, AccountStatus::NeedsReconnect);
@@ -1528,7 +1541,7 @@ mod connecting {
         }
         store
             .accounts()
-            .disconnect_provider_user(AccountKind::Instagram, "3", "removed")
+            .disconnect_provider_user(AccountKind::Instagram, "3", "removed", needs_reconnect)
             .await
             .unwrap();
 
@@ -1908,5 +1921,15 @@ mod webhooks {
             store.webhooks().count_by_key().await.unwrap(),
             [(store.keys().current().primary_id().to_owned(), 1)]
         );
+    }
+}
+
+/// What a disconnected account announces, for the tests that disconnect one.
+fn needs_reconnect(_: &freshtoken_store::Account) -> freshtoken_store::Announcement {
+    freshtoken_store::Announcement {
+        event: "account.needs_reconnect".to_owned(),
+        data: serde_json::json!({}),
+        email: None,
+        owner_email: None,
     }
 }

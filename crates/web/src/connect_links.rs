@@ -139,7 +139,7 @@ fn presets_of(
     })
 }
 
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/connect-links", tag = "connect links", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = CreateConnectLinkRequest, responses((status = 201, description = "the link, with its address: the only answer that carries it", body = CreatedConnectLink), (status = 400, description = "an invalid preset or expiry (`invalid_input`, `invalid_link`), or a kind this instance does not offer (`kind_not_offered`)", body = ErrorBody), (status = 403, description = "viewers cannot make links", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody), (status = 429, description = "too many links made in the last hour (`Retry-After`)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/connect-links", tag = "connect links", params(("tenant_id" = i64, Path, description = "workspace id")), request_body = CreateConnectLinkRequest, responses((status = 201, description = "the link, with its address: the only answer that carries it", body = CreatedConnectLink), (status = 400, description = "an invalid preset or expiry (`invalid_input`), or a kind this instance does not offer (`kind_not_offered`)", body = ErrorBody), (status = 403, description = "viewers cannot make links", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody), (status = 429, description = "too many links made in the last hour (`Retry-After`)", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     principal: Principal,

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use freshtoken_accounts::{ConnectError, LinkRefused, Login, OpenLink, PageChoice};
@@ -70,6 +70,14 @@ fn failed(state: &AppState, kind: AccountKind, err: ConnectError) -> Page {
     let again = "Nothing was saved. Open the link you were sent again to try once more.";
     match err {
         ConnectError::LinkRefused(reason) => refused(state, reason),
+        ConnectError::NotOffered(_) => page(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This link cannot be used right now",
+        )
+        .paragraph(format!(
+            "Connecting {platform} is not set up on this service at the moment. Nothing was saved; tell whoever sent you the link."
+        )),
         ConnectError::WrongAccount { expected, .. } => {
             page(state, StatusCode::FORBIDDEN, &format!("This link is for {expected}"))
                 .paragraph(format!(
@@ -158,20 +166,27 @@ fn asker(open: &OpenLink) -> String {
     }
 }
 
-/// Counts an opening of a link page against the client's address.
-fn allowed(state: &AppState, client: AddressKey) -> Result<(), Page> {
+/// Counts an opening of a link page against the client's address; the answer to one too many
+/// says how long to wait, in words and in `Retry-After`.
+fn allowed(state: &AppState, client: AddressKey) -> Result<(), Box<Response>> {
     state.link_limits.opening.check(client).map_err(|wait| {
-        page(state, StatusCode::TOO_MANY_REQUESTS, "Please wait a moment").paragraph(format!(
-            "This link was opened many times from here in a short while. Try again in {} seconds.",
-            wait.as_secs().max(1)
-        ))
+        let seconds = wait.as_secs().max(1);
+        let mut response = page(state, StatusCode::TOO_MANY_REQUESTS, "Please wait a moment")
+            .paragraph(format!(
+                "This link was opened many times from here in a short while. Try again in {seconds} seconds."
+            ))
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        Box::new(response)
     })
 }
 
 /// `GET /c/{secret}`: the link's page.
 pub async fn landing(state: &AppState, client: AddressKey, secret: &str) -> Response {
-    if let Err(page) = allowed(state, client) {
-        return page.into_response();
+    if let Err(response) = allowed(state, client) {
+        return *response;
     }
     let open = match state.connector.open_link(secret).await {
         Ok(open) => open,
@@ -213,8 +228,8 @@ pub async fn landing(state: &AppState, client: AddressKey, secret: &str) -> Resp
 
 /// `GET /c/{secret}/connect`: starts the platform's round trip for the link.
 pub async fn start(state: &AppState, client: AddressKey, secret: &str) -> Response {
-    if let Err(page) = allowed(state, client) {
-        return page.into_response();
+    if let Err(response) = allowed(state, client) {
+        return *response;
     }
     let open = match state.connector.open_link(secret).await {
         Ok(open) => open,
@@ -350,8 +365,8 @@ fn login_gone(state: &AppState) -> Page {
 
 /// `GET /c/pages?login=HANDLE`: the Pages to choose from.
 pub async fn pages(state: &AppState, client: AddressKey, handle: &str) -> Response {
-    if let Err(page) = allowed(state, client) {
-        return page.into_response();
+    if let Err(response) = allowed(state, client) {
+        return *response;
     }
     let kind = AccountKind::FacebookPage;
     let (login, _) = match link_login(state, handle).await {
@@ -383,8 +398,8 @@ pub async fn pages(state: &AppState, client: AddressKey, handle: &str) -> Respon
 
 /// `POST /c/pages` (a form: `login`, `page_id`...): connects the chosen Pages.
 pub async fn choose_pages(state: &AppState, client: AddressKey, body: &[u8]) -> Response {
-    if let Err(page) = allowed(state, client) {
-        return page.into_response();
+    if let Err(response) = allowed(state, client) {
+        return *response;
     }
     let kind = AccountKind::FacebookPage;
     let mut handle = String::new();
@@ -456,8 +471,8 @@ pub async fn choose_pages(state: &AppState, client: AddressKey, body: &[u8]) -> 
 
 /// `GET /unsubscribe/{token}`: asks before unsubscribing (mail scanners follow links).
 pub async fn unsubscribe_page(state: &AppState, client: AddressKey, token: &str) -> Response {
-    if let Err(page) = allowed(state, client) {
-        return page.into_response();
+    if let Err(response) = allowed(state, client) {
+        return *response;
     }
     page(state, StatusCode::OK, "Stop these e-mails?")
         .paragraph("You get an e-mail when an account whose owner you are needs you to log in again, so that a website can keep showing its posts. Without them, you may only learn of it from the website.")
@@ -472,8 +487,8 @@ pub async fn unsubscribe_page(state: &AppState, client: AddressKey, token: &str)
 
 /// `POST /unsubscribe/{token}`.
 pub async fn unsubscribe(state: &AppState, client: AddressKey, token: &str) -> Response {
-    if let Err(page) = allowed(state, client) {
-        return page.into_response();
+    if let Err(response) = allowed(state, client) {
+        return *response;
     }
     match state
         .store

@@ -151,6 +151,15 @@ impl AppState {
         self.connector = Connector::new(self.store.clone(), Arc::new(meta));
         self
     }
+
+    /// Whether the instance sends e-mail, for what connecting and disconnecting announce
+    /// (after `with_meta`).
+    pub fn with_emails(mut self, emails: bool) -> AppState {
+        self.connector = self
+            .connector
+            .with_notices(self.config.public_url.as_str(), emails);
+        self
+    }
 }
 
 /// The client's address is read behind the proxies the settings trust.

@@ -7,10 +7,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use freshtoken_accounts::notices::name_with_label;
 use freshtoken_core::policy::Backoff;
 use freshtoken_store::{
-    Account, Delivery, DeliveryOutcome, Destination, EmailMessage, RECONNECT_LINK_DAYS,
-    RECONNECT_URL, render_reconnect_url,
+    Account, Delivery, DeliveryOutcome, Destination, EmailMessage, RECONNECT_URL,
+    render_reconnect_url,
 };
 use hmac::{Hmac, Mac};
 use lettre::message::Mailbox;
@@ -262,75 +263,13 @@ async fn send_email(
         })
 }
 
-/// `@user` for a profile, the Page's name for a Page, with the tenant's label.
-fn name_of(account: &Account) -> String {
-    let name = account.display_name();
-    if account.label.is_empty() {
-        name
-    } else {
-        format!("{name} ({})", account.label)
-    }
-}
-
-pub(crate) fn needs_reconnect_email(
-    account: &Account,
-    reason: &str,
-    public_url: &str,
-) -> EmailMessage {
-    let name = name_of(account);
-    EmailMessage {
-        subject: format!(
-            "{} account {name} needs to be connected again",
-            account.kind.display_name()
-        ),
-        body: format!(
-            "freshtoken can no longer keep the token of {name} alive: {reason}\n\n\
-             Websites that use this account's token get none until it is connected again.\n\
-             Whoever can log in to the account reconnects it, without signing in here, at\n\n  {RECONNECT_URL}\n\n\
-             (send them this link: it works for {RECONNECT_LINK_DAYS} days, only for {name}, and the websites need no change),\n\
-             or sign in and connect the account again:\n\n  {public_url}/\n\n\
-             This is the only message you will get about this until the account is reconnected.\n"
-        ),
-    }
-}
-
-/// The e-mail to the account's owner (the client, who may never have heard of freshtoken):
-/// what happened in plain words, the one link that fixes it, and a way to stop these.
-pub(crate) fn owner_needs_reconnect_email(account: &Account, public_url: &str) -> EmailMessage {
-    let name = account.display_name();
-    let platform = account.kind.platform();
-    let unsubscribe = account
-        .owner_unsubscribe_token
-        .as_deref()
-        .map(|token| {
-            format!(
-                "\nYou get this e-mail because your address was given as the owner of {name}. \
-                 To get no more of them:\n\n  {public_url}/unsubscribe/{token}\n"
-            )
-        })
-        .unwrap_or_default();
-    EmailMessage {
-        subject: format!("Please log in to {platform} again for {name}"),
-        body: format!(
-            "Hello,\n\n\
-             your website shows posts of {name}, and it stopped being able to: {platform} asks \
-             the account's owner to log in again. This happens after a password change, for \
-             example, or when access was removed in {platform}'s settings.\n\n\
-             To fix it, open this link and log in to {platform} as {name}. It takes a minute, \
-             and nothing on your website needs to change:\n\n  {RECONNECT_URL}\n\n\
-             The link works for {RECONNECT_LINK_DAYS} days and only for {name}. If you did not expect this, \
-             tell the people who look after your website.\n{unsubscribe}"
-        ),
-    }
-}
-
 pub(crate) fn expiring_email(
     account: &Account,
     expires_at: DateTime<Utc>,
     error: &str,
     public_url: &str,
 ) -> EmailMessage {
-    let name = name_of(account);
+    let name = name_with_label(account);
     EmailMessage {
         subject: format!(
             "The {} token of {name} expires soon",

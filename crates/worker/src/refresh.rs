@@ -5,16 +5,17 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
+use freshtoken_accounts::notices::{account_json, needs_reconnect};
 use freshtoken_core::policy::{Backoff, MIN_REFRESH_AGE_SECS, next_refresh_at_jittered};
 use freshtoken_core::{AccessToken, AccountKind, AccountStatus, RefreshOutcome};
 use freshtoken_meta::{LongLivedToken, MetaClients, MetaError};
 use freshtoken_store::{
-    Account, Announcement, NewRefreshEvent, RECONNECT_URL, RefreshClaim, RefreshResult,
-    RefreshWork, StoredToken, TokenUpdate,
+    Announcement, NewRefreshEvent, RefreshClaim, RefreshResult, RefreshWork, StoredToken,
+    TokenUpdate,
 };
 use serde_json::json;
 
-use crate::notify::{expiring_email, needs_reconnect_email, owner_needs_reconnect_email};
+use crate::notify::expiring_email;
 use crate::{Engine, WorkerError, random_unit};
 
 /// A token this close to expiry and still failing warns the tenant (once per incident).
@@ -327,35 +328,6 @@ fn retry_at(
         None => next = next.min(now + Duration::seconds(Backoff::TRANSIENT.cap_secs)),
     }
     next.max(now + Duration::minutes(1))
-}
-
-fn needs_reconnect(
-    account: &Account,
-    reason: &str,
-    public_url: &str,
-    with_email: bool,
-) -> Announcement {
-    // The reconnect link is written in as each notification is sent (see `notify`).
-    Announcement {
-        event: "account.needs_reconnect".to_owned(),
-        data: json!({
-            "account": account_json(account),
-            "reason": reason,
-            "reconnect_url": RECONNECT_URL,
-        }),
-        email: with_email.then(|| needs_reconnect_email(account, reason, public_url)),
-        owner_email: with_email.then(|| owner_needs_reconnect_email(account, public_url)),
-    }
-}
-
-/// Who the event is about; never the token.
-fn account_json(account: &Account) -> serde_json::Value {
-    json!({
-        "id": account.id,
-        "username": account.username,
-        "label": account.label,
-        "public_id": account.public_id,
-    })
 }
 
 pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {

@@ -13,7 +13,6 @@ use freshtoken_store::testing::TestStore;
 use freshtoken_store::{Account, NewAccount, ScopedAccount, Store, TokenUpdate};
 use freshtoken_worker::testing::SmtpSink;
 use freshtoken_worker::{Clock, Engine, Mailer, Metrics, WorkerConfig};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 
 const DAY: Duration = Duration::from_secs(24 * 3600);

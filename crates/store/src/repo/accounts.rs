@@ -5,7 +5,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::connect_links::retire_reconnect_on;
+use super::connect_links::{issue_reconnect_on, retire_reconnect_on};
 use super::notifications::{Announcement, enqueue_on};
 use super::random_id;
 use super::tokens::{TokenUpdate, save_on};
@@ -678,40 +678,65 @@ impl<'a> Accounts<'a> {
 
     /// Marks every account of this provider user, in every tenant, as needing a reconnect and
     /// deletes its token at once, so nothing more is served or refreshed (the user removed our
-    /// app on Instagram). Returns how many accounts it touched.
+    /// app on Instagram). Each account that was not waiting for a reconnect already gets a
+    /// reconnect link and `announce`'s announcement, in the same transaction. Returns how many
+    /// accounts it touched.
     pub async fn disconnect_provider_user(
         &self,
         kind: AccountKind,
         provider_user_id: &str,
         reason: &str,
+        announce: impl Fn(&Account) -> Announcement,
     ) -> Result<u64, StoreError> {
         let txn = self.store.begin_write().await?;
-        let ids: Vec<i64> = account::Entity::find()
-            .select_only()
-            .column(account::Column::Id)
+        let rows = account::Entity::find()
             .filter(account::Column::Kind.eq(kind.as_str()))
             .filter(account::Column::ProviderUserId.eq(provider_user_id))
-            .into_tuple()
             .all(&txn)
             .await?;
-        if ids.is_empty() {
+        if rows.is_empty() {
             return Ok(0);
         }
+        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
         token::Entity::delete_many()
             .filter(token::Column::AccountId.is_in(ids.clone()))
             .exec(&txn)
             .await?;
+        let now = Utc::now();
         account::Entity::update_many()
             .set(account::ActiveModel {
                 status: Set(AccountStatus::NeedsReconnect.as_str().to_owned()),
                 last_error: Set(Some(reason.to_owned())),
                 next_refresh_at: Set(None),
-                updated_at: Set(Utc::now()),
+                updated_at: Set(now),
                 ..Default::default()
             })
             .filter(account::Column::Id.is_in(ids.clone()))
             .exec(&txn)
             .await?;
+        for row in rows {
+            if row.status == AccountStatus::NeedsReconnect.as_str() {
+                continue;
+            }
+            let account = Account::try_from(row)?;
+            issue_reconnect_on(
+                &txn,
+                &self.store.keys,
+                account.tenant_id,
+                account.id,
+                account.kind,
+                now,
+            )
+            .await?;
+            enqueue_on(
+                &txn,
+                account.tenant_id,
+                Some(account.id),
+                &announce(&account),
+                now,
+            )
+            .await?;
+        }
         txn.commit().await?;
         Ok(ids.len() as u64)
     }

@@ -35,6 +35,10 @@ pub struct Announcement {
 /// the delivery log reads, never holds a live link.
 pub const RECONNECT_URL: &str = "{{reconnect_url}}";
 
+/// Stands for the token of the owner's unsubscribe link in an owner e-mail: filled in as the
+/// e-mail is addressed, from the same read as the address, so the two always match.
+pub const UNSUBSCRIBE_TOKEN: &str = "{{unsubscribe_token}}";
+
 /// The payload as sent: [`RECONNECT_URL`] replaced by `url`.
 pub fn render_reconnect_url(payload: &str, url: &str) -> String {
     payload.replace(RECONNECT_URL, url)
@@ -235,9 +239,13 @@ pub(crate) async fn enqueue_on(
             .one(conn)
             .await?
             .filter(|row| row.owner_unsubscribed_at.is_none())
-            .and_then(|row| row.owner_email);
-        if let Some(recipient) = owner {
-            let payload = serde_json::to_string(email).map_err(|err| {
+            .and_then(|row| Some((row.owner_email?, row.owner_unsubscribe_token?)));
+        if let Some((recipient, token)) = owner {
+            let email = EmailMessage {
+                subject: email.subject.clone(),
+                body: email.body.replace(UNSUBSCRIBE_TOKEN, &token),
+            };
+            let payload = serde_json::to_string(&email).map_err(|err| {
                 StoreError::Corrupt(format!("e-mail of {}: {err}", announcement.event))
             })?;
             let mut row = pending("email", payload);
