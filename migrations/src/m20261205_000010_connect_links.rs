@@ -185,6 +185,17 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Unsubscribe links are public: each is found by an index, not a scan.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_accounts_owner_unsubscribe_token")
+                    .table(Accounts::Table)
+                    .col(Accounts::OwnerUnsubscribeToken)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()
@@ -200,6 +211,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_accounts_owner_unsubscribe_token")
+                    .table(Accounts::Table)
+                    .to_owned(),
+            )
+            .await?;
         for column in [
             Accounts::OwnerUnsubscribedAt,
             Accounts::OwnerUnsubscribeToken,

@@ -15,8 +15,8 @@ use crate::support::{Browser, Process, TestApp, freshtoken_with, http_endpoint, 
 
 const SITE: &str = "https://bakery.example";
 
-/// The account's owner: a browser with no session here, once following redirects and once
-/// stopping at each.
+/// The account's owner: a browser with no session here (but cookies, as browsers keep them),
+/// once following redirects and once stopping at each.
 struct Client {
     follow: reqwest::Client,
     step: reqwest::Client,
@@ -24,7 +24,14 @@ struct Client {
 
 impl Client {
     fn new() -> Client {
-        let client = |policy| reqwest::Client::builder().redirect(policy).build().unwrap();
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let client = |policy| {
+            reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(policy)
+                .build()
+                .unwrap()
+        };
         Client {
             follow: client(Policy::limited(10)),
             step: client(Policy::none()),
@@ -317,6 +324,17 @@ async fn expired_used_revoked_and_unknown_links_are_refused_and_store_nothing() 
     assert!(html.contains("withdrawn"), "{html}");
     assert!(agency.accounts().await.is_empty());
 
+    // A round trip handed to someone else: the platform's answer comes back to a browser that
+    // did not press the button, and nothing is stored.
+    let handed_out = make_link(&mut agency, json!({"label": "Handed out"})).await;
+    let authorize = client.start(&handed_out).await;
+    let (status, html) = Client::new()
+        .log_in_at(&fake, &authorize, "corner_bakery")
+        .await;
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("same browser"), "{html}");
+    assert!(agency.accounts().await.is_empty());
+
     // Two round trips through one single-use link: the first to finish connects, the other
     // is refused and stores nothing.
     let single = make_link(&mut agency, json!({"label": "Once"})).await;
@@ -353,6 +371,15 @@ async fn expired_used_revoked_and_unknown_links_are_refused_and_store_nothing() 
         .await;
     assert_eq!(into_own.status, 404);
 
+    // An unsubscribe address that is not one of ours offers no form to post anywhere.
+    for token in ["..%2Fapi%2Fv1%2Fauth%2Fsignout", "nobody"] {
+        let (status, html) = client
+            .open(&format!("{}/unsubscribe/{token}", app.base_url))
+            .await;
+        assert_eq!(status, 404, "{token}: {html}");
+        assert!(!html.contains("<form"), "{html}");
+    }
+
     for (request, code) in [
         (json!({"expires_in_days": 31}), "invalid_input"),
         (json!({"expires_in_days": 0}), "invalid_input"),
@@ -382,6 +409,20 @@ async fn expired_used_revoked_and_unknown_links_are_refused_and_store_nothing() 
             assert_eq!(refused.error_code(), code, "{request}");
         }
     }
+
+    // A link speaks for its maker: once the operator disables them, it is withdrawn.
+    let theirs = make_link(&mut agency, json!({"label": "Maker leaves"})).await;
+    assert_eq!(client.open(&theirs).await.0, 200);
+    sql(
+        &app,
+        "UPDATE users SET disabled_at = $1 WHERE email = 'ana@agency.example'",
+        "UPDATE users SET disabled_at = ?1 WHERE email = 'ana@agency.example'",
+        vec![chrono::Utc::now().into()],
+    )
+    .await;
+    let (status, html) = client.open(&theirs).await;
+    assert_eq!(status, 410, "{html}");
+    assert!(html.contains("withdrawn"), "{html}");
 }
 
 /// The first `{base}/c/...` address in `text`.

@@ -130,6 +130,19 @@ impl Connector {
             Some(id) => self.store.users().by_id(id).await.ok(),
             None => None,
         };
+        // A link speaks for the member who made it: once they are disabled or have left the
+        // workspace, it no longer does.
+        if let Some(user) = &sender {
+            let member = self
+                .store
+                .memberships()
+                .role_of(link.tenant_id, user.id)
+                .await?
+                .is_some_and(|role| role.can_edit());
+            if user.disabled_at.is_some() || !member {
+                return Err(ConnectError::LinkRefused(LinkRefused::Revoked));
+            }
+        }
         let account = match link.account_id {
             Some(id) => Some(self.store.accounts().by_id(id).await?),
             None => None,

@@ -582,20 +582,22 @@ fn parse_role(text: &str) -> Result<Role, String> {
 /// `7d`, `30d`, `12h`: how long a connect link works.
 fn parse_link_lifetime(text: &str) -> Result<chrono::Duration, String> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let amount: i64 = number.parse().map_err(|_| {
-        format!("expected a number of days or hours such as 7d or 12h, got {text:?}")
-    })?;
+    let wrong = || format!("expected a number of days or hours such as 7d or 12h, got {text:?}");
+    let (number, in_days) = match (text.strip_suffix('d'), text.strip_suffix('h')) {
+        (Some(days), _) => (days, true),
+        (None, Some(hours)) => (hours, false),
+        (None, None) => return Err(wrong()),
+    };
+    let amount: i64 = number.parse().map_err(|_| wrong())?;
     if amount <= 0 {
         return Err(format!("a link must work for some time, got {text:?}"));
     }
-    match unit {
-        "d" => Ok(chrono::Duration::days(amount)),
-        "h" => Ok(chrono::Duration::hours(amount)),
-        _ => Err(format!(
-            "expected a number of days or hours such as 7d or 12h, got {text:?}"
-        )),
-    }
+    let lifetime = if in_days {
+        chrono::Duration::try_days(amount)
+    } else {
+        chrono::Duration::try_hours(amount)
+    };
+    lifetime.ok_or_else(wrong)
 }
 
 fn parse_kind(text: &str) -> Result<AccountKind, String> {

@@ -20,7 +20,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, Utc};
@@ -362,13 +362,14 @@ async fn may_connect(
 async fn callback(
     State(state): State<AppState>,
     session: Session,
+    headers: HeaderMap,
     Path(platform): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(kind) = kind_of_segment(&platform) else {
         return ApiError::NotFound.into_response();
     };
-    match finish(&state, kind, &session, &query).await {
+    match finish(&state, kind, &session, &headers, &query).await {
         Ok(to) => Redirect::to(&to).into_response(),
         Err(Finished::Page(page)) => page.into_response(),
         Err(Finished::Link(response)) => response,
@@ -394,6 +395,7 @@ async fn finish(
     state: &AppState,
     kind: AccountKind,
     session: &Session,
+    headers: &HeaderMap,
     query: &HashMap<String, String>,
 ) -> Result<String, Finished> {
     let platform = kind.platform();
@@ -444,10 +446,21 @@ async fn finish(
             user_id,
             session_sha256,
         } => (*user_id, session_sha256.clone()),
-        StartedBy::Link { connect_link_id } => {
+        StartedBy::Link {
+            connect_link_id,
+            browser_sha256,
+        } => {
             // The account's owner, through a connect link: no session here, their own pages.
             return Err(Finished::Link(
-                link_flow::finish(state, kind, *connect_link_id, &pending, query).await,
+                link_flow::finish(
+                    state,
+                    kind,
+                    (*connect_link_id, browser_sha256),
+                    &pending,
+                    headers,
+                    query,
+                )
+                .await,
             ));
         }
     };

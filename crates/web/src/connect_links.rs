@@ -6,7 +6,7 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use chrono::Utc;
@@ -260,9 +260,10 @@ async fn landing(
 async fn start(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
     Path(secret): Path<String>,
 ) -> Response {
-    link_flow::start(&state, AddressKey::from(client), &secret).await
+    link_flow::start(&state, AddressKey::from(client), &headers, &secret).await
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -274,17 +275,19 @@ struct LoginQuery {
 async fn pages(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    link_flow::pages(&state, AddressKey::from(client), &query.login).await
+    link_flow::pages(&state, AddressKey::from(client), &headers, &query.login).await
 }
 
 async fn choose_pages(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    link_flow::choose_pages(&state, AddressKey::from(client), &body).await
+    link_flow::choose_pages(&state, AddressKey::from(client), &headers, &body).await
 }
 
 async fn unsubscribe_page(

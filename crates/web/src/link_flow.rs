@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use freshtoken_accounts::{ConnectError, LinkRefused, Login, OpenLink, PageChoice};
@@ -226,8 +226,36 @@ pub async fn landing(state: &AppState, client: AddressKey, secret: &str) -> Resp
     .into_response()
 }
 
-/// `GET /c/{secret}/connect`: starts the platform's round trip for the link.
-pub async fn start(state: &AppState, client: AddressKey, secret: &str) -> Response {
+/// The cookie that ties a link's round trip to the browser that pressed its button: a link
+/// is shared by e-mail, so a platform's answer must come back to the browser that asked, or
+/// someone could hand out a started round trip and collect whoever finishes it.
+const BROWSER_COOKIE: &str = "freshtoken_link";
+
+/// This browser's link cookie, if it sent a well-formed one.
+pub fn browser_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == BROWSER_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| {
+            value.len() == 32
+                && value
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+        })
+}
+
+/// `GET /c/{secret}/connect`: starts the platform's round trip for the link, from this browser.
+pub async fn start(
+    state: &AppState,
+    client: AddressKey,
+    headers: &HeaderMap,
+    secret: &str,
+) -> Response {
     if let Err(response) = allowed(state, client) {
         return *response;
     }
@@ -236,8 +264,11 @@ pub async fn start(state: &AppState, client: AddressKey, secret: &str) -> Respon
         Err(err) => return failed(state, AccountKind::Instagram, err).into_response(),
     };
     let kind = open.link.kind;
+    // One cookie per browser, kept across round trips (two tabs share it).
+    let browser = browser_cookie(headers).unwrap_or_else(random_secret);
     let started_by = StartedBy::Link {
         connect_link_id: open.link.id,
+        browser_sha256: sha256_hex(&browser),
     };
     let recorded =
         round_trip::record(state, kind, started_by, open.link.tenant_id, String::new()).await;
@@ -245,20 +276,50 @@ pub async fn start(state: &AppState, client: AddressKey, secret: &str) -> Respon
         .map_err(ConnectError::from)
         .and_then(|state_value| state.connector.authorize_url(kind, &state_value));
     match authorize {
-        Ok(url) => Redirect::to(url.as_str()).into_response(),
+        Ok(url) => {
+            let secure = if state.config.public_url.scheme() == "https" {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie = format!(
+                "{BROWSER_COOKIE}={browser}; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600{secure}"
+            );
+            let mut response = Redirect::to(url.as_str()).into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
         Err(err) => failed(state, kind, err).into_response(),
     }
 }
 
-/// The platform's callback for a round trip started from link `link_id`.
+/// Whether this browser is the one that started a link's round trip.
+fn same_browser(headers: &HeaderMap, browser_sha256: &str) -> bool {
+    browser_cookie(headers).is_some_and(|cookie| sha256_hex(&cookie) == browser_sha256)
+}
+
+fn other_browser(state: &AppState) -> Response {
+    page(state, StatusCode::FORBIDDEN, "Please use the same browser")
+        .paragraph("This answer belongs to a connection started in another browser. Nothing was saved; open the link you were sent again, in the browser you will log in with.")
+        .into_response()
+}
+
+/// The platform's callback for a round trip started from link `link_id` in the browser whose
+/// cookie hashes to `browser_sha256`.
 pub async fn finish(
     state: &AppState,
     kind: AccountKind,
-    link_id: i64,
+    (link_id, browser_sha256): (i64, &str),
     pending: &OauthState,
+    headers: &HeaderMap,
     query: &HashMap<String, String>,
 ) -> Response {
     let platform = kind.platform();
+    if !same_browser(headers, browser_sha256) {
+        return other_browser(state);
+    }
     if query.contains_key("error") {
         return page(state, StatusCode::OK, "Nothing was connected")
             .paragraph(format!(
@@ -291,9 +352,7 @@ pub async fn finish(
             let handle = random_secret();
             let now = Utc::now();
             let login = FacebookLogin {
-                started_by: StartedBy::Link {
-                    connect_link_id: link_id,
-                },
+                started_by: pending.started_by.clone(),
                 tenant_id: open.link.tenant_id,
                 return_to: String::new(),
                 pages: pages.iter().map(offered_page).collect(),
@@ -339,9 +398,11 @@ fn done(state: &AppState, open: &OpenLink, names: &[String]) -> Page {
         ))
 }
 
-/// A Facebook login from a link, if the handle names one that has not expired.
+/// A Facebook login from a link, if the handle names one of this browser's that has not
+/// expired.
 async fn link_login(
     state: &AppState,
+    headers: &HeaderMap,
     handle: &str,
 ) -> Result<Option<(FacebookLogin, i64)>, ConnectError> {
     let login = state
@@ -349,9 +410,13 @@ async fn link_login(
         .facebook_logins()
         .get(&sha256_hex(handle))
         .await?;
-    Ok(login.and_then(|login| match login.started_by {
-        StartedBy::Link { connect_link_id } if login.expires_at > Utc::now() => {
-            Some((login, connect_link_id))
+    Ok(login.and_then(|login| match &login.started_by {
+        StartedBy::Link {
+            connect_link_id,
+            browser_sha256,
+        } if login.expires_at > Utc::now() && same_browser(headers, browser_sha256) => {
+            let id = *connect_link_id;
+            Some((login, id))
         }
         _ => None,
     }))
@@ -364,12 +429,17 @@ fn login_gone(state: &AppState) -> Page {
 }
 
 /// `GET /c/pages?login=HANDLE`: the Pages to choose from.
-pub async fn pages(state: &AppState, client: AddressKey, handle: &str) -> Response {
+pub async fn pages(
+    state: &AppState,
+    client: AddressKey,
+    headers: &HeaderMap,
+    handle: &str,
+) -> Response {
     if let Err(response) = allowed(state, client) {
         return *response;
     }
     let kind = AccountKind::FacebookPage;
-    let (login, _) = match link_login(state, handle).await {
+    let (login, _) = match link_login(state, headers, handle).await {
         Ok(Some(found)) => found,
         Ok(None) => return login_gone(state).into_response(),
         Err(err) => return failed(state, kind, err).into_response(),
@@ -388,7 +458,7 @@ pub async fn pages(state: &AppState, client: AddressKey, handle: &str) -> Respon
     page(state, StatusCode::OK, "Which Pages does the website show?")
         .paragraph("You manage several Facebook Pages. Choose the ones whose posts the website shows; only those are shared.")
         .form(Form {
-            action: PAGES_PATH.to_owned(),
+            action: Some(PAGES_PATH),
             hidden: vec![("login".to_owned(), handle.to_owned())],
             checkboxes,
             submit: "Connect these Pages".to_owned(),
@@ -397,7 +467,12 @@ pub async fn pages(state: &AppState, client: AddressKey, handle: &str) -> Respon
 }
 
 /// `POST /c/pages` (a form: `login`, `page_id`...): connects the chosen Pages.
-pub async fn choose_pages(state: &AppState, client: AddressKey, body: &[u8]) -> Response {
+pub async fn choose_pages(
+    state: &AppState,
+    client: AddressKey,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     if let Err(response) = allowed(state, client) {
         return *response;
     }
@@ -417,7 +492,7 @@ pub async fn choose_pages(state: &AppState, client: AddressKey, body: &[u8]) -> 
             .into_response();
     }
     let handle_sha256 = sha256_hex(&handle);
-    let (peeked, link_id) = match link_login(state, &handle).await {
+    let (peeked, link_id) = match link_login(state, headers, &handle).await {
         Ok(Some(found)) => found,
         Ok(None) => return login_gone(state).into_response(),
         Err(err) => return failed(state, kind, err).into_response(),
@@ -469,15 +544,44 @@ pub async fn choose_pages(state: &AppState, client: AddressKey, body: &[u8]) -> 
     }
 }
 
-/// `GET /unsubscribe/{token}`: asks before unsubscribing (mail scanners follow links).
+fn unknown_unsubscribe(state: &AppState) -> Response {
+    page(state, StatusCode::NOT_FOUND, "This link does not work")
+        .paragraph("It may be from an older e-mail: the address it was for has changed since, and gets no e-mail from here.")
+        .into_response()
+}
+
+/// Whether `token` has the shape of the tokens we make (22 URL-safe characters): nothing else
+/// is looked up, nor shown back.
+fn is_unsubscribe_token(token: &str) -> bool {
+    token.len() == 22
+        && token
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+}
+
+/// `GET /unsubscribe/{token}`: asks before unsubscribing (mail scanners follow links). The
+/// form posts to the page's own address.
 pub async fn unsubscribe_page(state: &AppState, client: AddressKey, token: &str) -> Response {
     if let Err(response) = allowed(state, client) {
         return *response;
     }
+    if !is_unsubscribe_token(token) {
+        return unknown_unsubscribe(state);
+    }
+    match state
+        .store
+        .accounts()
+        .owner_by_unsubscribe_token(token)
+        .await
+    {
+        Ok(Some(_)) => {}
+        Ok(None) => return unknown_unsubscribe(state),
+        Err(err) => return ApiError::from(err).into_response(),
+    }
     page(state, StatusCode::OK, "Stop these e-mails?")
         .paragraph("You get an e-mail when an account whose owner you are needs you to log in again, so that a website can keep showing its posts. Without them, you may only learn of it from the website.")
         .form(Form {
-            action: format!("/unsubscribe/{token}"),
+            action: None,
             hidden: Vec::new(),
             checkboxes: Vec::new(),
             submit: "Stop these e-mails".to_owned(),
@@ -489,6 +593,9 @@ pub async fn unsubscribe_page(state: &AppState, client: AddressKey, token: &str)
 pub async fn unsubscribe(state: &AppState, client: AddressKey, token: &str) -> Response {
     if let Err(response) = allowed(state, client) {
         return *response;
+    }
+    if !is_unsubscribe_token(token) {
+        return unknown_unsubscribe(state);
     }
     match state
         .store
@@ -502,9 +609,7 @@ pub async fn unsubscribe(state: &AppState, client: AddressKey, token: &str) -> R
                 account.display_name()
             ))
             .into_response(),
-        Ok(None) => page(state, StatusCode::NOT_FOUND, "This link does not work")
-            .paragraph("It may be from an older e-mail: the address it was for has changed since, and gets no e-mail from here.")
-            .into_response(),
+        Ok(None) => unknown_unsubscribe(state),
         Err(err) => ApiError::from(err).into_response(),
     }
 }

@@ -26,7 +26,8 @@ pub struct Page {
 /// A form that posts to this site: hidden fields, checkboxes, one button.
 #[derive(Debug, Clone)]
 pub struct Form {
-    pub action: String,
+    /// A path of ours; `None` posts to the page's own address.
+    pub action: Option<&'static str>,
     pub hidden: Vec<(String, String)>,
     /// `(name, value, label, checked)`.
     pub checkboxes: Vec<(String, String, String, bool)>,
@@ -117,9 +118,12 @@ fn render_form(form: &Form) -> String {
             )
         })
         .collect();
+    let action = form
+        .action
+        .map(|path| format!(r#" action="{}""#, escape(path)))
+        .unwrap_or_default();
     format!(
-        r#"<form method="post" action="{}">{hidden}{checkboxes}<p><button class="button" type="submit">{}</button></p></form>"#,
-        escape(&form.action),
+        r#"<form method="post"{action}>{hidden}{checkboxes}<p><button class="button" type="submit">{}</button></p></form>"#,
         escape(&form.submit)
     )
 }

@@ -95,8 +95,8 @@ pub(crate) async fn deliver(engine: &Engine, id: i64, lease_id: &str) -> Result<
     else {
         return Ok(());
     };
-    let delivery = with_reconnect_url(engine, delivery).await?;
-    let (channel, result) = match &delivery.destination {
+    let (delivery, link_secret) = with_reconnect_url(engine, delivery).await?;
+    let (channel, mut result) = match &delivery.destination {
         Destination::Webhook { url, secret, .. } => (
             "webhook",
             post_webhook(engine, &delivery, url, secret).await,
@@ -105,6 +105,10 @@ pub(crate) async fn deliver(engine: &Engine, id: i64, lease_id: &str) -> Result<
             ("email", send_email(engine, &delivery, recipient).await)
         }
     };
+    // An endpoint that echoes what it got would put the live link into the delivery log.
+    if let (Err(failure), Some(secret)) = (&mut result, &link_secret) {
+        failure.error = failure.error.replace(secret.as_str(), "…");
+    }
     let now = engine.clock().now();
     let attempts = delivery.attempts + 1;
     let outcome = match result {
@@ -147,13 +151,14 @@ pub(crate) async fn deliver(engine: &Engine, id: i64, lease_id: &str) -> Result<
 
 /// Writes the account's reconnect link into the notification, where its stored payload holds
 /// the placeholder: the link exists only in what is sent. An account reconnected meanwhile
-/// (its link retired) gets the dashboard's address instead.
+/// (its link retired) gets the dashboard's address instead. Returns the link's secret too, to
+/// keep it out of what is recorded of the attempt.
 async fn with_reconnect_url(
     engine: &Engine,
     mut delivery: Delivery,
-) -> Result<Delivery, WorkerError> {
+) -> Result<(Delivery, Option<String>), WorkerError> {
     if !delivery.payload.contains(RECONNECT_URL) {
-        return Ok(delivery);
+        return Ok((delivery, None));
     }
     let public_url = engine.public_url().trim_end_matches('/');
     let secret = match delivery.account_id {
@@ -166,12 +171,12 @@ async fn with_reconnect_url(
         }
         None => None,
     };
-    let url = match secret {
+    let url = match &secret {
         Some(secret) => format!("{public_url}/c/{secret}"),
         None => format!("{public_url}/"),
     };
     delivery.payload = render_reconnect_url(&delivery.payload, &url);
-    Ok(delivery)
+    Ok((delivery, secret))
 }
 
 struct Failure {

@@ -526,6 +526,19 @@ impl<'a> Accounts<'a> {
         ScopedAccount::found(active.update(&self.store.db).await?)
     }
 
+    /// The account whose owner an unsubscribe link is for, if any.
+    pub async fn owner_by_unsubscribe_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        account::Entity::find()
+            .filter(account::Column::OwnerUnsubscribeToken.eq(token))
+            .one(&self.store.db)
+            .await?
+            .map(Account::try_from)
+            .transpose()
+    }
+
     /// The owner behind an unsubscribe link stops getting e-mail about their account. Returns
     /// the account, or `None` for a token that names none (the address changed since).
     pub async fn unsubscribe_owner(

@@ -13,8 +13,11 @@ pub enum StartedBy {
         /// SHA-256 of the session id that started the round trip.
         session_sha256: String,
     },
+    /// The holder of a connect link, in the browser that pressed its button (the SHA-256 of
+    /// that browser's link cookie), so that nobody else can finish the round trip.
     Link {
         connect_link_id: i64,
+        browser_sha256: String,
     },
 }
 
@@ -41,7 +44,10 @@ impl StartedBy {
                 user_id,
                 session_sha256,
             }),
-            (None, None, Some(connect_link_id)) => Ok(StartedBy::Link { connect_link_id }),
+            (None, Some(browser_sha256), Some(connect_link_id)) => Ok(StartedBy::Link {
+                connect_link_id,
+                browser_sha256,
+            }),
             _ => Err(StoreError::Corrupt(
                 "a round trip is neither a member's nor a link's".into(),
             )),
@@ -55,7 +61,10 @@ impl StartedBy {
                 user_id,
                 session_sha256,
             } => (Some(*user_id), Some(session_sha256.clone()), None),
-            StartedBy::Link { connect_link_id } => (None, None, Some(*connect_link_id)),
+            StartedBy::Link {
+                connect_link_id,
+                browser_sha256,
+            } => (None, Some(browser_sha256.clone()), Some(*connect_link_id)),
         }
     }
 }
