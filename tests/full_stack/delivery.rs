@@ -68,21 +68,7 @@ impl Site {
 
     /// Runs SQL on the app's database, with `at` bound as `$1`/`?1` where needed.
     async fn sql(&self, sql_postgres: &str, sql_sqlite: &str, values: Vec<Value>) {
-        let db = Database::connect(self.app.database.url.as_str())
-            .await
-            .unwrap();
-        let sql = if self.app.database.is_postgres() {
-            sql_postgres
-        } else {
-            sql_sqlite
-        };
-        db.execute_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            sql,
-            values,
-        ))
-        .await
-        .unwrap();
+        self.app.sql(sql_postgres, sql_sqlite, values).await;
     }
 }
 

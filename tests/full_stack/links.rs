@@ -7,11 +7,10 @@ use std::time::Duration;
 use fake_instagram::{FakeConfig, FakeInstagram, FaultKind, FaultMatch, MintKind};
 use freshtoken::server::Mode;
 use reqwest::redirect::Policy;
-use sea_orm::{ConnectionTrait, Database, Statement, Value as SqlValue};
 use serde_json::{Value, json};
 
 use crate::connect::{Person, app_with_fake_as, page};
-use crate::support::{Browser, Process, TestApp, freshtoken_with, http_endpoint, run};
+use crate::support::{Browser, Process, freshtoken_with, http_endpoint, run};
 
 const SITE: &str = "https://bakery.example";
 
@@ -112,23 +111,6 @@ async fn from_site(url: &str) -> u16 {
         .unwrap()
         .status()
         .as_u16()
-}
-
-/// Runs `sql` on the app's database.
-async fn sql(app: &TestApp, sql_postgres: &str, sql_sqlite: &str, values: Vec<SqlValue>) {
-    let db = Database::connect(app.database.url.as_str()).await.unwrap();
-    let sql = if app.database.is_postgres() {
-        sql_postgres
-    } else {
-        sql_sqlite
-    };
-    db.execute_raw(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        sql,
-        values,
-    ))
-    .await
-    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,8 +274,7 @@ async fn expired_used_revoked_and_unknown_links_are_refused_and_store_nothing() 
     );
 
     let expired = make_link(&mut agency, json!({"label": "Expired"})).await;
-    sql(
-        &app,
+    app.sql(
         "UPDATE connect_links SET expires_at = $1 WHERE label = 'Expired'",
         "UPDATE connect_links SET expires_at = ?1 WHERE label = 'Expired'",
         vec![(chrono::Utc::now() - chrono::Duration::hours(1)).into()],
@@ -413,8 +394,7 @@ async fn expired_used_revoked_and_unknown_links_are_refused_and_store_nothing() 
     // A link speaks for its maker: once the operator disables them, it is withdrawn.
     let theirs = make_link(&mut agency, json!({"label": "Maker leaves"})).await;
     assert_eq!(client.open(&theirs).await.0, 200);
-    sql(
-        &app,
+    app.sql(
         "UPDATE users SET disabled_at = $1 WHERE email = 'ana@agency.example'",
         "UPDATE users SET disabled_at = ?1 WHERE email = 'ana@agency.example'",
         vec![chrono::Utc::now().into()],

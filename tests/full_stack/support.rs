@@ -305,6 +305,27 @@ impl TestApp {
         (server, data_dir)
     }
 
+    /// Runs SQL on the app's database (the statement for its engine), with `values` bound as
+    /// `$1`/`?1`...: for what no API does, such as moving a date into the past.
+    pub async fn sql(&self, sql_postgres: &str, sql_sqlite: &str, values: Vec<sea_orm::Value>) {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(self.database.url.as_str())
+            .await
+            .unwrap();
+        let sql = if self.database.is_postgres() {
+            sql_postgres
+        } else {
+            sql_sqlite
+        };
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            values,
+        ))
+        .await
+        .unwrap();
+    }
+
     /// A browser on our own site: sends `Origin` like a page of the dashboard would, and keeps
     /// the session cookie.
     pub fn browser(&self) -> Browser {

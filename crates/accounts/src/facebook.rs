@@ -9,7 +9,7 @@
 use chrono::Utc;
 use freshtoken_core::{AccessToken, AccountKind};
 use freshtoken_meta::{FacebookClient, MetaError, Page};
-use freshtoken_store::{NewAccount, TokenUpdate};
+use freshtoken_store::{NewAccount, OfferedPage, TokenUpdate};
 
 use crate::{ConnectError, Connected, Connector, Login, LoginFor, Paste, Presets, Via};
 
@@ -21,6 +21,17 @@ pub struct PageChoice {
     pub id: String,
     pub name: String,
     pub category: Option<String>,
+}
+
+/// As the store keeps it while the person chooses.
+impl From<&PageChoice> for OfferedPage {
+    fn from(page: &PageChoice) -> OfferedPage {
+        OfferedPage {
+            id: page.id.clone(),
+            name: page.name.clone(),
+            category: page.category.clone(),
+        }
+    }
 }
 
 fn meta(error: MetaError) -> ConnectError {

@@ -45,6 +45,38 @@ pub struct Presets {
     pub owner_email: Option<String>,
 }
 
+impl Presets {
+    /// As the store keeps them (on an account, or a connect link).
+    pub(crate) fn stored(&self) -> StorePresets {
+        StorePresets {
+            label: self.label.clone(),
+            allowed_origins: self
+                .allowed_origins
+                .as_ref()
+                .map(|origins| origins.iter().map(ToString::to_string).collect()),
+            js_constant: self.js_constant.clone(),
+            refresh_interval: self.refresh_interval,
+            owner_email: self.owner_email.clone(),
+        }
+    }
+
+    /// Presets the store kept, which were checked before they were.
+    pub(crate) fn from_stored(stored: &StorePresets) -> Presets {
+        Presets {
+            label: stored.label.clone(),
+            allowed_origins: stored.allowed_origins.as_ref().map(|origins| {
+                origins
+                    .iter()
+                    .filter_map(|origin| origin.parse().ok())
+                    .collect()
+            }),
+            js_constant: stored.js_constant.clone(),
+            refresh_interval: stored.refresh_interval,
+            owner_email: stored.owner_email.clone(),
+        }
+    }
+}
+
 /// Who connects: a member of the workspace (signed in, or through the API or CLI), or the
 /// holder of a connect link (the account's owner, who has no account here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,16 +347,7 @@ impl Connector {
                 account,
                 token,
                 next_refresh_at: Some(first),
-                presets: StorePresets {
-                    label: presets.label.clone(),
-                    allowed_origins: presets
-                        .allowed_origins
-                        .as_ref()
-                        .map(|origins| origins.iter().map(ToString::to_string).collect()),
-                    js_constant: presets.js_constant.clone(),
-                    refresh_interval: presets.refresh_interval,
-                    owner_email: presets.owner_email.clone(),
-                },
+                presets: presets.stored(),
             });
         }
         let connected = self

@@ -63,20 +63,10 @@ impl Connector {
             )));
         }
         let now = Utc::now();
-        let presets = &request.presets;
         let new = NewConnectLink {
             kind: request.kind,
             label: request.label,
-            presets: freshtoken_store::Presets {
-                label: presets.label.clone(),
-                allowed_origins: presets
-                    .allowed_origins
-                    .as_ref()
-                    .map(|origins| origins.iter().map(ToString::to_string).collect()),
-                js_constant: presets.js_constant.clone(),
-                refresh_interval: presets.refresh_interval,
-                owner_email: presets.owner_email.clone(),
-            },
+            presets: request.presets.stored(),
             reusable: request.reusable,
             created_by: request.created_by,
             expires_at: now + lifetime,
@@ -172,7 +162,7 @@ impl Connector {
             return Err(self.refusal_now(id).await);
         }
         let login = LoginFor {
-            presets: presets_of(&link.link),
+            presets: Presets::from_stored(&link.link.presets),
             only: link.account.as_ref().map(|account| OnlyAccount {
                 provider_user_id: account.provider_user_id.clone(),
                 name: account.display_name(),
@@ -205,7 +195,7 @@ impl Connector {
                 link.link.tenant_id,
                 user_token,
                 page_ids,
-                &presets_of(&link.link),
+                &Presets::from_stored(&link.link.presets),
                 Via::Link,
             )
             .await;
@@ -236,21 +226,4 @@ fn refuse_unless_usable(link: &ConnectLink, now: DateTime<Utc>) -> Result<(), Co
         LinkState::Revoked => LinkRefused::Revoked,
     };
     Err(ConnectError::LinkRefused(refused))
-}
-
-/// A link's presets, as connecting takes them. They were checked when the link was made.
-fn presets_of(link: &ConnectLink) -> Presets {
-    let presets = &link.presets;
-    Presets {
-        label: presets.label.clone(),
-        allowed_origins: presets.allowed_origins.as_ref().map(|origins| {
-            origins
-                .iter()
-                .filter_map(|origin| origin.parse().ok())
-                .collect()
-        }),
-        js_constant: presets.js_constant.clone(),
-        refresh_interval: presets.refresh_interval,
-        owner_email: presets.owner_email.clone(),
-    }
 }

@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, Utc};
-use freshtoken_accounts::{ConnectError, Login, LoginFor, PageChoice, Presets, Via};
+use freshtoken_accounts::{ConnectError, Login, LoginFor, Presets, Via};
 use freshtoken_core::AccountKind;
 use freshtoken_core::api::{
     ChoosePagesRequest, FacebookLoginView, OfferedPageView, PastedAccounts,
@@ -521,7 +521,7 @@ async fn finish(
                 started_by: pending.started_by.clone(),
                 tenant_id: pending.tenant_id,
                 return_to: pending.return_to.clone(),
-                pages: offered.iter().map(offered_page).collect(),
+                pages: offered.iter().map(OfferedPage::from).collect(),
                 user_token,
                 created_at: now,
                 expires_at: now + Duration::minutes(STATE_LIFETIME_MINUTES),
@@ -542,14 +542,6 @@ async fn finish(
         .map_err(|err| pages.internal(ApiError::internal(err)))?;
     to.query_pairs_mut().append_pair(param, &value);
     Ok(to[url::Position::BeforePath..url::Position::AfterQuery].to_owned())
-}
-
-fn offered_page(page: &PageChoice) -> OfferedPage {
-    OfferedPage {
-        id: page.id.clone(),
-        name: page.name.clone(),
-        category: page.category.clone(),
-    }
 }
 
 /// The login a handle names, if it belongs to this user, this session and this tenant and has

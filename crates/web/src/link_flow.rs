@@ -3,7 +3,8 @@
 //!
 //! `GET /c/{secret}` names the workspace and who sent the link, says in one paragraph what the
 //! owner grants, and has one button, `GET /c/{secret}/connect`, which starts the platform's
-//! round trip (recorded for the link, not for a session). The platform's callback
+//! round trip (recorded for the link and for this browser, by a cookie of its own, not for a
+//! session). The platform's callback
 //! (`/connect/{platform}/callback`, shared with the dashboard's Connect buttons) comes back
 //! here through [`finish`]: "Done, you can close this page", or a page that says plainly what
 //! went wrong. A Facebook user with several Pages chooses on `/c/pages`, a plain form.
@@ -17,7 +18,7 @@ use std::collections::HashMap;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
-use freshtoken_accounts::{ConnectError, LinkRefused, Login, OpenLink, PageChoice};
+use freshtoken_accounts::{ConnectError, LinkRefused, Login, OpenLink};
 use freshtoken_core::AccountKind;
 use freshtoken_meta::MetaError;
 use freshtoken_store::{FacebookLogin, OauthState, OfferedPage, StartedBy};
@@ -232,7 +233,7 @@ pub async fn landing(state: &AppState, client: AddressKey, secret: &str) -> Resp
 const BROWSER_COOKIE: &str = "freshtoken_link";
 
 /// This browser's link cookie, if it sent a well-formed one.
-pub fn browser_cookie(headers: &HeaderMap) -> Option<String> {
+fn browser_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -355,7 +356,7 @@ pub async fn finish(
                 started_by: pending.started_by.clone(),
                 tenant_id: open.link.tenant_id,
                 return_to: String::new(),
-                pages: pages.iter().map(offered_page).collect(),
+                pages: pages.iter().map(OfferedPage::from).collect(),
                 user_token,
                 created_at: now,
                 expires_at: now + Duration::minutes(STATE_LIFETIME_MINUTES),
@@ -372,14 +373,6 @@ pub async fn finish(
             }
         }
         Err(err) => failed(state, kind, err).into_response(),
-    }
-}
-
-fn offered_page(page: &PageChoice) -> OfferedPage {
-    OfferedPage {
-        id: page.id.clone(),
-        name: page.name.clone(),
-        category: page.category.clone(),
     }
 }
 
