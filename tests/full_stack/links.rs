@@ -706,3 +706,69 @@ async fn the_cli_makes_links_and_members_and_imports_name_an_owner() {
         .await;
     assert_eq!(status, 200, "{html}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_facebook_link_lets_its_owner_choose_pages_on_the_links_own_page() {
+    let (app, fake) = app_with_fake_as(Mode::Web, &[]).await;
+    let mut agency = Person::sign_up(&app, "ana@agency.example").await;
+    let second = fake.add_page("corner_bakery", "Corner Bakery East");
+    let link = make_link(
+        &mut agency,
+        json!({"kind": "facebook_page", "label": "Bakery East", "presets": {"allowed_origins": [SITE]}}),
+    )
+    .await;
+    let client = Client::new();
+    let (status, html) = client.open(&link).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Facebook Page"), "{html}");
+    assert!(html.contains("Business integrations"), "{html}");
+
+    let (status, html) = client.connect_as(&fake, &link, "corner_bakery").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Which Pages does the website show?"),
+        "{html}"
+    );
+    assert!(html.contains("Corner Bakery East"), "{html}");
+    assert!(!html.contains("EAA"), "never a token: {html}");
+    assert!(
+        agency.accounts().await.is_empty(),
+        "nothing before the choice"
+    );
+    let handle = html
+        .split(r#"name="login" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the login's handle in the form")
+        .to_owned();
+    let choice = [("login", handle.as_str()), ("page_id", second.as_str())];
+
+    // The handle works only in the browser that logged in.
+    let elsewhere = Client::new()
+        .follow
+        .post(format!("{}/c/pages", app.base_url))
+        .form(&choice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 404);
+
+    let chosen = client
+        .follow
+        .post(format!("{}/c/pages", app.base_url))
+        .form(&choice)
+        .send()
+        .await
+        .unwrap();
+    let (status, html) = page(chosen).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Done, you can close this page"), "{html}");
+    assert!(html.contains("Corner Bakery East"), "{html}");
+    let accounts = agency.accounts().await;
+    assert_eq!(accounts.len(), 1, "only the Page chosen: {accounts:?}");
+    assert_eq!(accounts[0]["provider_user_id"], second.as_str());
+    assert_eq!(accounts[0]["label"], "Bakery East");
+    assert_eq!(accounts[0]["allowed_origins"], json!([SITE]));
+    assert_eq!(links_of(&mut agency).await[0]["state"], "used");
+    assert_eq!(client.open(&link).await.0, 410);
+}
