@@ -573,7 +573,7 @@ pub struct Settings {
     pub log: String,
 }
 
-/// `--kind`: `instagram`, `facebook-page` (or `facebook_page`, as JSON spells it), `threads`.
+/// `--role`: `owner`, `editor` or `viewer`.
 fn parse_role(text: &str) -> Result<Role, String> {
     text.parse()
         .map_err(|_| format!("expected owner, editor or viewer, got {text:?}"))
@@ -600,6 +600,7 @@ fn parse_link_lifetime(text: &str) -> Result<chrono::Duration, String> {
     lifetime.ok_or_else(wrong)
 }
 
+/// `--kind`: `instagram`, `facebook-page` (or `facebook_page`, as JSON spells it), `threads`.
 fn parse_kind(text: &str) -> Result<AccountKind, String> {
     AccountKind::from_cli(text)
         .map_err(|_| format!("expected instagram, facebook-page or threads, got {text:?}"))
