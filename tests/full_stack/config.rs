@@ -54,3 +54,63 @@ fn migrate_twice_is_harmless() {
         assert!(String::from_utf8_lossy(&output.stdout).contains("database is up to date"));
     }
 }
+
+/// How a command ends when it cannot go on, with the colour `NO_COLOR` would turn off left on,
+/// as a log file receives it: `admin refresh` finds no such account, `serve` cannot bind its
+/// port.
+fn fatal_error(command: &[&str], format: Option<&str>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut freshtoken = freshtoken(dir.path());
+    freshtoken
+        .env_remove("NO_COLOR")
+        .env("FRESHTOKEN_BIND", taken.local_addr().unwrap().to_string());
+    if let Some(format) = format {
+        freshtoken.args(["--log-format", format]);
+    }
+    let output = run(freshtoken.args(command));
+    assert!(!output.status.success());
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn logs_written_to_a_file_have_no_escape_codes_and_a_fatal_error_is_one_line() {
+    // `admin` is a command: its end is one plain line for the person who ran it.
+    let printed = fatal_error(&["admin", "refresh", "999999"], None);
+    assert!(
+        !printed.contains('\u{1b}'),
+        "no colour outside a terminal: {printed:?}"
+    );
+    let fatal: Vec<&str> = printed
+        .lines()
+        .filter(|line| line.contains("no account 999999"))
+        .collect();
+    assert_eq!(fatal.len(), 1, "one line per fatal error: {printed}");
+    assert!(fatal[0].starts_with("freshtoken: "), "{printed}");
+
+    // `serve` is a service: its end is one line of its log, in the log's format.
+    for format in ["pretty", "human", "plain"] {
+        let printed = fatal_error(&["serve"], Some(format));
+        assert!(!printed.contains('\u{1b}'), "{format}: {printed:?}");
+        let fatal: Vec<&str> = printed
+            .lines()
+            .filter(|line| line.contains("stopped with an error"))
+            .collect();
+        assert_eq!(fatal.len(), 1, "{format}: {printed}");
+        assert!(
+            !printed.lines().any(|line| line.starts_with("freshtoken: ")),
+            "{format}: not twice: {printed}"
+        );
+    }
+    let printed = fatal_error(&["serve"], Some("json"));
+    let errors = printed
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["level"] == "ERROR")
+        .count();
+    assert_eq!(errors, 1, "{printed}");
+}

@@ -191,8 +191,11 @@ pub enum AdminCommand {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
-    /// Readable lines, for a terminal.
-    Human,
+    /// Readable lines, coloured when written to a terminal (`human` is another name for it).
+    #[value(alias = "human")]
+    Pretty,
+    /// The same lines, never coloured.
+    Plain,
     /// One JSON object per line, for log collectors.
     Json,
 }
@@ -563,7 +566,7 @@ pub struct Settings {
         long,
         env = "FRESHTOKEN_LOG_FORMAT",
         value_enum,
-        default_value = "human",
+        default_value = "pretty",
         global = true
     )]
     pub log_format: LogFormat,

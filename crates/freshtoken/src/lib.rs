@@ -63,8 +63,12 @@ pub fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
+    let command = cli.command.unwrap_or(Command::Serve);
+    // A service's end goes to its log (a collector reads JSON); a command's, to the person who
+    // ran it, as one plain line. Never both: one line per fatal error.
+    let service = matches!(command, Command::Serve | Command::Web | Command::Worker);
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => server::run(config, server::Mode::Serve).await,
             Command::Web => server::run(config, server::Mode::Web).await,
             Command::Worker => server::run(config, server::Mode::Worker).await,
@@ -78,11 +82,14 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(
-                error = format!("{err:#}"),
-                "freshtoken stopped with an error"
-            );
-            eprintln!("freshtoken: {err:#}");
+            if service {
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    "freshtoken stopped with an error"
+                );
+            } else {
+                eprintln!("freshtoken: {err:#}");
+            }
             ExitCode::FAILURE
         }
     }

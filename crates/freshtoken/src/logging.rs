@@ -1,4 +1,7 @@
-//! Structured logs with `tracing`: readable lines by default, JSON with `--log-format json`.
+//! Structured logs with `tracing`: readable lines by default (coloured only on a terminal, so a
+//! log written to a file or a pipe holds no escape codes), JSON with `--log-format json`.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -11,8 +14,12 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let result = match format {
-        LogFormat::Human => builder.try_init(),
+        LogFormat::Pretty => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Plain => builder.with_ansi(false).try_init(),
         LogFormat::Json => builder
+            .with_ansi(false)
             .json()
             .flatten_event(true)
             .with_current_span(true)
