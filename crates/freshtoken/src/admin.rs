@@ -513,16 +513,9 @@ async fn connect_link(config: &Config, slug: &str, new: NewLink) -> anyhow::Resu
     );
     println!(
         "{}",
-        connect_link_url(&config.public_url_for(config.bind), &secret)
+        freshtoken_web::link_url(&config.public_url_for(config.bind), &secret)
     );
     Ok(())
-}
-
-fn connect_link_url(public_url: &url::Url, secret: &str) -> String {
-    public_url
-        .join(&format!("c/{secret}"))
-        .map(String::from)
-        .unwrap_or_default()
 }
 
 /// The store and a connector for making links: no call to Meta is made, but which kinds the

@@ -58,6 +58,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use tracing::Level;
 
 use auth::session_store::DbSessionStore;
+pub use connect_links::link_url;
 pub use error::ApiError;
 pub use input::MAX_BODY_BYTES;
 use input::REQUEST_ID;

@@ -40,8 +40,6 @@ pub struct Account {
     /// The account owner's address (the client, often not a member here), told when the
     /// account needs them, with the reconnect link.
     pub owner_email: Option<String>,
-    /// The token of the unsubscribe link in the owner's e-mails.
-    pub owner_unsubscribe_token: Option<String>,
     /// When the owner unsubscribed; no more e-mail goes to them until the address changes.
     pub owner_unsubscribed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -85,7 +83,6 @@ impl TryFrom<account::Model> for Account {
             profile_picture_url: row.profile_picture_url,
             linked_instagram_id: row.linked_instagram_id,
             owner_email: row.owner_email,
-            owner_unsubscribe_token: row.owner_unsubscribe_token,
             owner_unsubscribed_at: row.owner_unsubscribed_at,
             created_at: row.created_at,
             updated_at: row.updated_at,

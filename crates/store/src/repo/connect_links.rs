@@ -125,6 +125,15 @@ fn secret_sha256(secret: &str) -> String {
         .collect()
 }
 
+/// A reconnect link's sealed secret; `None` for a connect link, which keeps only the hash.
+fn sealed_secret(row: &connect_link::Model) -> Option<Sealed> {
+    Some(Sealed {
+        ciphertext: row.ciphertext.clone()?,
+        nonce: row.nonce.clone()?,
+        key_id: row.key_id.clone()?,
+    })
+}
+
 fn associated_data(secret_sha256: &str) -> Vec<u8> {
     format!("connect_link:{secret_sha256}").into_bytes()
 }
@@ -342,14 +351,8 @@ impl<'a> ConnectLinks<'a> {
         else {
             return Ok(None);
         };
-        let (Some(ciphertext), Some(nonce), Some(key_id)) = (row.ciphertext, row.nonce, row.key_id)
-        else {
+        let Some(sealed) = sealed_secret(&row) else {
             return Ok(None);
-        };
-        let sealed = Sealed {
-            ciphertext,
-            nonce,
-            key_id,
         };
         let plaintext = self
             .store
@@ -388,15 +391,8 @@ impl<'a> ConnectLinks<'a> {
             .all(&self.store.db)
             .await?;
         for row in rows {
-            let (Some(ciphertext), Some(nonce), Some(key_id)) =
-                (row.ciphertext, row.nonce, row.key_id)
-            else {
+            let Some(sealed) = sealed_secret(&row) else {
                 continue;
-            };
-            let sealed = Sealed {
-                ciphertext,
-                nonce,
-                key_id,
             };
             let data = associated_data(&row.secret_sha256);
             let secret = self.store.keys.open(&sealed, &data)?;
