@@ -55,6 +55,15 @@ pub struct MeResponse {
     pub tenants: Vec<TenantView>,
 }
 
+/// `GET /api/v1/session`: who is signed in, if anyone. Always 200, so that a page that only
+/// wants to know (the dashboard starting signed out) logs no failed request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionView {
+    /// `null` when nobody is signed in.
+    pub me: Option<MeResponse>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateTenantRequest {
@@ -111,6 +120,19 @@ pub struct CreatedInvite {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AcceptInviteRequest {
     pub secret: String,
+}
+
+/// What an invitation offers, for the page its link opens (`POST /api/v1/invites/preview`
+/// with the secret; no session needed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvitePreview {
+    /// The workspace's name.
+    pub workspace: String,
+    /// Who made the invitation (their e-mail address), if they are still a user.
+    pub invited_by: Option<String>,
+    pub role: Role,
+    pub expires_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,6 +270,62 @@ pub struct AccountView {
     /// When the owner unsubscribed from those e-mails, if they did.
     #[serde(default)]
     pub owner_unsubscribed_at: Option<String>,
+    /// The bare token as `text/plain`, where Instagram Token Agent's `/token` answered it
+    /// (same origin lock as `token_json_url`).
+    #[serde(default)]
+    pub token_text_url: String,
+    /// The name an instatokend site knows the account by (its config name), kept by
+    /// `admin import-instatokend`; unique in the instance.
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// `/token/{alias}`, the URL an instatokend site already uses; `null` without an alias.
+    #[serde(default)]
+    pub instatokend_url: Option<String>,
+}
+
+/// The answer to "refresh now": the account, and when and why then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RefreshNowAnswer {
+    #[serde(flatten)]
+    pub account: AccountView,
+    /// When the refresh (a check, for a Facebook Page) runs: now, or as soon as the token is
+    /// old enough for its platform to refresh it (24 hours).
+    pub runs_at: String,
+    /// Whether it waits for the token's age (`runs_at` is later than now).
+    pub waits: bool,
+    /// What happens, in a sentence for people (with the date when it waits).
+    pub message: String,
+}
+
+/// A step of the demo's story, played on one demo account (demo mode only): time moves for
+/// that account and the fake Meta alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DemoScene {
+    /// A week passes: the token is a week older and its refresh falls due at once.
+    AWeekLater,
+    /// The token is three days from expiry and the platform fails its next two refreshes: the
+    /// worker warns (`token.expiring`), retries, and saves it.
+    ExpiringSoon,
+    /// The owner changes their password: the platform revokes the token, the worker finds out
+    /// at once and the account needs reconnecting.
+    OwnerChangedPassword,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DemoSceneRequest {
+    pub scene: DemoScene,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DemoSceneAnswer {
+    pub account: AccountView,
+    /// What happened and what to watch for next, in a sentence or two.
+    pub message: String,
 }
 
 /// Requests to an account's token URLs.

@@ -61,6 +61,9 @@ pub(crate) fn view(
         created_at: rfc3339(account.created_at),
         owner_email: account.owner_email.clone(),
         owner_unsubscribed_at: account.owner_unsubscribed_at.map(rfc3339),
+        token_text_url: url("token"),
+        alias: None,
+        instatokend_url: None,
     }
 }
 
