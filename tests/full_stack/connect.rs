@@ -865,6 +865,14 @@ async fn pause_resume_refresh_now_rotate_and_delete() {
         wait > chrono::Duration::hours(23) && wait <= chrono::Duration::hours(24),
         "{wait}"
     );
+    // ... and the answer says so, in words with the time, instead of "on its way".
+    assert_eq!(queued.body["waits"], true);
+    assert_eq!(queued.body["runs_at"], queued.body["next_refresh_at"]);
+    let message = queued.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("a day old") && message.contains(&at.format("%H:%M").to_string()),
+        "{message}"
+    );
 
     let before = person.api.get(&path).await.body;
     let rotated = person

@@ -6,6 +6,7 @@
 //! Every connection asks Meta first and writes afterwards, in one transaction per account:
 //! a refusal or an outage leaves nothing half-written.
 
+pub mod demo;
 mod error;
 mod facebook;
 mod links;

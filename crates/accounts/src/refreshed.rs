@@ -3,7 +3,7 @@
 //! A login's code, or a pasted token, becomes a connected profile.
 
 use chrono::Utc;
-use freshtoken_core::{AccessToken, AccountKind};
+use freshtoken_core::{AccessToken, AccountKind, policy};
 use freshtoken_meta::{
     BASIC_SCOPE, InstagramClient, LongLivedToken, MetaError, ShortLivedToken, THREADS_SCOPE,
     ThreadsClient,
@@ -132,7 +132,7 @@ pub(crate) async fn finish_login<P: RefreshedPlatform>(
     let expires_at = expiry(now, &long);
     let token = TokenUpdate {
         token: long.token,
-        issued_at: now,
+        issued_at: expires_at.map_or(now, |at| issued_at_from_expiry(now, at)),
         expires_at,
         scopes: short.permissions.join(","),
         refreshed_at: None,
@@ -178,6 +178,16 @@ pub(crate) async fn paste<P: RefreshedPlatform>(
     connector
         .store(tenant_id, account, token, &paste.presets, Via::Member)
         .await
+}
+
+/// When a token handed out with `expires_at` was issued (see
+/// [`policy::issued_at_from_expiry`]).
+fn issued_at_from_expiry(
+    now: chrono::DateTime<Utc>,
+    expires_at: chrono::DateTime<Utc>,
+) -> chrono::DateTime<Utc> {
+    let issued = policy::issued_at_from_expiry(now.timestamp(), expires_at.timestamp());
+    chrono::DateTime::from_timestamp(issued, 0).unwrap_or(now)
 }
 
 fn expiry(now: chrono::DateTime<Utc>, long: &LongLivedToken) -> Option<chrono::DateTime<Utc>> {

@@ -12,6 +12,19 @@ pub const LONG_LIVED_SECS: i64 = 60 * 24 * 3600;
 /// A token this close to expiry is refreshed at once, whatever the interval says.
 pub const REFRESH_URGENT_WITHIN_SECS: i64 = 10 * 24 * 3600;
 
+/// When a long-lived token that was just handed out, and that expires at `expires_at`, was
+/// issued: now, unless its remaining life is over an hour short of 60 days, which says it was
+/// issued that much earlier (Meta answers a fresh one with a little under 60 days). Knowing
+/// its age lets its first refresh run as soon as its platform allows, not a day from now.
+pub fn issued_at_from_expiry(now: i64, expires_at: i64) -> i64 {
+    let implied = expires_at.saturating_sub(LONG_LIVED_SECS);
+    if now.saturating_sub(implied) > 3600 {
+        implied
+    } else {
+        now
+    }
+}
+
 /// When to refresh a token next, before jitter.
 ///
 /// - Unknown expiry (a pasted or imported token): at once, since refreshing is what makes its
@@ -194,5 +207,18 @@ mod tests {
         assert_eq!(backoff.delay_secs(3, 0.0), 240);
         assert_eq!(backoff.delay_secs(100, 0.0), 3600);
         assert_eq!(backoff.delay_secs(100, 1.0), 1800);
+    }
+
+    #[test]
+    fn a_token_handed_out_with_less_than_60_days_left_is_as_old_as_its_expiry_says() {
+        let now = 1_000_000_000;
+        // Instagram's fresh long-lived token: 5,183,944 seconds, a minute short of 60 days.
+        assert_eq!(issued_at_from_expiry(now, now + 5_183_944), now);
+        assert_eq!(issued_at_from_expiry(now, now + LONG_LIVED_SECS), now);
+        let two_days = 2 * 24 * 3600;
+        assert_eq!(
+            issued_at_from_expiry(now, now + LONG_LIVED_SECS - two_days),
+            now - two_days
+        );
     }
 }

@@ -19,6 +19,7 @@ use crate::{MintedPage, MintedToken, Shared};
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/__fake/tokens", post(tokens))
+        .route("/__fake/tokens/age", post(age_handler))
         .route("/__fake/clock", get(clock).post(advance))
         .route("/__fake/calls", get(calls).delete(clear_calls))
         .route("/__fake/faults", get(faults).post(add).delete(clear_faults))
@@ -102,6 +103,16 @@ pub fn revoke(
     revoked
 }
 
+pub fn age(world: &mut World, token: &str, by: Duration) -> bool {
+    let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::zero());
+    let Some(found) = world.tokens.get_mut(token) else {
+        return false;
+    };
+    found.issued_at -= by;
+    found.expires_at = found.expires_at.map(|at| at - by);
+    true
+}
+
 fn bad_request(message: &str) -> Response {
     (
         StatusCode::BAD_REQUEST,
@@ -133,6 +144,24 @@ async fn tokens(
         Duration::from_secs(request.age_secs),
     );
     axum::Json(minted).into_response()
+}
+
+#[derive(Deserialize)]
+struct AgeRequest {
+    access_token: String,
+    by_secs: u64,
+}
+
+async fn age_handler(
+    State(shared): State<Shared>,
+    axum::Json(request): axum::Json<AgeRequest>,
+) -> Response {
+    let aged = age(
+        &mut shared.lock(),
+        &request.access_token,
+        Duration::from_secs(request.by_secs),
+    );
+    axum::Json(json!({"aged": aged})).into_response()
 }
 
 async fn clock(State(shared): State<Shared>) -> Response {

@@ -18,7 +18,19 @@ use crate::state::{
 };
 
 pub fn routes() -> Router<Shared> {
-    Router::new().route("/{*path}", get(graph))
+    Router::new()
+        .route("/{*path}", get(graph))
+        .layer(axum::middleware::map_response(readable_anywhere))
+}
+
+/// Graph answers, errors included, carry `Access-Control-Allow-Origin: *` as Instagram's do,
+/// so that a browser client (instafeed.js with a token) works against the fake.
+async fn readable_anywhere(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    response
 }
 
 /// A Graph error: `{"error": {"message", "type", "code", "error_subcode"?, "fbtrace_id"}}`.
@@ -327,9 +339,15 @@ fn answer(
     let result = match route {
         "access_token" => exchange_long_lived(shared, world, token, params),
         "refresh_access_token" => refresh(world, token, params),
-        "me" => me(world, token, params),
-        "me/media" => media(world, token, params, host, path, MediaOf::Token),
-        "me/threads" => threads(world, token, params),
+        "me" => me(world, token, params, &shared.pictures),
+        "me/media" => media(
+            world,
+            token,
+            params,
+            (host, path, &shared.pictures),
+            MediaOf::Token,
+        ),
+        "me/threads" => threads(world, token, params, &shared.pictures),
         "oauth/access_token" if params.contains_key("code") => {
             facebook_code_exchange(shared, world, params)
         }
@@ -341,8 +359,7 @@ fn answer(
                 world,
                 token,
                 params,
-                host,
-                path,
+                (host, path, &shared.pictures),
                 MediaOf::LinkedAccount(account),
             ),
             None if !other.is_empty() => page(world, token, other, params),
@@ -388,9 +405,16 @@ fn exchange_long_lived(
             "Only short-lived tokens can be exchanged",
         ));
     }
-    let now = world.now();
-    let (long, _) = world.issue_token(&found.username, long, now);
-    Ok(long_lived_body(&long, LONG_LIVED_EXPIRES_IN))
+    // Demo mode hands out tokens already old enough to refresh (`issued_token_age`).
+    let age = chrono::Duration::from_std(shared.config.issued_token_age)
+        .unwrap_or(chrono::Duration::zero())
+        .min(chrono::Duration::seconds(LONG_LIVED_EXPIRES_IN - 3600));
+    let issued_at = world.now() - age;
+    let (long, _) = world.issue_token(&found.username, long, issued_at);
+    Ok(long_lived_body(
+        &long,
+        LONG_LIVED_EXPIRES_IN - age.num_seconds(),
+    ))
 }
 
 fn refresh(
@@ -429,6 +453,7 @@ fn me(
     world: &mut World,
     token: Option<&str>,
     params: &HashMap<String, String>,
+    pictures: &str,
 ) -> Result<Response, GraphError> {
     let (_, found) = valid_token(world, token)?;
     let user = world.user(&found.username).clone();
@@ -449,7 +474,9 @@ fn me(
                 .unwrap_or_default();
             return Ok(axum::Json(json!({"name": name, "id": page_id})).into_response());
         }
-        TokenKind::ThreadsShort | TokenKind::ThreadsLong => return threads_me(&user, params),
+        TokenKind::ThreadsShort | TokenKind::ThreadsLong => {
+            return threads_me(&user, params, pictures);
+        }
         TokenKind::ShortLived | TokenKind::LongLived => {}
     }
     let mut body = json!({"id": user.id.to_string()});
@@ -459,10 +486,7 @@ fn me(
             "username" => json!(user.username),
             "name" => json!(user.name),
             "account_type" => json!(user.account_type),
-            "profile_picture_url" => json!(format!(
-                "https://scontent.fake-instagram.test/{}_profile.jpg",
-                user.id
-            )),
+            "profile_picture_url" => json!(format!("{pictures}{}", user.picture)),
             "followers_count" => json!(1234),
             "media_count" => json!(user.media.len()),
             "id" => continue,
@@ -497,12 +521,12 @@ fn no_such_object(id: &str) -> GraphError {
     )
 }
 
+/// `at`: the host and path asked (for the next page's URL) and the picture address.
 fn media(
     world: &mut World,
     token: Option<&str>,
     params: &HashMap<String, String>,
-    host: &str,
-    path: &str,
+    (host, path, pictures): (&str, &str, &str),
     of: MediaOf<'_>,
 ) -> Result<Response, GraphError> {
     let (value, found) = valid_token(world, token)?;
@@ -533,10 +557,10 @@ fn media(
                 let value = match field.as_str() {
                     "caption" => json!(m.caption),
                     "media_type" => json!(m.media_type),
-                    "media_url" => json!(m.media_url),
+                    "media_url" => json!(format!("{pictures}{}", m.media_url)),
                     "permalink" => json!(m.permalink),
                     "thumbnail_url" => match &m.thumbnail_url {
-                        Some(url) => json!(url),
+                        Some(url) => json!(format!("{pictures}{url}")),
                         None => continue,
                     },
                     "timestamp" => json!(m.timestamp),
@@ -575,16 +599,14 @@ fn media(
 fn threads_me(
     user: &crate::state::User,
     params: &HashMap<String, String>,
+    pictures: &str,
 ) -> Result<Response, GraphError> {
     let mut body = json!({"id": user.threads_id.to_string()});
     for field in requested_fields(params) {
         let value = match field.as_str() {
             "username" => json!(user.username),
             "name" => json!(user.name),
-            "threads_profile_picture_url" => json!(format!(
-                "https://scontent.fake-instagram.test/{}_threads.jpg",
-                user.threads_id
-            )),
+            "threads_profile_picture_url" => json!(format!("{pictures}{}", user.picture)),
             "threads_biography" => json!(format!("{} on Threads (fake)", user.username)),
             "is_verified" => json!(false),
             "id" => continue,
@@ -608,6 +630,7 @@ fn threads(
     world: &mut World,
     token: Option<&str>,
     params: &HashMap<String, String>,
+    pictures: &str,
 ) -> Result<Response, GraphError> {
     let (_, found) = valid_token(world, token)?;
     if found.kind.platform() != Platform::Threads {
@@ -635,7 +658,7 @@ fn threads(
                 let value = match field.as_str() {
                     "media_product_type" => json!("THREADS"),
                     "media_type" => json!(m.media_type),
-                    "media_url" => json!(m.media_url),
+                    "media_url" => json!(format!("{pictures}{}", m.media_url)),
                     "permalink" => json!(format!(
                         "https://www.threads.net/@{}/post/{shortcode}",
                         user.username
@@ -644,7 +667,7 @@ fn threads(
                     "timestamp" => json!(m.timestamp),
                     "shortcode" => json!(shortcode),
                     "thumbnail_url" => match &m.thumbnail_url {
-                        Some(url) => json!(url),
+                        Some(url) => json!(format!("{pictures}{url}")),
                         None => continue,
                     },
                     "username" => json!(user.username),

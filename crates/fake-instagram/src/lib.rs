@@ -16,6 +16,7 @@
 mod control;
 mod graph;
 mod oauth;
+mod pictures;
 mod signed_request;
 mod state;
 
@@ -50,6 +51,14 @@ pub struct FakeConfig {
     /// Added to every request before it is answered, to model a distant server.
     pub latency: Duration,
     pub seed_demo_users: bool,
+    /// Where browsers reach the fake's pictures (`/cdn/...`): the base of every
+    /// `media_url`, `thumbnail_url` and profile picture it answers. Unset: the address it
+    /// is bound to.
+    pub pictures_url: Option<String>,
+    /// How old a long-lived Instagram or Threads token is when a login hands it out (the
+    /// short-lived token's exchange): zero, as on Instagram, unless a demo wants tokens that
+    /// can be refreshed at once (a token must be a day old).
+    pub issued_token_age: Duration,
 }
 
 impl Default for FakeConfig {
@@ -59,6 +68,8 @@ impl Default for FakeConfig {
             app_secret: DEMO_APP_SECRET.to_owned(),
             latency: Duration::ZERO,
             seed_demo_users: false,
+            pictures_url: None,
+            issued_token_age: Duration::ZERO,
         }
     }
 }
@@ -67,6 +78,8 @@ impl Default for FakeConfig {
 pub(crate) struct Shared {
     pub config: Arc<FakeConfig>,
     pub state: Arc<Mutex<state::State>>,
+    /// The base of picture URLs: `config.pictures_url`, or the address bound.
+    pub pictures: Arc<str>,
 }
 
 impl Shared {
@@ -75,7 +88,7 @@ impl Shared {
     }
 }
 
-fn new_shared(config: FakeConfig) -> Shared {
+fn new_shared(config: FakeConfig, bound: SocketAddr) -> Shared {
     let mut state = state::State {
         refresh_rotates_token: true,
         ..Default::default()
@@ -87,10 +100,24 @@ fn new_shared(config: FakeConfig) -> Shared {
         // So that a demo of "Connect Facebook Page" shows the choice of Pages.
         state.add_page(DEMO_USERS[0], "Demo Bakery Café");
     }
+    let pictures = config
+        .pictures_url
+        .as_deref()
+        .map(|url| url.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("http://{}", reachable(bound)));
     Shared {
         config: Arc::new(config),
         state: Arc::new(Mutex::new(state)),
+        pictures: pictures.into(),
     }
+}
+
+/// The address a client on this machine uses for `bound`: 127.0.0.1 for every interface.
+fn reachable(mut bound: SocketAddr) -> SocketAddr {
+    if bound.ip().is_unspecified() {
+        bound.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    bound
 }
 
 async fn latency(State(shared): State<Shared>, request: Request, next: Next) -> Response {
@@ -104,6 +131,7 @@ fn router(shared: Shared) -> Router {
     Router::new()
         .merge(oauth::routes())
         .merge(control::routes())
+        .merge(pictures::routes())
         .merge(graph::routes())
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
@@ -118,7 +146,7 @@ pub async fn serve(
     config: FakeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(new_shared(config));
+    let app = router(new_shared(config, listener.local_addr()?));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -162,12 +190,13 @@ impl FakeInstagram {
         address: SocketAddr,
         config: FakeConfig,
     ) -> std::io::Result<FakeInstagram> {
-        let listener = TcpListener::bind(address).await?;
-        let mut address = listener.local_addr()?;
-        if address.ip().is_unspecified() {
-            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        let shared = new_shared(config);
+        Self::start_with(TcpListener::bind(address).await?, config)
+    }
+
+    /// Starts the fake on a listener already bound (whose port its configuration may name).
+    pub fn start_with(listener: TcpListener, config: FakeConfig) -> std::io::Result<FakeInstagram> {
+        let address = reachable(listener.local_addr()?);
+        let shared = new_shared(config, address);
         let app = router(shared.clone());
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -275,6 +304,18 @@ impl FakeInstagram {
     /// Invalidates every token of the user with a 190 of this subcode.
     pub fn revoke_user(&self, username: &str, subcode: u32) {
         control::revoke(&mut self.shared.lock(), Some(username), None, subcode);
+    }
+
+    /// Invalidates this one token with a 190 of this subcode (460: the password changed);
+    /// whether the fake knew it.
+    pub fn revoke_token(&self, access_token: &str, subcode: u32) -> bool {
+        control::revoke(&mut self.shared.lock(), None, Some(access_token), subcode) > 0
+    }
+
+    /// Makes this one token `by` older: issued and expiring that much earlier, as if time had
+    /// passed for it alone (the demo's "a week later"); whether the fake knew it.
+    pub fn age_token(&self, access_token: &str, by: Duration) -> bool {
+        control::age(&mut self.shared.lock(), access_token, by)
     }
 
     /// Code exchange answers `{"data": [...]}` as Meta's docs print it, instead of flat.

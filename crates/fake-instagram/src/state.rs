@@ -18,6 +18,7 @@ pub struct Media {
     pub id: String,
     pub caption: Option<String>,
     pub media_type: &'static str,
+    /// A path on the fake (`/cdn/...`); answers put the picture address before it.
     pub media_url: String,
     pub thumbnail_url: Option<String>,
     pub permalink: String,
@@ -42,6 +43,8 @@ pub struct User {
     pub extra_pages: Vec<(String, String)>,
     /// The same person's Threads profile id (a number above 2^53, like Instagram's).
     pub threads_id: u64,
+    /// The profile picture's path on the fake (`/cdn/...`), for Instagram and Threads alike.
+    pub picture: String,
 }
 
 /// Which platform a login, a code or a token belongs to. One fake answers all three on one
@@ -225,20 +228,21 @@ impl State {
             let n = self.next_user;
             // Above 2^53 like real ids, so a client parsing them as f64 would lose digits.
             let id = 27_640_875_392_278_800 + n;
-            let media = (1..=3)
+            let media = (1..=3u64)
                 .map(|m| {
                     let id = format!("{}{m:02}", 18_000_000_000_000_000u64 + n * 100);
                     let video = m == 2;
+                    // Paths on the fake (`/cdn/`), answered under its picture address.
+                    let photo = ((n - 1) * 3 + m - 1) % crate::pictures::PHOTOS + 1;
                     Media {
                         caption: Some(format!("Post {m} by {username}")),
                         media_type: if video { "VIDEO" } else { "IMAGE" },
-                        media_url: format!(
-                            "https://scontent.fake-instagram.test/{id}.{}",
-                            if video { "mp4" } else { "jpg" }
-                        ),
-                        thumbnail_url: video.then(|| {
-                            format!("https://scontent.fake-instagram.test/{id}_thumb.jpg")
-                        }),
+                        media_url: if video {
+                            format!("/cdn/{id}.mp4")
+                        } else {
+                            format!("/cdn/post-{photo}.jpg")
+                        },
+                        thumbnail_url: video.then(|| crate::pictures::VIDEO_THUMBNAIL.to_owned()),
                         permalink: format!("https://www.instagram.com/p/{}/", random_string(11)),
                         timestamp: format!("2026-0{m}-02T03:04:05+0000"),
                         id,
@@ -258,6 +262,7 @@ impl State {
                     page_id: format!("11{:013}", n),
                     extra_pages: Vec::new(),
                     threads_id: 25_840_000_000_000_000 + n,
+                    picture: format!("/cdn/avatar-{}.jpg", (n - 1) % crate::pictures::AVATARS + 1),
                 },
             );
         }

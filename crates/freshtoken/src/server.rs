@@ -3,9 +3,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use fake_instagram::{DEMO_APP_ID, DEMO_APP_SECRET, FakeConfig, FakeInstagram};
+use fake_instagram::{
+    DEMO_APP_ID, DEMO_APP_SECRET, FakeConfig, FakeInstagram, FaultKind, FaultMatch,
+};
+use freshtoken_accounts::demo::DemoPlatform;
 use freshtoken_core::AccountKind;
 use freshtoken_meta::{AppConfig, MetaClients};
 use freshtoken_store::{ConnectSettings, KeyStore, Store, StoreError};
@@ -94,27 +98,33 @@ pub fn meta_clients(config: &Config, public_url: &Url) -> anyhow::Result<MetaCli
 }
 
 /// Demo mode: a fake Meta with demo users, on a port of its own beside ours, and clients
-/// pointed at it. Browsers reach its consent pages at our public host and its port.
+/// pointed at it. Browsers reach its consent pages and pictures at our public host and its
+/// port. Its logins hand out tokens two days old, so that a visitor can refresh one at once.
 async fn demo_meta(
     config: &Config,
     public_url: &Url,
-) -> anyhow::Result<(MetaClients, FakeInstagram)> {
-    let fake = FakeInstagram::start_on(
-        SocketAddr::new(config.bind.ip(), 0),
+) -> anyhow::Result<(MetaClients, Arc<FakeInstagram>, Url)> {
+    // Bound first, configured after: the picture address names the port it got.
+    let listener = TcpListener::bind(SocketAddr::new(config.bind.ip(), 0))
+        .await
+        .context("cannot start the demo's fake Instagram")?;
+    let mut browser_base = public_url.clone();
+    let _ = browser_base.set_scheme("http");
+    let _ = browser_base.set_port(Some(listener.local_addr()?.port()));
+    browser_base.set_path("/");
+    let fake = FakeInstagram::start_with(
+        listener,
         FakeConfig {
             seed_demo_users: true,
+            pictures_url: Some(browser_base.as_str().trim_end_matches('/').to_owned()),
+            issued_token_age: DEMO_TOKEN_AGE,
             ..FakeConfig::default()
         },
     )
-    .await
     .context("cannot start the demo's fake Instagram")?;
     let base = Url::parse(fake.base_url())?;
-    let mut consent = public_url.clone();
-    let _ = consent.set_scheme("http");
-    let _ = consent.set_port(base.port());
-    consent.set_path("/");
     let app = |defaults: AppConfig, kind: AccountKind| AppConfig {
-        oauth_url: consent.clone(),
+        oauth_url: browser_base.clone(),
         ..defaults
             .app(
                 DEMO_APP_ID,
@@ -128,7 +138,42 @@ async fn demo_meta(
         app(AppConfig::threads(), AccountKind::Threads),
         app(AppConfig::facebook(), AccountKind::FacebookPage),
     )?;
-    Ok((clients, fake))
+    Ok((clients, Arc::new(fake), browser_base))
+}
+
+/// How old the demo's logins' tokens are: old enough (a day) to refresh at once.
+const DEMO_TOKEN_AGE: Duration = Duration::from_secs(2 * 24 * 3600);
+
+/// The demo's scenes act on the fake inside this process.
+struct DemoFake(Arc<FakeInstagram>);
+
+impl std::fmt::Debug for DemoFake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("DemoFake").field(&self.0.base_url()).finish()
+    }
+}
+
+impl DemoPlatform for DemoFake {
+    fn age_token(&self, token: &str, by: Duration) -> bool {
+        self.0.age_token(token, by)
+    }
+
+    fn fail_refreshes(&self, token: &str, times: u32) {
+        self.0.inject_fault(
+            FaultMatch {
+                access_token: Some(token.to_owned()),
+                path: Some("refresh_access_token".to_owned()),
+                ..FaultMatch::default()
+            },
+            times,
+            FaultKind::ServerError,
+        );
+    }
+
+    fn revoke_token(&self, token: &str) -> bool {
+        // 460: the password changed.
+        self.0.revoke_token(token, 460)
+    }
 }
 
 /// What a process runs.
@@ -155,7 +200,7 @@ pub struct RunningServer {
     worker: Option<JoinHandle<Result<(), freshtoken_worker::WorkerError>>>,
     delivery_tasks: Vec<JoinHandle<()>>,
     /// Demo mode's fake Instagram, which lives as long as the server.
-    pub demo_instagram: Option<FakeInstagram>,
+    pub demo_instagram: Option<Arc<FakeInstagram>>,
 }
 
 impl RunningServer {
@@ -214,7 +259,7 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         .map(TcpListener::local_addr)
         .transpose()?;
     let public_url = config.public_url_for(local_addr);
-    let web_config = WebConfig {
+    let mut web_config = WebConfig {
         signup_mode: config.signup_mode,
         session_idle: config.session_idle,
         session_max_age: config.session_max_age,
@@ -233,11 +278,12 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         ..WebConfig::new(public_url.clone())
     };
     let (meta, demo_instagram) = if config.demo {
-        let (clients, fake) = demo_meta(config, &public_url).await?;
+        let (clients, fake, browser_base) = demo_meta(config, &public_url).await?;
         tracing::warn!(
             consent_page = %clients.instagram.config().oauth_url,
             "DEMO MODE: Instagram, Threads and Facebook are a fake inside this process; never use it for real accounts"
         );
+        web_config.demo_pictures = Some(browser_base.origin().ascii_serialization());
         (clients, Some(fake))
     } else {
         (meta_clients(config, &public_url)?, None)
@@ -254,11 +300,14 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
             "the dashboard is not built (run `cargo dashboard`); the API works without it"
         );
     }
-    let state = AppState::new(store, web_config)
+    let mut state = AppState::new(store, web_config)
         .with_meta(meta)
         .with_emails(config.worker.smtp_url.is_some())
         .with_background(handle)
         .with_dashboard(dashboard);
+    if let Some(fake) = &demo_instagram {
+        state = state.with_demo_platform(Arc::new(DemoFake(fake.clone())));
+    }
     // A refresh by this process's worker shows on its token URLs at once.
     let delivery = state.delivery.clone();
     engine.listen(Arc::new(move |account_id| {

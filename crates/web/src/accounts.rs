@@ -14,13 +14,13 @@ use axum::extract::State;
 
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use chrono::Utc;
-use freshtoken_accounts::{Paste, Presets, parse_token, schedule, settings_of};
-use freshtoken_core::AccountStatus;
+use chrono::{DateTime, Utc};
+use freshtoken_accounts::{Paste, Presets, demo, parse_token, schedule, settings_of};
 use freshtoken_core::api::{
-    AccountView, DailyRequestsView, PasteTokenRequest, PastedAccounts, RefreshEventView,
-    UpdateAccountRequest,
+    AccountView, DailyRequestsView, DemoSceneAnswer, DemoSceneRequest, PasteTokenRequest,
+    PastedAccounts, RefreshEventView, RefreshNowAnswer, UpdateAccountRequest,
 };
+use freshtoken_core::{AccountKind, AccountStatus};
 use serde::Deserialize;
 
 pub use crate::account_views::public_url_of;
@@ -49,6 +49,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/tenants/{tenant_id}/accounts/{account_id}/refresh",
             post(refresh_now),
+        )
+        .route(
+            "/tenants/{tenant_id}/accounts/{account_id}/demo-scene",
+            post(demo_scene),
         )
         .route(
             "/tenants/{tenant_id}/accounts/{account_id}/events",
@@ -268,12 +272,12 @@ async fn rotate_url(
     Ok(axum::Json(account_view(&state, &account).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}/refresh", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), responses((status = 202, description = "queued: `next_refresh_at` says when (a token under 24 hours old waits until it is old enough)", body = AccountView), (status = 403, description = "viewers cannot refresh", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody), (status = 409, description = "paused, or needs reconnecting", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}/refresh", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), responses((status = 202, description = "queued: `runs_at` says when and `message` why then (a token under 24 hours old waits until it is old enough)", body = RefreshNowAnswer), (status = 403, description = "viewers cannot refresh", body = ErrorBody), (status = 404, description = "not found", body = ErrorBody), (status = 409, description = "paused, or needs reconnecting", body = ErrorBody)))]
 async fn refresh_now(
     State(state): State<AppState>,
     principal: Principal,
     Path((tenant_id, account_id)): Path<(i64, i64)>,
-) -> Result<(StatusCode, axum::Json<AccountView>), ApiError> {
+) -> Result<(StatusCode, axum::Json<RefreshNowAnswer>), ApiError> {
     let access = Access::resolve(&state, principal, tenant_id).await?;
     require_editor(&access)?;
     let account = state.store.accounts().get(tenant_id, account_id).await?;
@@ -299,14 +303,79 @@ async fn refresh_now(
         .accounts()
         .schedule_refresh(tenant_id, account_id, at)
         .await?;
-    if at <= now
-        && let Some(background) = &state.background
-    {
+    let waits = at > now;
+    if !waits && let Some(background) = &state.background {
+        background.refresh_now(account_id).await;
+    }
+    let message = refresh_now_message(account.kind, now, at, state.background.is_some());
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(RefreshNowAnswer {
+            account: account_view(&state, &account).await?,
+            runs_at: rfc3339(at),
+            waits,
+            message,
+        }),
+    ))
+}
+
+/// What "refresh now" did, for people: at once, or when the token is old enough and why.
+fn refresh_now_message(
+    kind: AccountKind,
+    now: DateTime<Utc>,
+    at: DateTime<Utc>,
+    worker_here: bool,
+) -> String {
+    let what = if kind.is_refreshed() {
+        "refresh"
+    } else {
+        "check"
+    };
+    if at > now {
+        let hours = ((at - now).num_minutes() + 59).div_euclid(60).max(1);
+        return format!(
+            "{platform} refreshes a token only once it is a day old, and this one is younger: \
+             the refresh will run at {when} UTC, in about {hours} hour{s}. The token keeps \
+             working until then.",
+            platform = kind.platform(),
+            when = at.format("%-d %b %Y, %H:%M"),
+            s = if hours == 1 { "" } else { "s" },
+        );
+    }
+    if worker_here {
+        format!("The {what} is running now; its result appears in the history within seconds.")
+    } else {
+        format!(
+            "The {what} is due now: a worker runs it at its next pass, and its result appears in the history."
+        )
+    }
+}
+
+/// Demo mode only: plays a step of the demo's story on the account (see
+/// [`freshtoken_accounts::demo`]) and asks the worker to run what falls due.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/accounts/{account_id}/demo-scene", tag = "accounts", params(("tenant_id" = i64, Path, description = "workspace id"), ("account_id" = i64, Path, description = "account id")), request_body = DemoSceneRequest, responses((status = 202, description = "played: the worker runs the account's refresh now; `message` says what to watch for", body = DemoSceneAnswer), (status = 403, description = "viewers cannot play scenes", body = ErrorBody), (status = 404, description = "not found, or not a demo instance", body = ErrorBody), (status = 409, description = "a Facebook Page, a paused account, or one needing reconnecting", body = ErrorBody)))]
+async fn demo_scene(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant_id, account_id)): Path<(i64, i64)>,
+    ApiJson(request): ApiJson<DemoSceneRequest>,
+) -> Result<(StatusCode, axum::Json<DemoSceneAnswer>), ApiError> {
+    let Some(platform) = state.demo_platform.clone() else {
+        return Err(ApiError::NotFound);
+    };
+    let access = Access::resolve(&state, principal, tenant_id).await?;
+    require_editor(&access)?;
+    let account = state.store.accounts().get(tenant_id, account_id).await?;
+    let played = demo::play(&state.store, platform.as_ref(), &account, request.scene).await?;
+    if let Some(background) = &state.background {
         background.refresh_now(account_id).await;
     }
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(account_view(&state, &account).await?),
+        axum::Json(DemoSceneAnswer {
+            account: account_view(&state, &played.account).await?,
+            message: played.message,
+        }),
     ))
 }
 

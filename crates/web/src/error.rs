@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use freshtoken_accounts::ConnectError;
+use freshtoken_accounts::demo::SceneRefused;
 use freshtoken_core::AccountKind;
 use freshtoken_meta::MetaError;
 use freshtoken_store::{Duplicate, StoreError};
@@ -89,6 +90,15 @@ impl From<StoreError> for ApiError {
             StoreError::Duplicate(duplicate) => ApiError::Conflict(duplicate.to_string()),
             StoreError::AccountLimit { .. } => ApiError::Forbidden(err.to_string()),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<SceneRefused> for ApiError {
+    fn from(err: SceneRefused) -> Self {
+        match err {
+            SceneRefused::Store(store) => store.into(),
+            other => ApiError::Conflict(other.to_string()),
         }
     }
 }

@@ -228,12 +228,15 @@ fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(input::refuse_control_characters));
-    let https = security_headers::Https(state.config.public_url.scheme() == "https");
+    let headers = security_headers::SecurityHeaders::new(
+        state.config.public_url.scheme() == "https",
+        state.config.demo_pictures.as_deref(),
+    );
     routes
         .with_state(state)
         .layer(middleware)
         .layer(axum::middleware::map_response_with_state(
-            https,
+            headers,
             security_headers::add,
         ))
 }

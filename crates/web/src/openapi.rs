@@ -17,6 +17,7 @@ use crate::error::{ErrorBody, ErrorDetail};
         crate::auth::sign_in,
         crate::auth::sign_out,
         crate::auth::me,
+        crate::auth::session_probe,
         crate::tenants::list_tenants,
         crate::tenants::create,
         crate::tenants::get_tenant,
@@ -27,6 +28,7 @@ use crate::error::{ErrorBody, ErrorDetail};
         crate::tenants::list_invites,
         crate::tenants::delete_invite,
         crate::tenants::accept,
+        crate::tenants::preview,
         crate::api_keys::create,
         crate::api_keys::list,
         crate::api_keys::revoke,
@@ -44,6 +46,7 @@ use crate::error::{ErrorBody, ErrorDetail};
         crate::accounts::rotate_url,
         crate::accounts::media,
         crate::accounts::refresh_now,
+        crate::accounts::demo_scene,
         crate::accounts::events,
         crate::connect::offered_pages,
         crate::connect::choose_pages,
@@ -84,6 +87,8 @@ const PUBLIC_OPERATIONS: &[&str] = &[
     "/api/v1/auth/signup",
     "/api/v1/auth/signin",
     "/api/v1/instance",
+    "/api/v1/session",
+    "/api/v1/invites/preview",
 ];
 
 impl utoipa::Modify for CommonErrors {

@@ -19,19 +19,42 @@ form-action 'self'; frame-ancestors 'none'";
 /// Two years, the preload lists' minimum; subdomains are left to the operator's other sites.
 const STRICT_TRANSPORT_SECURITY: &str = "max-age=63072000";
 
-/// Whether the service is reached over https: only then is HSTS sent (a browser that saw it
-/// on a plain-http instance would refuse that instance for two years).
-#[derive(Debug, Clone, Copy)]
-pub struct Https(pub bool);
+/// The headers of this instance.
+#[derive(Debug, Clone)]
+pub struct SecurityHeaders {
+    /// Whether the service is reached over https: only then is HSTS sent (a browser that saw
+    /// it on a plain-http instance would refuse that instance for two years).
+    https: bool,
+    policy: HeaderValue,
+}
 
-pub async fn add(State(Https(https)): State<Https>, mut response: Response) -> Response {
+impl SecurityHeaders {
+    /// `demo_pictures`: the origin of the demo's fake pictures, served over plain http on a
+    /// port of their own, which the dashboard shows as it would Instagram's.
+    pub fn new(https: bool, demo_pictures: Option<&str>) -> SecurityHeaders {
+        let policy = match demo_pictures {
+            Some(origin) => HeaderValue::from_str(&CONTENT_SECURITY_POLICY.replace(
+                "img-src 'self' https: data:",
+                &format!("img-src 'self' https: data: {origin}"),
+            ))
+            .unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY)),
+            None => HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        };
+        SecurityHeaders { https, policy }
+    }
+}
+
+pub async fn add(State(own): State<SecurityHeaders>, mut response: Response) -> Response {
     let headers = response.headers_mut();
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(own.policy);
+    let https = own.https;
     let mut set = |name, value: &'static str| {
         headers
             .entry(name)
             .or_insert_with(|| HeaderValue::from_static(value));
     };
-    set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::X_FRAME_OPTIONS, "DENY");
     set(header::REFERRER_POLICY, "same-origin");

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use freshtoken_accounts::Connector;
+use freshtoken_accounts::demo::DemoPlatform;
 use freshtoken_core::SignupMode;
 use freshtoken_meta::MetaClients;
 use freshtoken_store::Store;
@@ -41,6 +42,9 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<Network>,
     /// Demo mode: Instagram is the built-in fake, and pages say so.
     pub demo: bool,
+    /// Demo mode: the origin of the fake's pictures, which the dashboard may show (its
+    /// content security policy allows pictures from https sites otherwise).
+    pub demo_pictures: Option<String>,
     /// Hosts webhooks may point at even where they resolve to private addresses (an intranet);
     /// everything else must resolve to public addresses.
     pub webhook_allow_hosts: freshtoken_egress::AllowedHosts,
@@ -60,6 +64,7 @@ impl WebConfig {
             login_throttle: ThrottleLimits::default(),
             trusted_proxies: Vec::new(),
             demo: false,
+            demo_pictures: None,
             webhook_allow_hosts: freshtoken_egress::AllowedHosts::none(),
             delivery_limits: delivery::DeliveryLimits {
                 per_address: delivery::DEFAULT_PER_ADDRESS,
@@ -87,6 +92,8 @@ pub struct AppState {
     pub dashboard: Arc<Dashboard>,
     /// How often connect links may be opened and made.
     pub link_limits: Arc<LinkLimits>,
+    /// Demo mode's fake platform, where the demo's scenes move time for one account.
+    pub demo_platform: Option<Arc<dyn DemoPlatform>>,
 }
 
 /// Connect links are public and their pages cost database reads: opening them is limited per
@@ -134,6 +141,7 @@ impl AppState {
             delivery,
             dashboard: Arc::new(Dashboard::missing(dashboard::DEFAULT_DIR)),
             link_limits: Arc::new(LinkLimits::default()),
+            demo_platform: None,
         }
     }
 
@@ -144,6 +152,11 @@ impl AppState {
 
     pub fn with_background(mut self, background: Arc<dyn Background>) -> AppState {
         self.background = Some(background);
+        self
+    }
+
+    pub fn with_demo_platform(mut self, platform: Arc<dyn DemoPlatform>) -> AppState {
+        self.demo_platform = Some(platform);
         self
     }
 

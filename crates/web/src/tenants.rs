@@ -12,8 +12,8 @@ use axum::routing::{delete, get, post};
 use chrono::Utc;
 use freshtoken_core::Role;
 use freshtoken_core::api::{
-    AcceptInviteRequest, CreateInviteRequest, CreateTenantRequest, CreatedInvite, InviteView,
-    MeResponse, MemberView, TenantView, UpdateMemberRequest,
+    AcceptInviteRequest, CreateInviteRequest, CreateTenantRequest, CreatedInvite, InvitePreview,
+    InviteView, MeResponse, MemberView, TenantView, UpdateMemberRequest,
 };
 use freshtoken_store::{Duplicate, Invite, NewInvite, StoreError, Tenant};
 
@@ -25,7 +25,7 @@ use crate::secrets::{random_secret, sha256_hex};
 use crate::state::AppState;
 use crate::timestamps::rfc3339;
 pub use crate::workspaces::check_slug;
-use crate::workspaces::{check_name, no_free_slug, refused, slug_candidates};
+use crate::workspaces::{check_invite, check_name, no_free_slug, refused, slug_candidates};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -45,6 +45,7 @@ pub fn routes() -> Router<AppState> {
             delete(delete_invite),
         )
         .route("/invites/accept", post(accept))
+        .route("/invites/preview", post(preview))
 }
 
 /// Creates a tenant; with no slug given, derives one from the name and makes it unique.
@@ -302,4 +303,29 @@ async fn accept(
 ) -> Result<axum::Json<MeResponse>, ApiError> {
     accept_invite(&state, &sha256_hex(request.secret.trim()), user.id).await?;
     Ok(axum::Json(me_response(&state, &user).await?))
+}
+
+/// What an invitation's link offers, for its page before anyone signs in: the workspace, who
+/// invited, the role. The secret is the credential, as for accepting; nothing is written.
+#[utoipa::path(post, path = "/api/v1/invites/preview", tag = "workspaces", request_body = AcceptInviteRequest, responses((status = 200, description = "what the invitation offers", body = InvitePreview), (status = 400, description = "unknown, used or expired invitation (`invite_refused`)", body = ErrorBody)))]
+async fn preview(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<AcceptInviteRequest>,
+) -> Result<axum::Json<InvitePreview>, ApiError> {
+    let invite = check_invite(&state, &sha256_hex(request.secret.trim())).await?;
+    let tenant = state.store.tenants().by_id(invite.tenant_id).await?;
+    let invited_by = match invite.created_by {
+        Some(user_id) => match state.store.users().by_id(user_id).await {
+            Ok(user) => Some(user.email),
+            Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other.into()),
+        },
+        None => None,
+    };
+    Ok(axum::Json(InvitePreview {
+        workspace: tenant.name,
+        invited_by,
+        role: invite.role,
+        expires_at: rfc3339(invite.expires_at),
+    }))
 }

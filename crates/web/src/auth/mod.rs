@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::Utc;
-use freshtoken_core::api::{MeResponse, SignInRequest, SignUpRequest};
+use freshtoken_core::api::{MeResponse, SessionView, SignInRequest, SignUpRequest};
 use freshtoken_store::{Duplicate, Joining, SignUp, SignUpRefused, StoreError, User};
 use tower_sessions::Session;
 
@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/signin", post(sign_in))
         .route("/auth/signout", post(sign_out))
         .route("/me", get(me))
+        .route("/session", get(session_probe))
 }
 
 fn check_email(email: &str) -> Result<(), ApiError> {
@@ -208,4 +209,19 @@ async fn me(
     SignedIn(user): SignedIn,
 ) -> Result<axum::Json<MeResponse>, ApiError> {
     Ok(axum::Json(me_response(&state, &user).await?))
+}
+
+/// Whether anyone is signed in, always with a 200: the dashboard asks before it knows, and a
+/// 401 there would be a failed request in every signed-out visitor's console.
+#[utoipa::path(get, path = "/api/v1/session", tag = "auth", responses((status = 200, description = "`me` is who is signed in, `null` for nobody", body = SessionView)))]
+async fn session_probe(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<axum::Json<SessionView>, ApiError> {
+    let me = match crate::caller::signed_in_user(&session, &state).await {
+        Ok(user) => Some(me_response(&state, &user).await?),
+        Err(ApiError::Unauthorized(_)) => None,
+        Err(other) => return Err(other),
+    };
+    Ok(axum::Json(SessionView { me }))
 }
