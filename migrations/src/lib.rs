@@ -16,6 +16,7 @@ mod m20261202_000007_webhook_secrets;
 mod m20261202_000008_hashed_sessions;
 mod m20261204_000009_account_kinds;
 mod m20261205_000010_connect_links;
+mod m20261206_000011_account_aliases;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_hashed_sessions::Migration),
             Box::new(m20261204_000009_account_kinds::Migration),
             Box::new(m20261205_000010_connect_links::Migration),
+            Box::new(m20261206_000011_account_aliases::Migration),
         ]
     }
 }

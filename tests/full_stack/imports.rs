@@ -172,6 +172,139 @@ async fn import_instatokend_brings_every_account_and_names_the_ones_it_could_not
     assert_eq!(accounts_in(dir.path(), "agency").await, 2);
 }
 
+/// The path of the URL printed after `label` (`token.json:`, ...) in an import's output.
+fn printed_path(stdout: &str, label: &str) -> String {
+    let line = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label} in {stdout}"));
+    let url = line.split_whitespace().last().unwrap();
+    url::Url::parse(url).unwrap().path().to_owned()
+}
+
+// Several threads: the fake answers on the runtime while the test waits for the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instatokend_site_keeps_its_urls_after_the_import_locked_to_its_origin() {
+    let fake = FakeInstagram::start(FakeConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shop = fake.mint_token("corner_bakery", Duration::from_secs(3600));
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        format!(r#"{{"my-instagram-1": {{"token": "{}"}}}}"#, shop.access_token),
+    )
+    .unwrap();
+    let import = |tenant: &str, extra: &[&str]| {
+        let mut command = freshtoken_with(dir.path(), &fake);
+        command.args([
+            "admin",
+            "import-instatokend",
+            config.to_str().unwrap(),
+            "--tenant",
+            tenant,
+        ]);
+        command.args(extra);
+        let output = run(&mut command);
+        let (stdout, stderr) = text(&output);
+        (output.status.success(), stdout, stderr)
+    };
+
+    let (ok, stdout, stderr) = import("agency", &["--origin", "https://bakery.example"]);
+    assert!(ok, "{stdout}{stderr}");
+    // Every URL a site can use is printed, the instatokend one under its old name.
+    assert_eq!(
+        printed_path(&stdout, "instatokend's shape:"),
+        "/token/my-instagram-1"
+    );
+    let json_path = printed_path(&stdout, "token.json:");
+    let text_path = printed_path(&stdout, "the token as text:");
+    assert_eq!(text_path, json_path.replace("/token.json", "/token"));
+    assert!(stdout.contains("token.js:"), "{stdout}");
+
+    // The same name for an account in another workspace: refused, saying why.
+    let (ok, stdout, stderr) = import("someone-else", &[]);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("already answers at /token/my-instagram-1"),
+        "{stderr}"
+    );
+
+    let server = Process::serve(freshtoken_with(dir.path(), &fake)).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str, origin: Option<&str>| {
+        let mut request = http.get(format!("{}{path}", server.base_url));
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        request.send()
+    };
+    let site = Some("https://bakery.example");
+    let answer = get("/token/my-instagram-1", site).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.headers()["access-control-allow-origin"],
+        "https://bakery.example"
+    );
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"token": shop.access_token}));
+    // Locked: another site, or no site at all, gets nothing.
+    for origin in [Some("https://elsewhere.example"), None] {
+        let refused = get("/token/my-instagram-1", origin).await.unwrap();
+        assert_eq!(refused.status(), 403, "{origin:?}");
+    }
+    assert_eq!(get("/token/no-such-name", site).await.unwrap().status(), 404);
+
+    // Token Agent's shape: the bare token as text.
+    let plain = get(&text_path, site).await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(
+        plain.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(plain.text().await.unwrap(), shop.access_token);
+    assert_eq!(get(&text_path, None).await.unwrap().status(), 403);
+}
+
+// Several threads: the fake answers on the runtime while the test waits for the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_instatokend_with_public_keeps_instatokends_open_urls_and_warns() {
+    let fake = FakeInstagram::start(FakeConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let studio = fake.mint_token("studio_two", Duration::from_secs(3600));
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        format!(r#"{{"studio": {{"token": "{}"}}, "not a name!": {{"token": "IGAAx"}}}}"#, studio.access_token),
+    )
+    .unwrap();
+    let output = run(freshtoken_with(dir.path(), &fake).args([
+        "admin",
+        "import-instatokend",
+        config.to_str().unwrap(),
+        "--tenant",
+        "agency",
+        "--public",
+    ]));
+    let (stdout, stderr) = text(&output);
+    assert!(!output.status.success(), "one name is refused: {stdout}");
+    assert!(stderr.contains("warning: --public"), "{stderr}");
+    assert!(
+        stderr.contains("not imported not a name!") && stderr.contains("cannot be a /token/ name"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("no allowed origins yet"), "{stdout}");
+
+    let server = Process::serve(freshtoken_with(dir.path(), &fake)).await;
+    let answer = reqwest::get(format!("{}/token/studio", server.base_url))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["token"], studio.access_token);
+}
+
 // Several threads: the fake answers on the runtime while the test waits for the command.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_token_of_a_facebook_user_prints_a_token_url_per_page_serving_that_pages_token() {

@@ -44,6 +44,32 @@ pub struct Presets {
     pub refresh_interval: Option<RefreshInterval>,
     /// The account owner's contact address, already checked.
     pub owner_email: Option<String>,
+    /// Serve every origin (instatokend's behaviour, kept only when asked for: `--public`).
+    pub public: Option<bool>,
+    /// The account's name at `/token/{alias}`, as instatokend's config named it (see
+    /// [`check_alias`]).
+    pub alias: Option<String>,
+}
+
+/// The longest alias: instatokend's config names are short words.
+pub const MAX_ALIAS_LEN: usize = 64;
+
+/// An alias is a name an instatokend site already has in a URL path: letters, digits, `-`,
+/// `_` and `.`, at most [`MAX_ALIAS_LEN`], not starting with a dot.
+pub fn check_alias(name: &str) -> Result<(), String> {
+    let fine = !name.is_empty()
+        && name.len() <= MAX_ALIAS_LEN
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if fine {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} cannot be a /token/ name: use 1 to {MAX_ALIAS_LEN} letters, digits, '-', '_' or '.'"
+        ))
+    }
 }
 
 impl Presets {
@@ -58,6 +84,8 @@ impl Presets {
             js_constant: self.js_constant.clone(),
             refresh_interval: self.refresh_interval,
             owner_email: self.owner_email.clone(),
+            public: self.public,
+            alias: self.alias.clone(),
         }
     }
 
@@ -74,6 +102,8 @@ impl Presets {
             js_constant: stored.js_constant.clone(),
             refresh_interval: stored.refresh_interval,
             owner_email: stored.owner_email.clone(),
+            public: stored.public,
+            alias: stored.alias.clone(),
         }
     }
 }

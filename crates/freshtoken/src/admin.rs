@@ -8,11 +8,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use freshtoken_accounts::{
-    Connected, Connector, LinkRequest, Paste, Presets, parse_token, schedule,
+    ConnectError, Connected, Connector, LinkRequest, Paste, Presets, check_alias, parse_token,
+    schedule,
 };
-use freshtoken_core::origin::parse_allowed_origins;
+use freshtoken_core::origin::{OriginPattern, parse_allowed_origins};
 use freshtoken_core::{AccountKind, AccountStatus, RefreshInterval, Role};
-use freshtoken_store::{Account, Joining, KeyFile, SecretKey, SignUp, Store, StoreError, Tenant};
+use freshtoken_store::{
+    Account, Duplicate, Joining, KeyFile, SecretKey, SignUp, Store, StoreError, Tenant,
+};
 use freshtoken_web::accounts::public_url_of;
 use freshtoken_web::auth::password;
 use freshtoken_web::tenants::check_slug;
@@ -80,10 +83,17 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::ImportInstatokend {
             config: file,
             tenant,
+            origins,
+            public,
             owner,
         } => {
+            let allowed_origins = if origins.is_empty() {
+                None
+            } else {
+                Some(parse_allowed_origins(&origins).context("--origin")?)
+            };
             make_owner(config, &tenant, owner.as_deref()).await?;
-            import_instatokend(config, &file, &tenant).await
+            import_instatokend(config, &file, &tenant, allowed_origins, public).await
         }
         AdminCommand::ConnectLink {
             tenant,
@@ -265,19 +275,31 @@ async fn store_and_connector(config: &Config) -> anyhow::Result<(Store, Connecto
     Ok((store, connector))
 }
 
+/// Every URL a site can load the account's token from: ours, instatokend's and Token
+/// Agent's shapes.
 fn print_urls(config: &Config, name: &str, account: &Account, created: bool) {
     let public_url = config.public_url_for(config.bind);
-    let json = public_url_of(&public_url, &account.public_id, "token.json");
-    let js = public_url_of(&public_url, &account.public_id, "token.js");
+    let url = |file| public_url_of(&public_url, &account.public_id, file);
+    let instatokend = public_url
+        .join(&format!(
+            "token/{}",
+            account.alias.as_deref().unwrap_or(&account.public_id)
+        ))
+        .map(String::from)
+        .unwrap_or_default();
     let who = match account.kind {
         AccountKind::FacebookPage => format!("Facebook Page {:?}", account.username),
         AccountKind::Threads => format!("Threads @{}", account.username),
         AccountKind::Instagram => format!("@{}", account.username),
     };
     println!(
-        "{} {name}: {who} (account {})\n  token.json: {json}\n  token.js:   {js}",
+        "{} {name}: {who} (account {})\n  token.json:         {}\n  token.js:           {}\n  instatokend's shape: {instatokend}\n  the token as text:  {}\n  recent posts:       {}",
         if created { "connected" } else { "reconnected" },
         account.id,
+        url("token.json"),
+        url("token.js"),
+        url("token"),
+        url("media.json"),
     );
     if account.allowed_origins.is_empty() && !account.public {
         // Closed by default: say so here, where the operator is looking.
@@ -402,16 +424,31 @@ fn strip_line_comments(text: &str) -> String {
     out
 }
 
-async fn import_instatokend(config: &Config, file: &Path, slug: &str) -> anyhow::Result<()> {
+/// Imports every account of instatokend's config, each keeping its config name as its alias
+/// (`/token/{name}` answers as instatokend did), locked to `origins`, or open to all with
+/// `public` (instatokend's way, on request only).
+async fn import_instatokend(
+    config: &Config,
+    file: &Path,
+    slug: &str,
+    origins: Option<Vec<OriginPattern>>,
+    public: bool,
+) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let parsed = parse_instatokend(&text)
         .with_context(|| format!("{} is not an instatokend configuration", file.display()))?;
     let (store, connector) = store_and_connector(config).await?;
     let tenant = tenant_by_slug(&store, slug).await?;
+    if public {
+        eprintln!(
+            "warning: --public: the imported tokens go to every site and tool that asks, as with instatokend; anyone who learns one of these URLs can use the account's token. Lock them to your sites with --origin (or in the dashboard) instead when you can."
+        );
+    }
     let mut failed = 0;
     for (name, token) in &parsed.accounts {
         let imported = async {
+            check_alias(name).map_err(anyhow::Error::msg)?;
             let paste = Paste {
                 token: parse_token(token)?,
                 kind: Some(AccountKind::Instagram),
@@ -419,10 +456,18 @@ async fn import_instatokend(config: &Config, file: &Path, slug: &str) -> anyhow:
                 presets: Presets {
                     label: Some(name.chars().take(100).collect()),
                     refresh_interval: Some(parsed.interval),
+                    allowed_origins: origins.clone(),
+                    public: public.then_some(true),
+                    alias: Some(name.clone()),
                     ..Presets::default()
                 },
             };
-            Ok::<_, anyhow::Error>(connector.paste(tenant.id, paste).await?)
+            connector.paste(tenant.id, paste).await.map_err(|err| match err {
+                ConnectError::Store(StoreError::Duplicate(Duplicate::Alias)) => anyhow::anyhow!(
+                    "another account of this instance already answers at /token/{name}: rename this entry in the config (its sites then use the new name), or remove the alias from the other account"
+                ),
+                other => other.into(),
+            })
         }
         .await;
         match imported {

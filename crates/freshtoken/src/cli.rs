@@ -167,6 +167,14 @@ pub enum AdminCommand {
         /// The workspace (by slug), created if it does not exist.
         #[arg(long)]
         tenant: String,
+        /// An origin allowed to load the imported tokens (repeatable), e.g.
+        /// https://example.com: the sites that use them.
+        #[arg(long = "origin", conflicts_with = "public")]
+        origins: Vec<String>,
+        /// Serve the imported tokens to every site and tool, as instatokend did: anyone who
+        /// learns a URL gets the token. Without this or --origin, only API keys get them.
+        #[arg(long)]
+        public: bool,
         /// Make this user (by e-mail) an owner of the workspace, creating the user if needed
         /// (with a generated password, printed).
         #[arg(long)]

@@ -15,6 +15,8 @@ pub enum Duplicate {
     Account,
     #[error("an API key with this prefix already exists")]
     ApiKey,
+    #[error("another account already answers at /token/ under this name")]
+    Alias,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -62,8 +62,13 @@ pub(crate) fn view(
         owner_email: account.owner_email.clone(),
         owner_unsubscribed_at: account.owner_unsubscribed_at.map(rfc3339),
         token_text_url: url("token"),
-        alias: None,
-        instatokend_url: None,
+        alias: account.alias.clone(),
+        instatokend_url: account.alias.as_deref().map(|alias| {
+            public_url
+                .join(&format!("token/{alias}"))
+                .map(String::from)
+                .unwrap_or_default()
+        }),
     }
 }
 

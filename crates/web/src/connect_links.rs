@@ -136,6 +136,9 @@ fn presets_of(
             Some(email) => check_owner_email(email)?,
             None => None,
         },
+        // Neither is a link's to give: an open account and a /token/ name are instatokend's.
+        public: None,
+        alias: None,
     })
 }
 

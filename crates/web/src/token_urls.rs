@@ -1,6 +1,7 @@
 //! The public token URLs that websites load: `GET /t/{public_id}/token.json`,
 //! `GET /t/{public_id}/token.js` (a `const` for a script tag), `GET /token/{public_id}`
-//! (instatokend's shape) and `GET /t/{public_id}/media.json` (the recent posts, so a site can
+//! (instatokend's shape, also by the alias an instatokend import kept), `GET /t/{public_id}/token`
+//! (the bare token as text, as Instagram Token Agent answered) and `GET /t/{public_id}/media.json` (the recent posts, so a site can
 //! show a feed without holding the token), each locked to the account's allowed origins.
 //!
 //! A browser's `fetch` sends `Origin`; a `<script src>` sends only `Referer`, which is cut to
@@ -39,6 +40,7 @@ pub fn routes() -> Router<AppState> {
             get(token_json).options(preflight),
         )
         .route("/t/{public_id}/token.js", get(token_js).options(preflight))
+        .route("/t/{public_id}/token", get(token_text).options(preflight))
         .route("/token/{public_id}", get(instatokend).options(preflight))
         .route(
             "/t/{public_id}/media.json",
@@ -358,25 +360,52 @@ async fn serve_token_json(
     ))
 }
 
-/// instatokend's `{"token": "..."}`, for people switching from it.
+/// instatokend's `{"token": "..."}` at `/token/{name}`, for people switching from it: `name`
+/// is the account's public id, or the name instatokend's config gave it, which
+/// `admin import-instatokend` keeps as its alias so that migrated sites change nothing.
 async fn instatokend(
     State(state): State<AppState>,
-    Path(public_id): Path<String>,
+    Path(name): Path<String>,
     ClientAddress(peer): ClientAddress,
     headers: HeaderMap,
 ) -> Response {
-    serve_instatokend(&state, &public_id, peer, &headers)
+    serve_instatokend(&state, &name, peer, &headers)
         .await
         .unwrap_or_else(|error| refused_json(error, &headers))
 }
 
+/// The public id `/token/{name}` means: `name` itself when an account has it, else the
+/// account whose alias it is. A name that is no public id costs a read of the database, so
+/// it is also held to the per-address limit (those requests count twice there).
+async fn instatokend_public_id(
+    state: &AppState,
+    name: &str,
+    client: IpAddr,
+) -> Result<String, ApiError> {
+    if ready(state, name).await?.is_some() {
+        return Ok(name.to_owned());
+    }
+    state
+        .delivery
+        .per_address
+        .check(client)
+        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    Ok(state
+        .store
+        .accounts()
+        .public_id_by_alias(name)
+        .await?
+        .unwrap_or_else(|| name.to_owned()))
+}
+
 async fn serve_instatokend(
     state: &AppState,
-    public_id: &str,
+    name: &str,
     peer: IpAddr,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (ready, caller) = admit_token(state, public_id, peer, headers).await?;
+    let public_id = instatokend_public_id(state, name, peer).await?;
+    let (ready, caller) = admit_token(state, &public_id, peer, headers).await?;
     state.delivery.counts.served(ready.account_id());
     let etag = format!("\"{}-i\"", ready.tag());
     let body = format!("{{\"token\":{}}}", ready.literal());
@@ -386,6 +415,40 @@ async fn serve_instatokend(
         ready.is_public(),
         &caller,
         kind,
+        &etag,
+        body.into(),
+    ))
+}
+
+/// The bare token as `text/plain`, as Instagram Token Agent's `/token` answered it, for
+/// people switching from it (same lock, caching and counting as `token.json`).
+async fn token_text(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+    ClientAddress(peer): ClientAddress,
+    headers: HeaderMap,
+) -> Response {
+    serve_token_text(&state, &public_id, peer, &headers)
+        .await
+        .unwrap_or_else(|error| refused_json(error, &headers))
+}
+
+async fn serve_token_text(
+    state: &AppState,
+    public_id: &str,
+    peer: IpAddr,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let (ready, caller) = admit_token(state, public_id, peer, headers).await?;
+    state.delivery.counts.served(ready.account_id());
+    let etag = format!("\"{}-t\"", ready.tag());
+    // The token as it is: the literal's quotes and escapes undone.
+    let body = serde_json::from_str::<String>(ready.literal()).unwrap_or_default();
+    Ok(deliver(
+        headers,
+        ready.is_public(),
+        &caller,
+        "text/plain; charset=utf-8",
         &etag,
         body.into(),
     ))

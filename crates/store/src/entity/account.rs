@@ -44,6 +44,9 @@ pub struct Model {
     pub owner_unsubscribe_token: Option<String>,
     #[serde(default)]
     pub owner_unsubscribed_at: Option<DateTimeUtc>,
+    /// The name an instatokend site knows the account by: `/token/{alias}`. Unique.
+    #[serde(default)]
+    pub alias: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -42,6 +42,8 @@ pub struct Account {
     pub owner_email: Option<String>,
     /// When the owner unsubscribed; no more e-mail goes to them until the address changes.
     pub owner_unsubscribed_at: Option<DateTime<Utc>>,
+    /// The name an instatokend site knows the account by (`/token/{alias}`); unique.
+    pub alias: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -84,6 +86,7 @@ impl TryFrom<account::Model> for Account {
             linked_instagram_id: row.linked_instagram_id,
             owner_email: row.owner_email,
             owner_unsubscribed_at: row.owner_unsubscribed_at,
+            alias: row.alias,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -215,6 +218,13 @@ pub struct Presets {
     /// The account owner's contact address, already checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_email: Option<String>,
+    /// Serve every request, whatever its origin (an explicit choice: `--public`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<bool>,
+    /// The account's name at `/token/{alias}`, already checked; refused with
+    /// [`Duplicate::Alias`] when another account has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
 }
 
 /// What a tenant may change about an account.
@@ -395,6 +405,19 @@ impl<'a> Accounts<'a> {
         if let Some(constant) = presets.js_constant {
             active.js_constant = Set(Some(constant));
         }
+        if let Some(public) = presets.public {
+            active.is_public = Set(public);
+        }
+        if let Some(alias) = presets.alias {
+            let mut holder = account::Entity::find().filter(account::Column::Alias.eq(&alias));
+            if let ActiveValue::Unchanged(id) = &active.id {
+                holder = holder.filter(account::Column::Id.ne(*id));
+            }
+            if holder.count(txn).await? > 0 {
+                return Err(StoreError::Duplicate(Duplicate::Alias));
+            }
+            active.alias = Set(Some(alias));
+        }
         if let Some(email) = presets.owner_email {
             let same =
                 matches!(&active.owner_email, ActiveValue::Unchanged(Some(old)) if *old == email);
@@ -410,7 +433,10 @@ impl<'a> Accounts<'a> {
                 .await
                 .map_err(duplicate_as(Duplicate::Account))?
         } else {
-            active.update(txn).await?
+            active
+                .update(txn)
+                .await
+                .map_err(duplicate_as(Duplicate::Alias))?
         };
         save_on(txn, &self.store.keys, row.id, &token).await?;
         // Reconnected, however: a reconnect link still out there has nothing left to do.
@@ -454,6 +480,19 @@ impl<'a> Accounts<'a> {
             .await?
             .ok_or(StoreError::NotFound)?
             .try_into()
+    }
+
+    /// The public id of the account known at `/token/` by this alias (instatokend's name for
+    /// it), if any. An alias is no secret (it came from a config file): the token URL it
+    /// leads to is held to the account's origin lock like any other.
+    pub async fn public_id_by_alias(&self, alias: &str) -> Result<Option<String>, StoreError> {
+        Ok(account::Entity::find()
+            .select_only()
+            .column(account::Column::PublicId)
+            .filter(account::Column::Alias.eq(alias))
+            .into_tuple::<String>()
+            .one(&self.store.db)
+            .await?)
     }
 
     /// The account a token URL names. Its proof is sound: the public id is an unguessable
