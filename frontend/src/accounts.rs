@@ -3,8 +3,9 @@
 
 use crate::routing::{segments, use_router};
 use freshtoken_core::api::{
-    AccountView, ChoosePagesRequest, DailyRequestsView, FacebookLoginView, PasteTokenRequest,
-    PastedAccounts, ReconnectLinkView, RefreshEventView, UpdateAccountRequest,
+    AccountView, ChoosePagesRequest, DailyRequestsView, DemoScene, DemoSceneAnswer,
+    DemoSceneRequest, FacebookLoginView, PasteTokenRequest, PastedAccounts, ReconnectLinkView,
+    RefreshEventView, UpdateAccountRequest,
 };
 use freshtoken_core::js::check_constant_name;
 use freshtoken_core::origin::parse_allowed_origins;
@@ -18,7 +19,8 @@ use crate::layout::{Area, Layout, role_in, workspace_path};
 use crate::links::optional_email_problem;
 use crate::use_session;
 use crate::widgets::{
-    ErrorNote, Snippet, StatusBadge, When, days_until, focus_later, loaded, local_date,
+    ErrorNote, Snippet, badge_html, day_words, days_until, esc, every_two_seconds, focus_later,
+    loaded, local_date, millis, relative, sentence, short_date, table_html, time_html, when_words,
 };
 
 /// The workspace id of the address (`/w/:tenant/…`).
@@ -86,13 +88,110 @@ fn expiry_words(account: &AccountView) -> String {
     if account.kind == AccountKind::FacebookPage {
         return "never expires · checked regularly".to_owned();
     }
-    match account.token_expires_at.as_deref().and_then(days_until) {
+    match account.token_expires_at.as_deref() {
         None => "expiry not known yet".to_owned(),
-        Some(days) if days < 0 => "expired".to_owned(),
-        Some(0) => "expires today".to_owned(),
-        Some(1) => "expires in 1 day".to_owned(),
-        Some(days) => format!("expires in {days} days"),
+        Some(at) if days_until(at).is_some_and(|days| days < 0) => {
+            format!("expired {}", when_words(at))
+        }
+        Some(at) => format!("expires {}", when_words(at)),
     }
+}
+
+/// The last and next refresh (check, for a Page) in words; before the first one, when it is
+/// planned, which is no cause for alarm.
+fn schedule_words(account: &AccountView) -> Vec<String> {
+    let what = if account.kind.is_refreshed() {
+        "refresh"
+    } else {
+        "check"
+    };
+    match (&account.last_refresh_at, &account.next_refresh_at) {
+        (None, Some(next)) => vec![format!(
+            "not yet: first {what} planned for {} ({})",
+            short_date(next),
+            relative(next)
+        )],
+        (None, None) => vec![format!("no {what} yet")],
+        (Some(last), next) => vec![
+            format!("last {what} {}", when_words(last)),
+            format!(
+                "next {}",
+                next.as_deref()
+                    .map_or_else(|| "not scheduled".to_owned(), when_words)
+            ),
+        ],
+    }
+}
+
+/// Status, expiry and schedule, in HTML.
+fn facts_html(account: &AccountView) -> String {
+    let mut html = badge_html(account.status);
+    for words in std::iter::once(expiry_words(account)).chain(schedule_words(account)) {
+        html += &format!("<span>{}</span>", esc(&words));
+    }
+    html
+}
+
+/// A token that expires within a week while its refreshes fail.
+fn expiring_soon(account: &AccountView) -> bool {
+    account.last_error.is_some()
+        && account.status != AccountStatus::NeedsReconnect
+        && account
+            .token_expires_at
+            .as_deref()
+            .and_then(days_until)
+            .is_some_and(|days| days < 7)
+}
+
+/// The accounts in a line: what needs attention first, else that all is well and the soonest
+/// expiry. Answers the line and whether it asks for attention.
+fn overview(list: &[AccountView]) -> (String, bool) {
+    let names = |pick: fn(&AccountView) -> bool| {
+        let names: Vec<String> = list.iter().filter(|a| pick(a)).map(display_name).collect();
+        (names.len(), names.join(", "))
+    };
+    let count = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let (n, who) = names(|a| a.status == AccountStatus::NeedsReconnect);
+    if n > 0 {
+        let what = count(n, "account needs", "accounts need");
+        return (format!("{what} reconnecting: {who}."), true);
+    }
+    let (n, who) = names(expiring_soon);
+    if n > 0 {
+        let what = count(n, "token expires", "tokens expire");
+        return (
+            format!("{what} within a week and its refreshes fail: {who}."),
+            true,
+        );
+    }
+    let (failing, who) = names(|a| a.last_error.is_some());
+    let (paused, _) = names(|a| a.status == AccountStatus::Paused);
+    let mut line = count(list.len(), "account", "accounts");
+    if failing > 0 {
+        line += &format!(
+            ", {} (retried): {who}",
+            count(failing, "last refresh failed", "last refreshes failed")
+        );
+    } else if paused > 0 {
+        line += &format!(", {paused} paused, the others healthy");
+    } else {
+        line += ", all healthy";
+    }
+    let soonest = list
+        .iter()
+        .filter(|a| a.status == AccountStatus::Active)
+        .filter_map(|a| a.token_expires_at.as_deref())
+        .min_by(|a, b| millis(a).total_cmp(&millis(b)));
+    if let Some(at) = soonest {
+        line += &format!(", soonest expiry {}", when_words(at));
+    }
+    (line + ".", failing > 0)
 }
 
 #[component]
@@ -103,11 +202,13 @@ pub fn AccountList() -> impl IntoView {
     let role = role_in(tenant);
     let can_edit = move || role.get().is_some_and(Role::can_edit);
     let accounts = Remote::<Vec<AccountView>>::new(move || tenant.get().map(accounts_path));
-    // Back from a platform's consent page: straight to the account just connected.
+    // Back from a platform's consent page: straight to the account just connected, which
+    // confirms it.
     Effect::new(move |_| {
         if let (Some(id), Some(connected)) = (tenant.get(), router.query("connected"))
             && let Ok(account) = connected.parse::<i64>()
         {
+            session.just_connected.set(Some(account));
             router.replace(&account_page(id, account));
         }
     });
@@ -158,7 +259,9 @@ pub fn AccountList() -> impl IntoView {
                 }.into_any(),
                 list => {
                     let tenant_id = tenant.get().unwrap_or_default();
+                    let (line, attention) = overview(&list);
                     view! {
+                        <p class=if attention { "overview callout warn" } else { "overview" } role="status">{line}</p>
                         <ul class="accounts" aria-label="Accounts">
                             {list.into_iter().map(|account| view! { <AccountRow tenant=tenant_id account=account/> }).collect_view()}
                         </ul>
@@ -172,7 +275,6 @@ pub fn AccountList() -> impl IntoView {
 #[component]
 fn AccountRow(tenant: i64, account: AccountView) -> impl IntoView {
     let href = account_page(tenant, account.id);
-    let expiry = expiry_words(&account);
     view! {
         <li class="account-row">
             <Avatar account=account.clone()/>
@@ -180,13 +282,8 @@ fn AccountRow(tenant: i64, account: AccountView) -> impl IntoView {
                 <a href=href class="account-name">{display_name(&account)}</a>
                 <span class="kind">{account.kind.display_name()}</span>
                 {(!account.label.is_empty()).then(|| view! { <span class="muted">" · " {account.label.clone()}</span> })}
-                <div class="account-facts">
-                    <StatusBadge status=account.status/>
-                    <span>{expiry}</span>
-                    <span>{if account.kind.is_refreshed() { "last refresh " } else { "last check " }} <When at=account.last_refresh_at.clone()/></span>
-                    <span>"next " <When at=account.next_refresh_at.clone() never="not scheduled"/></span>
-                </div>
-                {account.last_error.clone().map(|error| view! { <p class="error small">{error}</p> })}
+                <div class="account-facts" inner_html=facts_html(&account)></div>
+                {account.last_error.as_deref().map(|error| view! { <p class="error small">{sentence(error)}</p> })}
             </div>
         </li>
     }
@@ -196,6 +293,7 @@ fn AccountRow(tenant: i64, account: AccountView) -> impl IntoView {
 #[component]
 fn PagePicker(tenant: i64, handle: String) -> impl IntoView {
     let router = use_router();
+    let session = use_session();
     let path = format!("/tenants/{tenant}/facebook-login");
     let url = format!("{path}?login={}", js_sys::encode_uri_component(&handle));
     let offered = Remote::<FacebookLoginView>::new(move || Some(url.clone()));
@@ -220,9 +318,15 @@ fn PagePicker(tenant: i64, handle: String) -> impl IntoView {
         error.set(None);
         spawn_local(async move {
             match api::post::<_, PastedAccounts>(&path, &request).await {
-                Ok(PastedAccounts::One(account)) => router.go(&account_page(tenant, account.id)),
+                Ok(PastedAccounts::One(account)) => {
+                    session.just_connected.set(Some(account.id));
+                    router.go(&account_page(tenant, account.id))
+                }
                 Ok(PastedAccounts::Several { accounts }) => match &accounts[..] {
-                    [one] => router.go(&account_page(tenant, one.id)),
+                    [one] => {
+                        session.just_connected.set(Some(one.id));
+                        router.go(&account_page(tenant, one.id))
+                    }
                     _ => router.go(&workspace_path(tenant)),
                 },
                 Err(err) => error.set(Some(err)),
@@ -287,6 +391,7 @@ pub fn origins_problem(text: &str) -> Option<String> {
 #[component]
 fn PasteToken(tenant: Signal<Option<i64>>, open: RwSignal<bool>) -> impl IntoView {
     let router = use_router();
+    let session = use_session();
     let token = RwSignal::new(String::new());
     let label = RwSignal::new(String::new());
     let origins = RwSignal::new(String::new());
@@ -338,6 +443,7 @@ fn PasteToken(tenant: Signal<Option<i64>>, open: RwSignal<bool>) -> impl IntoVie
             match api::post::<_, PastedAccounts>(&accounts_path(tenant), &request).await {
                 Ok(PastedAccounts::One(account)) => {
                     open.set(false);
+                    session.just_connected.set(Some(account.id));
                     router.go(&account_page(tenant, account.id));
                 }
                 Ok(PastedAccounts::Several { .. }) => {
@@ -399,14 +505,33 @@ pub fn AccountDetail() -> impl IntoView {
     });
     let role = role_in(tenant);
     let can_edit = Signal::derive(move || role.get().is_some_and(Role::can_edit));
+    let title = Signal::derive(move || {
+        current
+            .with(|account| account.as_ref().map(display_name))
+            .unwrap_or_default()
+    });
+    // Just connected (back from a platform, a Page chosen, a token pasted): say so, once.
+    let session = use_session();
+    on_cleanup(move || {
+        session.just_connected.try_set(None);
+    });
+    let connected = move || {
+        let id = session.just_connected.get()?;
+        let account = current.get().filter(|account| account.id == id)?;
+        Some(view! {
+            <p class="callout ok" role="status"><strong>{format!("Connected {}.", display_name(&account))}</strong>
+                " freshtoken keeps its token fresh from now on."</p>
+        })
+    };
 
     view! {
-        <Layout tenant=tenant area=Area::Accounts>
+        <Layout tenant=tenant area=Area::Accounts title=title>
             <p><a href=move || tenant.get().map(workspace_path).unwrap_or_default()>"← All accounts"</a></p>
+            {connected}
             // Built once per load: saving a section updates `current`, which the parts that
             // show server state read, while the forms keep what was typed.
             {move || match account.get() {
-                Some(Err(err)) => view! { <p class="error" role="alert">{err.message}</p> }.into_any(),
+                Some(Err(err)) => crate::widgets::error_view(err.message),
                 Some(Ok(view)) => view! { <AccountPage account=view current=current can_edit=can_edit tenant=tenant.get_untracked().unwrap_or_default()/> }.into_any(),
                 None => view! { <p role="status">"Loading the account…"</p> }.into_any(),
             }}
@@ -422,6 +547,15 @@ fn AccountPage(
     tenant: i64,
 ) -> impl IntoView {
     let path = format!("{}/{}", accounts_path(tenant), account.id);
+    let events = {
+        let path = path.clone();
+        Remote::<Vec<RefreshEventView>>::new(move || Some(format!("{path}/events")))
+    };
+    let demo = use_session()
+        .instance
+        .get_untracked()
+        .is_some_and(|instance| instance.demo)
+        && account.kind != AccountKind::FacebookPage;
     // A new account serves no website until it names one: ask for the site first.
     let ask_for_site = serves_no_site(&account);
     let origins = view! { <Origins account=account.clone() path=path.clone() current=current can_edit=can_edit ask=ask_for_site/> };
@@ -453,9 +587,10 @@ fn AccountPage(
         {last}
         <Settings account=account.clone() path=path.clone() current=current can_edit=can_edit/>
         <Contact account=account.clone() path=path.clone() current=current can_edit=can_edit/>
-        <Actions account=account.clone() path=path.clone() current=current can_edit=can_edit tenant=tenant/>
+        <Actions account=account.clone() path=path.clone() current=current events=events can_edit=can_edit tenant=tenant/>
+        {demo.then(|| view! { <DemoScenes path=path.clone() current=current events=events/> })}
         <RequestCounts account=account.clone() path=path.clone()/>
-        <History path=path.clone()/>
+        <History events=events/>
         <MediaPreview path=path/>
     }
 }
@@ -468,19 +603,23 @@ fn AccountHeader(account: AccountView) -> impl IntoView {
             <Avatar account=account.clone()/>
             <div>
                 <h1>{display_name(&account)}</h1>
-                <p class="account-facts">
-                    <StatusBadge status=account.status/>
-                    <span>{expiry_words(&account)}</span>
-                    <span>{if account.kind.is_refreshed() { "last refresh " } else { "last check " }} <When at=account.last_refresh_at.clone()/></span>
-                    <span>"next " <When at=account.next_refresh_at.clone() never="not scheduled"/></span>
-                </p>
+                <p class="account-facts" inner_html=facts_html(&account)></p>
             </div>
         </div>
         {(account.kind == AccountKind::FacebookPage).then(|| view! {
             <p class="hint">"A Page token never expires, so there is nothing to refresh: freshtoken asks Facebook regularly (daily, unless the operator set another interval) whether it still works, and tells you at once if it stops (a changed password, a lost Page role, the app removed)."</p>
         })}
-        {(account.status != AccountStatus::NeedsReconnect).then(|| account.last_error.clone().map(|error| view! {
-            <div class="callout" role="status"><strong>{if account.kind.is_refreshed() { "The last refresh failed: " } else { "The last check failed: " }}</strong>{error}" It will be retried."</div>
+        {(account.status != AccountStatus::NeedsReconnect).then(|| account.last_error.as_deref().map(|error| {
+            let error = sentence(error);
+            match account.token_expires_at.as_deref().filter(|_| expiring_soon(&account)) {
+                Some(at) => view! {
+                    <div class="callout warn" role="alert"><strong>{format!("Its token expires {}, and the last refresh failed. ", when_words(at))}</strong>
+                        {error} " freshtoken keeps trying; if no refresh works by then, sites get no token and it needs reconnecting."</div>
+                }.into_any(),
+                None => view! {
+                    <div class="callout" role="status"><strong>{if account.kind.is_refreshed() { "The last refresh failed: " } else { "The last check failed: " }}</strong>{error}" It will be retried."</div>
+                }.into_any(),
+            }
         })).flatten()}
     }
 }
@@ -514,7 +653,7 @@ fn NeedsYou(
         });
     };
     view! {
-        <div class="callout bad" role="alert">
+        <div class="callout bad" role="alert" id="needs-you">
             <p><strong>"This account needs you."</strong> " " {account.last_error.clone().unwrap_or_else(|| format!("{platform} no longer accepts its token."))}</p>
             <p>"Sites using it get no token until it is connected again; its URLs stay the same."</p>
             <div class="actions">
@@ -566,12 +705,40 @@ fn TokenUrls(account: AccountView) -> impl IntoView {
                 <dt>"media.json"</dt>
                 <dd><code>{account.media_json_url.clone()}</code></dd>
             </dl>
+            // instafeed.js, what most want, first; it reads Instagram Login tokens only.
+            {(account.kind == AccountKind::Instagram).then(|| view! { <Snippet title="instafeed.js" text=instafeed/> })}
             <Snippet title="Script tag (token.js)" text=script_tag/>
             <Snippet title="fetch (token.json)" text=fetch/>
-            // instafeed.js reads Instagram Login tokens only.
-            {(account.kind == AccountKind::Instagram).then(|| view! { <Snippet title="instafeed.js" text=instafeed/> })}
+            <h3>"Other URLs: migrating from another tool"</h3>
+            <dl class="urls" inner_html=other_urls_html(&account)></dl>
         </section>
     }
+}
+
+/// The URLs other tools' sites already use, in HTML.
+fn other_urls_html(account: &AccountView) -> String {
+    let mut html = String::new();
+    let mut add = |title: &str, url: &str, note: &str| {
+        html += &format!(
+            "<dt>{title}</dt><dd><code>{}</code> ({note})</dd>",
+            esc(url)
+        );
+    };
+    if !account.token_text_url.is_empty() {
+        add(
+            "The token as plain text",
+            &account.token_text_url,
+            "as Instagram Token Agent's /token answered; same site rules",
+        );
+    }
+    if let Some(url) = &account.instatokend_url {
+        add(
+            "instatokend-compatible URL",
+            url,
+            "for sites migrated from instatokend",
+        );
+    }
+    html
 }
 
 /// Sends `changes` and shows the server's answer; used by every editor of the page.
@@ -842,12 +1009,20 @@ impl AccountAction {
     }
 }
 
+/// What `RefreshNowAnswer` adds to the account.
+#[derive(serde::Deserialize)]
+struct RefreshNote {
+    waits: bool,
+    message: String,
+}
+
 /// Pause or resume, refresh now, rotate the URLs, delete.
 #[component]
 fn Actions(
     account: AccountView,
     path: String,
     current: RwSignal<Option<AccountView>>,
+    events: Remote<Vec<RefreshEventView>>,
     can_edit: Signal<bool>,
     tenant: i64,
 ) -> impl IntoView {
@@ -867,18 +1042,47 @@ fn Actions(
         spawn_local(async move {
             let outcome = match action {
                 AccountAction::Pause | AccountAction::Resume => {
-                    let changes = UpdateAccountRequest { paused: Some(action == AccountAction::Pause), ..Default::default() };
-                    api::patch::<_, AccountView>(&path, &changes).await.map(|view| {
-                        current.set(Some(view));
-                        None
-                    })
+                    let changes = UpdateAccountRequest {
+                        paused: Some(action == AccountAction::Pause),
+                        ..Default::default()
+                    };
+                    api::patch::<_, AccountView>(&path, &changes)
+                        .await
+                        .map(|view| {
+                            current.set(Some(view));
+                            None
+                        })
                 }
-                AccountAction::RefreshNow => api::post_empty(&format!("{path}/refresh"), &()).await
-                    .map(|()| Some("A refresh is on its way; the history below shows how it went in a moment.".to_owned())),
-                AccountAction::RotateUrls => api::post::<_, AccountView>(&format!("{path}/rotate-url"), &()).await.map(|view| {
-                    current.set(Some(view));
-                    Some("New URLs are in place; the old ones no longer answer. Update your site.".to_owned())
-                }),
+                // The server says when it runs (a young token waits for its platform); one that
+                // runs now shows in the history within seconds.
+                // (`RefreshNowAnswer` is the account with `waits` and `message` beside its
+                // fields: read as both, which takes less code than its flattened form.)
+                AccountAction::RefreshNow => api::post_text(&format!("{path}/refresh"), &())
+                    .await
+                    .and_then(|text| {
+                        Ok((
+                            api::parse::<AccountView>(&text)?,
+                            api::parse::<RefreshNote>(&text)?,
+                        ))
+                    })
+                    .map(|(account, answer)| {
+                        current.set(Some(account));
+                        if !answer.waits {
+                            watch(path.clone(), current, events, 10);
+                        }
+                        Some(answer.message)
+                    }),
+                AccountAction::RotateUrls => {
+                    api::post::<_, AccountView>(&format!("{path}/rotate-url"), &())
+                        .await
+                        .map(|view| {
+                            current.set(Some(view));
+                            Some(
+                        "New URLs are in place; the old ones no longer answer. Update your site."
+                            .to_owned(),
+                    )
+                        })
+                }
                 AccountAction::Delete => match api::delete(&path).await {
                     // The page goes away with the account: nothing left to update here.
                     Ok(()) => return router.go(&workspace_path(tenant)),
@@ -966,6 +1170,99 @@ fn Actions(
                 }
                 {move || note.get().map(|note| view! { <p class="note" role="status">{note}</p> })}
                 <ErrorNote error=error.into()/>
+                // "Paused: resume it first": the action it names, at hand.
+                {
+                    let run = run.clone();
+                    move || error.with(|error| error.as_ref().is_some_and(|error| error.message.contains("resume"))).then(|| {
+                        let run = run.clone();
+                        view! { <button type="button" on:click=move |_| run(AccountAction::Resume)>"Resume"</button> }
+                    })
+                }
+            </section>
+        </Show>
+    }
+}
+
+/// Fetches the account and its history every 2 seconds, `times` times, so that what the
+/// worker does next (a refresh, a warning, a lost token) shows without a reload.
+fn watch(
+    path: String,
+    current: RwSignal<Option<AccountView>>,
+    events: Remote<Vec<RefreshEventView>>,
+    times: u32,
+) {
+    every_two_seconds(
+        times,
+        std::rc::Rc::new(move || {
+            if !events.try_refetch() {
+                return false;
+            }
+            let path = path.clone();
+            spawn_local(async move {
+                if let Ok(view) = api::get::<AccountView>(&path).await
+                    && current.get_untracked().as_ref() != Some(&view)
+                {
+                    current.try_set(Some(view));
+                }
+            });
+            true
+        }),
+    );
+}
+
+/// Demo mode: plays a step of the story on this account (time moves for it and the fake
+/// alone), then watches for what the worker does about it.
+#[component]
+fn DemoScenes(
+    path: String,
+    current: RwSignal<Option<AccountView>>,
+    events: Remote<Vec<RefreshEventView>>,
+) -> impl IntoView {
+    let pending = RwSignal::new(false);
+    let note = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<ApiError>);
+    let play = move |scene: DemoScene| {
+        let path = path.clone();
+        pending.set(true);
+        note.set(None);
+        error.set(None);
+        spawn_local(async move {
+            let request = DemoSceneRequest { scene };
+            match api::post::<_, DemoSceneAnswer>(&format!("{path}/demo-scene"), &request).await {
+                Ok(answer) => {
+                    current.set(Some(answer.account));
+                    note.set(Some(answer.message));
+                    watch(path, current, events, 30);
+                }
+                Err(err) => error.set(Some(err)),
+            }
+            pending.set(false);
+        });
+    };
+    let button = move |scene: DemoScene, label: &'static str| {
+        let play = play.clone();
+        view! { <button type="button" class="secondary" disabled=pending on:click=move |_| play(scene)>{label}</button> }
+    };
+    // For an active account only: the scenes start from a working token.
+    let active = move || {
+        current.with(|account| {
+            account
+                .as_ref()
+                .is_some_and(|account| account.status == AccountStatus::Active)
+        })
+    };
+    view! {
+        <Show when=active>
+            <section class="panel demo" aria-labelledby="demo-title">
+                <h2 id="demo-title">"Demo: move time"</h2>
+                <p class="hint">"Demo mode only: time moves for this account and the fake platform, then the page shows what freshtoken does."</p>
+                <div class="actions">
+                    {button(DemoScene::AWeekLater, "A week later")}
+                    {button(DemoScene::ExpiringSoon, "Three days before expiry, Instagram down")}
+                    {button(DemoScene::OwnerChangedPassword, "The owner changes their password")}
+                </div>
+                <p class="note" role="status">{move || note.get()}</p>
+                <ErrorNote error=error.into()/>
             </section>
         </Show>
     }
@@ -981,31 +1278,54 @@ fn RequestCounts(account: AccountView, path: String) -> impl IntoView {
         <section aria-labelledby="requests-title">
             <h2 id="requests-title">"Requests"</h2>
             <p>"Today: " <strong>{today.served}</strong> " served, " <strong>{today.refused}</strong> " refused, of which " <strong>{today.refused_no_origin}</strong> " without Origin or Referer " <span class="hint">"(counts arrive within a minute)"</span></p>
-            {move || loaded(days.get(), |days| {
-                    let most = days.iter().map(|day| day.served + day.refused).max().unwrap_or(0).max(1);
-                    view! {
-                        <table class="bars">
-                            <caption class="visually-hidden">"Requests a day, last 14 days"</caption>
-                            <thead><tr><th scope="col">"Day"</th><th scope="col">"Served"</th><th scope="col">"Refused"</th><th scope="col"><span class="visually-hidden">"Chart"</span></th></tr></thead>
-                            <tbody>
-                                {days.into_iter().map(|day| {
-                                    let served = format!("width: {}%", day.served * 100 / most);
-                                    let refused = format!("width: {}%", day.refused * 100 / most);
-                                    view! {
-                                        <tr>
-                                            <th scope="row">{day.day}</th>
-                                            <td>{day.served}</td>
-                                            <td>{day.refused}</td>
-                                            <td class="bar" aria-hidden="true"><span class="served" style=served></span><span class="refused" style=refused></span></td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any()
-                })}
+            {move || loaded(days.get(), |days| view! { <div inner_html=requests_html(days)></div> }.into_any())}
         </section>
     }
+}
+
+/// A column a day (its height the day's share of the busiest day, a sliver at least for any
+/// request), then the numbers in a table, in HTML.
+fn requests_html(days: Vec<DailyRequestsView>) -> String {
+    let most = days
+        .iter()
+        .map(|day| day.served + day.refused)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let bar = |class: &str, count: u64| match count {
+        0 => String::new(),
+        _ => format!(
+            "<span class=\"{class}\" style=\"height: max(3px, {}%)\"></span>",
+            count * 100 / most
+        ),
+    };
+    let mut html = "<div class=\"chart\" aria-hidden=\"true\">".to_owned();
+    for day in &days {
+        html += &format!(
+            "<div class=\"day\"><span class=\"count\">{}</span><span class=\"stack\">{}{}</span><span class=\"date\">{}</span></div>",
+            day.served + day.refused,
+            bar("refused", day.refused),
+            bar("served", day.served),
+            esc(&day_words(&day.day))
+        );
+    }
+    html += "</div><p class=\"hint\" aria-hidden=\"true\"><span class=\"key served\"></span> served <span class=\"key refused\"></span> refused</p><div class=\"table-wrap\">";
+    let rows = days
+        .iter()
+        .map(|day| {
+            vec![
+                esc(&day_words(&day.day)),
+                day.served.to_string(),
+                day.refused.to_string(),
+            ]
+        })
+        .collect();
+    html += &table_html(
+        "Requests a day, last 14 days",
+        &["Day", "Served", "Refused"],
+        rows,
+    );
+    html + "</div>"
 }
 
 fn outcome_words(outcome: RefreshOutcome) -> &'static str {
@@ -1019,34 +1339,46 @@ fn outcome_words(outcome: RefreshOutcome) -> &'static str {
     }
 }
 
+fn history_html(events: Vec<RefreshEventView>) -> String {
+    let rows = events
+        .iter()
+        .map(|event| {
+            let details = event.message.clone().unwrap_or_default()
+                + &event
+                    .error_code
+                    .as_ref()
+                    .map(|code| format!(" ({code})"))
+                    .unwrap_or_default();
+            vec![
+                time_html(&event.at),
+                outcome_words(event.outcome).to_owned(),
+                event.attempt.to_string(),
+                esc(&details),
+                event
+                    .new_expires_at
+                    .as_deref()
+                    .map(time_html)
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table_html(
+        "Refresh attempts, newest first",
+        &["When", "Outcome", "Try", "Details", "New expiry"],
+        rows,
+    )
+}
+
 /// The refresh attempts, newest first.
 #[component]
-fn History(path: String) -> impl IntoView {
-    let events = Remote::<Vec<RefreshEventView>>::new(move || Some(format!("{path}/events")));
+fn History(events: Remote<Vec<RefreshEventView>>) -> impl IntoView {
     view! {
         <section aria-labelledby="history-title">
             <h2 id="history-title">"Refresh history"</h2>
             <button type="button" class="secondary small" on:click=move |_| events.refetch()>"Reload"</button>
             {move || loaded(events.get(), |ready| match ready {
                 events if events.is_empty() => view! { <p class="muted">"No refresh yet: Instagram refreshes a token only once it is a day old."</p> }.into_any(),
-                events => view! {
-                    <div class="table-wrap">
-                        <table>
-                            <thead><tr><th scope="col">"When"</th><th scope="col">"Outcome"</th><th scope="col">"Try"</th><th scope="col">"Details"</th><th scope="col">"New expiry"</th></tr></thead>
-                            <tbody>
-                                {events.into_iter().map(|event| view! {
-                                    <tr>
-                                        <td><When at=Some(event.at.clone())/></td>
-                                        <td>{outcome_words(event.outcome)}</td>
-                                        <td>{event.attempt}</td>
-                                        <td>{event.message.clone().unwrap_or_default()} {event.error_code.clone().map(|code| format!(" ({code})"))}</td>
-                                        <td>{event.new_expires_at.clone().map(|at| crate::widgets::local_time(&at)).unwrap_or_default()}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }.into_any(),
+                events => view! { <div class="table-wrap" inner_html=history_html(events)></div> }.into_any(),
             })}
         </section>
     }

@@ -37,6 +37,12 @@ pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> A
     parse(&call(Request::patch(&url(path)), Some(json(body)?)).await?)
 }
 
+/// A POST whose answer the caller reads with [`parse`], maybe more than once: as an account and
+/// as its extra fields, say, which costs less code than `serde(flatten)`.
+pub async fn post_text<B: Serialize>(path: &str, body: &B) -> ApiResult<String> {
+    call(Request::post(&url(path)), Some(json(body)?)).await
+}
+
 /// A POST whose answer has nothing to read (204, or a body the caller does not need).
 pub async fn post_empty<B: Serialize>(path: &str, body: &B) -> ApiResult<()> {
     call(Request::post(&url(path)), Some(json(body)?))
@@ -61,7 +67,7 @@ fn json<B: Serialize>(body: &B) -> ApiResult<String> {
 
 /// Reads a successful answer's body. Apart from this, the calls share one piece of code
 /// whatever they send and read (`call`), which keeps the download small.
-fn parse<T: DeserializeOwned>(text: &str) -> ApiResult<T> {
+pub fn parse<T: DeserializeOwned>(text: &str) -> ApiResult<T> {
     serde_json::from_str(text).map_err(|err| ApiError {
         status: 200,
         message: format!("The server's answer could not be read: {err}"),
@@ -92,7 +98,7 @@ async fn call(request: RequestBuilder, body: Option<String>) -> ApiResult<String
         });
     }
     let message = match response.json::<ErrorBody>().await {
-        Ok(body) => body.error.message,
+        Ok(body) => crate::widgets::sentence(&body.error.message),
         Err(_) => format!("The server answered {status} {}.", response.status_text()),
     };
     Err(ApiError { status, message })
@@ -157,9 +163,16 @@ impl<T: DeserializeOwned + Clone + Send + Sync + 'static> Remote<T> {
     }
 
     /// Asks again; what is shown stays until the answer.
+    /// Asks again; what is shown stays until the answer.
     pub fn refetch(self) {
+        self.try_refetch();
+    }
+
+    /// [`Remote::refetch`], answering `false` once the page that showed it is gone.
+    pub fn try_refetch(self) -> bool {
         self.version
-            .update(|version| *version = version.wrapping_add(1));
+            .try_update(|version| *version = version.wrapping_add(1))
+            .is_some()
     }
 }
 

@@ -1,13 +1,15 @@
 //! Signing up, signing in, and accepting an invitation.
 
 use crate::routing::{Router, use_router};
-use freshtoken_core::api::{AcceptInviteRequest, MeResponse, SignInRequest, SignUpRequest};
-use freshtoken_core::{MIN_PASSWORD_CHARS, SignupMode};
+use freshtoken_core::api::{
+    AcceptInviteRequest, InvitePreview, MeResponse, SignInRequest, SignUpRequest,
+};
+use freshtoken_core::{MIN_PASSWORD_CHARS, Role, SignupMode};
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
 use crate::layout::{DemoBanner, workspace_path};
-use crate::widgets::ErrorNote;
+use crate::widgets::{ErrorNote, error_view, page_title, when_words};
 use crate::{Session, use_session};
 
 /// A client-side check of an e-mail address, as loose as the server's.
@@ -146,6 +148,7 @@ pub fn SignIn() -> impl IntoView {
             .unwrap_or_default();
         format!("/signup{next}")
     };
+    page_title(Box::new(|| vec!["Sign in".to_owned()]));
 
     view! {
         <DemoBanner/>
@@ -217,6 +220,7 @@ pub fn SignUp() -> impl IntoView {
         };
         enter((session, router), "/auth/signup", request, pending, error);
     };
+    page_title(Box::new(|| vec!["Create an account".to_owned()]));
 
     view! {
         <DemoBanner/>
@@ -256,6 +260,26 @@ pub fn AcceptInvite() -> impl IntoView {
             .unwrap_or_default()
     };
 
+    // What the invitation offers: the workspace, who invites, the role, until when.
+    let preview = RwSignal::new(None::<Result<InvitePreview, ApiError>>);
+    let request = AcceptInviteRequest { secret: secret() };
+    leptos::task::spawn_local(async move {
+        let answer = api::post::<_, InvitePreview>("/invites/preview", &request).await;
+        preview.try_set(Some(answer));
+    });
+    // Unknown, expired or used: nothing to join.
+    let refused = move || {
+        preview.with(
+            |preview| matches!(preview, Some(Err(err)) if err.status == 404 || err.status == 410),
+        )
+    };
+    page_title(Box::new(move || {
+        vec![match preview.get() {
+            Some(Ok(preview)) => format!("Join {}", preview.workspace),
+            _ => "Invitation".to_owned(),
+        }]
+    }));
+
     let accept = move |_| {
         pending.set(true);
         error.set(None);
@@ -290,7 +314,23 @@ pub fn AcceptInvite() -> impl IntoView {
         <DemoBanner/>
         <main class="narrow">
             <h1>"You are invited to a workspace"</h1>
+            {move || match preview.get() {
+                Some(Ok(preview)) => {
+                    let role = match preview.role {
+                        Role::Owner => "an owner",
+                        Role::Editor => "an editor",
+                        Role::Viewer => "a viewer",
+                    };
+                    let by = preview.invited_by.map(|who| format!("{who} invites you to ")).unwrap_or_else(|| "You are invited to ".to_owned());
+                    view! {
+                        <p class="invite-offer">{by} "the workspace " <strong>{preview.workspace}</strong> {format!(" as {role}. The invitation expires {}.", when_words(&preview.expires_at))}</p>
+                    }.into_any()
+                }
+                Some(Err(err)) => error_view(err.message),
+                None => ().into_any(),
+            }}
             {move || match (session.loaded.get(), session.me.get()) {
+                _ if refused() => ().into_any(),
                 (false, _) => view! { <p role="status">"Loading…"</p> }.into_any(),
                 (true, Some(me)) => view! {
                     <p>"Join it as " <strong>{me.user.email}</strong> "?"</p>

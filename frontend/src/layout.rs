@@ -7,6 +7,7 @@ use freshtoken_core::api::TenantView;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::widgets::page_title;
 use crate::{api, use_session};
 
 /// Where a workspace's pages live.
@@ -47,11 +48,13 @@ pub fn Home() -> impl IntoView {
         };
         router.replace(&to);
     });
+    page_title(Box::new(Vec::new));
     view! { <p class="loading" role="status">"Loading…"</p> }
 }
 
 #[component]
 pub fn NotFound() -> impl IntoView {
+    page_title(Box::new(|| vec!["Page not found".to_owned()]));
     view! {
         <main class="narrow">
             <h1>"Page not found"</h1>
@@ -68,7 +71,8 @@ pub fn DemoBanner() -> impl IntoView {
         session.instance.get().filter(|instance| instance.demo).map(|_| {
             view! {
                 <div class="demo-banner" role="note">
-                    "Demo mode: Instagram, Facebook and Threads here are a built-in fake. Nothing reaches the real ones."
+                    <span class="wide-only">"Demo mode: Instagram, Facebook and Threads here are a built-in fake. Nothing reaches the real ones."</span>
+                    <span class="narrow-only">"Demo: Instagram, Facebook and Threads are a fake here."</span>
                 </div>
             }
         })
@@ -86,16 +90,32 @@ pub enum Area {
     None,
 }
 
+impl Area {
+    /// The page's name in the tab's title.
+    fn title(self) -> &'static str {
+        match self {
+            Area::Accounts => "Accounts",
+            Area::Links => "Connect links",
+            Area::Team => "Team & API keys",
+            Area::Webhooks => "Webhooks",
+            Area::Operator => "Operator",
+            Area::None => "New workspace",
+        }
+    }
+}
+
 /// The frame of a signed-in page: header, workspace switcher, navigation, then the page.
+/// The tab is named after the area and the workspace, or after `title` when there is one
+/// (an account's page).
 #[component]
 pub fn Layout(
     #[prop(into)] tenant: Signal<Option<i64>>,
     area: Area,
+    #[prop(optional, into)] title: Option<Signal<String>>,
     children: Children,
 ) -> impl IntoView {
     require_sign_in();
     let session = use_session();
-    let router = use_router();
     let signing_out = RwSignal::new(false);
     let sign_out = move |_| {
         signing_out.set(true);
@@ -104,14 +124,6 @@ pub fn Layout(
             session.me.set(None);
             signing_out.set(false);
         });
-    };
-    let switch = move |ev: leptos::ev::Event| {
-        let value = event_target_value(&ev);
-        if value == "new" {
-            router.go("/workspaces/new");
-        } else if let Ok(id) = value.parse::<i64>() {
-            router.go(&workspace_path(id));
-        }
     };
     let tenants = move || session.me.get().map(|me| me.tenants).unwrap_or_default();
     // Pages outside a workspace (the operator's) keep the one last visited in the switcher and
@@ -133,6 +145,14 @@ pub fn Layout(
             .get()
             .and_then(|id| tenants().into_iter().find(|t| t.id == id))
     };
+
+    page_title(Box::new(move || match title {
+        Some(title) => vec![title.get()],
+        None => vec![
+            area.title().to_owned(),
+            current().map(|t| t.name).unwrap_or_default(),
+        ],
+    }));
     let link = move |area_of_link: Area, suffix: &'static str, text: &'static str| {
         move || {
             shown.get().map(|id| {
@@ -147,21 +167,30 @@ pub fn Layout(
         <DemoBanner/>
         <header class="top">
             <a class="brand" href="/">"freshtoken"</a>
-            <label class="switcher">
-                <span class="visually-hidden">"Workspace"</span>
-                <select on:change=switch>
+            // A list of links behind a button: nothing navigates while the keyboard moves
+            // through it, and each page draws its own frame, closed.
+            <details class="switcher">
+                <summary>
+                    <span class="visually-hidden">"Workspace: "</span>
+                    {move || {
+                        let id = shown.get();
+                        tenants().into_iter().find(|t| Some(t.id) == id).map_or_else(|| "New workspace".to_owned(), |t| t.name)
+                    }}
+                </summary>
+                <ul aria-label="Workspaces">
                     {move || {
                         let selected = shown.get();
                         tenants()
                             .into_iter()
                             .map(|t: TenantView| {
-                                view! { <option value=t.id.to_string() selected=selected == Some(t.id)>{t.name}</option> }
+                                let current = (selected == Some(t.id)).then_some("page");
+                                view! { <li><a href=workspace_path(t.id) aria-current=current>{t.name}</a></li> }
                             })
                             .collect_view()
                     }}
-                    <option value="new" selected=move || shown.get().is_none()>"+ New workspace"</option>
-                </select>
-            </label>
+                    <li><a href="/workspaces/new">"+ New workspace"</a></li>
+                </ul>
+            </details>
             <nav aria-label="Workspace">
                 {link(Area::Accounts, "", "Accounts")}
                 {link(Area::Links, "/links", "Connect links")}

@@ -13,7 +13,9 @@ use crate::api::{self, ApiError, Remote};
 use crate::auth::Field;
 use crate::layout::{Area, Layout, role_in};
 use crate::use_session;
-use crate::widgets::{ErrorNote, Snippet, focus_later, loaded, local_date};
+use crate::widgets::{
+    ErrorNote, Snippet, button_html, clicked, esc, focus_later, loaded, local_date,
+};
 
 /// The problem with an optional e-mail address, in words.
 pub fn optional_email_problem(text: &str) -> Option<String> {
@@ -33,6 +35,49 @@ pub fn Links() -> impl IntoView {
             {move || tenant.get().map(|tenant| view! { <LinkList tenant=tenant can_edit=can_edit/> })}
         </Layout>
     }
+}
+
+fn links_html(list: Vec<ConnectLinkView>, can_edit: bool) -> String {
+    list.into_iter()
+        .map(|link| {
+            let name = if link.label.is_empty() {
+                "A link without a label".to_owned()
+            } else {
+                link.label.clone()
+            };
+            let (badge, state) = match link.state.as_str() {
+                "active" => ("badge ok", "Active"),
+                "used" => ("badge muted", "Used"),
+                "expired" => ("badge muted", "Expired"),
+                _ => ("badge muted", "Revoked"),
+            };
+            // Several Facebook Pages chosen at once count as one use.
+            let uses = match link.uses {
+                0 => "not used yet".to_owned(),
+                1 => "used once".to_owned(),
+                n => format!("used {n} times"),
+            };
+            let facts = [
+                Some(if link.reusable { "reusable" } else { "single use" }.to_owned()),
+                Some(uses),
+                Some(format!("valid until {}", local_date(&link.expires_at))),
+                link.created_by.clone().map(|who| format!("made by {who}")),
+                link.presets.allowed_origins.clone().map(|sites| format!("for {}", sites.join(", "))),
+                link.presets.owner_email.clone().map(|email| format!("owner {email}")),
+            ];
+            let revoke = if link.state == "active" && can_edit {
+                button_html("danger small", &link.id.to_string(), &format!("Revoke: {name}"), "Revoke")
+            } else {
+                String::new()
+            };
+            format!(
+                "<li class=\"panel\"><p><strong>{}</strong> <span class=\"kind\">{}</span> <span class=\"{badge}\">{state}</span></p><p class=\"hint\">{}</p>{revoke}</li>",
+                esc(&name),
+                link.kind.display_name(),
+                esc(&facts.into_iter().flatten().collect::<Vec<_>>().join(" · "))
+            )
+        })
+        .collect()
 }
 
 #[component]
@@ -66,43 +111,8 @@ fn LinkList(tenant: i64, can_edit: Signal<bool>) -> impl IntoView {
                 loaded(links.get(), move |list| match list {
                     list if list.is_empty() => view! { <p class="muted">"No connect links yet."</p> }.into_any(),
                     list => view! {
-                        <ul class="plain">
-                            {list.into_iter().map(|link| {
-                                let id = link.id;
-                                let revoke = revoke.clone();
-                                let name = if link.label.is_empty() { "A link without a label".to_owned() } else { link.label.clone() };
-                                let (badge, state) = match link.state.as_str() {
-                                    "active" => ("badge ok", "Active"),
-                                    "used" => ("badge muted", "Used"),
-                                    "expired" => ("badge muted", "Expired"),
-                                    _ => ("badge muted", "Revoked"),
-                                };
-                                // Several Facebook Pages chosen at once count as one use.
-                                let uses = match link.uses {
-                                    0 => "not used yet".to_owned(),
-                                    1 => "used once".to_owned(),
-                                    n => format!("used {n} times"),
-                                };
-                                let facts = [
-                                    Some(if link.reusable { "reusable" } else { "single use" }.to_owned()),
-                                    Some(uses),
-                                    Some(format!("valid until {}", local_date(&link.expires_at))),
-                                    link.created_by.clone().map(|who| format!("made by {who}")),
-                                    link.presets.allowed_origins.clone().map(|sites| format!("for {}", sites.join(", "))),
-                                    link.presets.owner_email.clone().map(|email| format!("owner {email}")),
-                                ];
-                                view! {
-                                    <li class="panel">
-                                        <p><strong>{name.clone()}</strong> <span class="kind">{link.kind.display_name()}</span> " " <span class=badge>{state}</span></p>
-                                        <p class="hint">{facts.into_iter().flatten().collect::<Vec<_>>().join(" · ")}</p>
-                                        {(link.state == "active" && can_edit.get()).then(|| view! {
-                                            <button type="button" class="danger small" aria-label=format!("Revoke: {name}")
-                                                on:click=move |_| revoke(id)>"Revoke"</button>
-                                        })}
-                                    </li>
-                                }
-                            }).collect_view()}
-                        </ul>
+                        <ul class="plain" inner_html=links_html(list, can_edit.get())
+                            on:click=move |ev| if let Some(id) = clicked(&ev).and_then(|id| id.parse().ok()) { revoke(id) }></ul>
                     }.into_any(),
                 })
             }}

@@ -16,7 +16,7 @@ mod team;
 mod webhooks;
 mod widgets;
 
-use freshtoken_core::api::{InstanceView, MeResponse};
+use freshtoken_core::api::{InstanceView, MeResponse, SessionView};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -26,18 +26,24 @@ use leptos::task::spawn_local;
 pub struct Session {
     pub me: RwSignal<Option<MeResponse>>,
     pub instance: RwSignal<Option<InstanceView>>,
-    /// Whether the first `/me` has answered, so pages can tell "signed out" from "not yet
+    /// Whether the first `/session` has answered, so pages can tell "signed out" from "not yet
     /// known".
     pub loaded: RwSignal<bool>,
     /// The workspace of the last page that had one, for pages that have none.
     pub last_tenant: RwSignal<Option<i64>>,
+    /// The account a Connect just brought back, for its page to confirm once.
+    pub just_connected: RwSignal<Option<i64>>,
 }
 
 impl Session {
-    /// Reloads `/me`, e.g. after joining or creating a workspace.
+    /// Reloads who is signed in, e.g. after joining or creating a workspace. `/session`
+    /// answers 200 either way, so a signed-out page logs no failed request.
     pub fn reload(self) {
         spawn_local(async move {
-            let me = api::get::<MeResponse>("/me").await.ok();
+            let me = api::get::<SessionView>("/session")
+                .await
+                .ok()
+                .and_then(|session| session.me);
             self.me.set(me);
             self.loaded.set(true);
         });
@@ -63,6 +69,7 @@ fn App() -> impl IntoView {
         instance: RwSignal::new(None),
         loaded: RwSignal::new(false),
         last_tenant: RwSignal::new(None),
+        just_connected: RwSignal::new(None),
     };
     provide_context(session);
     spawn_local(async move {

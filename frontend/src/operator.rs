@@ -7,24 +7,110 @@ use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError, Remote};
 use crate::layout::{Area, Layout};
-use crate::widgets::{ErrorNote, When, loaded};
+use crate::widgets::{ErrorNote, button_html, clicked, esc, loaded, table_html, time_html};
 
 /// A tenant's or user's state, with the button that flips it (`{path}/enable` or `/disable`).
-fn state_cell(
-    disabled: bool,
-    path: String,
-    toggle: impl Fn(String) + Copy + 'static,
-) -> impl IntoView {
+fn state_html(disabled: bool, path: String, name: &str) -> String {
     let (state, verb, label) = if disabled {
         ("disabled ", "enable", "Enable")
     } else {
         ("active ", "disable", "Disable")
     };
-    let path = format!("{path}/{verb}");
-    view! {
-        {state}
-        <button type="button" class="secondary small" on:click=move |_| toggle(path.clone())>{label}</button>
-    }
+    state.to_owned()
+        + &button_html(
+            "secondary small",
+            &format!("{path}/{verb}"),
+            &format!("{label}: {name}"),
+            label,
+        )
+}
+
+fn tenants_html(list: Vec<OperatorTenantView>) -> String {
+    let rows = list
+        .into_iter()
+        .map(|tenant| {
+            vec![
+                format!(
+                    "{} <span class=\"muted\">{}</span>",
+                    esc(&tenant.name),
+                    esc(&tenant.slug)
+                ),
+                tenant.members.to_string(),
+                tenant.accounts.to_string(),
+                time_html(&tenant.created_at),
+                state_html(
+                    tenant.disabled,
+                    format!("/admin/tenants/{}", tenant.id),
+                    &tenant.name,
+                ),
+            ]
+        })
+        .collect();
+    table_html(
+        "Tenants",
+        &["Name", "Members", "Accounts", "Created", "State"],
+        rows,
+    )
+}
+
+fn users_html(list: Vec<OperatorUserView>) -> String {
+    let rows = list
+        .into_iter()
+        .map(|user| {
+            vec![
+                esc(&user.email) + if user.is_operator { " (operator)" } else { "" },
+                user.tenants.to_string(),
+                user.last_login_at.as_deref().map_or_else(
+                    || "<span class=\"muted\">never</span>".to_owned(),
+                    time_html,
+                ),
+                state_html(
+                    user.disabled,
+                    format!("/admin/users/{}", user.id),
+                    &user.email,
+                ),
+            ]
+        })
+        .collect();
+    table_html(
+        "Users",
+        &["E-mail", "Workspaces", "Last sign-in", "State"],
+        rows,
+    )
+}
+
+fn health_html(health: &OperatorHealthView) -> String {
+    let soonest = health
+        .soonest_expiry_at
+        .as_deref()
+        .map_or_else(|| "none stored".to_owned(), time_html);
+    let stats = [
+        (
+            "Refreshes due now",
+            health.refreshes_due.to_string(),
+            health.refreshes_due > 0,
+        ),
+        (
+            "Notifications waiting",
+            health.notifications_pending.to_string(),
+            false,
+        ),
+        ("Soonest token expiry", soonest, false),
+        ("Accounts active", health.accounts_active.to_string(), false),
+        ("Accounts paused", health.accounts_paused.to_string(), false),
+        (
+            "Accounts needing reconnect",
+            health.accounts_needing_reconnect.to_string(),
+            health.accounts_needing_reconnect > 0,
+        ),
+    ];
+    stats
+        .into_iter()
+        .map(|(title, value, warn)| {
+            let class = if warn { "stat warn" } else { "stat" };
+            format!("<div class=\"{class}\"><dt>{title}</dt><dd>{value}</dd></div>")
+        })
+        .collect()
 }
 
 #[component]
@@ -45,6 +131,11 @@ pub fn Operator() -> impl IntoView {
             }
         });
     };
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if let Some(path) = clicked(&ev) {
+            toggle(path);
+        }
+    };
     view! {
         <Layout tenant=Signal::derive(|| None) area=Area::Operator>
             <h1>"Operator"</h1>
@@ -52,57 +143,15 @@ pub fn Operator() -> impl IntoView {
             <section aria-labelledby="health-title">
                 <h2 id="health-title">"Queue and refresh health"</h2>
                 <button type="button" class="secondary small" on:click=move |_| health.refetch()>"Reload"</button>
-                {move || loaded(health.get(), |health| view! {
-                        <dl class="stats">
-                            <div class={if health.refreshes_due > 0 { "stat warn" } else { "stat" }}><dt>"Refreshes due now"</dt><dd>{health.refreshes_due}</dd></div>
-                            <div class="stat"><dt>"Notifications waiting"</dt><dd>{health.notifications_pending}</dd></div>
-                            <div class="stat"><dt>"Soonest token expiry"</dt><dd><When at=health.soonest_expiry_at.clone() never="none stored"/></dd></div>
-                            <div class="stat"><dt>"Accounts active"</dt><dd>{health.accounts_active}</dd></div>
-                            <div class="stat"><dt>"Accounts paused"</dt><dd>{health.accounts_paused}</dd></div>
-                            <div class={if health.accounts_needing_reconnect > 0 { "stat warn" } else { "stat" }}><dt>"Accounts needing reconnect"</dt><dd>{health.accounts_needing_reconnect}</dd></div>
-                        </dl>
-                    }.into_any())}
+                {move || loaded(health.get(), |health| view! { <dl class="stats" inner_html=health_html(&health)></dl> }.into_any())}
             </section>
             <section aria-labelledby="tenants-title">
                 <h2 id="tenants-title">"Tenants"</h2>
-                {move || loaded(tenants.get(), |list| view! {
-                        <div class="table-wrap"><table>
-                            <thead><tr><th scope="col">"Name"</th><th scope="col">"Members"</th><th scope="col">"Accounts"</th><th scope="col">"Created"</th><th scope="col">"State"</th></tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|tenant| {
-                                    view! {
-                                        <tr>
-                                            <td>{tenant.name.clone()} " " <span class="muted">{tenant.slug.clone()}</span></td>
-                                            <td>{tenant.members}</td>
-                                            <td>{tenant.accounts}</td>
-                                            <td><When at=Some(tenant.created_at.clone())/></td>
-                                            <td>{state_cell(tenant.disabled, format!("/admin/tenants/{}", tenant.id), toggle)}</td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table></div>
-                    }.into_any())}
+                {move || loaded(tenants.get(), |list| view! { <div class="table-wrap" inner_html=tenants_html(list) on:click=on_click></div> }.into_any())}
             </section>
             <section aria-labelledby="users-title">
                 <h2 id="users-title">"Users"</h2>
-                {move || loaded(users.get(), |list| view! {
-                        <div class="table-wrap"><table>
-                            <thead><tr><th scope="col">"E-mail"</th><th scope="col">"Workspaces"</th><th scope="col">"Last sign-in"</th><th scope="col">"State"</th></tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|user| {
-                                    view! {
-                                        <tr>
-                                            <td>{user.email.clone()} {user.is_operator.then_some(" (operator)")}</td>
-                                            <td>{user.tenants}</td>
-                                            <td><When at=user.last_login_at.clone()/></td>
-                                            <td>{state_cell(user.disabled, format!("/admin/users/{}", user.id), toggle)}</td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table></div>
-                    }.into_any())}
+                {move || loaded(users.get(), |list| view! { <div class="table-wrap" inner_html=users_html(list) on:click=on_click></div> }.into_any())}
             </section>
         </Layout>
     }

@@ -115,16 +115,14 @@ impl Router {
     }
 }
 
-/// After an in-page navigation, once the new page is drawn: names the tab after its heading
-/// and moves the focus there, so keyboard and screen-reader users start on the new page as
-/// they would after a load.
+/// After an in-page navigation, once the new page is drawn: moves the focus to its heading, so
+/// keyboard and screen-reader users start on the new page as they would after a load (each
+/// page names the tab itself, `widgets::page_title`).
 pub fn announce_page() {
     request_animation_frame(|| {
         let Some(heading) = document().query_selector("main h1").ok().flatten() else {
             return;
         };
-        let text = heading.text_content().unwrap_or_default();
-        document().set_title(&format!("{} · freshtoken", text.trim()));
         let _ = heading.set_attribute("tabindex", "-1");
         if let Ok(heading) = heading.dyn_into::<web_sys::HtmlElement>() {
             let _ = heading.focus();

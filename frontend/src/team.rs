@@ -9,13 +9,16 @@ use freshtoken_core::api::{
 use freshtoken_core::{ApiKeyScope, Role};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
 
 use crate::accounts::tenant_param;
 use crate::api::{self, ApiError, Remote};
 use crate::auth::Field;
 use crate::layout::{Area, Layout, role_in, workspace_path};
 use crate::use_session;
-use crate::widgets::{ErrorNote, Snippet, When, loaded};
+use crate::widgets::{
+    ErrorNote, Snippet, button_html, clicked, esc, loaded, table_html, time_html,
+};
 
 fn role_words(role: Role) -> &'static str {
     match role {
@@ -47,6 +50,47 @@ pub fn Team() -> impl IntoView {
     }
 }
 
+/// The members, with (for owners) a role to choose and Remove for everyone but themselves.
+fn members_html(list: Vec<MemberView>, is_owner: bool, me: Option<i64>) -> String {
+    let rows = list
+        .into_iter()
+        .map(|member| {
+            let id = member.user_id;
+            let editable = is_owner && me != Some(id);
+            let (role, remove) = if editable {
+                let options: String = [Role::Owner, Role::Editor, Role::Viewer]
+                    .into_iter()
+                    .map(|role| {
+                        let selected = if role == member.role { " selected" } else { "" };
+                        format!("<option value=\"{}\"{selected}>{}</option>", role.as_str(), role_words(role))
+                    })
+                    .collect();
+                (
+                    format!(
+                        "<label><span class=\"visually-hidden\">Role of {0}</span><select data-user=\"{id}\">{options}</select></label>",
+                        esc(&member.email)
+                    ),
+                    button_html("danger small", &id.to_string(), &format!("Remove {}", member.email), "Remove"),
+                )
+            } else {
+                (role_words(member.role).to_owned(), String::new())
+            };
+            let name = if member.name.is_empty() { "—".to_owned() } else { esc(&member.name) };
+            vec![name, esc(&member.email), role, remove]
+        })
+        .collect();
+    table_html(
+        "Members",
+        &[
+            "Name",
+            "E-mail",
+            "Role",
+            "<span class=\"visually-hidden\">Actions</span>",
+        ],
+        rows,
+    )
+}
+
 #[component]
 fn Members(tenant: i64, is_owner: Signal<bool>) -> impl IntoView {
     let session = use_session();
@@ -75,45 +119,43 @@ fn Members(tenant: i64, is_owner: Signal<bool>) -> impl IntoView {
             <h2 id="members-title">"Members"</h2>
             <ErrorNote error=error.into()/>
             {move || loaded(members.get(), |list| view! {
-                    <div class="table-wrap"><table>
-                        <thead><tr><th scope="col">"Name"</th><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
-                        <tbody>
-                            {list.into_iter().map(|member| {
-                                let user_id = member.user_id;
-                                let editable = is_owner.get() && me() != Some(user_id);
-                                view! {
-                                    <tr>
-                                        <td>{if member.name.is_empty() { "—".to_owned() } else { member.name.clone() }}</td>
-                                        <td>{member.email.clone()}</td>
-                                        <td>
-                                            {if editable {
-                                                view! {
-                                                    <label>
-                                                        <span class="visually-hidden">{format!("Role of {}", member.email)}</span>
-                                                        <select on:change=move |ev| {
-                                                            if let Ok(role) = event_target_value(&ev).parse::<Role>() { change(user_id, Some(role)) }
-                                                        }>
-                                                            {[Role::Owner, Role::Editor, Role::Viewer].into_iter().map(|role| view! {
-                                                                <option value=role.as_str() selected=role == member.role>{role_words(role)}</option>
-                                                            }).collect_view()}
-                                                        </select>
-                                                    </label>
-                                                }.into_any()
-                                            } else {
-                                                view! { <span>{role_words(member.role)}</span> }.into_any()
-                                            }}
-                                        </td>
-                                        <td>{editable.then(|| view! {
-                                            <button type="button" class="danger small" on:click=move |_| change(user_id, None)>"Remove"</button>
-                                        })}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table></div>
-                }.into_any())}
+                <div class="table-wrap" inner_html=members_html(list, is_owner.get(), me())
+                    on:click=move |ev| if let Some(id) = clicked(&ev).and_then(|id| id.parse().ok()) { change(id, None) }
+                    on:change=move |ev| {
+                        let user = ev.target().and_then(|target| target.dyn_into::<web_sys::Element>().ok()).and_then(|select| select.get_attribute("data-user"));
+                        if let (Some(Ok(id)), Ok(role)) = (user.map(|user| user.parse()), event_target_value(&ev).parse::<Role>()) {
+                            change(id, Some(role));
+                        }
+                    }></div>
+            }.into_any())}
         </section>
     }
+}
+
+fn invites_html(list: Vec<InviteView>) -> String {
+    list.into_iter()
+        .map(|invite| {
+            let state = if invite.used {
+                " · used".to_owned()
+            } else {
+                format!(
+                    " · expires {} {}",
+                    time_html(&invite.expires_at),
+                    button_html(
+                        "secondary small",
+                        &invite.id.to_string(),
+                        "Revoke the invitation",
+                        "Revoke"
+                    )
+                )
+            };
+            format!(
+                "<li>{} · created {}{state}</li>",
+                role_words(invite.role),
+                time_html(&invite.created_at)
+            )
+        })
+        .collect()
 }
 
 #[component]
@@ -177,20 +219,10 @@ fn Invites(tenant: i64) -> impl IntoView {
             })}
             {move || match invites.get() {
                 Some(Ok(list)) if !list.is_empty() => view! {
-                    <ul class="plain">
-                        {list.into_iter().map(|invite| {
-                            let id = invite.id;
-                            view! {
-                                <li>
-                                    {role_words(invite.role)} " · created " <When at=Some(invite.created_at.clone())/>
-                                    {if invite.used { " · used".to_owned() } else { format!(" · expires {}", crate::widgets::relative(&invite.expires_at)) }}
-                                    {(!invite.used).then(|| view! { " " <button type="button" class="secondary small" on:click=move |_| revoke(id)>"Revoke"</button> })}
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
+                    <ul class="plain" inner_html=invites_html(list)
+                        on:click=move |ev| if let Some(id) = clicked(&ev).and_then(|id| id.parse().ok()) { revoke(id) }></ul>
                 }.into_any(),
-                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
+                Some(Err(err)) => crate::widgets::error_view(err.message),
                 _ => ().into_any(),
             }}
         </section>
@@ -282,40 +314,66 @@ fn ApiKeys(tenant: i64) -> impl IntoView {
             })}
             {move || match keys.get() {
                 Some(Ok(list)) if !list.is_empty() => view! {
-                    <div class="table-wrap"><table>
-                        <thead><tr><th scope="col">"Name"</th><th scope="col">"Starts with"</th><th scope="col">"May"</th><th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col">"Expires"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
-                        <tbody>
-                            {list.into_iter().map(|key| {
-                                let id = key.id;
-                                view! {
-                                    <tr>
-                                        <td>{key.name.clone()}</td>
-                                        <td><code>{key.prefix.clone()}</code></td>
-                                        <td>{key.scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>().join(", ")}</td>
-                                        <td><When at=Some(key.created_at.clone())/></td>
-                                        <td><When at=key.last_used_at.clone()/></td>
-                                        <td>{match key.expires_at.clone() {
-                                            Some(at) => view! { <When at=Some(at)/> }.into_any(),
-                                            None => view! { <span class="muted">"never"</span> }.into_any(),
-                                        }}</td>
-                                        <td>{if key.revoked {
-                                            view! { <span class="muted">"revoked"</span> }.into_any()
-                                        } else if !key.active {
-                                            view! { <span class="muted">"expired"</span> }.into_any()
-                                        } else {
-                                            view! { <button type="button" class="danger small" on:click=move |_| revoke(id)>"Revoke"</button> }.into_any()
-                                        }}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table></div>
+                    <div class="table-wrap" inner_html=keys_html(list)
+                        on:click=move |ev| if let Some(id) = clicked(&ev).and_then(|id| id.parse().ok()) { revoke(id) }></div>
                 }.into_any(),
-                Some(Err(err)) => view! { <p class="error">{err.message}</p> }.into_any(),
+                Some(Err(err)) => crate::widgets::error_view(err.message),
                 _ => ().into_any(),
             }}
         </section>
     }
+}
+
+fn keys_html(list: Vec<ApiKeyView>) -> String {
+    let rows = list
+        .into_iter()
+        .map(|key| {
+            let state = if key.revoked {
+                "<span class=\"muted\">revoked</span>".to_owned()
+            } else if !key.active {
+                "<span class=\"muted\">expired</span>".to_owned()
+            } else {
+                button_html(
+                    "danger small",
+                    &key.id.to_string(),
+                    &format!("Revoke: {}", key.name),
+                    "Revoke",
+                )
+            };
+            let when = |at: Option<&str>| {
+                at.map_or_else(
+                    || "<span class=\"muted\">never</span>".to_owned(),
+                    time_html,
+                )
+            };
+            vec![
+                esc(&key.name),
+                format!("<code>{}</code>", esc(&key.prefix)),
+                key.scopes
+                    .iter()
+                    .map(|scope| scope.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                time_html(&key.created_at),
+                when(key.last_used_at.as_deref()),
+                when(key.expires_at.as_deref()),
+                state,
+            ]
+        })
+        .collect();
+    table_html(
+        "API keys",
+        &[
+            "Name",
+            "Starts with",
+            "May",
+            "Created",
+            "Last used",
+            "Expires",
+            "<span class=\"visually-hidden\">Actions</span>",
+        ],
+        rows,
+    )
 }
 
 /// `/workspaces/new`.

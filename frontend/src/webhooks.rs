@@ -11,7 +11,7 @@ use crate::accounts::tenant_param;
 use crate::api::{self, ApiError, Remote};
 use crate::auth::Field;
 use crate::layout::{Area, Layout, role_in};
-use crate::widgets::{ErrorNote, Snippet, When, loaded};
+use crate::widgets::{ErrorNote, Snippet, esc, loaded, table_html, time_html};
 
 fn event_words(event: &str) -> &'static str {
     match event {
@@ -201,6 +201,40 @@ fn Endpoints(tenant: i64, log: Remote<Vec<NotificationView>>) -> impl IntoView {
     }
 }
 
+fn log_html(entries: Vec<NotificationView>) -> String {
+    let rows = entries
+        .into_iter()
+        .map(|entry| {
+            let status_class = match entry.status.as_str() {
+                "delivered" => "badge ok",
+                "failed" => "badge bad",
+                _ => "badge muted",
+            };
+            let details = match (entry.response_status, entry.last_error) {
+                (_, Some(error)) => error,
+                (Some(code), None) => format!("HTTP {code}"),
+                (None, None) => String::new(),
+            };
+            vec![
+                time_html(&entry.created_at),
+                event_words(&entry.event).to_owned(),
+                esc(&entry.recipient.unwrap_or(entry.channel)),
+                format!(
+                    "<span class=\"{status_class}\">{}</span> after {} tries",
+                    esc(&entry.status),
+                    entry.attempts
+                ),
+                esc(&details),
+            ]
+        })
+        .collect();
+    table_html(
+        "Deliveries, newest first",
+        &["When", "Event", "To", "Status", "Details"],
+        rows,
+    )
+}
+
 #[component]
 fn DeliveryLog(log: Remote<Vec<NotificationView>>) -> impl IntoView {
     view! {
@@ -209,34 +243,7 @@ fn DeliveryLog(log: Remote<Vec<NotificationView>>) -> impl IntoView {
             <button type="button" class="secondary small" on:click=move |_| log.refetch()>"Reload"</button>
             {move || loaded(log.get(), |ready| match ready {
                 entries if entries.is_empty() => view! { <p class="muted">"Nothing sent yet."</p> }.into_any(),
-                entries => view! {
-                    <div class="table-wrap"><table>
-                        <thead><tr><th scope="col">"When"</th><th scope="col">"Event"</th><th scope="col">"To"</th><th scope="col">"Status"</th><th scope="col">"Details"</th></tr></thead>
-                        <tbody>
-                            {entries.into_iter().map(|entry| {
-                                let status_class = match entry.status.as_str() {
-                                    "delivered" => "badge ok",
-                                    "failed" => "badge bad",
-                                    _ => "badge muted",
-                                };
-                                let details = match (entry.response_status, entry.last_error.clone()) {
-                                    (_, Some(error)) => error,
-                                    (Some(code), None) => format!("HTTP {code}"),
-                                    (None, None) => String::new(),
-                                };
-                                view! {
-                                    <tr>
-                                        <td><When at=Some(entry.created_at.clone())/></td>
-                                        <td>{event_words(&entry.event)}</td>
-                                        <td>{entry.recipient.clone().unwrap_or_else(|| entry.channel.clone())}</td>
-                                        <td><span class=status_class>{entry.status.clone()}</span>{format!(" after {} tries", entry.attempts)}</td>
-                                        <td>{details}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table></div>
-                }.into_any(),
+                entries => view! { <div class="table-wrap" inner_html=log_html(entries)></div> }.into_any(),
             })}
         </section>
     }
