@@ -144,10 +144,14 @@ fn expiring_soon(account: &AccountView) -> bool {
 }
 
 /// The accounts in a line: what needs attention first, else that all is well and the soonest
-/// expiry. Answers the line and whether it asks for attention.
-fn overview(list: &[AccountView]) -> (String, bool) {
+/// expiry. Answers the line and the class of the attention it asks for.
+fn overview(list: &[AccountView]) -> (String, &'static str) {
     let names = |pick: fn(&AccountView) -> bool| {
-        let names: Vec<String> = list.iter().filter(|a| pick(a)).map(display_name).collect();
+        let names: Vec<String> = list
+            .iter()
+            .filter(|a| pick(a))
+            .map(|a| format!("{} ({})", display_name(a), a.kind.display_name()))
+            .collect();
         (names.len(), names.join(", "))
     };
     let count = |n: usize, one: &str, many: &str| {
@@ -160,14 +164,14 @@ fn overview(list: &[AccountView]) -> (String, bool) {
     let (n, who) = names(|a| a.status == AccountStatus::NeedsReconnect);
     if n > 0 {
         let what = count(n, "account needs", "accounts need");
-        return (format!("{what} reconnecting: {who}."), true);
+        return (format!("{what} reconnecting: {who}."), "callout bad");
     }
     let (n, who) = names(expiring_soon);
     if n > 0 {
         let what = count(n, "token expires", "tokens expire");
         return (
-            format!("{what} within a week and its refreshes fail: {who}."),
-            true,
+            format!("{what} within a week while refreshes fail: {who}."),
+            "callout warn",
         );
     }
     let (failing, who) = names(|a| a.last_error.is_some());
@@ -191,7 +195,7 @@ fn overview(list: &[AccountView]) -> (String, bool) {
     if let Some(at) = soonest {
         line += &format!(", soonest expiry {}", when_words(at));
     }
-    (line + ".", failing > 0)
+    (line + ".", if failing > 0 { "callout" } else { "" })
 }
 
 #[component]
@@ -261,7 +265,7 @@ pub fn AccountList() -> impl IntoView {
                     let tenant_id = tenant.get().unwrap_or_default();
                     let (line, attention) = overview(&list);
                     view! {
-                        <p class=if attention { "overview callout warn" } else { "overview" } role="status">{line}</p>
+                        <p class=format!("overview {attention}") role="status">{line}</p>
                         <ul class="accounts" aria-label="Accounts">
                             {list.into_iter().map(|account| view! { <AccountRow tenant=tenant_id account=account/> }).collect_view()}
                         </ul>
@@ -588,7 +592,7 @@ fn AccountPage(
         <Settings account=account.clone() path=path.clone() current=current can_edit=can_edit/>
         <Contact account=account.clone() path=path.clone() current=current can_edit=can_edit/>
         <Actions account=account.clone() path=path.clone() current=current events=events can_edit=can_edit tenant=tenant/>
-        {demo.then(|| view! { <DemoScenes path=path.clone() current=current events=events/> })}
+        {demo.then(|| view! { <DemoScenes path=path.clone() current=current events=events platform=account.kind.platform()/> })}
         <RequestCounts account=account.clone() path=path.clone()/>
         <History events=events/>
         <MediaPreview path=path/>
@@ -654,7 +658,7 @@ fn NeedsYou(
     };
     view! {
         <div class="callout bad" role="alert" id="needs-you">
-            <p><strong>"This account needs you."</strong> " " {account.last_error.clone().unwrap_or_else(|| format!("{platform} no longer accepts its token."))}</p>
+            <p><strong>"This account needs you."</strong> " " {account.last_error.as_deref().map_or_else(|| format!("{platform} no longer accepts its token."), sentence)}</p>
             <p>"Sites using it get no token until it is connected again; its URLs stay the same."</p>
             <div class="actions">
                 <a class="button" href=connect_url(tenant, account.kind) rel="external">{format!("Reconnect {platform}")}</a>
@@ -1217,6 +1221,7 @@ fn DemoScenes(
     path: String,
     current: RwSignal<Option<AccountView>>,
     events: Remote<Vec<RefreshEventView>>,
+    platform: &'static str,
 ) -> impl IntoView {
     let pending = RwSignal::new(false);
     let note = RwSignal::new(None::<String>);
@@ -1258,7 +1263,7 @@ fn DemoScenes(
                 <p class="hint">"Demo mode only: time moves for this account and the fake platform, then the page shows what freshtoken does."</p>
                 <div class="actions">
                     {button(DemoScene::AWeekLater, "A week later")}
-                    {button(DemoScene::ExpiringSoon, "Three days before expiry, Instagram down")}
+                    {button(DemoScene::ExpiringSoon, if platform == "Threads" { "Three days before expiry, Threads down" } else { "Three days before expiry, Instagram down" })}
                     {button(DemoScene::OwnerChangedPassword, "The owner changes their password")}
                 </div>
                 <p class="note" role="status">{move || note.get()}</p>
@@ -1290,8 +1295,10 @@ fn requests_html(days: Vec<DailyRequestsView>) -> String {
         .iter()
         .map(|day| day.served + day.refused)
         .max()
-        .unwrap_or(0)
-        .max(1);
+        .unwrap_or(0);
+    if most == 0 {
+        return "<p class=\"muted\">No requests in the last 14 days.</p>".to_owned();
+    }
     let bar = |class: &str, count: u64| match count {
         0 => String::new(),
         _ => format!(
@@ -1309,7 +1316,7 @@ fn requests_html(days: Vec<DailyRequestsView>) -> String {
             esc(&day_words(&day.day))
         );
     }
-    html += "</div><p class=\"hint\" aria-hidden=\"true\"><span class=\"key served\"></span> served <span class=\"key refused\"></span> refused</p><div class=\"table-wrap\">";
+    html += "</div><p class=\"hint\" aria-hidden=\"true\"><span class=\"key served\"></span> served <span class=\"key refused\"></span> refused</p><details><summary>The numbers</summary><div class=\"table-wrap\">";
     let rows = days
         .iter()
         .map(|day| {
@@ -1325,7 +1332,7 @@ fn requests_html(days: Vec<DailyRequestsView>) -> String {
         &["Day", "Served", "Refused"],
         rows,
     );
-    html + "</div>"
+    html + "</div></details>"
 }
 
 fn outcome_words(outcome: RefreshOutcome) -> &'static str {
@@ -1353,7 +1360,7 @@ fn history_html(events: Vec<RefreshEventView>) -> String {
                 time_html(&event.at),
                 outcome_words(event.outcome).to_owned(),
                 event.attempt.to_string(),
-                esc(&details),
+                esc(&sentence(&details)),
                 event
                     .new_expires_at
                     .as_deref()

@@ -267,10 +267,10 @@ pub fn AcceptInvite() -> impl IntoView {
         let answer = api::post::<_, InvitePreview>("/invites/preview", &request).await;
         preview.try_set(Some(answer));
     });
-    // Unknown, expired or used: nothing to join.
+    // Unknown, expired or used (400, 404 or 410): nothing to join.
     let refused = move || {
         preview.with(
-            |preview| matches!(preview, Some(Err(err)) if err.status == 404 || err.status == 410),
+            |preview| matches!(preview, Some(Err(err)) if matches!(err.status, 400 | 404 | 410)),
         )
     };
     page_title(Box::new(move || {
@@ -330,7 +330,7 @@ pub fn AcceptInvite() -> impl IntoView {
                 None => ().into_any(),
             }}
             {move || match (session.loaded.get(), session.me.get()) {
-                _ if refused() => ().into_any(),
+                _ if refused() => view! { <p>"Ask whoever invited you for a new link."</p> }.into_any(),
                 (false, _) => view! { <p role="status">"Loading…"</p> }.into_any(),
                 (true, Some(me)) => view! {
                     <p>"Join it as " <strong>{me.user.email}</strong> "?"</p>

@@ -72,7 +72,7 @@ pub fn DemoBanner() -> impl IntoView {
             view! {
                 <div class="demo-banner" role="note">
                     <span class="wide-only">"Demo mode: Instagram, Facebook and Threads here are a built-in fake. Nothing reaches the real ones."</span>
-                    <span class="narrow-only">"Demo: Instagram, Facebook and Threads are a fake here."</span>
+                    <span class="narrow-only">"Demo mode: Meta here is a built-in fake."</span>
                 </div>
             }
         })

@@ -26,10 +26,34 @@ pub fn ErrorNote(error: Signal<Option<ApiError>>) -> impl IntoView {
 pub fn error_view(message: String) -> AnyView {
     let lower = message.to_lowercase();
     let action = if lower.contains("sign in") {
+        // Back here after signing in; from the sign-up page, where it was headed (an
+        // invitation's page, say).
         let here = window().location();
-        let here = here.pathname().unwrap_or_default() + &here.search().unwrap_or_default();
-        let next = String::from(js_sys::encode_uri_component(&here));
-        Some((format!("/signin?next={next}"), "Sign in"))
+        let path = here.pathname().unwrap_or_default();
+        let search = here.search().unwrap_or_default();
+        let href = if path == "/signup" {
+            let next = web_sys::UrlSearchParams::new_with_str(&search)
+                .ok()
+                .and_then(|query| {
+                    query.get("next").or_else(|| {
+                        let invite = query.get("invite")?;
+                        Some(format!(
+                            "/invite?secret={}",
+                            js_sys::encode_uri_component(&invite)
+                        ))
+                    })
+                });
+            match next {
+                Some(next) => format!("/signin?next={}", js_sys::encode_uri_component(&next)),
+                None => "/signin".to_owned(),
+            }
+        } else {
+            format!(
+                "/signin?next={}",
+                js_sys::encode_uri_component(&(path + &search))
+            )
+        };
+        Some((href, "Sign in"))
     } else if lower.contains("sign up") || lower.contains("create an account") {
         Some(("/signup".to_owned(), "Create an account"))
     } else if lower.contains("reconnect") {
@@ -40,7 +64,11 @@ pub fn error_view(message: String) -> AnyView {
     };
     view! {
         <p class="error" role="alert">{message} " "
-            {action.map(|(href, text)| view! { <a href=href rel="external">{text}</a> })}
+            {action.map(|(href, text)| {
+                // A link within the page is the browser's to follow.
+                let rel = href.starts_with('#').then_some("external");
+                view! { <a href=href rel=rel>{text}</a> }
+            })}
         </p>
     }
     .into_any()
