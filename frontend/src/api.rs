@@ -50,6 +50,13 @@ pub async fn post_empty<B: Serialize>(path: &str, body: &B) -> ApiResult<()> {
         .map(drop)
 }
 
+/// A PATCH answered 204 (a member's role).
+pub async fn patch_empty<B: Serialize>(path: &str, body: &B) -> ApiResult<()> {
+    call(Request::patch(&url(path)), Some(json(body)?))
+        .await
+        .map(drop)
+}
+
 pub async fn delete(path: &str) -> ApiResult<()> {
     call(Request::delete(&url(path)), None).await.map(drop)
 }

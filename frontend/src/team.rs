@@ -103,9 +103,7 @@ fn Members(tenant: i64, is_owner: Signal<bool>) -> impl IntoView {
         spawn_local(async move {
             let path = format!("/tenants/{tenant}/members/{user_id}");
             let result = match role {
-                Some(role) => api::patch::<_, MemberView>(&path, &UpdateMemberRequest { role })
-                    .await
-                    .map(drop),
+                Some(role) => api::patch_empty(&path, &UpdateMemberRequest { role }).await,
                 None => api::delete(&path).await,
             };
             match result {
