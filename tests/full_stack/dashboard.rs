@@ -1,18 +1,25 @@
 //! The dashboard: how `web` serves its files, and, in a real headless Chromium, the path of a
-//! newcomer from sign-up to a token on their own site.
+//! newcomer from sign-up to a token on their own site, every page on the way photographed at
+//! desktop and phone widths.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use fantoccini::key::Key;
+use freshtoken_store::testing::TestDatabase;
 use serde_json::json;
 
+use crate::chromium::{self, Chromium, PATIENCE};
 use crate::support::{Process, TestApp, freshtoken, http_endpoint};
-use crate::webdriver::{self, Chromium};
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Screenshots of the main pages land here, for people to look at after a run.
+/// Screenshots of every page, at desktop and phone widths, land here for people to look at
+/// after a run.
 fn screenshots() -> PathBuf {
     repository().join("test-output/screenshots")
 }
@@ -141,7 +148,7 @@ async fn without_a_build_pages_say_how_to_make_one_and_the_api_still_works() {
 /// `FRESHTOKEN_TEST_REQUIRE_ALL=1` forbids it.
 fn browser_or_skip(test: &str) -> Option<PathBuf> {
     let dist = repository().join("frontend/dist");
-    let missing = if !webdriver::available() {
+    let missing = if !chromium::available() {
         Some("Debian's chromium and chromium-driver packages")
     } else if !dist.join("index.html").exists() {
         Some("a built dashboard (cargo dashboard)")
@@ -161,99 +168,204 @@ fn browser_or_skip(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// `freshtoken serve --demo` on the run's database (SQLite, or PostgreSQL when the run targets
+/// it), serving the built dashboard.
+struct DemoServer {
+    process: Process,
+    _log: ServerLog,
+    _data: tempfile::TempDir,
+    _database: TestDatabase,
+}
+
+impl DemoServer {
+    async fn start(dist: &Path) -> DemoServer {
+        let database = TestDatabase::new().await;
+        let data = tempfile::tempdir().unwrap();
+        let key = freshtoken_store::SecretKey::generate()
+            .to_base64()
+            .to_string();
+        let mut command = freshtoken(data.path());
+        command
+            .env("FRESHTOKEN_DEMO", "true")
+            .env("FRESHTOKEN_DASHBOARD_DIR", dist)
+            .env("FRESHTOKEN_DATABASE_URL", &database.url)
+            .env("FRESHTOKEN_SECRET_KEY", &key);
+        let mut process = Process::serve(command).await;
+        let log = ServerLog::drain(&mut process);
+        DemoServer {
+            process,
+            _log: log,
+            _data: data,
+            _database: database,
+        }
+    }
+}
+
+/// What the server writes, read as it comes: a pipe nobody reads fills after 64 kB of request
+/// logs and then stalls the server mid-journey. Shown if the test fails.
+struct ServerLog(Arc<Mutex<Vec<String>>>);
+
+impl ServerLog {
+    fn drain(process: &mut Process) -> ServerLog {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let outputs: [Option<Box<dyn Read + Send>>; 2] = [
+            process
+                .child
+                .stdout
+                .take()
+                .map(|out| Box::new(out) as Box<dyn Read + Send>),
+            process
+                .child
+                .stderr
+                .take()
+                .map(|err| Box::new(err) as Box<dyn Read + Send>),
+        ];
+        for output in outputs.into_iter().flatten() {
+            let lines = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for line in BufReader::new(output).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        ServerLog(lines)
+    }
+}
+
+impl Drop for ServerLog {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let lines = self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let last = &lines[lines.len().saturating_sub(80)..];
+            eprintln!("the server's last log lines:\n{}", last.join("\n"));
+        }
+    }
+}
+
+/// The journey's browser, server and what earlier steps made that later ones need.
+struct Journey {
+    browser: Chromium,
+    base: String,
+}
+
+impl Journey {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// An account page's path.
+const ACCOUNT_PAGE: &str = r"^/w/\d+/accounts/\d+$";
+/// A workspace's accounts list.
+const ACCOUNTS: &str = r"^/w/\d+$";
+
 #[tokio::test]
 async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_sites() {
     let Some(dist) = browser_or_skip("the dashboard browser test") else {
         return;
     };
-    let data = tempfile::tempdir().unwrap();
-    let mut command = freshtoken(data.path());
-    command
-        .env("FRESHTOKEN_DEMO", "true")
-        .env("FRESHTOKEN_DASHBOARD_DIR", &dist);
-    let server = Process::serve(command).await;
-    let base = &server.base_url;
+    let server = DemoServer::start(&dist).await;
+    // The folder shows this run's pages only.
     let shots = screenshots();
-    let browser = Chromium::start().await;
+    if let Ok(entries) = std::fs::read_dir(&shots) {
+        for entry in entries.flatten() {
+            if entry.path().extension().is_some_and(|ext| ext == "png") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let journey = Journey {
+        browser: Chromium::start(&shots).await,
+        base: server.process.base_url.clone(),
+    };
 
-    // Signed out, the dashboard sends the newcomer to sign in; they go on to sign up.
-    browser.open(&format!("{base}/")).await;
-    browser
-        .wait_for("location.pathname === '/signin'", "the sign-in page")
-        .await;
-    browser.find_by_text("h1", "Sign in to freshtoken").await;
-    browser.screenshot(&shots, "sign-in").await;
-    let create = browser.find_by_text("a", "Create an account").await;
-    browser.click(&create).await;
+    sign_up(&journey).await;
+    let account = connect_instagram(&journey).await;
+    let snippet = copy_the_snippet(&journey).await;
+    let sites = Sites::serve(&snippet).await;
+    allow_a_site(&journey, &sites).await;
+    let invitation = tour_the_workspace(&journey).await;
+    the_token_reaches_only_the_allowed_site(&journey, &sites).await;
+    irreversible_actions_ask_first(&journey, &account).await;
+    let page = connect_a_facebook_page(&journey).await;
+    a_connect_link_for_a_client(&journey).await;
+    a_revoked_page_gets_a_reconnect_link(&journey, &page).await;
+    an_invited_colleague_signs_up(&journey, &invitation).await;
+}
 
-    // The form checks its fields before sending anything.
-    let submit = browser.find_by_text("button", "Create account").await;
-    browser.click(&submit).await;
-    browser
-        .find_by_text("p", "Enter an e-mail address like name@example.com.")
-        .await;
-    let email = browser.find("#email").await;
-    browser.type_into(&email, "newcomer@example.com").await;
-    let password = browser.find("#password").await;
-    browser.type_into(&password, "a long enough password").await;
-    let workspace = browser.find("#workspace").await;
-    browser.type_into(&workspace, "Bakery sites").await;
-    browser.click(&submit).await;
-    browser
-        .wait_for("location.pathname.startsWith('/w/')", "the new workspace")
-        .await;
-    browser.find_by_text("p", "No accounts yet. Connect an Instagram account, a Facebook Page or a Threads profile, or paste a token you already have; freshtoken keeps it alive from then on.").await;
-    assert!(
-        browser
-            .run("return document.body.innerText", json!([]))
-            .await
-            .as_str()
-            .unwrap()
-            .contains("Demo mode"),
-        "the demo says it is one"
-    );
-    browser.screenshot(&shots, "accounts-empty").await;
+/// Signed out, the dashboard sends the newcomer to sign in; they go on to sign up, and the
+/// form checks its fields before sending anything.
+async fn sign_up(journey: &Journey) {
+    let browser = &journey.browser;
+    browser.open(&journey.url("/")).await;
+    browser.wait_for_path("^/signin$").await;
+    browser.find("#email").await;
+    browser.find("main h1").await;
+    browser.screenshot("sign-in").await;
+    browser.click("a[href^='/signup']").await;
+    browser.wait_for_path("^/signup$").await;
+    browser.find("#workspace").await;
+    browser.screenshot("sign-up").await;
 
-    // Connect, and allow on the fake Instagram's consent page.
-    let connect = browser.find_by_text("a", "Connect Instagram").await;
-    browser.click(&connect).await;
-    let allow = browser.find("button[value=allow]").await;
-    browser.screenshot(&shots, "fake-consent").await;
-    browser.click(&allow).await;
-
-    // Back on the dashboard, on the new account's page.
+    browser.click("button[type=submit]").await;
+    browser.find("#email[aria-invalid=true]").await;
+    browser.wait_for_text("name@example.com").await;
+    browser.type_into("#email", "newcomer@example.com").await;
     browser
-        .wait_for(
-            "/^\\/w\\/\\d+\\/accounts\\/\\d+$/.test(location.pathname)",
-            "the account page",
-        )
+        .type_into("#password", "a long enough password")
         .await;
-    browser.find_by_text("h1", "@demo_bakery").await;
-    let account_page = browser.current_url().await;
-    browser.find_by_text("span", "Active").await;
+    browser.type_into("#workspace", "Bakery sites").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_path(ACCOUNTS).await;
+    browser.find("main .empty").await;
+    browser.find(".demo-banner").await;
+    browser.screenshot("accounts-empty").await;
+
+    // Pasting a token opens a form in place.
+    browser.click("main button[aria-expanded]").await;
+    browser.find("#paste-token").await;
+    browser.screenshot("accounts-paste").await;
+    browser.click("main button[aria-expanded=true]").await;
+}
+
+/// Connect, and allow on the fake Instagram's consent page: back on the dashboard, on the new
+/// account's page, which asks for the website first. Returns the page's address.
+async fn connect_instagram(journey: &Journey) -> String {
+    let browser = &journey.browser;
+    browser.click("a[href^='/connect/instagram']").await;
+    browser.find("button[value=allow]").await;
+    browser.screenshot("fake-consent").await;
+    browser.click("button[value=allow]").await;
+
+    browser.wait_for_path(ACCOUNT_PAGE).await;
+    browser.find_text("h1", "@demo_bakery").await;
+    browser.find(".badge.ok").await;
     // No origins yet: no website gets the token, and the page asks for the site first.
     browser
-        .find_by_text("h2", "Which website shows this feed?")
+        .find("section[aria-labelledby=origins-title] .callout.warn")
         .await;
     browser
-        .find_by_text("p", "Not served to any website yet. Add the site that shows this feed (e.g. https://example.com): only its pages will get the token. Servers use an API key with the tokens:read scope.")
-        .await;
-    browser
-        .wait_for(
-            "document.activeElement && document.activeElement.id === 'origins'",
+        .wait_until(
+            "document.activeElement?.id === 'origins'",
             "the focus on the origins",
         )
         .await;
-    browser.screenshot(&shots, "account").await;
+    browser.screenshot("account").await;
+    browser.current_url().await
+}
 
-    // Copy the token.js snippet, as a person would, and read it back from the clipboard.
+/// Copies the token.js snippet, as a person would, and reads it back from the clipboard.
+async fn copy_the_snippet(journey: &Journey) -> String {
+    let browser = &journey.browser;
     browser.grant("clipboard-read").await;
     browser.grant("clipboard-write").await;
-    let copy = browser
-        .find("button[aria-label='Copy: Script tag (token.js)']")
+    browser
+        .click("button[aria-label^='Copy: '][aria-label*='token.js']")
         .await;
-    browser.click(&copy).await;
-    browser.find_by_text("span", "Copied").await;
+    browser.wait_for_text("Copied").await;
     let snippet = browser
         .run_async(
             "const done = arguments[arguments.length - 1];
@@ -262,90 +374,155 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
         .await;
     let snippet = snippet.as_str().unwrap().to_owned();
     assert!(
-        snippet.starts_with(&format!("<script src=\"{base}/t/"))
+        snippet.starts_with(&format!("<script src=\"{}/t/", journey.base))
             && snippet.ends_with("/token.js\"></script>"),
         "the copied snippet: {snippet}"
     );
+    snippet
+}
 
-    // Two websites with the snippet; the account allows only the first. They are different
-    // sites (127.0.0.1 and localhost), as two customers' sites would be: Chromium keeps a
-    // separate HTTP cache per site, so the second cannot reuse the first one's answer.
-    let page = format!(
-        "<!doctype html><html><head><title>site</title>{snippet}</head><body>a site</body></html>"
-    );
-    let (allowed, _) = http_endpoint("text/html; charset=utf-8", page.clone()).await;
-    let (refused, _) = http_endpoint("text/html; charset=utf-8", page).await;
-    // A page of an allowed origin that hides its referrer (as any page can): the browser
-    // sends neither Origin nor Referer, so nothing proves where it runs and it gets no
-    // token, only the reason in the console (collected here, as a developer would read it).
-    let hidden_page = format!(
-        "<!doctype html><html><head><title>site</title><meta name=\"referrer\" content=\"no-referrer\">\
-         <script>window.logged = []; const log = console.error.bind(console); \
-         console.error = (...words) => {{ window.logged.push(words.join(' ')); log(...words); }};</script>\
-         {snippet}</head><body>a site that hides its referrer</body></html>"
-    );
-    let (hidden, _) = http_endpoint("text/html; charset=utf-8", hidden_page).await;
-    let origins = browser.find("#origins").await;
+/// Three websites with the snippet: one the account allows, one it does not, and an allowed
+/// one whose page hides its referrer.
+struct Sites {
+    allowed: u16,
+    refused: u16,
+    hidden: u16,
+}
+
+impl Sites {
+    async fn serve(snippet: &str) -> Sites {
+        // The first two are different sites (127.0.0.1 and localhost), as two customers' sites
+        // would be: Chromium keeps a separate HTTP cache per site, so the second cannot reuse
+        // the first one's answer.
+        let page = format!(
+            "<!doctype html><html><head><title>site</title>{snippet}</head><body>a site</body></html>"
+        );
+        let (allowed, _) = http_endpoint("text/html; charset=utf-8", page.clone()).await;
+        let (refused, _) = http_endpoint("text/html; charset=utf-8", page).await;
+        // A page of an allowed origin that hides its referrer (as any page can): the browser
+        // sends neither Origin nor Referer, so nothing proves where it runs and it gets no
+        // token, only the reason in the console (collected here, as a developer would read
+        // it).
+        let hidden_page = format!(
+            "<!doctype html><html><head><title>site</title><meta name=\"referrer\" content=\"no-referrer\">\
+             <script>window.logged = []; const log = console.error.bind(console); \
+             console.error = (...words) => {{ window.logged.push(words.join(' ')); log(...words); }};</script>\
+             {snippet}</head><body>a site that hides its referrer</body></html>"
+        );
+        let (hidden, _) = http_endpoint("text/html; charset=utf-8", hidden_page).await;
+        Sites {
+            allowed,
+            refused,
+            hidden,
+        }
+    }
+}
+
+async fn allow_a_site(journey: &Journey, sites: &Sites) {
+    let browser = &journey.browser;
     browser
         .type_into(
-            &origins,
-            &format!("http://127.0.0.1:{allowed}\nhttp://127.0.0.1:{hidden}"),
+            "#origins",
+            &format!(
+                "http://127.0.0.1:{}\nhttp://127.0.0.1:{}",
+                sites.allowed, sites.hidden
+            ),
         )
         .await;
-    let save = browser.find_by_text("button", "Save origins").await;
-    browser.click(&save).await;
-    browser.find_by_text("span", "Saved").await;
+    browser
+        .click("section[aria-labelledby=origins-title] button[type=submit]")
+        .await;
+    browser.wait_for_text("Saved").await;
+    browser
+        .screenshot_at("account-sites", "#origins-title")
+        .await;
+}
 
-    browser.resize(390, 844).await;
-    browser.screenshot(&shots, "account-phone").await;
-    browser.resize(1280, 900).await;
-    let team = browser.find_by_text("a", "Team & API keys").await;
-    browser.click(&team).await;
-    browser.find_by_text("h2", "API keys").await;
-    browser.screenshot(&shots, "team").await;
-    let webhooks = browser.find_by_text("a", "Webhooks").await;
-    browser.click(&webhooks).await;
-    browser.find_by_text("h2", "Delivery log").await;
-    browser.screenshot(&shots, "webhooks").await;
-    // The first user of an instance is its operator.
-    let operator = browser.find_by_text("a", "Operator").await;
-    browser.click(&operator).await;
-    browser.find_by_text("dt", "Accounts active").await;
-    browser.screenshot(&shots, "operator").await;
+/// The workspace's other pages: the team with an API key and an invitation made, webhooks,
+/// the operator's page (the first user of an instance is its operator), a new workspace, and
+/// the page for an address that is none.
+/// Returns the invitation's link.
+async fn tour_the_workspace(journey: &Journey) -> String {
+    let browser = &journey.browser;
+    browser.click("nav a[href$='/team']").await;
+    browser.find("#members-title").await;
+    browser.find("#keys-title").await;
+    browser.screenshot("team").await;
 
-    let token_on = |host: &'static str, port: u16| {
-        let browser = &browser;
-        async move {
-            browser.open(&format!("http://{host}:{port}/")).await;
-            browser
-                .wait_for("document.readyState === 'complete'", "the site to load")
-                .await;
-            browser
-                .run(
-                    "return typeof InstagramToken === 'undefined' ? null : InstagramToken;",
-                    json!([]),
-                )
-                .await
-        }
+    browser.type_into("#key-name", "Bakery server").await;
+    browser
+        .click("section[aria-labelledby=keys-title] button[type=submit]")
+        .await;
+    browser
+        .find("section[aria-labelledby=keys-title] .callout.ok code")
+        .await;
+    browser.screenshot_at("api-keys", "#keys-title").await;
+
+    browser
+        .click("section[aria-labelledby=invites-title] button[type=submit]")
+        .await;
+    let code = browser
+        .find("section[aria-labelledby=invites-title] .callout.ok code")
+        .await;
+    let invitation = code.text().await.unwrap();
+    assert!(
+        invitation.starts_with(&journey.url("/invite?")),
+        "the invitation: {invitation}"
+    );
+    browser.screenshot_at("invitations", "#invites-title").await;
+
+    browser.click("nav a[href$='/webhooks']").await;
+    browser.find("#endpoints-title").await;
+    browser.find("#log-title").await;
+    browser.screenshot("webhooks").await;
+
+    browser.click("nav a[href='/operator']").await;
+    browser.find("#health-title").await;
+    browser
+        .find("section[aria-labelledby=health-title] dt")
+        .await;
+    browser.find("#users-title").await;
+    browser.screenshot("operator").await;
+
+    browser.open(&journey.url("/workspaces/new")).await;
+    browser.find("#workspace-name").await;
+    browser.screenshot("workspace-new").await;
+    browser.open(&journey.url("/workspaces/no-such-page")).await;
+    browser.find_text("h1", "not found").await;
+    browser.screenshot("not-found").await;
+    invitation
+}
+
+/// The snippet on each site: the token is defined on the allowed site's page only.
+async fn the_token_reaches_only_the_allowed_site(journey: &Journey, sites: &Sites) {
+    let browser = &journey.browser;
+    let token_on = async |host: &str, port: u16| {
+        browser.open(&format!("http://{host}:{port}/")).await;
+        browser
+            .wait_until("document.readyState === 'complete'", "the site to load")
+            .await;
+        browser
+            .run("return typeof InstagramToken === 'undefined' ? null : InstagramToken;")
+            .await
     };
-    let token = token_on("127.0.0.1", allowed).await;
+    let token = token_on("127.0.0.1", sites.allowed).await;
     assert!(
         token.as_str().is_some_and(|token| !token.is_empty()),
         "the allowed site has the token: {token}"
     );
     assert_eq!(
-        token_on("localhost", refused).await,
+        token_on("localhost", sites.refused).await,
         serde_json::Value::Null,
         "a site not allowed gets no token"
     );
     // Same site as the allowed page, so the same HTTP cache: `Vary: Origin, Referer` keeps
     // the allowed page's copy from being handed to a request without a Referer.
     assert_eq!(
-        token_on("127.0.0.1", hidden).await,
+        token_on("127.0.0.1", sites.hidden).await,
         serde_json::Value::Null,
         "a page without Origin or Referer gets no token"
     );
-    let logged = browser.run("return window.logged;", json!([])).await;
+    let logged = browser.run("return window.logged;").await;
     assert!(
         logged
             .as_array()
@@ -355,209 +532,207 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
                 .starts_with("freshtoken: the request carries neither Origin nor Referer"))),
         "the console says why: {logged}"
     );
+}
 
-    // Irreversible actions ask first, with the focus on Cancel; Escape backs out.
-    browser.open(&account_page).await;
-    let rotate = browser.find_by_text("button", "Rotate URLs…").await;
-    browser.click(&rotate).await;
-    browser.find_by_text("button", "Rotate the URLs").await;
+/// Rotating asks first, with the focus on Cancel, and Escape backs out; deleting after
+/// confirmation lands on the empty list.
+async fn irreversible_actions_ask_first(journey: &Journey, account: &str) {
+    let browser = &journey.browser;
+    browser.open(account).await;
+    browser.click_button("Rotate URLs").await;
+    browser.find("[role=alertdialog]").await;
     browser
-        .wait_for(
-            "document.activeElement && document.activeElement.textContent === 'Cancel'",
+        .wait_until(
+            "document.activeElement?.closest('[role=alertdialog]') \
+             && document.activeElement.textContent.trim() === 'Cancel'",
             "the focus on Cancel",
         )
         .await;
-    let cancel = browser.find_by_text("button", "Cancel").await;
-    browser.type_into(&cancel, "\u{E00C}").await;
     browser
-        .wait_for(
+        .screenshot_at("account-confirm", "#actions-title")
+        .await;
+    browser.press(Key::Escape).await;
+    browser
+        .wait_until(
             "!document.querySelector('[role=alertdialog]')",
             "the question to close",
         )
         .await;
-    let delete = browser.find_by_text("button", "Delete…").await;
-    browser.click(&delete).await;
-    let confirm = browser.find_by_text("button", "Delete for good").await;
-    browser.click(&confirm).await;
-    browser
-        .find_by_text("p", "No accounts yet. Connect an Instagram account, a Facebook Page or a Threads profile, or paste a token you already have; freshtoken keeps it alive from then on.")
-        .await;
+    browser.click_button("Delete…").await;
+    browser.click("[role=alertdialog] button.danger").await;
+    browser.wait_for_path(ACCOUNTS).await;
+    browser.find("main .empty").await;
+}
 
-    // A Facebook user who manages two Pages: after Facebook's consent, the dashboard asks
-    // which to keep, and the chosen one's page says how its token lives.
-    let connect = browser.find_by_text("a", "Connect Facebook Page").await;
-    browser.click(&connect).await;
-    browser.find_by_text("h1", "Fake Facebook").await;
-    let fake = browser.run("return location.origin", json!([])).await;
+/// A Facebook Page's account: its page's address, and the fake Facebook's origin.
+struct FacebookPage {
+    page: String,
+    fake: String,
+}
+
+/// A Facebook user who manages two Pages: after Facebook's consent, the dashboard asks which
+/// to keep, and the chosen one's page says how its token lives. Returns the page's address.
+async fn connect_a_facebook_page(journey: &Journey) -> FacebookPage {
+    let browser = &journey.browser;
+    browser.click("a[href^='/connect/facebook']").await;
+    browser.find("button[value=allow]").await;
+    browser.find_text("h1", "Facebook").await;
+    let fake = browser.run("return location.origin").await;
     let fake = fake.as_str().unwrap().to_owned();
-    browser.screenshot(&shots, "fake-consent-facebook").await;
-    let allow = browser.find("button[value=allow]").await;
-    browser.click(&allow).await;
+    browser.screenshot("fake-consent-facebook").await;
+    browser.click("button[value=allow]").await;
+    browser.find("#pages-title").await;
+    browser.find_text("label", "Demo Bakery Café").await;
+    browser.screenshot("page-picker").await;
+    browser.click_text("label", "Demo Bakery Café").await;
     browser
-        .find_by_text("h2", "Which Pages should freshtoken keep?")
+        .click("form[aria-labelledby=pages-title] button[type=submit]")
         .await;
-    let cafe = browser
-        .find_by_text("label", "Demo Bakery Café · Brand")
-        .await;
-    browser.screenshot(&shots, "page-picker").await;
-    browser.click(&cafe).await;
-    let chosen = browser
-        .find_by_text("button", "Connect the chosen Pages")
-        .await;
-    browser.click(&chosen).await;
+    browser.wait_for_path(ACCOUNT_PAGE).await;
+    browser.find_text("h1", "Demo Bakery Café").await;
+    let page = browser.current_url().await;
+    browser.wait_for_text("never expires").await;
+    browser.screenshot("account-facebook-page").await;
+
+    browser.open(&journey.url("/")).await;
+    browser.find_text("a", "Demo Bakery Café").await;
+    browser.screenshot("accounts").await;
+    FacebookPage { page, fake }
+}
+
+/// A connect link for a client, made with the settings their account should get; the client
+/// opens it (no session needed: the link is enough), connects on the platform's own page,
+/// and the account arrives with the link's label, sites and owner, the link used up.
+async fn a_connect_link_for_a_client(journey: &Journey) {
+    let browser = &journey.browser;
+    browser.click("nav a[href$='/links']").await;
+    browser.find("#link-label").await;
+    browser.screenshot("links-empty").await;
+    browser.type_into("#link-label", "Rosa bakery site").await;
     browser
-        .wait_for(
-            "/^\\/w\\/\\d+\\/accounts\\/\\d+$/.test(location.pathname)",
-            "the Page's account page",
+        .type_into(
+            "#link-sites",
+            "https://rosa.example, https://www.rosa.example",
         )
         .await;
-    browser.find_by_text("h1", "Demo Bakery Café").await;
-    let page_account = browser.current_url().await;
-    browser
-        .find_by_text("span", "never expires · checked regularly")
-        .await;
-    browser.screenshot(&shots, "account-facebook-page").await;
-    browser.open(&format!("{base}/")).await;
-    browser.find_by_text("span", "Facebook Page").await;
-    browser.screenshot(&shots, "accounts").await;
-
-    // A connect link for a client, made with the settings their account should get.
-    let links = browser.find_by_text("a", "Connect links").await;
-    browser.click(&links).await;
-    browser.find_by_text("h2", "New link").await;
-    let label = browser.find("#link-label").await;
-    browser.type_into(&label, "Rosa bakery site").await;
-    let sites = browser.find("#link-sites").await;
-    browser
-        .type_into(&sites, "https://rosa.example, https://www.rosa.example")
-        .await;
-    let email = browser.find("#link-email").await;
-    browser.type_into(&email, "rosa@example.com").await;
-    let create = browser.find_by_text("button", "Create the link").await;
-    browser.click(&create).await;
+    browser.type_into("#link-email", "rosa@example.com").await;
+    browser.click_button("Create the link").await;
     browser
         .find("button[aria-label='Copy: Connect link']")
         .await;
-    let link = browser
-        .run(
-            "return document.querySelector('.callout.ok code').textContent",
-            json!([]),
-        )
-        .await;
-    let link = link.as_str().unwrap().to_owned();
-    assert!(link.starts_with(&format!("{base}/c/")), "the link: {link}");
-    browser.find_by_text("strong", "Rosa bakery site").await;
-    browser.find_by_text("span", "Active").await;
+    let link = browser.find(".callout.ok code").await.text().await.unwrap();
+    assert!(link.starts_with(&journey.url("/c/")), "the link: {link}");
+    browser.find_text("strong", "Rosa bakery site").await;
+    browser.find(".badge.ok").await;
     browser
-        .wait_for(
+        .wait_until(
             "document.activeElement?.getAttribute('aria-label') === 'Copy: Connect link'",
             "the focus on the new link's Copy button",
         )
         .await;
-    browser.screenshot(&shots, "links").await;
-    browser.resize(390, 844).await;
-    browser
-        .run(
-            "document.getElementById('links-title').scrollIntoView()",
-            json!([]),
-        )
-        .await;
-    browser.screenshot(&shots, "links-phone").await;
-    browser.resize(1280, 900).await;
+    browser.screenshot("links").await;
+    browser.screenshot_at("links-list", "#links-title").await;
 
-    // The client opens it (no session needed: the link is enough), connects on the
-    // platform's own page, and is done.
     browser.open(&link).await;
-    browser
-        .find_by_text("h1", "Connect your Instagram account")
-        .await;
-    browser.screenshot(&shots, "link-client").await;
-    browser.resize(390, 844).await;
-    browser.screenshot(&shots, "link-client-phone").await;
-    browser.resize(1280, 900).await;
-    let connect = browser.find_by_text("a", "Connect with Instagram").await;
-    browser.click(&connect).await;
-    let allow = browser.find("button[value=allow]").await;
-    browser.click(&allow).await;
-    browser
-        .find_by_text("h1", "Done, you can close this page")
-        .await;
-    browser.screenshot(&shots, "link-done").await;
+    browser.find_text("h1", "Instagram").await;
+    browser.screenshot("link-client").await;
+    browser.click_link("Connect with").await;
+    browser.click("button[value=allow]").await;
+    browser.find_text("h1", "Done").await;
+    browser.screenshot("link-done").await;
 
-    // The account is in the workspace with the link's label, sites and owner; the link is
-    // used up.
-    browser.open(&format!("{base}/")).await;
-    browser.find_by_text("span", "· Rosa bakery site").await;
-    let connected = browser.find_by_text("a", "@demo_bakery").await;
-    browser.click(&connected).await;
+    browser.open(&journey.url("/")).await;
+    browser.wait_for_text("Rosa bakery site").await;
+    browser.click_text("a", "@demo_bakery").await;
     browser
-        .wait_for(
+        .wait_until(
             "document.getElementById('owner-email')?.value === 'rosa@example.com' \
              && document.getElementById('origins')?.value === 'https://rosa.example\\nhttps://www.rosa.example'",
             "the link's presets on the account",
         )
         .await;
+    // Who is told when it needs reconnecting: its owner too.
+    browser.wait_for_text("(rosa@example.com)").await;
     browser
-        .find_by_text(
-            "p",
-            "The workspace's owners, by e-mail (if this instance sends e-mail), and the webhooks subscribed to its events. When it needs reconnecting, its owner's contact too (rosa@example.com), with a link that reconnects it.",
-        )
+        .screenshot_at("account-contact", "#contact-title")
         .await;
-    browser
-        .run(
-            "document.getElementById('contact-title').scrollIntoView()",
-            json!([]),
-        )
-        .await;
-    browser.screenshot(&shots, "account-contact").await;
-    let links = browser.find_by_text("a", "Connect links").await;
-    browser.click(&links).await;
-    browser.find_by_text("span", "Used").await;
+    browser.click("nav a[href$='/links']").await;
+    browser.find_text("span", "Used").await;
+}
 
-    // The Page's token dies: its page offers a reconnect link for whoever can log in to it.
+/// The Page's token dies: its page offers a reconnect link for whoever can log in to it, and
+/// the link opens the page that asks them to.
+async fn a_revoked_page_gets_a_reconnect_link(journey: &Journey, facebook: &FacebookPage) {
+    let browser = &journey.browser;
+    let page = &facebook.page;
+    browser.open(page).await;
     let revoked = reqwest::Client::new()
-        .post(format!("{fake}/__fake/revoke"))
+        .post(format!("{}/__fake/revoke", facebook.fake))
         .json(&json!({ "username": "demo_bakery" }))
         .send()
         .await
         .unwrap();
-    assert!(revoked.status().is_success());
-    browser.open(&page_account).await;
-    let refresh = browser.find_by_text("button", "Refresh now").await;
-    browser.click(&refresh).await;
-    let mut tries = 0;
+    assert!(revoked.status().is_success(), "{}", revoked.status());
+    browser.click_button("Refresh now").await;
+    // The server's answer, before leaving the page (a reload would cancel the request).
+    browser
+        .wait_until(
+            "[...document.querySelectorAll('main p.note')].some((note) => note.textContent.trim())",
+            "the answer to Refresh now",
+        )
+        .await;
+    // The check runs in the background and the page watches for a while; past that, look
+    // again every two seconds.
+    let deadline = Instant::now() + PATIENCE;
     loop {
-        browser.open(&page_account).await;
-        browser.find_by_text("h1", "Demo Bakery Café").await;
-        let text = browser
-            .run("return document.body.innerText", json!([]))
-            .await;
-        if text.as_str().unwrap().contains("This account needs you.") {
+        browser.find_text("h1", "Demo Bakery Café").await;
+        if browser
+            .run("return !!document.querySelector('main .callout.bad')")
+            .await
+            == json!(true)
+        {
             break;
         }
-        tries += 1;
-        assert!(tries < 60, "the Page never needed reconnecting:\n{text}");
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert!(
+            Instant::now() < deadline,
+            "the Page never needed reconnecting:\n{}",
+            browser.text().await
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        browser.open(page).await;
     }
-    let get_link = browser.find_by_text("button", "Get a reconnect link").await;
-    browser.click(&get_link).await;
+    browser.click_button("Get a reconnect link").await;
     browser
         .find("button[aria-label='Copy: Reconnect link']")
         .await;
-    let reconnect = browser
-        .run(
-            "return document.querySelector('.callout.ok code').textContent",
-            json!([]),
-        )
-        .await;
-    let reconnect = reconnect.as_str().unwrap().to_owned();
-    assert!(reconnect.starts_with(&format!("{base}/c/")), "{reconnect}");
-    browser.screenshot(&shots, "account-reconnect").await;
+    let reconnect = browser.find(".callout.ok code").await.text().await.unwrap();
+    assert!(reconnect.starts_with(&journey.url("/c/")), "{reconnect}");
+    browser.screenshot("account-reconnect").await;
     browser.open(&reconnect).await;
+    browser.find_text("h1", "Demo Bakery Café").await;
+    browser.screenshot("link-reconnect").await;
+}
+
+/// The invitation made on the team page, opened signed out: the colleague creates an account
+/// and lands in the workspace.
+async fn an_invited_colleague_signs_up(journey: &Journey, invitation: &str) {
+    let browser = &journey.browser;
+    browser.open(&journey.url("/")).await;
+    browser.wait_for_path(ACCOUNTS).await;
+    browser.click("header.top .who button").await;
+    browser.wait_for_path("^/signin$").await;
+    browser.open(invitation).await;
+    browser.find("a[href^='/signup?invite=']").await;
+    browser.screenshot("invite").await;
+    browser.click("a[href^='/signup?invite=']").await;
+    browser.wait_for_path("^/signup$").await;
+    browser.find("#email").await;
+    browser.screenshot("sign-up-invited").await;
+    browser.type_into("#email", "colleague@example.com").await;
     browser
-        .wait_for(
-            "document.querySelector('h1')?.textContent === 'Log in to Facebook again for \"Demo Bakery Café\"'",
-            "the reconnect link's page",
-        )
+        .type_into("#password", "another long password")
         .await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_path(ACCOUNTS).await;
+    browser.find("ul.accounts .account-name").await;
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod auth;
+mod chromium;
 mod config;
 mod connect;
 mod dashboard;
@@ -23,6 +24,5 @@ mod operator;
 mod sessions;
 mod tenants;
 mod transfer;
-mod webdriver;
 mod worker;
 mod year;
