@@ -75,7 +75,7 @@ fn Avatar(account: AccountView) -> impl IntoView {
     let failed = RwSignal::new(false);
     let picture = account
         .profile_picture_url
-        .filter(|url| url.starts_with("https://"));
+        .filter(|url| is_picture_url(url));
     move || {
         match picture.clone().filter(|_| !failed.get()) {
         Some(url) => view! { <img class="avatar" src=url alt="" width="40" height="40" on:error=move |_| failed.set(true)/> }.into_any(),
@@ -1425,7 +1425,7 @@ fn MediaPreview(path: String) -> impl IntoView {
                 synced => view! {
                     <ul class="media">
                         {synced.data.into_iter().take(12).map(|post| {
-                            let picture = post.thumbnail_url.clone().or(post.media_url.clone()).filter(|url| url.starts_with("https://"));
+                            let picture = post.thumbnail_url.clone().or(post.media_url.clone()).filter(|url| is_picture_url(url));
                             let caption = post.caption.clone().unwrap_or_default();
                             view! {
                                 <li>
@@ -1443,4 +1443,10 @@ fn MediaPreview(path: String) -> impl IntoView {
             })}
         </section>
     }
+}
+
+/// A picture the page may show: a web address (https, or http for the demo's fake, which the
+/// content security policy allows alone), never a `javascript:` or `data:` one.
+fn is_picture_url(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
 }

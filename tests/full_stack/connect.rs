@@ -1203,3 +1203,193 @@ async fn demo_mode_lets_a_newcomer_connect_without_a_meta_app() {
     .await;
     assert!(html.contains("Demo mode"), "{html}");
 }
+
+/// Polls the account (and its history) until `done` says so, for at most 30 seconds.
+async fn wait_for(
+    person: &mut Person,
+    path: &str,
+    what: &str,
+    done: impl Fn(&Value, &[Value]) -> bool,
+) -> (Value, Vec<Value>) {
+    for _ in 0..150 {
+        let account = person.api.get(path).await.body;
+        let events = person.api.get(&format!("{path}/events")).await.body;
+        let events = events.as_array().cloned().unwrap_or_default();
+        if done(&account, &events) {
+            return (account, events);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("{what} did not happen within 30 seconds");
+}
+
+fn outcomes(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|event| event["outcome"].as_str())
+        .collect()
+}
+
+/// The demo's story, as a visitor lives it: a connected account refreshes at once, shows
+/// pictures served by the fake, and its scenes bring a refresh, a failing refresh near expiry
+/// and a revocation within seconds, on the real clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_tells_a_tokens_story_within_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = crate::support::freshtoken(dir.path());
+    command.arg("--demo");
+    let server = crate::support::Process::serve(command).await;
+    let mut browser = Browser::new(&server.base_url);
+    let me = browser.sign_up("visitor@example.com").await;
+    let mut person = Person::from_browser(browser, me["tenants"][0]["id"].as_i64().unwrap());
+    let consent = person
+        .open_consent(&format!("tenant={}", person.tenant_id))
+        .await;
+    let fake_origin = consent.url.origin().ascii_serialization();
+    let landed = person.answer(&consent, Some("demo_studio"), "allow").await;
+    let id = connected_id(&landed);
+    let path = format!("/api/v1/tenants/{}/accounts/{id}", person.tenant_id);
+
+    // A demo login's token is two days old: "refresh now" runs at once, and says so.
+    let queued = person.api.post(&format!("{path}/refresh"), json!({})).await;
+    assert_eq!(queued.status, 202, "{:?}", queued.body);
+    assert_eq!(queued.body["waits"], false, "{:?}", queued.body);
+    assert!(
+        queued.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("running now"),
+        "{:?}",
+        queued.body
+    );
+    wait_for(&mut person, &path, "the first refresh", |_, events| {
+        outcomes(events).contains(&"refreshed")
+    })
+    .await;
+
+    // Its posts point at pictures the fake serves, which the dashboard may show.
+    let mut posts = Value::Null;
+    for _ in 0..100 {
+        posts = person.api.get(&format!("{path}/media")).await.body;
+        if posts["data"]
+            .as_array()
+            .is_some_and(|data| !data.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let picture = posts["data"][0]["media_url"].as_str().unwrap_or_default();
+    assert!(
+        picture.starts_with(&format!("{fake_origin}/cdn/")),
+        "{posts}"
+    );
+    let image = reqwest::get(picture).await.unwrap();
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/jpeg");
+    assert!(
+        image.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=31536000")
+    );
+    assert!(
+        image.bytes().await.unwrap().starts_with(&[0xff, 0xd8]),
+        "a JPEG"
+    );
+    // (The policy every page of ours carries unless it sets a stricter one.)
+    let shell = reqwest::get(format!("{}/api/v1/instance", server.base_url))
+        .await
+        .unwrap();
+    let policy = shell.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains(&format!("img-src 'self' https: data: {fake_origin}")),
+        "{policy}"
+    );
+
+    let scene = |name: &str| json!({"scene": name});
+    // A week later: refreshed again.
+    let played = person
+        .api
+        .post(&format!("{path}/demo-scene"), scene("a_week_later"))
+        .await;
+    assert_eq!(played.status, 202, "{:?}", played.body);
+    assert!(
+        played.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("A week has passed")
+    );
+    wait_for(&mut person, &path, "the weekly refresh", |_, events| {
+        outcomes(events)
+            .iter()
+            .filter(|o| **o == "refreshed")
+            .count()
+            >= 2
+    })
+    .await;
+
+    // Three days before expiry, with the platform failing: a failed refresh, a warning.
+    let played = person
+        .api
+        .post(&format!("{path}/demo-scene"), scene("expiring_soon"))
+        .await;
+    assert_eq!(played.status, 202, "{:?}", played.body);
+    let expires = chrono::DateTime::parse_from_rfc3339(
+        played.body["account"]["token_expires_at"].as_str().unwrap(),
+    )
+    .unwrap();
+    let left = expires.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    assert!(
+        (left - chrono::Duration::days(3)).num_seconds().abs() <= 60,
+        "{left}"
+    );
+    let (account, _) = wait_for(
+        &mut person,
+        &path,
+        "the failed refresh",
+        |account, events| {
+            events
+                .first()
+                .is_some_and(|event| event["outcome"] == "transient")
+                && account["last_error"].is_string()
+        },
+    )
+    .await;
+    assert_eq!(account["status"], "active");
+
+    // The owner changes their password: the account needs reconnecting.
+    let played = person
+        .api
+        .post(
+            &format!("{path}/demo-scene"),
+            scene("owner_changed_password"),
+        )
+        .await;
+    assert_eq!(played.status, 202, "{:?}", played.body);
+    wait_for(&mut person, &path, "the revocation", |account, _| {
+        account["status"] == "needs_reconnect"
+    })
+    .await;
+    let again = person
+        .api
+        .post(&format!("{path}/demo-scene"), scene("a_week_later"))
+        .await;
+    assert_eq!(again.status, 409, "{:?}", again.body);
+}
+
+#[tokio::test]
+async fn demo_scenes_exist_only_in_demo_mode() {
+    let (app, fake) = app_with_fake().await;
+    let mut person = Person::sign_up(&app, "owner@example.com").await;
+    let id = person.connect(&fake, "corner_bakery").await;
+    let path = format!("/api/v1/tenants/{}/accounts/{id}", person.tenant_id);
+    let refused = person
+        .api
+        .post(
+            &format!("{path}/demo-scene"),
+            json!({"scene": "a_week_later"}),
+        )
+        .await;
+    assert_eq!(refused.status, 404);
+}

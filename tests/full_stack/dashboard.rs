@@ -2,9 +2,7 @@
 //! newcomer from sign-up to a token on their own site, every page on the way photographed at
 //! desktop and phone widths.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fantoccini::key::Key;
@@ -172,7 +170,6 @@ fn browser_or_skip(test: &str) -> Option<PathBuf> {
 /// it), serving the built dashboard.
 struct DemoServer {
     process: Process,
-    _log: ServerLog,
     _data: tempfile::TempDir,
     _database: TestDatabase,
 }
@@ -190,55 +187,21 @@ impl DemoServer {
             .env("FRESHTOKEN_DASHBOARD_DIR", dist)
             .env("FRESHTOKEN_DATABASE_URL", &database.url)
             .env("FRESHTOKEN_SECRET_KEY", &key);
-        let mut process = Process::serve(command).await;
-        let log = ServerLog::drain(&mut process);
+        let process = Process::serve(command).await;
         DemoServer {
             process,
-            _log: log,
             _data: data,
             _database: database,
         }
     }
 }
 
-/// What the server writes, read as it comes: a pipe nobody reads fills after 64 kB of request
-/// logs and then stalls the server mid-journey. Shown if the test fails.
-struct ServerLog(Arc<Mutex<Vec<String>>>);
-
-impl ServerLog {
-    fn drain(process: &mut Process) -> ServerLog {
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let outputs: [Option<Box<dyn Read + Send>>; 2] = [
-            process
-                .child
-                .stdout
-                .take()
-                .map(|out| Box::new(out) as Box<dyn Read + Send>),
-            process
-                .child
-                .stderr
-                .take()
-                .map(|err| Box::new(err) as Box<dyn Read + Send>),
-        ];
-        for output in outputs.into_iter().flatten() {
-            let lines = Arc::clone(&lines);
-            std::thread::spawn(move || {
-                for line in BufReader::new(output).lines().map_while(Result::ok) {
-                    lines.lock().unwrap().push(line);
-                }
-            });
-        }
-        ServerLog(lines)
-    }
-}
-
-impl Drop for ServerLog {
+/// A failing journey shows the server's last log lines.
+impl Drop for DemoServer {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let lines = self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let output = self.process.output_so_far();
+            let lines: Vec<&str> = output.lines().collect();
             let last = &lines[lines.len().saturating_sub(80)..];
             eprintln!("the server's last log lines:\n{}", last.join("\n"));
         }

@@ -26,10 +26,7 @@ async fn the_fake_runs_standalone_with_demo_users_and_its_control_plane() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut process = Process {
-        child,
-        base_url: format!("http://127.0.0.1:{port}"),
-    };
+    let mut process = Process::of(child, format!("http://127.0.0.1:{port}"));
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     let users: Value = loop {

@@ -191,7 +191,10 @@ async fn an_instatokend_site_keeps_its_urls_after_the_import_locked_to_its_origi
     let config = dir.path().join("config.json");
     std::fs::write(
         &config,
-        format!(r#"{{"my-instagram-1": {{"token": "{}"}}}}"#, shop.access_token),
+        format!(
+            r#"{{"my-instagram-1": {{"token": "{}"}}}}"#,
+            shop.access_token
+        ),
     )
     .unwrap();
     let import = |tenant: &str, extra: &[&str]| {
@@ -252,7 +255,10 @@ async fn an_instatokend_site_keeps_its_urls_after_the_import_locked_to_its_origi
         let refused = get("/token/my-instagram-1", origin).await.unwrap();
         assert_eq!(refused.status(), 403, "{origin:?}");
     }
-    assert_eq!(get("/token/no-such-name", site).await.unwrap().status(), 404);
+    assert_eq!(
+        get("/token/no-such-name", site).await.unwrap().status(),
+        404
+    );
 
     // Token Agent's shape: the bare token as text.
     let plain = get(&text_path, site).await.unwrap();
@@ -276,7 +282,10 @@ async fn import_instatokend_with_public_keeps_instatokends_open_urls_and_warns()
     let config = dir.path().join("config.json");
     std::fs::write(
         &config,
-        format!(r#"{{"studio": {{"token": "{}"}}, "not a name!": {{"token": "IGAAx"}}}}"#, studio.access_token),
+        format!(
+            r#"{{"studio": {{"token": "{}"}}, "not a name!": {{"token": "IGAAx"}}}}"#,
+            studio.access_token
+        ),
     )
     .unwrap();
     let output = run(freshtoken_with(dir.path(), &fake).args([

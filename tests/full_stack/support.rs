@@ -3,6 +3,7 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_freshtoken");
@@ -127,6 +128,10 @@ pub async fn http_endpoint(
 pub struct Process {
     pub child: Child,
     pub base_url: String,
+    /// What it writes, read as it comes: a pipe nobody reads fills after 64 kB of request
+    /// logs, and the server then stalls on its next log line.
+    output: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Process {
@@ -147,10 +152,7 @@ impl Process {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start freshtoken serve");
-        let mut process = Process {
-            child,
-            base_url: format!("http://127.0.0.1:{port}"),
-        };
+        let mut process = Process::of(child, format!("http://127.0.0.1:{port}"));
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(response) = reqwest::get(format!("{}/healthz", process.base_url)).await
@@ -196,17 +198,57 @@ impl Process {
         }
     }
 
+    /// A process started with piped output, serving at `base_url`.
+    pub fn of(child: Child, base_url: String) -> Process {
+        let mut process = Process {
+            child,
+            base_url,
+            output: Arc::default(),
+            readers: Vec::new(),
+        };
+        process.read_output();
+        process
+    }
+
+    /// Reads standard output and error into `output`, line by line, until the process ends.
+    fn read_output(&mut self) {
+        use std::io::{BufRead, BufReader, Read};
+        let pipes: [Option<Box<dyn Read + Send>>; 2] = [
+            self.child
+                .stdout
+                .take()
+                .map(|out| Box::new(out) as Box<dyn Read + Send>),
+            self.child
+                .stderr
+                .take()
+                .map(|err| Box::new(err) as Box<dyn Read + Send>),
+        ];
+        for pipe in pipes.into_iter().flatten() {
+            let output = Arc::clone(&self.output);
+            self.readers.push(std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut output = output.lock().unwrap_or_else(|e| e.into_inner());
+                    output.push_str(&line);
+                    output.push('\n');
+                }
+            }));
+        }
+    }
+
+    /// What the process has written so far.
+    pub fn output_so_far(&self) -> String {
+        self.output
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Everything the process wrote, once it has exited.
     pub fn output_after_exit(&mut self) -> String {
-        use std::io::Read;
-        let mut text = String::new();
-        if let Some(stdout) = self.child.stdout.as_mut() {
-            let _ = stdout.read_to_string(&mut text);
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
         }
-        if let Some(stderr) = self.child.stderr.as_mut() {
-            let _ = stderr.read_to_string(&mut text);
-        }
-        text
+        self.output_so_far()
     }
 }
 

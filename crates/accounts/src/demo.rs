@@ -21,6 +21,9 @@ pub trait DemoPlatform: Send + Sync + std::fmt::Debug {
     fn fail_refreshes(&self, token: &str, times: u32);
     /// Revokes the token as a password change does.
     fn revoke_token(&self, token: &str) -> bool;
+    /// Ends the failures [`DemoPlatform::fail_refreshes`] armed that are still to come, so
+    /// that each scene starts from a platform that works.
+    fn stop_failing(&self, token: &str);
 }
 
 /// How many of its refreshes the platform fails in [`DemoScene::ExpiringSoon`]: the worker's
@@ -73,6 +76,7 @@ pub async fn play(
     let stored = store.tokens().read(account.id).await?;
     let token = stored.token.expose().to_owned();
     let expires_at = stored.expires_at.ok_or(SceneRefused::NoExpiry)?;
+    platform.stop_failing(&token);
     let now = Utc::now();
     let name = account.display_name();
     let platform_name = account.kind.platform();

@@ -283,6 +283,14 @@ impl FakeInstagram {
         state.clock_offset += chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
     }
 
+    /// Drops every fault that matches calls with this exact token.
+    pub fn clear_faults_of(&self, access_token: &str) {
+        self.shared
+            .lock()
+            .faults
+            .retain(|fault| fault.matching.access_token.as_deref() != Some(access_token));
+    }
+
     /// Makes the next `count` calls that match answer with `kind`.
     pub fn inject_fault(&self, matching: FaultMatch, count: u32, kind: FaultKind) {
         control::add_fault(&mut self.shared.lock(), matching, count, kind);

@@ -460,14 +460,9 @@ pub struct Settings {
     pub page_check_interval: String,
 
     /// How often the worker looks for due refreshes, notifications and media syncs, e.g.
-    /// `1s`, `5m`.
-    #[arg(
-        long,
-        env = "FRESHTOKEN_SCHEDULER_INTERVAL",
-        default_value = "60s",
-        global = true
-    )]
-    pub scheduler_interval: String,
+    /// `1s`, `5m` [default: 60s; 5s in demo mode, so that its scenes play out quickly]
+    #[arg(long, env = "FRESHTOKEN_SCHEDULER_INTERVAL", global = true)]
+    pub scheduler_interval: Option<String>,
 
     /// Refresh jobs one worker process runs at once.
     #[arg(

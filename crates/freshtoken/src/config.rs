@@ -420,7 +420,10 @@ impl Config {
 
         let worker = WorkerSettings {
             scheduler_interval: positive_duration(
-                &settings.scheduler_interval,
+                settings
+                    .scheduler_interval
+                    .as_deref()
+                    .unwrap_or(if settings.demo { "5s" } else { "60s" }),
                 "FRESHTOKEN_SCHEDULER_INTERVAL",
                 "scheduler-interval",
             )?,

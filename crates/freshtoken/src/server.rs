@@ -174,6 +174,10 @@ impl DemoPlatform for DemoFake {
         // 460: the password changed.
         self.0.revoke_token(token, 460)
     }
+
+    fn stop_failing(&self, token: &str) {
+        self.0.clear_faults_of(token);
+    }
 }
 
 /// What a process runs.
