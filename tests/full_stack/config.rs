@@ -65,10 +65,11 @@ fn fatal_error(command: &[&str], format: Option<&str>) -> String {
     freshtoken
         .env_remove("NO_COLOR")
         .env("FRESHTOKEN_BIND", taken.local_addr().unwrap().to_string());
+    freshtoken.args(command);
     if let Some(format) = format {
         freshtoken.args(["--log-format", format]);
     }
-    let output = run(freshtoken.args(command));
+    let output = run(&mut freshtoken);
     assert!(!output.status.success());
     format!(
         "{}{}",
@@ -113,4 +114,35 @@ fn logs_written_to_a_file_have_no_escape_codes_and_a_fatal_error_is_one_line() {
         .filter(|line| line["level"] == "ERROR")
         .count();
     assert_eq!(errors, 1, "{printed}");
+}
+
+/// The start-up line says where to go: sign-up on a fresh instance, sign-in once someone has.
+#[tokio::test]
+async fn the_start_line_says_where_to_open_the_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = |dir: &std::path::Path| crate::support::Process::serve(freshtoken(dir));
+    let mut server = start(dir.path()).await;
+    let signup = format!(
+        "open {}/signup to create the first account",
+        server.base_url
+    );
+    let mut browser = crate::support::Browser::new(&server.base_url);
+    let instance = browser.get("/api/v1/instance").await.body;
+    assert_eq!(instance["first_user"], true);
+    browser.sign_up("first@example.com").await;
+    assert_eq!(
+        browser.get("/api/v1/instance").await.body["first_user"],
+        false
+    );
+    assert!(server.terminate().success());
+    let log = server.output_after_exit();
+    assert!(log.contains(&signup), "{log}");
+
+    let mut server = start(dir.path()).await;
+    assert!(server.terminate().success());
+    let log = server.output_after_exit();
+    assert!(
+        log.contains(&format!("open {}/ to sign in", server.base_url)),
+        "{log}"
+    );
 }

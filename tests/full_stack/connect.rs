@@ -1237,7 +1237,7 @@ fn outcomes(events: &[Value]) -> Vec<&str> {
 async fn the_demo_tells_a_tokens_story_within_a_minute() {
     let dir = tempfile::tempdir().unwrap();
     let mut command = crate::support::freshtoken(dir.path());
-    command.arg("--demo");
+    command.env("FRESHTOKEN_DEMO", "true");
     let server = crate::support::Process::serve(command).await;
     let mut browser = Browser::new(&server.base_url);
     let me = browser.sign_up("visitor@example.com").await;

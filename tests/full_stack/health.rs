@@ -142,7 +142,7 @@ async fn unknown_paths_get_a_json_404() {
 async fn json_logs_are_one_object_per_line_with_the_request_id() {
     let dir = tempfile::tempdir().unwrap();
     let mut command = freshtoken(dir.path());
-    command.args(["--log-format", "json"]);
+    command.env("FRESHTOKEN_LOG_FORMAT", "json");
     let mut server = Process::serve(command).await;
     let response = reqwest::Client::new()
         .get(format!("{}/readyz", server.base_url))

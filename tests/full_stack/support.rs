@@ -295,7 +295,7 @@ fn test_config(
     ];
     args.extend_from_slice(extra);
     let cli = freshtoken::cli::Cli::try_parse_from(args).expect("test arguments parse");
-    freshtoken::config::Config::from_settings(&cli.settings).expect("valid test configuration")
+    freshtoken::config::Config::from_settings(cli.settings()).expect("valid test configuration")
 }
 
 impl TestApp {

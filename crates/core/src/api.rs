@@ -455,6 +455,10 @@ pub struct InstanceView {
     /// operator configured (all three in demo mode).
     pub connect_kinds: Vec<AccountKind>,
     pub signup: crate::SignupMode,
+    /// Nobody has signed up yet: whoever does first runs the instance (the dashboard opens on
+    /// sign-up rather than sign-in).
+    #[serde(default)]
+    pub first_user: bool,
 }
 
 /// One refresh attempt of an account.

@@ -38,13 +38,14 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
     match command {
         AdminCommand::GenerateKey => unreachable!("handled before the configuration is read"),
-        AdminCommand::RotateKey { retire } => rotate_key(config, retire).await,
+        AdminCommand::RotateKey { retire, .. } => rotate_key(config, retire).await,
         AdminCommand::CreateUser {
             email,
             name,
             operator,
             tenant,
             password_stdin,
+            ..
         } => {
             create_user(
                 config,
@@ -59,6 +60,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::ResetPassword {
             email,
             password_stdin,
+            ..
         } => reset_password(config, &email, password_stdin).await,
         AdminCommand::ImportToken {
             tenant,
@@ -68,6 +70,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             label,
             origins,
             owner,
+            ..
         } => {
             let token = ImportedToken {
                 token,
@@ -86,6 +89,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             origins,
             public,
             owner,
+            ..
         } => {
             let allowed_origins = if origins.is_empty() {
                 None
@@ -103,6 +107,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             owner_email,
             reusable,
             expires_in,
+            ..
         } => {
             let link = NewLink {
                 kind: kind.unwrap_or(AccountKind::Instagram),
@@ -118,10 +123,11 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             tenant,
             email,
             role,
+            ..
         } => add_member(config, &tenant, &email, role).await,
-        AdminCommand::Refresh { account_id } => refresh(config, account_id).await,
-        AdminCommand::Export { output } => export(config, &output).await,
-        AdminCommand::Import { file } => import(config, &file).await,
+        AdminCommand::Refresh { account_id, .. } => refresh(config, account_id).await,
+        AdminCommand::Export { output, .. } => export(config, &output).await,
+        AdminCommand::Import { file, .. } => import(config, &file).await,
     }
 }
 

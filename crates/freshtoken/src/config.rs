@@ -652,7 +652,7 @@ mod tests {
         let mut argv = vec!["freshtoken"];
         argv.extend_from_slice(args);
         let cli = crate::cli::Cli::try_parse_from(argv).expect("arguments parse");
-        Config::from_settings(&cli.settings)
+        Config::from_settings(cli.settings())
     }
 
     #[test]
@@ -818,9 +818,9 @@ mod tests {
     }
 
     #[test]
-    fn demo_mode_is_a_flag_before_or_after_the_command() {
+    fn demo_mode_is_a_flag_of_the_command_or_of_freshtoken_alone() {
         assert!(config(&["serve", "--demo"]).unwrap().demo);
-        assert!(config(&["--demo", "serve"]).unwrap().demo);
+        assert!(config(&["--demo"]).unwrap().demo);
         assert!(!config(&["serve"]).unwrap().demo);
     }
 

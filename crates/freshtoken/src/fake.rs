@@ -7,18 +7,19 @@ use std::time::Duration;
 
 use fake_instagram::{DEMO_USERS, FakeConfig};
 
-use crate::cli::Settings;
+use crate::cli::FakeArgs;
 use crate::logging;
 
-pub fn run(settings: &Settings, latency_ms: u64) -> ExitCode {
-    if let Err(err) = logging::init(settings.log_format, &settings.log) {
+pub fn run(args: &FakeArgs) -> ExitCode {
+    let latency_ms = args.latency_ms;
+    if let Err(err) = logging::init(args.log_format, &args.log) {
         eprintln!("freshtoken: {err}");
         return ExitCode::from(2);
     }
-    let Ok(bind) = settings.bind.trim().parse::<SocketAddr>() else {
+    let Ok(bind) = args.bind.trim().parse::<SocketAddr>() else {
         eprintln!(
             "freshtoken: invalid configuration: FRESHTOKEN_BIND (--bind): expected an address and port such as 127.0.0.1:9090, got {:?}",
-            settings.bind
+            args.bind
         );
         return ExitCode::from(2);
     };

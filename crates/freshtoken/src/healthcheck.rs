@@ -7,11 +7,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::cli::Settings;
-
 /// Exits 0 when `/readyz` answers 200 within 5 seconds, 1 otherwise (saying why).
-pub fn run(settings: &Settings) -> ExitCode {
-    let Ok(mut address) = settings.bind.trim().parse::<SocketAddr>() else {
+pub fn run(bind: &str) -> ExitCode {
+    let Ok(mut address) = bind.trim().parse::<SocketAddr>() else {
         eprintln!("freshtoken healthcheck: FRESHTOKEN_BIND is not an address and port");
         return ExitCode::from(2);
     };

@@ -42,13 +42,13 @@ pub fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // These need none of the service's configuration: only an address.
-    if let Some(Command::Healthcheck) = cli.command {
-        return healthcheck::run(&cli.settings);
+    if let Some(Command::Healthcheck { bind }) = &cli.command {
+        return healthcheck::run(bind);
     }
-    if let Some(Command::FakeInstagram { latency_ms }) = cli.command {
-        return fake::run(&cli.settings, latency_ms);
+    if let Some(Command::FakeInstagram(args)) = &cli.command {
+        return fake::run(args);
     }
-    let config = match Config::from_settings(&cli.settings) {
+    let config = match Config::from_settings(cli.settings()) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("freshtoken: invalid configuration: {err}");
@@ -63,18 +63,20 @@ pub fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let command = cli.command.unwrap_or(Command::Serve);
     // A service's end goes to its log (a collector reads JSON); a command's, to the person who
     // ran it, as one plain line. Never both: one line per fatal error.
-    let service = matches!(command, Command::Serve | Command::Web | Command::Worker);
+    let service = matches!(
+        cli.command,
+        None | Some(Command::Serve(_) | Command::Web(_) | Command::Worker(_))
+    );
     let result = runtime.block_on(async {
-        match command {
-            Command::Serve => server::run(config, server::Mode::Serve).await,
-            Command::Web => server::run(config, server::Mode::Web).await,
-            Command::Worker => server::run(config, server::Mode::Worker).await,
-            Command::Migrate => admin::migrate(&config).await,
-            Command::Admin(admin) => admin::run(&config, admin).await,
-            Command::FakeInstagram { .. } | Command::Healthcheck => {
+        match cli.command {
+            None | Some(Command::Serve(_)) => server::run(config, server::Mode::Serve).await,
+            Some(Command::Web(_)) => server::run(config, server::Mode::Web).await,
+            Some(Command::Worker(_)) => server::run(config, server::Mode::Worker).await,
+            Some(Command::Migrate(_)) => admin::migrate(&config).await,
+            Some(Command::Admin(admin)) => admin::run(&config, admin).await,
+            Some(Command::FakeInstagram(_) | Command::Healthcheck { .. }) => {
                 unreachable!("handled before the configuration is read")
             }
         }

@@ -346,6 +346,7 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
                 .await
         })
     });
+    let state_store = state.store.clone();
     let app = match mode {
         Mode::Worker => freshtoken_web::ops_router(state),
         Mode::Serve | Mode::Web => freshtoken_web::router(state),
@@ -361,7 +362,15 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
         (None, Some(_)) => "on this listener, to bearers of the metrics token".to_owned(),
         (None, None) => "not served (set FRESHTOKEN_METRICS_BIND)".to_owned(),
     };
-    tracing::info!(%local_addr, %public_url, ?mode, %metrics, "freshtoken is listening");
+    let open = match mode {
+        Mode::Worker => format!("health checks at http://{local_addr}/readyz"),
+        Mode::Serve | Mode::Web if state_store.users().none_yet().await? => format!(
+            "open {} to create the first account, which runs this instance",
+            public_url.join("signup")?
+        ),
+        Mode::Serve | Mode::Web => format!("open {public_url} to sign in"),
+    };
+    tracing::info!(%local_addr, %public_url, ?mode, %metrics, "freshtoken is listening: {open}");
     Ok(RunningServer {
         local_addr,
         public_url,

@@ -188,6 +188,11 @@ impl<'a> Users<'a> {
         Ok(refusal(first, mode, joining))
     }
 
+    /// Whether nobody has signed up yet: the next to sign up runs the instance.
+    pub async fn none_yet(&self) -> Result<bool, StoreError> {
+        Ok(user::Entity::find().one(&self.store.db).await?.is_none())
+    }
+
     pub async fn by_id(&self, id: i64) -> Result<User, StoreError> {
         user::Entity::find_by_id(id)
             .one(&self.store.db)
