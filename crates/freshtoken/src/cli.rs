@@ -89,7 +89,15 @@ pub struct FakeArgs {
     /// Added to every answer, to model a distant server.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// Log lines: pretty (coloured on a terminal), plain or json.
+    #[command(flatten)]
+    pub logs: LogArgs,
+}
+
+/// How every process logs.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Log lines: pretty (coloured on a terminal; `human` is another name for it), plain
+    /// (never coloured) or json (one object per line, for log collectors).
     #[arg(
         long,
         env = "FRESHTOKEN_LOG_FORMAT",
@@ -98,7 +106,7 @@ pub struct FakeArgs {
         hide_possible_values = true
     )]
     pub log_format: LogFormat,
-    /// What to log, as tracing filter directives, e.g. `info`.
+    /// What to log, as tracing filter directives, e.g. `info` or `info,freshtoken_web=debug`.
     #[arg(long, env = "FRESHTOKEN_LOG", default_value = "info")]
     pub log: String,
 }
@@ -573,20 +581,8 @@ pub struct Settings {
     )]
     pub request_counts_interval: String,
 
-    /// Log lines: pretty (coloured on a terminal; `human` is another name for it), plain
-    /// (never coloured) or json (one object per line, for log collectors).
-    #[arg(
-        long,
-        env = "FRESHTOKEN_LOG_FORMAT",
-        value_enum,
-        default_value = "pretty",
-        hide_possible_values = true
-    )]
-    pub log_format: LogFormat,
-
-    /// What to log, as tracing filter directives, e.g. `info` or `info,freshtoken_web=debug`.
-    #[arg(long, env = "FRESHTOKEN_LOG", default_value = "info")]
-    pub log: String,
+    #[command(flatten)]
+    pub logs: LogArgs,
 }
 
 /// `--role`: `owner`, `editor` or `viewer`.

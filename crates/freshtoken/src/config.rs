@@ -531,8 +531,8 @@ impl Config {
             public_url,
             database_url: DatabaseUrl(database_url),
             keys,
-            log_format: settings.log_format,
-            log_filter: settings.log.clone(),
+            log_format: settings.logs.log_format,
+            log_filter: settings.logs.log.clone(),
         })
     }
 

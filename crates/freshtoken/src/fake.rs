@@ -12,7 +12,7 @@ use crate::logging;
 
 pub fn run(args: &FakeArgs) -> ExitCode {
     let latency_ms = args.latency_ms;
-    if let Err(err) = logging::init(args.log_format, &args.log) {
+    if let Err(err) = logging::init(args.logs.log_format, &args.logs.log) {
         eprintln!("freshtoken: {err}");
         return ExitCode::from(2);
     }

@@ -334,30 +334,9 @@ async fn token_json(
     ClientAddress(peer): ClientAddress,
     headers: HeaderMap,
 ) -> Response {
-    serve_token_json(&state, &public_id, peer, &headers)
+    serve_token(&state, &public_id, peer, &headers, TokenShape::Json)
         .await
         .unwrap_or_else(|error| refused_json(error, &headers))
-}
-
-async fn serve_token_json(
-    state: &AppState,
-    public_id: &str,
-    peer: IpAddr,
-    headers: &HeaderMap,
-) -> Result<Response, ApiError> {
-    let (ready, caller) = admit_token(state, public_id, peer, headers).await?;
-    state.delivery.counts.served(ready.account_id());
-    let etag = format!("\"{}\"", ready.tag());
-    let kind = "application/json";
-    let body = ready.token_json();
-    Ok(deliver(
-        headers,
-        ready.is_public(),
-        &caller,
-        kind,
-        &etag,
-        body,
-    ))
 }
 
 /// instatokend's `{"token": "..."}` at `/token/{name}`, for people switching from it: `name`
@@ -369,7 +348,11 @@ async fn instatokend(
     ClientAddress(peer): ClientAddress,
     headers: HeaderMap,
 ) -> Response {
-    serve_instatokend(&state, &name, peer, &headers)
+    let served = async {
+        let public_id = instatokend_public_id(&state, &name, peer).await?;
+        serve_token(&state, &public_id, peer, &headers, TokenShape::Instatokend).await
+    };
+    served
         .await
         .unwrap_or_else(|error| refused_json(error, &headers))
 }
@@ -398,28 +381,6 @@ async fn instatokend_public_id(
         .unwrap_or_else(|| name.to_owned()))
 }
 
-async fn serve_instatokend(
-    state: &AppState,
-    name: &str,
-    peer: IpAddr,
-    headers: &HeaderMap,
-) -> Result<Response, ApiError> {
-    let public_id = instatokend_public_id(state, name, peer).await?;
-    let (ready, caller) = admit_token(state, &public_id, peer, headers).await?;
-    state.delivery.counts.served(ready.account_id());
-    let etag = format!("\"{}-i\"", ready.tag());
-    let body = format!("{{\"token\":{}}}", ready.literal());
-    let kind = "application/json";
-    Ok(deliver(
-        headers,
-        ready.is_public(),
-        &caller,
-        kind,
-        &etag,
-        body.into(),
-    ))
-}
-
 /// The bare token as `text/plain`, as Instagram Token Agent's `/token` answered it, for
 /// people switching from it (same lock, caching and counting as `token.json`).
 async fn token_text(
@@ -428,29 +389,65 @@ async fn token_text(
     ClientAddress(peer): ClientAddress,
     headers: HeaderMap,
 ) -> Response {
-    serve_token_text(&state, &public_id, peer, &headers)
+    serve_token(&state, &public_id, peer, &headers, TokenShape::Text)
         .await
         .unwrap_or_else(|error| refused_json(error, &headers))
 }
 
-async fn serve_token_text(
+/// The shapes the token itself is served in (`token.js` apart, which refuses differently).
+#[derive(Debug, Clone, Copy)]
+enum TokenShape {
+    /// `token.json`: `{"token", "expires_at", "kind"}`.
+    Json,
+    /// instatokend's `{"token": "..."}`.
+    Instatokend,
+    /// Token Agent's bare token, as text.
+    Text,
+}
+
+impl TokenShape {
+    /// The content type, ETag and body of this shape of the ready answer.
+    fn of(self, ready: &Ready) -> (&'static str, String, Bytes) {
+        match self {
+            TokenShape::Json => (
+                "application/json",
+                format!("\"{}\"", ready.tag()),
+                ready.token_json(),
+            ),
+            TokenShape::Instatokend => (
+                "application/json",
+                format!("\"{}-i\"", ready.tag()),
+                format!("{{\"token\":{}}}", ready.literal()).into(),
+            ),
+            TokenShape::Text => (
+                "text/plain; charset=utf-8",
+                format!("\"{}-t\"", ready.tag()),
+                // The token as it is: the literal's quotes and escapes undone.
+                serde_json::from_str::<String>(ready.literal())
+                    .unwrap_or_default()
+                    .into(),
+            ),
+        }
+    }
+}
+
+async fn serve_token(
     state: &AppState,
     public_id: &str,
     peer: IpAddr,
     headers: &HeaderMap,
+    shape: TokenShape,
 ) -> Result<Response, ApiError> {
     let (ready, caller) = admit_token(state, public_id, peer, headers).await?;
     state.delivery.counts.served(ready.account_id());
-    let etag = format!("\"{}-t\"", ready.tag());
-    // The token as it is: the literal's quotes and escapes undone.
-    let body = serde_json::from_str::<String>(ready.literal()).unwrap_or_default();
+    let (kind, etag, body) = shape.of(&ready);
     Ok(deliver(
         headers,
         ready.is_public(),
         &caller,
-        "text/plain; charset=utf-8",
+        kind,
         &etag,
-        body.into(),
+        body,
     ))
 }
 
