@@ -105,22 +105,28 @@ fn schedule_words(account: &AccountView) -> Vec<String> {
     } else {
         "check"
     };
-    match (&account.last_refresh_at, &account.next_refresh_at) {
-        (None, Some(next)) => vec![format!(
-            "not yet: first {what} planned for {} ({})",
-            short_date(next),
-            relative(next)
-        )],
-        (None, None) => vec![format!("no {what} yet")],
-        (Some(last), next) => vec![
-            format!("last {what} {}", when_words(last)),
-            format!(
-                "next {}",
-                next.as_deref()
-                    .map_or_else(|| "not scheduled".to_owned(), when_words)
-            ),
-        ],
-    }
+    let needs_reconnect = account.status == AccountStatus::NeedsReconnect;
+    let last = match &account.last_refresh_at {
+        Some(last) => format!("last {what} {}", when_words(last)),
+        // A first one that failed (a Page's token found revoked): say so, not "no check yet".
+        None if needs_reconnect || account.last_error.is_some() => format!("last {what} failed"),
+        None => {
+            return vec![match &account.next_refresh_at {
+                Some(next) => format!(
+                    "not yet: first {what} planned for {} ({})",
+                    short_date(next),
+                    relative(next)
+                ),
+                None => format!("no {what} yet"),
+            }];
+        }
+    };
+    let next = match &account.next_refresh_at {
+        _ if needs_reconnect => format!("next {what} after reconnecting"),
+        Some(next) => format!("next {}", when_words(next)),
+        None => "next not scheduled".to_owned(),
+    };
+    vec![last, next]
 }
 
 /// Status, expiry and schedule, in HTML.

@@ -56,6 +56,8 @@ pub fn Home() -> impl IntoView {
 pub fn NotFound() -> impl IntoView {
     page_title(Box::new(|| vec!["Page not found".to_owned()]));
     view! {
+        <DemoBanner/>
+        <header class="top"><a class="brand" href="/">"freshtoken"</a></header>
         <main class="narrow">
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address. " <a href="/">"Back to the dashboard"</a></p>
