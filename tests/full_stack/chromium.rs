@@ -49,6 +49,8 @@ pub struct Chromium {
     screenshots: PathBuf,
     /// How much wider and taller the window is than the page in it.
     frame: Mutex<(u32, u32)>,
+    /// The screenshots whose page was wider than its window, with what stuck out.
+    too_wide: Mutex<Vec<String>>,
     _profile: tempfile::TempDir,
 }
 
@@ -148,6 +150,7 @@ impl Chromium {
             session: format!("{base}/session/{id}"),
             screenshots: screenshots.to_owned(),
             frame: Mutex::new((0, 0)),
+            too_wide: Mutex::new(Vec::new()),
             _profile: profile,
         };
         browser.resize(WIDTHS[0].1, WIDTHS[0].2).await;
@@ -249,6 +252,46 @@ impl Chromium {
             &format!("the text {text:?}"),
         )
         .await;
+    }
+
+    /// Waits until an element matching the CSS selector shows `text`.
+    pub async fn wait_for_text_in(&self, css: &str, text: &str) {
+        let css_quoted = serde_json::to_string(css).expect("a selector as JSON");
+        let quoted = serde_json::to_string(text).expect("text as JSON");
+        self.wait_until(
+            &format!(
+                "[...document.querySelectorAll({css_quoted})].some((element) => element.textContent.includes({quoted}))"
+            ),
+            &format!("{css} saying {text:?}"),
+        )
+        .await;
+    }
+
+    /// Waits until the page has pictures matching the CSS selector and every one has loaded
+    /// (a picture that failed has no width: that panics at once, naming it). Brings the first
+    /// into view, since lazy pictures load only near the window. Answers how many there are.
+    pub async fn wait_for_pictures(&self, css: &str) -> usize {
+        let quoted = serde_json::to_string(css).expect("a selector as JSON");
+        let script = format!(
+            "const pictures = [...document.querySelectorAll({quoted})];
+             pictures[0]?.scrollIntoView({{ block: 'center' }});
+             const broken = pictures.filter((img) => img.complete && img.naturalWidth === 0);
+             if (broken.length) return 'broken: ' + broken.map((img) => img.currentSrc || img.src).join(' ');
+             return pictures.length && pictures.every((img) => img.complete) ? pictures.length : null;"
+        );
+        let answer = self
+            .retry(&format!("the pictures {css} to load"), async || {
+                let value = self.client.execute(&script, vec![]).await?;
+                Ok((!value.is_null()).then_some(value))
+            })
+            .await;
+        match answer.as_u64() {
+            Some(count) => count as usize,
+            None => panic!(
+                "{css}: pictures that did not load: {answer}\n{}",
+                self.state().await
+            ),
+        }
     }
 
     /// The text the page shows.
@@ -450,6 +493,12 @@ impl Chromium {
         self.screenshot_showing(name, Some(css)).await;
     }
 
+    /// The screenshots so far whose page was wider than its window (which a phone scrolls
+    /// sideways), with what stuck out.
+    pub fn too_wide(&self) -> Vec<String> {
+        self.too_wide.lock().unwrap().clone()
+    }
+
     async fn screenshot_showing(&self, name: &str, css: Option<&str>) {
         for (suffix, width, height) in WIDTHS {
             self.resize(width, height).await;
@@ -473,15 +522,21 @@ impl Chromium {
                 .await;
             let path = self.screenshots.join(format!("{name}-{suffix}.png"));
             std::fs::write(&path, png).expect("write the screenshot");
-            // Said, not asserted: a page wider than the window scrolls sideways on a phone.
+            // A page wider than the window scrolls sideways on a phone: noted here, and
+            // asserted by the test when it is done (`too_wide`), so that one such page does not
+            // hide what the rest of the journey finds.
             let widths = self
                 .run("const root = document.documentElement; return [root.scrollWidth, root.clientWidth]")
                 .await;
             if widths[0].as_u64() > widths[1].as_u64() {
-                eprintln!(
-                    "{name}-{suffix}: the page is {} px wide, its window {} px",
-                    widths[0], widths[1]
+                let note = format!(
+                    "{name}-{suffix}: the page is {} px wide, its window {} px; sticking out: {}",
+                    widths[0],
+                    widths[1],
+                    self.run(STICKING_OUT).await
                 );
+                eprintln!("{note}");
+                self.too_wide.lock().unwrap().push(note);
             }
         }
         let (_, width, height) = WIDTHS[0];
@@ -511,6 +566,22 @@ impl Drop for Chromium {
         let _ = self.driver.wait();
     }
 }
+
+/// The elements that reach past the window's right edge, to say what makes a page wider than
+/// its window: the outermost ones (inside no scrolling box), and positioned ones, which
+/// escape a scrolling box that is not positioned itself.
+const STICKING_OUT: &str = "const width = document.documentElement.clientWidth;
+    const out = (element) => element.getBoundingClientRect().right > width + 0.5;
+    const name = (element) => element.tagName.toLowerCase() + (element.id ? '#' + element.id : '')
+        + [...element.classList].map((class_) => '.' + class_).join('');
+    const positioned = (element) => ['absolute', 'fixed'].includes(getComputedStyle(element).position);
+    return [...document.body.querySelectorAll('*')]
+        .filter((element) => out(element) && (positioned(element) || !out(element.parentElement)
+            && getComputedStyle(element.parentElement).overflowX === 'visible'))
+        .slice(0, 5)
+        .map((element) => name(element.parentElement) + ' > ' + name(element)
+            + ' (' + Math.round(element.getBoundingClientRect().right) + ' px)')
+        .join(', ');";
 
 /// What a loaded machine makes fail for a moment: chromedriver's "Timed out receiving message
 /// from renderer", a script or a navigation cut short, a script that ran into a navigation.

@@ -246,17 +246,27 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
     };
 
     sign_up(&journey).await;
-    let account = connect_instagram(&journey).await;
-    let snippet = copy_the_snippet(&journey).await;
-    let sites = Sites::serve(&snippet).await;
+    let instagram = connect_instagram(&journey).await;
+    refresh_now_runs_at_once(&journey).await;
+    the_account_shows_its_pictures(&journey).await;
+    let snippets = copy_the_snippets(&journey).await;
+    let sites = Sites::serve(&snippets, &instagram.fake).await;
     allow_a_site(&journey, &sites).await;
     let invitation = tour_the_workspace(&journey).await;
     the_token_reaches_only_the_allowed_site(&journey, &sites).await;
-    irreversible_actions_ask_first(&journey, &account).await;
+    the_feed_shows_the_posts(&journey, &sites).await;
+    the_demo_story(&journey, &instagram.page).await;
+    irreversible_actions_ask_first(&journey, &instagram.page).await;
     let page = connect_a_facebook_page(&journey).await;
     a_connect_link_for_a_client(&journey).await;
     a_revoked_page_gets_a_reconnect_link(&journey, &page).await;
     an_invited_colleague_signs_up(&journey, &invitation).await;
+    let too_wide = journey.browser.too_wide();
+    assert!(
+        too_wide.is_empty(),
+        "pages wider than their window:\n{}",
+        too_wide.join("\n")
+    );
 }
 
 /// Signed out, the dashboard sends the newcomer to sign in; they go on to sign up, and the
@@ -294,12 +304,20 @@ async fn sign_up(journey: &Journey) {
     browser.click("main button[aria-expanded=true]").await;
 }
 
+/// An account's page, and the origin of the fake platform that serves it.
+struct Connected {
+    page: String,
+    fake: String,
+}
+
 /// Connect, and allow on the fake Instagram's consent page: back on the dashboard, on the new
-/// account's page, which asks for the website first. Returns the page's address.
-async fn connect_instagram(journey: &Journey) -> String {
+/// account's page, which asks for the website first.
+async fn connect_instagram(journey: &Journey) -> Connected {
     let browser = &journey.browser;
     browser.click("a[href^='/connect/instagram']").await;
     browser.find("button[value=allow]").await;
+    let fake = browser.run("return location.origin").await;
+    let fake = fake.as_str().unwrap().to_owned();
     browser.screenshot("fake-consent").await;
     browser.click("button[value=allow]").await;
 
@@ -317,43 +335,178 @@ async fn connect_instagram(journey: &Journey) -> String {
         )
         .await;
     browser.screenshot("account").await;
-    browser.current_url().await
+    Connected {
+        page: browser.current_url().await,
+        fake,
+    }
 }
 
-/// Copies the token.js snippet, as a person would, and reads it back from the clipboard.
-async fn copy_the_snippet(journey: &Journey) -> String {
+/// A demo login hands out a token two days old, so "Refresh now" runs at once: the page says
+/// so in the server's words, and the refresh arrives in the history without a reload.
+async fn refresh_now_runs_at_once(journey: &Journey) {
+    let browser = &journey.browser;
+    browser.find(HISTORY_EMPTY).await;
+    browser.click_button("Refresh now").await;
+    browser
+        .wait_for_text_in("section[aria-labelledby=actions-title] p", "running now")
+        .await;
+    shows_without_a_reload(
+        browser,
+        &history_has("Refreshed", 1),
+        "a refresh in the history",
+        REFRESH_WATCH,
+    )
+    .await;
+    browser
+        .wait_for_text_in(".account-facts span", "last refresh")
+        .await;
+    browser
+        .screenshot_at("account-refresh-now", "#actions-title")
+        .await;
+    browser
+        .screenshot_at("account-refreshed", "#history-title")
+        .await;
+}
+
+/// How long the account page watches for what the worker does after "Refresh now", and after
+/// a demo scene (the account and the history fetched every 2 seconds).
+const REFRESH_WATCH: Duration = Duration::from_secs(20);
+const SCENE_WATCH: Duration = Duration::from_secs(60);
+
+/// Waits until `condition` (JavaScript) holds on the account page, which watches for `watch`
+/// after an action. A worker slower than that on a loaded machine is no fault of the page:
+/// past it, the page is opened again until the condition holds, and the output says so.
+async fn shows_without_a_reload(browser: &Chromium, condition: &str, what: &str, watch: Duration) {
+    let script = format!("return !!({condition});");
+    let watched = Instant::now() + watch;
+    while Instant::now() < watched {
+        if browser.run(&script).await == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!(
+        "{what}: not shown while the page watched ({watch:?}); the worker was slow, opening the page again"
+    );
+    let page = browser.current_url().await;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        browser.open(&page).await;
+        browser.find("main h1").await;
+        if browser.run(&script).await == json!(true) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never: {what}\n{}",
+            browser.text().await
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// The history's note while it is empty.
+const HISTORY_EMPTY: &str = "section[aria-labelledby=history-title] p.muted";
+
+/// A script that is true once the history holds at least `count` rows whose outcome starts
+/// with `outcome`.
+fn history_has(outcome: &str, count: usize) -> String {
+    format!(
+        "[...document.querySelectorAll('section[aria-labelledby=history-title] tbody tr')]\
+         .filter((row) => row.cells[1]?.textContent.startsWith({})).length >= {count}",
+        serde_json::to_string(outcome).unwrap()
+    )
+}
+
+/// The profile picture and the recent posts, as the fake's CDN serves them: loaded, not
+/// broken.
+async fn the_account_shows_its_pictures(journey: &Journey) {
+    let browser = &journey.browser;
+    browser.wait_for_pictures(".page-head img.avatar").await;
+    // The worker syncs the posts shortly after the connect; until then the preview offers to
+    // look again.
+    let deadline = Instant::now() + PATIENCE;
+    while browser
+        .run("return !document.querySelector('ul.media img')")
+        .await
+        == json!(true)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no posts in the preview:\n{}",
+            browser.text().await
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        browser
+            .run("document.querySelector('section[aria-labelledby=media-title] button')?.click()")
+            .await;
+    }
+    let posts = browser.wait_for_pictures("ul.media img").await;
+    assert!(posts >= 3, "{posts} posts in the preview");
+    browser.screenshot_at("account-posts", "#media-title").await;
+}
+
+/// The snippets a person copies from the account's page.
+struct Snippets {
+    token_js: String,
+    instafeed: String,
+}
+
+/// Copies the token.js and instafeed.js snippets, as a person would, and reads each back from
+/// the clipboard.
+async fn copy_the_snippets(journey: &Journey) -> Snippets {
     let browser = &journey.browser;
     browser.grant("clipboard-read").await;
     browser.grant("clipboard-write").await;
-    browser
-        .click("button[aria-label^='Copy: '][aria-label*='token.js']")
-        .await;
-    browser.wait_for_text("Copied").await;
-    let snippet = browser
-        .run_async(
-            "const done = arguments[arguments.length - 1];
-             navigator.clipboard.readText().then(done, (error) => done('refused: ' + error));",
-        )
-        .await;
-    let snippet = snippet.as_str().unwrap().to_owned();
+    let copy = async |which: &str| {
+        browser
+            .click(&format!(
+                "button[aria-label^='Copy: '][aria-label*='{which}']"
+            ))
+            .await;
+        browser.wait_for_text("Copied").await;
+        let snippet = browser
+            .run_async(
+                "const done = arguments[arguments.length - 1];
+                 navigator.clipboard.readText().then(done, (error) => done('refused: ' + error));",
+            )
+            .await;
+        snippet.as_str().unwrap().to_owned()
+    };
+    let token_js = copy("token.js").await;
     assert!(
-        snippet.starts_with(&format!("<script src=\"{}/t/", journey.base))
-            && snippet.ends_with("/token.js\"></script>"),
-        "the copied snippet: {snippet}"
+        token_js.starts_with(&format!("<script src=\"{}/t/", journey.base))
+            && token_js.ends_with("/token.js\"></script>"),
+        "the copied snippet: {token_js}"
     );
-    snippet
+    let instafeed = copy("instafeed.js").await;
+    assert!(
+        instafeed.contains(INSTAFEED_CDN) && instafeed.contains(&token_js),
+        "the copied instafeed.js snippet: {instafeed}"
+    );
+    Snippets {
+        token_js,
+        instafeed,
+    }
 }
 
-/// Three websites with the snippet: one the account allows, one it does not, and an allowed
-/// one whose page hides its referrer.
+/// Where the instafeed.js snippet loads the library from, and the library itself (the npm
+/// package's build, kept here since the test machine reaches no CDN).
+const INSTAFEED_CDN: &str = "https://cdn.jsdelivr.net/npm/instafeed.js@2/dist/instafeed.min.js";
+const INSTAFEED: &str = include_str!("vendor/instafeed.min.js");
+
+/// Websites with the snippets: one the account allows, one it does not, an allowed one whose
+/// page hides its referrer, and an allowed one showing the feed with instafeed.js.
 struct Sites {
     allowed: u16,
     refused: u16,
     hidden: u16,
+    feed: u16,
 }
 
 impl Sites {
-    async fn serve(snippet: &str) -> Sites {
+    async fn serve(snippets: &Snippets, fake: &str) -> Sites {
+        let snippet = &snippets.token_js;
         // The first two are different sites (127.0.0.1 and localhost), as two customers' sites
         // would be: Chromium keeps a separate HTTP cache per site, so the second cannot reuse
         // the first one's answer.
@@ -373,10 +526,29 @@ impl Sites {
              {snippet}</head><body>a site that hides its referrer</body></html>"
         );
         let (hidden, _) = http_endpoint("text/html; charset=utf-8", hidden_page).await;
+        // The instafeed.js snippet as copied, but for two things this closed network needs:
+        // the library inline instead of from its CDN, and the fake answering what instafeed.js
+        // asks graph.instagram.com (which it names in full).
+        let feed_snippet = snippets.instafeed.replace(
+            &format!("<script src=\"{INSTAFEED_CDN}\"></script>"),
+            &format!("<script>{INSTAFEED}</script>"),
+        );
+        let feed_page = format!(
+            "<!doctype html><html><head><title>Our bakery</title><meta name=\"viewport\" content=\"width=device-width\">\
+             <script>const open = XMLHttpRequest.prototype.open; \
+             XMLHttpRequest.prototype.open = function (method, url, ...rest) {{ \
+             return open.call(this, method, String(url).replace('https://graph.instagram.com/', '{fake}/'), ...rest); }};</script>\
+             <style>body {{ font-family: sans-serif; margin: 1rem; }} #instafeed {{ display: grid; \
+             grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 8px; }} \
+             #instafeed img {{ width: 100%; aspect-ratio: 1; object-fit: cover; display: block; }}</style>\
+             </head><body><h1>Our bakery on Instagram</h1>{feed_snippet}</body></html>"
+        );
+        let (feed, _) = http_endpoint("text/html; charset=utf-8", feed_page).await;
         Sites {
             allowed,
             refused,
             hidden,
+            feed,
         }
     }
 }
@@ -387,8 +559,8 @@ async fn allow_a_site(journey: &Journey, sites: &Sites) {
         .type_into(
             "#origins",
             &format!(
-                "http://127.0.0.1:{}\nhttp://127.0.0.1:{}",
-                sites.allowed, sites.hidden
+                "http://127.0.0.1:{}\nhttp://127.0.0.1:{}\nhttp://127.0.0.1:{}",
+                sites.allowed, sites.hidden, sites.feed
             ),
         )
         .await;
@@ -452,6 +624,9 @@ async fn tour_the_workspace(journey: &Journey) -> String {
     browser.screenshot("workspace-new").await;
     browser.open(&journey.url("/workspaces/no-such-page")).await;
     browser.find_text("h1", "not found").await;
+    // Still within the frame: the demo banner, and the way home.
+    browser.find(".demo-banner").await;
+    browser.find("header.top a.brand[href='/']").await;
     browser.screenshot("not-found").await;
     invitation
 }
@@ -495,6 +670,91 @@ async fn the_token_reaches_only_the_allowed_site(journey: &Journey, sites: &Site
                 .starts_with("freshtoken: the request carries neither Origin nor Referer"))),
         "the console says why: {logged}"
     );
+}
+
+/// The instafeed.js snippet on an allowed site: the feed shows the account's posts, every
+/// picture loaded from the fake's CDN.
+async fn the_feed_shows_the_posts(journey: &Journey, sites: &Sites) {
+    let browser = &journey.browser;
+    browser
+        .open(&format!("http://127.0.0.1:{}/", sites.feed))
+        .await;
+    let posts = browser.wait_for_pictures("#instafeed img").await;
+    assert!(posts >= 3, "{posts} posts in the feed");
+    browser.screenshot("instafeed").await;
+}
+
+/// The demo's story on the account, each step a button of its "Demo: move time" panel: a week
+/// later its weekly refresh runs; three days before expiry with Instagram failing, the page
+/// warns; after the owner changes their password, it needs reconnecting.
+async fn the_demo_story(journey: &Journey, account: &str) {
+    let browser = &journey.browser;
+    browser.open(account).await;
+    browser.find("section.demo #demo-title").await;
+    let refreshed = browser
+        .run(
+            "return [...document.querySelectorAll('section[aria-labelledby=history-title] tbody tr')]\
+             .filter((row) => row.cells[1]?.textContent.startsWith('Refreshed')).length",
+        )
+        .await
+        .as_u64()
+        .unwrap_or_default() as usize;
+
+    browser.click_button("A week later").await;
+    browser.wait_for_text("A week has passed").await;
+    shows_without_a_reload(
+        browser,
+        &history_has("Refreshed", refreshed + 1),
+        "the week-later refresh in the history",
+        SCENE_WATCH,
+    )
+    .await;
+    browser
+        .screenshot_at("demo-week-later", "#demo-title")
+        .await;
+
+    browser.click_button("Three days before expiry").await;
+    shows_without_a_reload(
+        browser,
+        &format!(
+            "{} && [...document.querySelectorAll('main .callout.warn[role=alert]')]\
+             .some((warning) => warning.textContent.includes('the last refresh failed'))",
+            history_has("Failed", 1)
+        ),
+        "a failed refresh in the history and the expiry warning",
+        SCENE_WATCH,
+    )
+    .await;
+    browser.screenshot_at("demo-expiring", ".page-head").await;
+    browser
+        .screenshot_at("demo-expiring-history", "#history-title")
+        .await;
+
+    browser
+        .click_button("The owner changes their password")
+        .await;
+    shows_without_a_reload(
+        browser,
+        &format!(
+            "document.querySelector('#needs-you') && {}",
+            history_has("Revoked", 1)
+        ),
+        "the account needing reconnecting, and the revocation in the history",
+        SCENE_WATCH,
+    )
+    .await;
+    browser.find(".account-facts .badge.bad").await;
+    browser
+        .wait_for_text_in(".account-facts span", "next refresh after reconnecting")
+        .await;
+    browser
+        .screenshot_at("demo-password-changed", ".page-head")
+        .await;
+    browser.open(&journey.url("/")).await;
+    browser
+        .wait_for_text_in("main .overview", "needs reconnecting")
+        .await;
+    browser.screenshot("accounts-reconnect").await;
 }
 
 /// Rotating asks first, with the focus on Cancel, and Escape backs out; deleting after
@@ -664,6 +924,10 @@ async fn a_revoked_page_gets_a_reconnect_link(journey: &Journey, facebook: &Face
         tokio::time::sleep(Duration::from_secs(2)).await;
         browser.open(page).await;
     }
+    // What happened, beside the status: not "no check yet".
+    browser
+        .wait_for_text_in(".account-facts span", "last check failed")
+        .await;
     browser.click_button("Get a reconnect link").await;
     browser
         .find("button[aria-label='Copy: Reconnect link']")
