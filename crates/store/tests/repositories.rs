@@ -469,6 +469,58 @@ mod accounts {
     }
 
     #[tokio::test]
+    async fn an_alias_names_one_account_in_the_whole_instance() {
+        let store = TestStore::new().await;
+        let a = store.tenants().create("A", "a").await.unwrap();
+        let b = store.tenants().create("B", "b").await.unwrap();
+        let with_alias = |id: &str, alias: &str| freshtoken_store::Connection {
+            account: instagram_user(id, "x"),
+            token: token("IGAAa"),
+            next_refresh_at: None,
+            presets: freshtoken_store::Presets {
+                alias: Some(alias.to_owned()),
+                ..Default::default()
+            },
+        };
+        let connected = store
+            .accounts()
+            .connect_all(a.id, vec![with_alias("1", "shop")], |_, _| None)
+            .await
+            .unwrap();
+        let account = connected[0].0.account().clone();
+        assert_eq!(account.alias.as_deref(), Some("shop"));
+        assert_eq!(
+            store.accounts().public_id_by_alias("shop").await.unwrap(),
+            Some(account.public_id.clone())
+        );
+        assert_eq!(
+            store.accounts().public_id_by_alias("nope").await.unwrap(),
+            None
+        );
+        // The same account again keeps it; another account, in any workspace, is refused.
+        store
+            .accounts()
+            .connect_all(a.id, vec![with_alias("1", "shop")], |_, _| None)
+            .await
+            .unwrap();
+        for (tenant, id) in [(a.id, "2"), (b.id, "1")] {
+            let refused = store
+                .accounts()
+                .connect_all(tenant, vec![with_alias(id, "shop")], |_, _| None)
+                .await;
+            assert!(
+                matches!(refused, Err(StoreError::Duplicate(Duplicate::Alias))),
+                "{refused:?}"
+            );
+        }
+        assert_eq!(
+            store.accounts().count(b.id).await.unwrap(),
+            0,
+            "nothing half-written"
+        );
+    }
+
+    #[tokio::test]
     async fn another_tenants_account_is_not_found_for_reads_or_changes() {
         let store = TestStore::new().await;
         let (_, account_id) = tenant_with_account(&store, "a", "IGAAa").await;
