@@ -470,7 +470,7 @@ async fn import_instatokend(
             };
             connector.paste(tenant.id, paste).await.map_err(|err| match err {
                 ConnectError::Store(StoreError::Duplicate(Duplicate::Alias)) => anyhow::anyhow!(
-                    "another account of this instance already answers at /token/{name}: rename this entry in the config (its sites then use the new name), or remove the alias from the other account"
+                    "another account of this instance already answers at /token/{name}: rename this entry in the config (its sites then use the new name)"
                 ),
                 other => other.into(),
             })
