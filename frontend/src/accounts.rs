@@ -1435,7 +1435,7 @@ fn MediaPreview(path: String) -> impl IntoView {
                             let caption = post.caption.clone().unwrap_or_default();
                             view! {
                                 <li>
-                                    <a href=post.permalink.clone().unwrap_or_default() target="_blank" rel="noopener">
+                                    <a href=post.permalink.clone().filter(|url| url.starts_with("https://")) target="_blank" rel="noopener">
                                         {match picture {
                                             Some(url) => view! { <img src=url alt=caption.clone() loading="lazy"/> }.into_any(),
                                             None => view! { <span class="media-text">{if caption.is_empty() { "A post".to_owned() } else { caption.clone() }}</span> }.into_any(),

@@ -40,7 +40,12 @@ pub fn Home() -> impl IntoView {
             return;
         }
         let to = match session.me.get() {
-            None => "/signin".to_owned(),
+            // A fresh instance opens on sign-up: whoever signs up first runs it.
+            None => match session.instance.get() {
+                None => return,
+                Some(instance) if instance.first_user => "/signup".to_owned(),
+                Some(_) => "/signin".to_owned(),
+            },
             Some(me) => match me.tenants.first() {
                 Some(tenant) => workspace_path(tenant.id),
                 None => "/workspaces/new".to_owned(),

@@ -25,6 +25,17 @@ fn state_html(disabled: bool, path: String, name: &str) -> String {
         )
 }
 
+/// Whether a button's path is one of [`state_html`]'s, `/admin/{tenants|users}/{id}/{verb}`:
+/// nothing else is posted, whatever a page's HTML might come to hold.
+fn is_toggle(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    matches!(
+        parts.as_slice(),
+        ["", "admin", "tenants" | "users", id, "enable" | "disable"]
+            if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+    )
+}
+
 fn tenants_html(list: Vec<OperatorTenantView>) -> String {
     let rows = list
         .into_iter()
@@ -132,7 +143,7 @@ pub fn Operator() -> impl IntoView {
         });
     };
     let on_click = move |ev: leptos::ev::MouseEvent| {
-        if let Some(path) = clicked(&ev) {
+        if let Some(path) = clicked(&ev).filter(|path| is_toggle(path)) {
             toggle(path);
         }
     };

@@ -286,6 +286,7 @@ pub fn esc(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// `<time>` with `when_words`, the exact time on hover.
@@ -327,12 +328,17 @@ pub fn button_html(class: &str, act: &str, label: &str, text: &str) -> String {
 
 /// The `data-act` of the button an event inside HTML came from (one listener for a list).
 pub fn clicked(ev: &web_sys::Event) -> Option<String> {
-    ev.target()?
+    let button = ev
+        .target()?
         .dyn_into::<web_sys::Element>()
         .ok()?
         .closest("[data-act]")
-        .ok()??
-        .get_attribute("data-act")
+        .ok()??;
+    // Only a button inside the list that listens, never an element around it.
+    let list = ev.current_target()?.dyn_into::<web_sys::Node>().ok()?;
+    list.contains(Some(&button))
+        .then(|| button.get_attribute("data-act"))
+        .flatten()
 }
 
 /// The account's status as a badge, in HTML.
