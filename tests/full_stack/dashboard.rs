@@ -269,12 +269,13 @@ async fn a_newcomer_connects_in_demo_mode_and_the_snippet_works_only_on_allowed_
     );
 }
 
-/// Signed out, the dashboard sends the newcomer to sign in; they go on to sign up, and the
-/// form checks its fields before sending anything.
+/// A fresh instance opens on sign-up (whoever signs up first runs it); sign-in leads there
+/// too, and the form checks its fields before sending anything.
 async fn sign_up(journey: &Journey) {
     let browser = &journey.browser;
     browser.open(&journey.url("/")).await;
-    browser.wait_for_path("^/signin$").await;
+    browser.wait_for_path("^/signup$").await;
+    browser.open(&journey.url("/signin")).await;
     browser.find("#email").await;
     browser.find("main h1").await;
     browser.screenshot("sign-in").await;
