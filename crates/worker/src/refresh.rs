@@ -263,7 +263,11 @@ pub(crate) fn decide(
             let failures = u32::try_from(attempt).unwrap_or(u32::MAX);
             let delay = backoff.delay_secs(failures, random_unit()).max(at_least);
             let next = retry_at(now, token, &error, delay);
-            let last_error = format!("{error}; next attempt at {}", rfc3339(next));
+            // Shown to people as it is (the account page, e-mails): a date in words.
+            let last_error = format!(
+                "{error}; next attempt at {}",
+                next.format("%-d %b %Y, %H:%M:%S UTC")
+            );
             let mut announcements = Vec::new();
             let expiring = token
                 .expires_at

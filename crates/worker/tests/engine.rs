@@ -782,7 +782,7 @@ async fn a_pasted_token_near_expiry_survives_two_transient_failures_on_its_first
         );
         let said = account.last_error.unwrap();
         assert!(
-            said.contains(&next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            said.contains(&next.format("%-d %b %Y, %H:%M:%S UTC").to_string()),
             "last_error {said:?} names another time than next_refresh_at {next}"
         );
         world.advance_to_next_refresh(account.id).await;
