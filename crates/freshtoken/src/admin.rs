@@ -16,7 +16,7 @@ use freshtoken_core::{AccountKind, AccountStatus, RefreshInterval, Role};
 use freshtoken_store::{
     Account, Duplicate, Joining, KeyFile, SecretKey, SignUp, Store, StoreError, Tenant,
 };
-use freshtoken_web::accounts::public_url_of;
+use freshtoken_web::accounts::{instatokend_url_of, public_url_of};
 use freshtoken_web::auth::password;
 use freshtoken_web::tenants::check_slug;
 
@@ -286,13 +286,10 @@ async fn store_and_connector(config: &Config) -> anyhow::Result<(Store, Connecto
 fn print_urls(config: &Config, name: &str, account: &Account, created: bool) {
     let public_url = config.public_url_for(config.bind);
     let url = |file| public_url_of(&public_url, &account.public_id, file);
-    let instatokend = public_url
-        .join(&format!(
-            "token/{}",
-            account.alias.as_deref().unwrap_or(&account.public_id)
-        ))
-        .map(String::from)
-        .unwrap_or_default();
+    let instatokend = instatokend_url_of(
+        &public_url,
+        account.alias.as_deref().unwrap_or(&account.public_id),
+    );
     let who = match account.kind {
         AccountKind::FacebookPage => format!("Facebook Page {:?}", account.username),
         AccountKind::Threads => format!("Threads @{}", account.username),

@@ -22,6 +22,14 @@ pub fn public_url_of(public_url: &Url, public_id: &str, file: &str) -> String {
         .unwrap_or_default()
 }
 
+/// instatokend's URL of an account, `/token/{name}`, where `name` is its alias or public id.
+pub fn instatokend_url_of(public_url: &Url, name: &str) -> String {
+    public_url
+        .join(&format!("token/{name}"))
+        .map(String::from)
+        .unwrap_or_default()
+}
+
 pub(crate) fn view(
     public_url: &Url,
     account: &Account,
@@ -63,12 +71,10 @@ pub(crate) fn view(
         owner_unsubscribed_at: account.owner_unsubscribed_at.map(rfc3339),
         token_text_url: url("token"),
         alias: account.alias.clone(),
-        instatokend_url: account.alias.as_deref().map(|alias| {
-            public_url
-                .join(&format!("token/{alias}"))
-                .map(String::from)
-                .unwrap_or_default()
-        }),
+        instatokend_url: account
+            .alias
+            .as_deref()
+            .map(|alias| instatokend_url_of(public_url, alias)),
     }
 }
 

@@ -23,8 +23,8 @@ use freshtoken_core::api::{
 use freshtoken_core::{AccountKind, AccountStatus};
 use serde::Deserialize;
 
-pub use crate::account_views::public_url_of;
 use crate::account_views::{account_view, view, with_pending};
+pub use crate::account_views::{instatokend_url_of, public_url_of};
 use crate::caller::{Access, Principal};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query};
