@@ -141,17 +141,19 @@ impl Store {
         } else {
             options.max_connections(settings.max_connections.unwrap_or(10));
         }
-        let db = Database::connect(options).await.map_err(|err| {
-            let message = format!(
-                "{} (is the database running and reachable?)",
-                redact_url_in(&err.to_string(), database_url)
-            );
-            if is_unreachable(&err) {
-                StoreError::Unreachable(message)
-            } else {
-                StoreError::Connect(message)
-            }
-        })?;
+        let db = connect_waiting_for_wal_switch(options, is_sqlite, settings.sqlite_busy_timeout)
+            .await
+            .map_err(|err| {
+                let message = format!(
+                    "{} (is the database running and reachable?)",
+                    redact_url_in(&err.to_string(), database_url)
+                );
+                if is_unreachable(&err) {
+                    StoreError::Unreachable(message)
+                } else {
+                    StoreError::Connect(message)
+                }
+            })?;
         Ok(Store { db, keys })
     }
 
@@ -300,6 +302,36 @@ fn redact_url_in(message: &str, url: &str) -> String {
 /// refused connections itself until its acquire timeout, then says so), or PostgreSQL said it is
 /// starting up or shutting down (as while a new container initialises). Not a wrong password, a
 /// missing database or a TLS failure: those stay.
+/// Opens the pool. On SQLite, a new database file's first connection switches it to WAL mode,
+/// which takes an exclusive lock that the busy timeout does not wait for: processes starting
+/// together on a fresh file (`serve` beside `migrate`, or a web and a worker process) would see
+/// "database is locked" at once. So a busy connect is tried again until the busy timeout has
+/// passed; once the file is in WAL mode, connecting takes no such lock.
+async fn connect_waiting_for_wal_switch(
+    options: ConnectOptions,
+    is_sqlite: bool,
+    busy_timeout: Duration,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let started = std::time::Instant::now();
+    loop {
+        match Database::connect(options.clone()).await {
+            Err(err) if is_sqlite && is_sqlite_busy(&err) && started.elapsed() < busy_timeout => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// SQLITE_BUSY (5): another connection holds a lock this one may not wait for.
+fn is_sqlite_busy(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error;
+    let sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err)) = err else {
+        return false;
+    };
+    matches!(err.as_ref(), Error::Database(database) if database.code().as_deref() == Some("5"))
+}
+
 fn is_unreachable(err: &sea_orm::DbErr) -> bool {
     use sea_orm::sqlx::Error;
     let sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err)) = err else {
