@@ -1,6 +1,9 @@
 //! The token URLs under `wrk`, beside nginx serving a static file of the same size, in the same
 //! run on loopback: requests per second, p50 and p99 for both, their ratio, and the web
 //! process's memory. See bench/README.md (`bench/delivery.sh` installs wrk and nginx).
+//!
+//! It ends with one line per account count for scripts to read:
+//! `delivery accounts=N ratio=R p99_ms=P nginx_p99_ms=Q rss_mb=M hit_ratio=H req_s=… nginx_req_s=…`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -71,12 +74,19 @@ async fn orchestrate() {
         "{:<34} {:>10} {:>8} {:>8} {:>7} {:>9} {:>9}",
         "setup", "req/s", "p50 ms", "p99 ms", "ratio", "RSS MB", "peak MB"
     );
+    let mut summaries = Vec::new();
     for accounts in sizes {
-        run_setup(accounts, &connections, &seconds).await;
+        summaries.push(run_setup(accounts, &connections, &seconds).await);
+    }
+    // Last, one line per setup, for scripts.
+    println!();
+    for summary in summaries {
+        println!("{summary}");
     }
 }
 
-async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
+/// Runs one setup; returns its summary line.
+async fn run_setup(accounts: usize, connections: &str, seconds: &str) -> String {
     let work = tempfile::tempdir().expect("temporary directory");
     // nginx's workers run as another user: they must be able to read the file.
     {
@@ -91,6 +101,7 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
     let public_ids = seed(&database_url, &key, accounts).await;
 
     let port = free_port();
+    let metrics_port = free_port();
     let mut web = Command::new(std::env::current_exe().unwrap())
         .env(ROLE_VAR, "web")
         .env("FRESHTOKEN_DATABASE_URL", &database_url)
@@ -98,6 +109,11 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
         .env("FRESHTOKEN_DATA_DIR", work.path())
         .env("FRESHTOKEN_BIND", format!("127.0.0.1:{port}"))
         .env("FRESHTOKEN_LOG", "warn")
+        // The cache's hits and misses are read there, before and after the run.
+        .env(
+            "FRESHTOKEN_METRICS_BIND",
+            format!("127.0.0.1:{metrics_port}"),
+        )
         // The limits stay on (their cost is part of the answer) but out of the way of one
         // client address sending everything.
         .env("FRESHTOKEN_RATE_LIMIT_PER_ADDRESS", "1000000000")
@@ -113,24 +129,48 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
     let base = format!("http://127.0.0.1:{port}");
     wait_for(&format!("{base}/healthz")).await;
 
-    // Every account once, so that all are in memory, as on a busy instance.
     let client = reqwest::Client::new();
-    let first = warm(&client, &base, &public_ids).await;
+    assert_locked(&client, &base, &public_ids[0]).await;
+    // Every account once (up to BENCH_WARM, 200,000 by default: what the cache holds by
+    // default), so that all are in memory, as on a busy instance.
+    let warm_count = env_or("BENCH_WARM", "200000")
+        .parse::<usize>()
+        .expect("BENCH_WARM: a number")
+        .min(accounts);
+    let first = warm(&client, &base, &public_ids[..warm_count.max(1)]).await;
     let body_size = first.len();
     let idle_rss = memory_kb(web.id(), "VmRSS:");
+    let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
+    let before = cache_counts(&client, &metrics_url).await;
 
     let ids_file = work.path().join("ids.txt");
     std::fs::write(&ids_file, public_ids.join("\n")).expect("write ids");
     let script = wrk_script(work.path(), &ids_file, accounts);
 
+    let profile = std::env::var_os("BENCH_PROFILE_DIR").map(PathBuf::from);
+    let perf = profile
+        .as_deref()
+        .map(|dir| start_perf(dir, web.id(), accounts));
     let ours = wrk(
         &format!("{base}/t/{}/token.json", public_ids[0]),
         script.as_deref(),
         connections,
         seconds,
     );
+    if let Some(perf) = perf {
+        stop_perf(perf);
+    }
     let rss = memory_kb(web.id(), "VmRSS:");
     let peak = memory_kb(web.id(), "VmHWM:");
+    let after = cache_counts(&client, &metrics_url).await;
+    if let Some(dir) = &profile {
+        for file in ["smaps_rollup", "status"] {
+            let _ = std::fs::copy(
+                format!("/proc/{}/{file}", web.id()),
+                dir.join(format!("{file}-{accounts}.txt")),
+            );
+        }
+    }
     let _ = web.kill();
     let _ = web.wait();
 
@@ -146,7 +186,11 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
         connections,
         seconds,
     );
-    let _ = nginx.kill();
+    // SIGTERM, not SIGKILL: the master then stops its workers, which SIGKILL would orphan
+    // (still holding their port and memory).
+    let _ = Command::new("kill")
+        .args(["-TERM", &nginx.id().to_string()])
+        .status();
     let _ = nginx.wait();
 
     let label = format!("{accounts} account(s), {body_size} B body");
@@ -185,6 +229,94 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) {
             ours.non_2xx, theirs.non_2xx
         );
     }
+    let hits = after.0.saturating_sub(before.0);
+    let misses = after.1.saturating_sub(before.1);
+    let hit_ratio = if hits + misses == 0 {
+        f64::NAN
+    } else {
+        hits as f64 / (hits + misses) as f64
+    };
+    format!(
+        "delivery accounts={accounts} ratio={:.2} p99_ms={:.2} nginx_p99_ms={:.2} rss_mb={:.1} hit_ratio={hit_ratio:.3} req_s={:.0} nginx_req_s={:.0} p50_ms={:.2} nginx_p50_ms={:.2} peak_mb={:.1} idle_mb={:.1} non_2xx={}",
+        ours.requests_per_sec / theirs.requests_per_sec,
+        ours.p99_ms,
+        theirs.p99_ms,
+        rss as f64 / 1024.0,
+        ours.requests_per_sec,
+        theirs.requests_per_sec,
+        ours.p50_ms,
+        theirs.p50_ms,
+        peak as f64 / 1024.0,
+        idle_rss as f64 / 1024.0,
+        ours.non_2xx + theirs.non_2xx,
+    )
+}
+
+/// The benchmark measures the locked path (an account a site's page loads, not a public one,
+/// no API key): without an `Origin`, or with another site's, the token is refused.
+async fn assert_locked(client: &reqwest::Client, base: &str, public_id: &str) {
+    let url = format!("{base}/t/{public_id}/token.json");
+    let headerless = client.get(&url).send().await.expect("request");
+    let elsewhere = client
+        .get(&url)
+        .header("origin", "https://elsewhere.example")
+        .send()
+        .await
+        .expect("request");
+    let allowed = client
+        .get(&url)
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(headerless.status(), 403, "the account must not be public");
+    assert_eq!(elsewhere.status(), 403, "the account must be locked");
+    assert!(allowed.status().is_success(), "{ORIGIN} must be allowed");
+}
+
+/// The web process's cache hits and misses so far, from its `/metrics`.
+async fn cache_counts(client: &reqwest::Client, metrics_url: &str) -> (u64, u64) {
+    let text = client
+        .get(metrics_url)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics");
+    let value = |name: &str| {
+        text.lines()
+            .find(|line| line.split_whitespace().next() == Some(name))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|n| n.parse::<f64>().ok())
+            .map_or(0, |n| n as u64)
+    };
+    (
+        value("freshtoken_delivery_cache_hits_total"),
+        value("freshtoken_delivery_cache_misses_total"),
+    )
+}
+
+/// `perf record -g` on the web process for the length of the run (BENCH_PROFILE_DIR), into
+/// `perf-{accounts}.data` there; read it with `perf report -i ... --no-children --stdio`.
+fn start_perf(dir: &Path, pid: u32, accounts: usize) -> Child {
+    std::fs::create_dir_all(dir).expect("BENCH_PROFILE_DIR");
+    Command::new("perf")
+        .args(["record", "-g", "-F", "999", "-p", &pid.to_string(), "-o"])
+        .arg(dir.join(format!("perf-{accounts}.data")))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("perf is installed (linux-perf)")
+}
+
+fn stop_perf(mut perf: Child) {
+    // perf writes its file on SIGINT.
+    let _ = Command::new("kill")
+        .args(["-INT", &perf.id().to_string()])
+        .status();
+    let _ = perf.wait();
 }
 
 /// Creates `accounts` accounts with realistic tokens (about 180 characters), locked to the
