@@ -17,6 +17,7 @@ mod m20261202_000008_hashed_sessions;
 mod m20261204_000009_account_kinds;
 mod m20261205_000010_connect_links;
 mod m20261206_000011_account_aliases;
+mod m20261206_000012_account_leases;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000009_account_kinds::Migration),
             Box::new(m20261205_000010_connect_links::Migration),
             Box::new(m20261206_000011_account_aliases::Migration),
+            Box::new(m20261206_000012_account_leases::Migration),
         ]
     }
 }

@@ -68,6 +68,13 @@ pub enum Backend {
     Postgres,
 }
 
+/// The store's pool, for the job queue library (see [`Store::job_queue_pool`]).
+#[derive(Clone)]
+pub enum JobQueuePool {
+    Sqlite(sea_orm::sqlx::SqlitePool),
+    Postgres(sea_orm::sqlx::PgPool),
+}
+
 /// Pool and timing settings; the defaults suit one process on SQLite or a small PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct ConnectSettings {
@@ -218,6 +225,18 @@ impl Store {
 
     pub fn keys(&self) -> &KeyStore {
         &self.keys
+    }
+
+    /// The pool the job queues share with the store: apalis keeps its tables in our database
+    /// (`Jobs` on SQLite, the `apalis` schema on PostgreSQL) and is handed this pool. Nothing
+    /// but apalis' own API runs on it (see docs/refresh.md).
+    pub fn job_queue_pool(&self) -> JobQueuePool {
+        match self.backend() {
+            Backend::Sqlite => JobQueuePool::Sqlite(self.db.get_sqlite_connection_pool().clone()),
+            Backend::Postgres => {
+                JobQueuePool::Postgres(self.db.get_postgres_connection_pool().clone())
+            }
+        }
     }
 
     /// The raw connection, for tests that must look at what is really stored.

@@ -1,5 +1,7 @@
 //! The apalis side: three job queues kept in our own database (`Jobs` on SQLite, the `apalis`
-//! schema on PostgreSQL), the workers that run them, and the housekeeping apalis leaves to us.
+//! schema on PostgreSQL), the workers that run them, and deleting finished jobs. Only apalis'
+//! own API touches its tables; what the engine needs to know about its work in flight it reads
+//! from our tables (docs/refresh.md).
 //!
 //! A job only names what it is for (an account and the lease the scheduler took on it, a
 //! notification and its lease); everything else is read fresh from the store when it runs, so a
@@ -8,9 +10,10 @@
 use std::time::Duration;
 
 use apalis::prelude::*;
+use apalis_core::backend::Vacuum;
 use apalis_postgres::{PostgresStorage, Pubsub};
 use apalis_sqlite::SqliteStorage;
-use freshtoken_store::{RefreshClaim, Store};
+use freshtoken_store::{JobQueuePool, Store};
 use sea_orm::sqlx::{PgPool, SqlitePool};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -24,8 +27,6 @@ pub const MEDIA_QUEUE: &str = "freshtoken-media";
 /// A job that fails on our side (the database is down) is tried this many times; Instagram's
 /// and endpoints' failures are not job failures, they are scheduled in the database.
 const MAX_JOB_ATTEMPTS: usize = 3;
-/// Finished jobs are kept this long, for anyone looking at the queue tables, then deleted.
-const KEEP_FINISHED: Duration = Duration::from_secs(3600);
 
 /// A few accounts claimed together (one lease id per claim pass): refreshed side by side in
 /// one job, so that the queue's own bookkeeping (fetch, start, acknowledge) is paid once per
@@ -67,13 +68,9 @@ pub(crate) enum Queues {
 
 impl Queues {
     pub(crate) fn of(store: &Store) -> Queues {
-        match store.backend() {
-            freshtoken_store::Backend::Sqlite => {
-                Queues::Sqlite(store.connection().get_sqlite_connection_pool().clone())
-            }
-            freshtoken_store::Backend::Postgres => {
-                Queues::Postgres(store.connection().get_postgres_connection_pool().clone())
-            }
+        match store.job_queue_pool() {
+            JobQueuePool::Sqlite(pool) => Queues::Sqlite(pool),
+            JobQueuePool::Postgres(pool) => Queues::Postgres(pool),
         }
     }
 
@@ -119,51 +116,19 @@ impl Queues {
         }
     }
 
-    /// Jobs of `queue` waiting for a worker or running: how far the workers are behind.
-    pub(crate) async fn waiting(&self, queue: &str) -> Result<u64, QueueError> {
-        let count: i64 = match self {
-            Queues::Sqlite(pool) => sea_orm::sqlx::query_scalar(
-                "SELECT COUNT(*) FROM Jobs WHERE job_type = ?1 AND status IN ('Pending', 'Queued', 'Running')",
-            )
-            .bind(queue)
-            .fetch_one(pool)
-            .await
-            .map_err(queue_error)?,
-            Queues::Postgres(pool) => sea_orm::sqlx::query_scalar(
-                "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status IN ('Pending', 'Queued', 'Running')",
-            )
-            .bind(queue)
-            .fetch_one(pool)
-            .await
-            .map_err(queue_error)?,
-        };
-        Ok(u64::try_from(count).unwrap_or(0))
-    }
-
-    /// Deletes finished jobs older than an hour: apalis keeps every job forever otherwise.
-    pub(crate) async fn purge_finished(&self) -> Result<u64, QueueError> {
-        let keep = i64::try_from(KEEP_FINISHED.as_secs()).unwrap_or(3600);
-        let result = match self {
-            Queues::Sqlite(pool) => sea_orm::sqlx::query(
-                "DELETE FROM Jobs WHERE status IN ('Done', 'Killed', 'Failed') \
-                 AND done_at IS NOT NULL AND done_at < strftime('%s', 'now') - ?1",
-            )
-            .bind(keep)
-            .execute(pool)
-            .await
-            .map_err(queue_error)?
-            .rows_affected(),
-            Queues::Postgres(pool) => sea_orm::sqlx::query(
-                "DELETE FROM apalis.jobs WHERE status IN ('Done', 'Killed', 'Failed') \
-                 AND done_at IS NOT NULL AND done_at < now() - make_interval(secs => $1)",
-            )
-            .bind(keep as f64)
-            .execute(pool)
-            .await
-            .map_err(queue_error)?
-            .rows_affected(),
-        };
-        Ok(result)
+    /// Deletes finished jobs (apalis keeps every job otherwise), through apalis' own `Vacuum`,
+    /// which then runs SQLite's `VACUUM` on the whole file: hence only daily. Answers how many
+    /// were deleted, or `None` on PostgreSQL, where apalis 1.0 offers no way to delete them
+    /// (docs/refresh.md says what that costs and what an operator can do).
+    pub(crate) async fn delete_finished(&self) -> Result<Option<usize>, QueueError> {
+        match self {
+            Queues::Sqlite(pool) => SqliteStorage::<()>::new(pool)
+                .vacuum()
+                .await
+                .map(Some)
+                .map_err(queue_error),
+            Queues::Postgres(_) => Ok(None),
+        }
     }
 
     /// Runs the three queues' workers until `shutdown` completes, then lets running jobs finish.
@@ -336,21 +301,11 @@ fn job_error(err: WorkerError) -> BoxDynError {
 }
 
 async fn run_refresh(job: RefreshJob, engine: Data<Engine>) -> Result<(), BoxDynError> {
-    let refreshes = job.account_ids.into_iter().map(|account_id| {
-        let claim = RefreshClaim {
-            account_id,
-            lease_id: job.lease_id.clone(),
-        };
-        let engine = engine.clone();
-        async move { refresh::refresh(&engine, &claim).await }
-    });
-    // Every account is tried even if one fails; the job fails (and is retried) if any did,
-    // which is harmless: the accounts already done no longer hold this lease.
-    let results = futures_util::future::join_all(refreshes).await;
-    match results.into_iter().find_map(Result::err) {
-        Some(err) => Err(job_error(err)),
-        None => Ok(()),
-    }
+    // A failure here (the database) fails the job, which apalis retries: the accounts not yet
+    // recorded still hold this lease, and those recorded no longer do.
+    refresh::refresh_batch(&engine, &job.lease_id, &job.account_ids)
+        .await
+        .map_err(job_error)
 }
 
 async fn run_notify(job: NotifyJob, engine: Data<Engine>) -> Result<(), BoxDynError> {

@@ -10,8 +10,7 @@ use freshtoken_core::policy::{Backoff, MIN_REFRESH_AGE_SECS, next_refresh_at_jit
 use freshtoken_core::{AccessToken, AccountKind, AccountStatus, RefreshOutcome};
 use freshtoken_meta::{LongLivedToken, MetaClients, MetaError};
 use freshtoken_store::{
-    Announcement, NewRefreshEvent, RefreshClaim, RefreshResult, RefreshWork, StoredToken,
-    TokenUpdate,
+    Announcement, NewRefreshEvent, RefreshResult, RefreshWork, StoredToken, TokenUpdate,
 };
 use serde_json::json;
 
@@ -21,68 +20,94 @@ use crate::{Engine, WorkerError, random_unit};
 /// A token this close to expiry and still failing warns the tenant (once per incident).
 pub(crate) const EXPIRING_WARNING_SECS: i64 = 7 * 24 * 3600;
 
-/// Refreshes the account `claim` holds; does nothing if the claim no longer holds it.
-pub(crate) async fn refresh(engine: &Engine, claim: &RefreshClaim) -> Result<(), WorkerError> {
+/// Refreshes the accounts of one job, which the lease `lease_id` holds: opened in one read,
+/// asked of their platforms side by side, recorded in one transaction. An account the lease no
+/// longer holds is skipped.
+pub(crate) async fn refresh_batch(
+    engine: &Engine,
+    lease_id: &str,
+    account_ids: &[i64],
+) -> Result<(), WorkerError> {
     let store = engine.store();
-    let Some(work) = store
+    let works = store
         .refresh_queue()
-        .open(claim, engine.clock().now())
-        .await?
-    else {
-        tracing::debug!(
-            account_id = claim.account_id,
-            "refresh skipped: the claim ran out, or the account was paused, disconnected or deleted"
-        );
-        return Ok(());
-    };
-    let started = Instant::now();
-    // Bounded well inside the lease, so that no other job can claim the account while this
-    // one still waits for Instagram.
-    let limit = engine.config().lease / 2;
-    let answer = match &work.token {
-        Some(token) => Some(
-            tokio::time::timeout(limit, ask(engine.meta(), work.account.kind, &token.token))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(MetaError::Transient {
-                        reason: format!("no answer within {} ms", limit.as_millis()),
-                    })
-                }),
-        ),
-        None => None,
-    };
-    let elapsed = started.elapsed().as_secs_f64();
-    let now = engine.clock().now();
-    let result = decide(
-        &work,
-        answer,
-        now,
-        engine.config().page_check_interval,
-        engine.public_url(),
-        engine.emails_enabled(),
-    );
-    let outcome = result.event.outcome;
-    let attempt = result.event.attempt;
-    let recorded = store
-        .refresh_queue()
-        .complete(claim, work.account.tenant_id, now, result)
+        .open(lease_id, account_ids, engine.clock().now())
         .await?;
-    engine.metrics().refresh_attempt(outcome, elapsed);
-    if recorded {
-        engine.account_changed(claim.account_id);
-        tracing::info!(
-            account_id = claim.account_id,
-            outcome = outcome.as_str(),
-            attempt,
-            "refresh attempt recorded"
-        );
-    } else {
-        tracing::warn!(
-            account_id = claim.account_id,
-            "refresh result dropped: the account changed while Instagram answered"
+    if works.len() < account_ids.len() {
+        tracing::debug!(
+            skipped = account_ids.len() - works.len(),
+            "refreshes skipped: the claim ran out, or the account was paused, disconnected or deleted"
         );
     }
+    let answers =
+        futures_util::future::join_all(works.iter().map(|work| ask_in_time(engine, work))).await;
+    let now = engine.clock().now();
+    let mut attempts = Vec::with_capacity(works.len());
+    let results = works
+        .iter()
+        .zip(answers)
+        .map(|(work, (answer, seconds))| {
+            let result = decide(
+                work,
+                answer,
+                now,
+                engine.config().page_check_interval,
+                engine.public_url(),
+                engine.emails_enabled(),
+            );
+            attempts.push((
+                work.account.id,
+                result.event.outcome,
+                result.event.attempt,
+                seconds,
+            ));
+            result
+        })
+        .collect();
+    let recorded = store
+        .refresh_queue()
+        .complete(lease_id, now, results)
+        .await?;
+    for (account_id, outcome, attempt, seconds) in attempts {
+        engine.metrics().refresh_attempt(outcome, seconds);
+        if recorded.contains(&account_id) {
+            engine.account_changed(account_id);
+            tracing::info!(
+                account_id,
+                outcome = outcome.as_str(),
+                attempt,
+                "refresh attempt recorded"
+            );
+        } else {
+            tracing::warn!(
+                account_id,
+                "refresh result dropped: the account changed while Instagram answered"
+            );
+        }
+    }
     Ok(())
+}
+
+/// Asks the account's platform, within half the lease (so that no other job can claim the
+/// account while this one still waits), and how many seconds that took. `None` when the
+/// account has no token.
+async fn ask_in_time(
+    engine: &Engine,
+    work: &RefreshWork,
+) -> (Option<Result<Answer, MetaError>>, f64) {
+    let started = Instant::now();
+    let Some(token) = &work.token else {
+        return (None, 0.0);
+    };
+    let limit = engine.config().lease / 2;
+    let answer = tokio::time::timeout(limit, ask(engine.meta(), work.account.kind, &token.token))
+        .await
+        .unwrap_or_else(|_| {
+            Err(MetaError::Transient {
+                reason: format!("no answer within {} ms", limit.as_millis()),
+            })
+        });
+    (Some(answer), started.elapsed().as_secs_f64())
 }
 
 /// What the platform said of the account's token.

@@ -40,9 +40,10 @@ pub(crate) async fn pass(engine: &Engine, queues: &Queues) -> Result<Pass, Worke
     let mut pass = Pass::default();
 
     let batch = (config.concurrency.max(1) * 4) as u64;
-    // Jobs waiting, counted in accounts.
-    let waiting = queues.waiting(REFRESH_QUEUE).await? * REFRESH_BATCH as u64;
-    let room = (2 * batch).saturating_sub(waiting);
+    // Accounts claimed and not yet recorded (queued or running), from the leases in our own
+    // table: apalis offers no cheap count of its waiting jobs.
+    let held = store.refresh_queue().held(now).await?;
+    let room = (2 * batch).saturating_sub(held);
     if room > 0 {
         let claims = store
             .refresh_queue()
@@ -97,15 +98,31 @@ pub(crate) async fn pass(engine: &Engine, queues: &Queues) -> Result<Pass, Worke
 
 /// How often the scheduler deletes what nobody needs any more (from its start on).
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(300);
+/// How often finished jobs are deleted: on SQLite that rewrites the whole file (`VACUUM`),
+/// holding writers off for a moment, so daily, the first an hour after start.
+const DELETE_FINISHED_JOBS_EVERY: Duration = Duration::from_secs(24 * 3600);
+const DELETE_FINISHED_JOBS_FIRST: Duration = Duration::from_secs(3600);
 
-/// Deletes finished jobs (apalis keeps them forever otherwise), sessions that have ended (a
-/// session nobody comes back to is never read again, so never deleted on its own), and
-/// abandoned logins: OAuth states, and Facebook logins whose sealed user token would otherwise
-/// wait for the next Facebook login to be swept; and connect links long expired.
-async fn housekeeping(engine: &Engine, queues: &Queues) {
-    if let Err(error) = queues.purge_finished().await {
-        tracing::warn!(%error, "could not delete finished jobs");
+async fn delete_finished_jobs(queues: &Queues) {
+    let started = Instant::now();
+    match queues.delete_finished().await {
+        Ok(Some(deleted)) => tracing::info!(
+            deleted,
+            took_ms = started.elapsed().as_millis() as u64,
+            "deleted finished jobs and compacted the database"
+        ),
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(%error, "could not delete finished jobs; trying again tomorrow")
+        }
     }
+}
+
+/// Deletes sessions that have ended (a session nobody comes back to is never read again, so
+/// never deleted on its own), and abandoned logins: OAuth states, and Facebook logins whose
+/// sealed user token would otherwise wait for the next Facebook login to be swept; and connect
+/// links long expired.
+async fn housekeeping(engine: &Engine) {
     // Sessions end on the wall clock the web side reads, not on the engine's.
     match engine
         .store()
@@ -151,6 +168,7 @@ pub(crate) async fn run(
 ) {
     let interval = engine.config().scheduler_interval;
     let mut next_housekeeping = Instant::now();
+    let mut next_job_deletion = Instant::now() + DELETE_FINISHED_JOBS_FIRST;
     loop {
         let wait = match pass(&engine, &queues).await {
             Ok(pass) if pass.backlog => engine.config().poll_interval.min(interval),
@@ -167,7 +185,11 @@ pub(crate) async fn run(
         };
         if Instant::now() >= next_housekeeping {
             next_housekeeping = Instant::now() + HOUSEKEEPING_EVERY;
-            housekeeping(&engine, &queues).await;
+            housekeeping(&engine).await;
+        }
+        if Instant::now() >= next_job_deletion {
+            next_job_deletion = Instant::now() + DELETE_FINISHED_JOBS_EVERY;
+            delete_finished_jobs(&queues).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

@@ -119,6 +119,11 @@ impl World {
     /// Connects `username` with a long-lived token minted `age` ago, scheduled as a connect
     /// would schedule it.
     async fn connect(&self, username: &str, age: Duration) -> ScopedAccount {
+        self.connect_in(self.tenant_id, username, age).await
+    }
+
+    /// [`World::connect`], in the workspace `tenant_id`.
+    async fn connect_in(&self, tenant_id: i64, username: &str, age: Duration) -> ScopedAccount {
         let minted = self.fake.mint_token(username, age);
         let now = self.clock.now();
         let issued_at = now - chrono::Duration::from_std(age).unwrap();
@@ -130,6 +135,7 @@ impl World {
             Default::default(),
         );
         self.store_account(
+            tenant_id,
             username,
             minted,
             issued_at,
@@ -163,12 +169,13 @@ impl World {
     async fn paste(&self, username: &str, age: Duration) -> ScopedAccount {
         let minted = self.fake.mint_token(username, age);
         let now = self.clock.now();
-        self.store_account(username, minted, now, None, Some(now))
+        self.store_account(self.tenant_id, username, minted, now, None, Some(now))
             .await
     }
 
     async fn store_account(
         &self,
+        tenant_id: i64,
         username: &str,
         minted: fake_instagram::MintedToken,
         issued_at: DateTime<Utc>,
@@ -179,7 +186,7 @@ impl World {
             .store()
             .accounts()
             .connect(
-                self.tenant_id,
+                tenant_id,
                 NewAccount {
                     kind: AccountKind::Instagram,
                     provider_user_id: minted.user_id.to_string(),
@@ -206,12 +213,8 @@ impl World {
     }
 
     async fn events(&self, id: i64) -> Vec<freshtoken_store::RefreshEvent> {
-        let account = self
-            .store()
-            .accounts()
-            .get(self.tenant_id, id)
-            .await
-            .unwrap();
+        let tenant_id = self.account(id).await.tenant_id;
+        let account = self.store().accounts().get(tenant_id, id).await.unwrap();
         let mut events = self
             .store()
             .refresh_events()
@@ -541,6 +544,90 @@ async fn a_crowd_of_accounts_due_together_is_refreshed_once_each_and_spread_out(
     );
 }
 
+/// Refreshes are opened, and their results recorded and announced, a job's batch at once: each
+/// account still gets its own outcome, and each workspace hears of its own accounts only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_of_two_workspaces_due_together_are_each_recorded_and_announced_to_their_own() {
+    let world = World::new().await;
+    let events = ["token.refreshed", "account.needs_reconnect"];
+    let bakery_hooks = world.subscribe(&events).await;
+    let florist = world
+        .store()
+        .tenants()
+        .create("Florist", "florist")
+        .await
+        .unwrap()
+        .id;
+    let florist_hooks = WebhookReceiver::start().await;
+    world
+        .store()
+        .webhooks()
+        .create(florist, &florist_hooks.url, &events.map(str::to_owned))
+        .await
+        .unwrap();
+    let mut bakery = Vec::new();
+    let mut florists = Vec::new();
+    for n in 0..3 {
+        bakery.push(world.connect(&format!("bakery_{n}"), DAY * 2).await.id);
+        florists.push(
+            world
+                .connect_in(florist, &format!("florist_{n}"), DAY * 2)
+                .await
+                .id,
+        );
+    }
+    world.fake.revoke_user("bakery_0", 460);
+    // Every one of them comes due at the same moment.
+    world.advance(DAY * 8);
+
+    for id in bakery.iter().chain(&florists) {
+        let events = world.wait_for_events(*id, 1).await;
+        assert_eq!(events.len(), 1);
+        let expected = if *id == bakery[0] {
+            RefreshOutcome::Revoked
+        } else {
+            RefreshOutcome::Refreshed
+        };
+        assert_eq!(events[0].outcome, expected, "account {id}");
+    }
+    assert_eq!(
+        world.account(bakery[0]).await.status,
+        AccountStatus::NeedsReconnect
+    );
+    let heard = |hooks: &[ReceivedHook], tenant_id: i64| {
+        let mut heard: Vec<(String, i64)> = hooks
+            .iter()
+            .map(|hook| {
+                assert_eq!(hook.body["tenant_id"], tenant_id);
+                (
+                    hook.event.clone(),
+                    hook.body["data"]["account"]["id"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        heard.sort();
+        heard
+    };
+    let bakery_heard = heard(&bakery_hooks.wait_for(3).await, world.tenant_id);
+    let florist_heard = heard(&florist_hooks.wait_for(3).await, florist);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(bakery_hooks.received().len(), 3);
+    assert_eq!(florist_hooks.received().len(), 3);
+    let mut expected = vec![
+        ("account.needs_reconnect".to_owned(), bakery[0]),
+        ("token.refreshed".to_owned(), bakery[1]),
+        ("token.refreshed".to_owned(), bakery[2]),
+    ];
+    expected.sort();
+    assert_eq!(bakery_heard, expected);
+    let mut expected: Vec<_> = florists
+        .iter()
+        .map(|id| ("token.refreshed".to_owned(), *id))
+        .collect();
+    expected.sort();
+    assert_eq!(florist_heard, expected);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_media_of_an_account_someone_reads_are_synced() {
     let world = World::new().await;
@@ -672,7 +759,11 @@ async fn a_claim_is_exclusive_until_its_lease_runs_out() {
         .unwrap();
     assert_eq!(second.len(), 1, "a lapsed lease is claimed again");
     assert!(
-        queue.open(&first[0], later).await.unwrap().is_none(),
+        queue
+            .open(&first[0].lease_id, &[first[0].account_id], later)
+            .await
+            .unwrap()
+            .is_empty(),
         "the first claimant may no longer record anything"
     );
 }

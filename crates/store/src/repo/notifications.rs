@@ -176,6 +176,9 @@ fn pending_row(
         attempts: Set(0),
         next_attempt_at: Set(Some(now)),
         created_at: Set(now),
+        // Set on every row, so that rows of either channel insert together.
+        webhook_id: Set(None),
+        recipient: Set(None),
         ..Default::default()
     }
 }
@@ -189,69 +192,117 @@ pub(crate) async fn enqueue_on(
     announcement: &Announcement,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    enqueue_all_on(
+        conn,
+        &[AddressedTo {
+            tenant_id,
+            account_id,
+            announcement,
+        }],
+        now,
+    )
+    .await
+}
+
+/// An announcement about a tenant, and maybe one of its accounts.
+pub(crate) struct AddressedTo<'a> {
+    pub tenant_id: i64,
+    pub account_id: Option<i64>,
+    pub announcement: &'a Announcement,
+}
+
+/// Addresses every announcement as [`enqueue_on`] does, in one read of the tenants' webhooks
+/// and one insert, however many there are: a batch of refreshes announces together. (The
+/// e-mails' recipients are read per announcement; e-mails are rare.)
+pub(crate) async fn enqueue_all_on(
+    conn: &impl ConnectionTrait,
+    announcements: &[AddressedTo<'_>],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if announcements.is_empty() {
+        return Ok(());
+    }
+    let tenants: std::collections::BTreeSet<i64> =
+        announcements.iter().map(|to| to.tenant_id).collect();
     let webhooks = webhook::Entity::find()
-        .filter(webhook::Column::TenantId.eq(tenant_id))
+        .filter(webhook::Column::TenantId.is_in(tenants))
         .filter(webhook::Column::Enabled.eq(true))
         .all(conn)
         .await?;
-    let pending = |channel: &str, payload: String| {
-        pending_row(
-            tenant_id,
-            account_id,
-            channel,
-            &announcement.event,
-            payload,
-            now,
-        )
-    };
-    let body = webhook_body(tenant_id, &announcement.event, &announcement.data, now);
-    for hook in webhooks {
-        let events: Vec<String> = serde_json::from_str(&hook.events).unwrap_or_default();
-        if !events.iter().any(|e| e == &announcement.event) {
-            continue;
+    let mut rows = Vec::new();
+    for to in announcements {
+        let announcement = to.announcement;
+        let pending = |channel: &str, payload: String| {
+            pending_row(
+                to.tenant_id,
+                to.account_id,
+                channel,
+                &announcement.event,
+                payload,
+                now,
+            )
+        };
+        let subscribed = webhooks.iter().filter(|hook| {
+            hook.tenant_id == to.tenant_id
+                && serde_json::from_str::<Vec<String>>(&hook.events)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|event| event == &announcement.event)
+        });
+        // One body (one event id) for every webhook the announcement goes to.
+        let mut body = None;
+        for hook in subscribed {
+            let body = body.get_or_insert_with(|| {
+                webhook_body(to.tenant_id, &announcement.event, &announcement.data, now)
+            });
+            let mut row = pending("webhook", body.clone());
+            row.webhook_id = Set(Some(hook.id));
+            rows.push(row);
         }
-        let mut row = pending("webhook", body.clone());
-        row.webhook_id = Set(Some(hook.id));
-        row.insert(conn).await?;
-    }
-    if let Some(email) = &announcement.email {
-        let owners: Vec<String> = membership::Entity::find()
-            .filter(membership::Column::TenantId.eq(tenant_id))
-            .filter(membership::Column::Role.eq(Role::Owner.as_str()))
-            .inner_join(user::Entity)
-            .filter(user::Column::DisabledAt.is_null())
-            .select_only()
-            .column(user::Column::Email)
-            .into_tuple()
-            .all(conn)
-            .await?;
-        let payload = serde_json::to_string(email).map_err(|err| {
-            StoreError::Corrupt(format!("e-mail of {}: {err}", announcement.event))
-        })?;
-        for recipient in owners {
-            let mut row = pending("email", payload.clone());
-            row.recipient = Set(Some(recipient));
-            row.insert(conn).await?;
-        }
-    }
-    if let (Some(email), Some(account_id)) = (&announcement.owner_email, account_id) {
-        let owner = account::Entity::find_by_id(account_id)
-            .one(conn)
-            .await?
-            .filter(|row| row.owner_unsubscribed_at.is_none())
-            .and_then(|row| Some((row.owner_email?, row.owner_unsubscribe_token?)));
-        if let Some((recipient, token)) = owner {
-            let email = EmailMessage {
-                subject: email.subject.clone(),
-                body: email.body.replace(UNSUBSCRIBE_TOKEN, &token),
-            };
-            let payload = serde_json::to_string(&email).map_err(|err| {
+        if let Some(email) = &announcement.email {
+            let owners: Vec<String> = membership::Entity::find()
+                .filter(membership::Column::TenantId.eq(to.tenant_id))
+                .filter(membership::Column::Role.eq(Role::Owner.as_str()))
+                .inner_join(user::Entity)
+                .filter(user::Column::DisabledAt.is_null())
+                .select_only()
+                .column(user::Column::Email)
+                .into_tuple()
+                .all(conn)
+                .await?;
+            let payload = serde_json::to_string(email).map_err(|err| {
                 StoreError::Corrupt(format!("e-mail of {}: {err}", announcement.event))
             })?;
-            let mut row = pending("email", payload);
-            row.recipient = Set(Some(recipient));
-            row.insert(conn).await?;
+            for recipient in owners {
+                let mut row = pending("email", payload.clone());
+                row.recipient = Set(Some(recipient));
+                rows.push(row);
+            }
         }
+        if let (Some(email), Some(account_id)) = (&announcement.owner_email, to.account_id) {
+            let owner = account::Entity::find_by_id(account_id)
+                .one(conn)
+                .await?
+                .filter(|row| row.owner_unsubscribed_at.is_none())
+                .and_then(|row| Some((row.owner_email?, row.owner_unsubscribe_token?)));
+            if let Some((recipient, token)) = owner {
+                let email = EmailMessage {
+                    subject: email.subject.clone(),
+                    body: email.body.replace(UNSUBSCRIBE_TOKEN, &token),
+                };
+                let payload = serde_json::to_string(&email).map_err(|err| {
+                    StoreError::Corrupt(format!("e-mail of {}: {err}", announcement.event))
+                })?;
+                let mut row = pending("email", payload);
+                row.recipient = Set(Some(recipient));
+                rows.push(row);
+            }
+        }
+    }
+    if !rows.is_empty() {
+        notification::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await?;
     }
     Ok(())
 }

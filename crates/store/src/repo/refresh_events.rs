@@ -84,6 +84,30 @@ pub(crate) async fn insert_on(
     into_event(row)
 }
 
+/// Records several events in one statement.
+pub(crate) async fn insert_all_on(
+    conn: &impl ConnectionTrait,
+    events: Vec<NewRefreshEvent>,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows = events.into_iter().map(|event| refresh_event::ActiveModel {
+        account_id: Set(event.account_id),
+        at: Set(event.at),
+        outcome: Set(event.outcome.as_str().to_owned()),
+        attempt: Set(event.attempt),
+        error_code: Set(event.error_code),
+        message: Set(event.message),
+        new_expires_at: Set(event.new_expires_at),
+        ..Default::default()
+    });
+    refresh_event::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
 fn into_event(row: refresh_event::Model) -> Result<RefreshEvent, StoreError> {
     Ok(RefreshEvent {
         id: row.id,

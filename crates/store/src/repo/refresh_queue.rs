@@ -13,9 +13,9 @@ use sea_orm::{
 
 use super::accounts::Account;
 use super::connect_links::issue_reconnect_on;
-use super::notifications::{Announcement, enqueue_on};
-use super::refresh_events::{NewRefreshEvent, insert_on};
-use super::tokens::{StoredToken, TokenUpdate, save_on};
+use super::notifications::{AddressedTo, Announcement, enqueue_all_on};
+use super::refresh_events::{NewRefreshEvent, insert_all_on};
+use super::tokens::{StoredToken, TokenUpdate, save_all_on};
 use super::{claim_due_rows, random_id};
 use crate::Store;
 use crate::entity::{account, token};
@@ -121,106 +121,136 @@ impl<'a> RefreshQueue<'a> {
         }))
     }
 
-    /// The account and its token, if `claim` still holds the account's lease at `now` and the
-    /// account is still active; `None` means the job has nothing to do (another job holds it,
-    /// or it was paused, disconnected or deleted meanwhile).
+    /// The accounts (with their tokens) of `account_ids` that the lease `lease_id` still holds
+    /// at `now` and that are still active, in one read: a job opens its whole batch at once.
+    /// An account missing from the answer has nothing to do (another job holds it, or it was
+    /// paused, disconnected or deleted meanwhile).
     pub async fn open(
         &self,
-        claim: &RefreshClaim,
+        lease_id: &str,
+        account_ids: &[i64],
         now: DateTime<Utc>,
-    ) -> Result<Option<RefreshWork>, StoreError> {
-        // The account and its token in one query: this runs once per refresh.
-        let Some((row, token)) = account::Entity::find_by_id(claim.account_id)
-            .filter(account::Column::LeaseId.eq(claim.lease_id.as_str()))
+    ) -> Result<Vec<RefreshWork>, StoreError> {
+        let rows = account::Entity::find()
+            .filter(account::Column::Id.is_in(account_ids.iter().copied()))
+            .filter(account::Column::LeaseId.eq(lease_id))
             .filter(account::Column::LeaseUntil.gt(now))
             .filter(account::Column::Status.eq(AccountStatus::Active.as_str()))
             .find_also_related(token::Entity)
-            .one(&self.store.db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let failure_count = row.failure_count;
-        let expiring_notified = row.expiring_notified_at.is_some();
-        let token = token
-            .map(|token| self.store.tokens().open(token))
-            .transpose()?;
-        Ok(Some(RefreshWork {
-            account: row.try_into()?,
-            failure_count,
-            expiring_notified,
-            token,
-        }))
+            .all(&self.store.db)
+            .await?;
+        rows.into_iter()
+            .map(|(row, token)| {
+                let failure_count = row.failure_count;
+                let expiring_notified = row.expiring_notified_at.is_some();
+                let token = token
+                    .map(|token| self.store.tokens().open(token))
+                    .transpose()?;
+                Ok(RefreshWork {
+                    account: row.try_into()?,
+                    failure_count,
+                    expiring_notified,
+                    token,
+                })
+            })
+            .collect()
     }
 
-    /// Records the attempt's result and releases the lease, if `claim` still holds it: the
-    /// account, the new token, the event and the notifications, all or nothing. Returns
-    /// whether it was recorded (`false`: the lease was lost, or the account paused, disconnected
-    /// or deleted meanwhile, and nothing was written).
+    /// Records the attempts' results and releases the accounts, for those the lease `lease_id`
+    /// still holds: each account, its new token, its event and its notifications, all in one
+    /// transaction, in a few statements whatever the batch's size (one update per account,
+    /// then one insert each for the tokens, the events and the notifications). Returns the ids
+    /// of the accounts recorded; the others (lease lost, or the account paused, disconnected or
+    /// deleted meanwhile) are left untouched.
     pub async fn complete(
         &self,
-        claim: &RefreshClaim,
-        tenant_id: i64,
+        lease_id: &str,
         now: DateTime<Utc>,
-        result: RefreshResult,
-    ) -> Result<bool, StoreError> {
+        results: Vec<RefreshResult>,
+    ) -> Result<Vec<i64>, StoreError> {
         let txn = self.store.begin_write().await?;
-        let mut changes = account::ActiveModel {
-            status: Set(result.status.as_str().to_owned()),
-            last_error: Set(result.last_error),
-            next_refresh_at: Set(result.next_refresh_at),
-            failure_count: Set(result.failure_count),
-            lease_id: Set(None),
-            lease_until: Set(None),
-            updated_at: Set(now),
-            ..Default::default()
-        };
-        if let Some(token) = &result.new_token {
-            changes.last_refresh_at = Set(token.refreshed_at.or(Some(now)));
-        }
-        match result.expiring_notified {
-            Some(true) => changes.expiring_notified_at = Set(Some(now)),
-            Some(false) => changes.expiring_notified_at = Set(None),
-            None => {}
-        }
-        let updated = account::Entity::update_many()
-            .set(changes)
-            .filter(account::Column::Id.eq(claim.account_id))
-            .filter(account::Column::TenantId.eq(tenant_id))
-            .filter(account::Column::LeaseId.eq(claim.lease_id.as_str()))
-            .filter(account::Column::Status.eq(AccountStatus::Active.as_str()))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Ok(false);
-        }
-        if let Some(token) = &result.new_token {
-            save_on(&txn, &self.store.keys, claim.account_id, token).await?;
-        }
-        insert_on(&txn, result.event).await?;
-        if result.status == AccountStatus::NeedsReconnect {
-            // The link its notifications carry (written in as they are sent).
-            let kind = account::Entity::find_by_id(claim.account_id)
-                .one(&txn)
+        let mut recorded = Vec::with_capacity(results.len());
+        let mut tokens = Vec::new();
+        let mut events = Vec::new();
+        let mut announcements = Vec::new();
+        for result in results {
+            let account_id = result.event.account_id;
+            let mut changes = account::ActiveModel {
+                status: Set(result.status.as_str().to_owned()),
+                last_error: Set(result.last_error),
+                next_refresh_at: Set(result.next_refresh_at),
+                failure_count: Set(result.failure_count),
+                lease_id: Set(None),
+                lease_until: Set(None),
+                updated_at: Set(now),
+                ..Default::default()
+            };
+            if let Some(token) = &result.new_token {
+                changes.last_refresh_at = Set(token.refreshed_at.or(Some(now)));
+            }
+            match result.expiring_notified {
+                Some(true) => changes.expiring_notified_at = Set(Some(now)),
+                Some(false) => changes.expiring_notified_at = Set(None),
+                None => {}
+            }
+            let Some(row) = account::Entity::update_many()
+                .set(changes)
+                .filter(account::Column::Id.eq(account_id))
+                .filter(account::Column::LeaseId.eq(lease_id))
+                .filter(account::Column::Status.eq(AccountStatus::Active.as_str()))
+                .exec_with_returning(&txn)
                 .await?
-                .ok_or(StoreError::NotFound)?
-                .kind
-                .parse()?;
-            issue_reconnect_on(
-                &txn,
-                &self.store.keys,
-                tenant_id,
-                claim.account_id,
-                kind,
-                now,
-            )
-            .await?;
+                .into_iter()
+                .next()
+            else {
+                continue;
+            };
+            if result.status == AccountStatus::NeedsReconnect {
+                // The link its notifications carry (written in as they are sent).
+                issue_reconnect_on(
+                    &txn,
+                    &self.store.keys,
+                    row.tenant_id,
+                    account_id,
+                    row.kind.parse()?,
+                    now,
+                )
+                .await?;
+            }
+            if let Some(token) = result.new_token {
+                tokens.push((account_id, token));
+            }
+            events.push(result.event);
+            announcements.push((row.tenant_id, account_id, result.announcements));
+            recorded.push(account_id);
         }
-        for announcement in &result.announcements {
-            enqueue_on(&txn, tenant_id, Some(claim.account_id), announcement, now).await?;
-        }
+        let tokens: Vec<(i64, &TokenUpdate)> = tokens.iter().map(|(id, t)| (*id, t)).collect();
+        save_all_on(&txn, &self.store.keys, &tokens).await?;
+        insert_all_on(&txn, events).await?;
+        let addressed: Vec<AddressedTo> = announcements
+            .iter()
+            .flat_map(|(tenant_id, account_id, announcements)| {
+                announcements.iter().map(|announcement| AddressedTo {
+                    tenant_id: *tenant_id,
+                    account_id: Some(*account_id),
+                    announcement,
+                })
+            })
+            .collect();
+        enqueue_all_on(&txn, &addressed, now).await?;
         txn.commit().await?;
-        Ok(true)
+        Ok(recorded)
+    }
+
+    /// How many accounts a live lease holds at `now`: claimed, and waiting in the job queue or
+    /// being refreshed. The scheduler keeps this about two batches deep, from our own table
+    /// rather than by counting the job queue's (see docs/refresh.md).
+    pub async fn held(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(account::Entity::find()
+            .filter(account::Column::LeaseUntil.gt(now))
+            .count(&self.store.db)
+            .await?)
     }
 
     /// How many active accounts are due at `now`, claimed or not: the backlog.

@@ -70,21 +70,36 @@ pub(crate) async fn save_on(
     account_id: i64,
     update: &TokenUpdate,
 ) -> Result<(), StoreError> {
-    let sealed = keys.seal(
-        update.token.expose().as_bytes(),
-        &associated_data(account_id),
-    );
-    let row = token::ActiveModel {
-        account_id: Set(account_id),
-        ciphertext: Set(sealed.ciphertext),
-        nonce: Set(sealed.nonce),
-        key_id: Set(sealed.key_id),
-        issued_at: Set(update.issued_at),
-        expires_at: Set(update.expires_at),
-        last_refreshed_at: Set(update.refreshed_at),
-        scopes: Set(update.scopes.clone()),
-    };
-    token::Entity::insert(row)
+    save_all_on(conn, keys, &[(account_id, update)]).await
+}
+
+/// Saves (inserts or replaces) the tokens of several accounts in one statement, each sealed
+/// for its own account.
+pub(crate) async fn save_all_on(
+    conn: &impl ConnectionTrait,
+    keys: &KeyStore,
+    updates: &[(i64, &TokenUpdate)],
+) -> Result<(), StoreError> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let rows = updates.iter().map(|(account_id, update)| {
+        let sealed = keys.seal(
+            update.token.expose().as_bytes(),
+            &associated_data(*account_id),
+        );
+        token::ActiveModel {
+            account_id: Set(*account_id),
+            ciphertext: Set(sealed.ciphertext),
+            nonce: Set(sealed.nonce),
+            key_id: Set(sealed.key_id),
+            issued_at: Set(update.issued_at),
+            expires_at: Set(update.expires_at),
+            last_refreshed_at: Set(update.refreshed_at),
+            scopes: Set(update.scopes.clone()),
+        }
+    });
+    token::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::column(token::Column::AccountId)
                 .update_columns([
