@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
 
+use crate::delivery::DeliveryCache;
 use crate::error::ApiError;
 pub use crate::metrics_access::{MetricsAccess, MetricsToken};
 use crate::state::AppState;
@@ -54,6 +55,7 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         tracing::warn!(error = %err, "metrics unavailable");
         ApiError::NotReady("metrics are unavailable: the database does not answer".to_owned())
     })?;
+    let text = with_delivery_metrics(text, &state.delivery.cache);
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
@@ -62,4 +64,42 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         text,
     )
         .into_response())
+}
+
+/// The token URLs' cache, this process's own (the worker's metrics are the rest): answers
+/// from memory and reads of the database since start (their ratio is the hit ratio), and
+/// the accounts held. Written before the worker's text's closing `# EOF`.
+fn with_delivery_metrics(worker: String, cache: &DeliveryCache) -> String {
+    use prometheus_client::metrics::counter::ConstCounter;
+    use prometheus_client::metrics::gauge::ConstGauge;
+    use prometheus_client::registry::Registry;
+
+    let (hits, misses) = cache.hits_and_misses();
+    let (entries, capacity) = cache.entries_and_capacity();
+    let mut registry = Registry::with_prefix("freshtoken");
+    registry.register(
+        "delivery_cache_hits",
+        "Token URL requests answered from this process's memory",
+        ConstCounter::new(hits),
+    );
+    registry.register(
+        "delivery_cache_misses",
+        "Token URL requests that read the account from the database",
+        ConstCounter::new(misses),
+    );
+    registry.register(
+        "delivery_cache_entries",
+        "Accounts whose answers this process holds in memory",
+        ConstGauge::new(i64::try_from(entries).unwrap_or(i64::MAX)),
+    );
+    registry.register(
+        "delivery_cache_capacity",
+        "Accounts whose answers this process may hold in memory",
+        ConstGauge::new(i64::try_from(capacity).unwrap_or(i64::MAX)),
+    );
+    let mut ours = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode_registry(&mut ours, &registry);
+    let body = worker.strip_suffix("# EOF\n").unwrap_or(&worker);
+    format!("{body}{ours}# EOF\n")
 }

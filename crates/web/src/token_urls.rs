@@ -13,8 +13,8 @@
 //! too (CORS on the JSON error; a `token.js` refusal is a script that logs why).
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -51,8 +51,9 @@ pub fn routes() -> Router<AppState> {
 /// Where a request comes from, as the origin lock sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Caller {
-    /// `Origin` (from `fetch`) or the origin of `Referer` (from a script tag).
-    Browser { origin: String, cors: bool },
+    /// `Origin` (from `fetch`) or the origin of `Referer` (from a script tag): the request's
+    /// own header value where it can be, echoed in CORS without a copy.
+    Browser { origin: HeaderValue, cors: bool },
     /// Neither header: a server, a tool, or a page that hides its referrer. Only a public
     /// account serves it, since anything can send no headers.
     Headerless,
@@ -65,7 +66,10 @@ enum Caller {
 /// what its `Origin` or `Referer` say.
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     if let Some(secret) = bearer::bearer_secret(headers) {
-        let key = bearer::authenticate(state, secret).await?;
+        // Boxed, like every read of the database on these routes: a request answered from
+        // memory then carries a small future, not the queries' large ones (a multi-kilobyte
+        // allocation and copy per request otherwise).
+        let key = Box::pin(bearer::authenticate(state, secret)).await?;
         bearer::require(&key, ApiKeyScope::TokensRead)?;
         return Ok(Caller::Key {
             tenant_id: key.tenant_id,
@@ -76,23 +80,26 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
 
 fn browser_caller(headers: &HeaderMap) -> Caller {
     let text = |name| {
-        headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
+        headers.get(name).and_then(|value| {
+            let text = value.to_str().ok()?.trim();
+            (!text.is_empty()).then_some((value, text))
+        })
     };
-    if let Some(origin) = text(header::ORIGIN) {
-        return Caller::Browser {
-            origin: origin.to_owned(),
-            cors: true,
+    if let Some((value, origin)) = text(header::ORIGIN) {
+        // HTTP parsers drop the spaces around a value already, so this is the header itself.
+        let origin = if origin.len() == value.len() {
+            value.clone()
+        } else {
+            HeaderValue::from_str(origin).unwrap_or(HeaderValue::from_static("null"))
         };
+        return Caller::Browser { origin, cors: true };
     }
-    if let Some(referer) = text(header::REFERER) {
+    if let Some((_, referer)) = text(header::REFERER) {
         // The page's origin only: its path and query are none of our business.
         let origin = url::Url::parse(referer)
-            .map(|url| url.origin().ascii_serialization())
-            .unwrap_or_else(|_| "null".to_owned());
+            .ok()
+            .and_then(|url| HeaderValue::from_str(&url.origin().ascii_serialization()).ok())
+            .unwrap_or(HeaderValue::from_static("null"));
         return Caller::Browser {
             origin,
             cors: false,
@@ -101,22 +108,27 @@ fn browser_caller(headers: &HeaderMap) -> Caller {
     Caller::Headerless
 }
 
+/// A browser caller's origin as text (visible ASCII, checked when it was read).
+fn origin_text(origin: &HeaderValue) -> &str {
+    origin.to_str().unwrap_or("null")
+}
+
 /// Whether the account serves this caller; the error says why not, for the site's developer
 /// (a refused `token.js` prints it in the browser's console).
 fn check_origin(ready: &Ready, caller: &Caller) -> Result<(), ApiError> {
-    let lock = &ready.lock;
     match caller {
-        _ if lock.public => Ok(()),
+        _ if ready.is_public() => Ok(()),
         Caller::Key { tenant_id } if *tenant_id == ready.tenant_id() => Ok(()),
         Caller::Key { .. } => Err(ApiError::Forbidden(
             "this API key belongs to another workspace than this token".to_owned(),
         )),
-        Caller::Browser { origin, .. } if lock.allows(origin) => Ok(()),
-        _ if lock.patterns.is_empty() && !lock.allow_localhost => Err(ApiError::Forbidden(
+        Caller::Browser { origin, .. } if ready.allows(origin_text(origin)) => Ok(()),
+        _ if !ready.names_sites() => Err(ApiError::Forbidden(
             "this token is not served to any site yet: add your site to the account's allowed origins in the dashboard".to_owned(),
         )),
         Caller::Browser { origin, .. } => Err(ApiError::Forbidden(format!(
-            "{origin} is not an allowed origin of this token; add it in the dashboard"
+            "{} is not an allowed origin of this token; add it in the dashboard",
+            origin_text(origin)
         ))),
         Caller::Headerless => Err(ApiError::Forbidden(
             "the request carries neither Origin nor Referer, so it cannot be matched to an allowed site (a page with referrerpolicy=\"no-referrer\" sends neither); servers fetch the token with an API key of scope tokens:read".to_owned(),
@@ -126,10 +138,16 @@ fn check_origin(ready: &Ready, caller: &Caller) -> Result<(), ApiError> {
 
 /// The ready answers of a public id: from memory, or read and kept.
 async fn ready(state: &AppState, public_id: &str) -> Result<Option<Arc<Ready>>, ApiError> {
-    let cache = &state.delivery.cache;
-    if let Some(cached) = cache.get(public_id) {
+    if let Some(cached) = state.delivery.cache.get(public_id) {
         return Ok(cached);
     }
+    // Boxed: see `caller`.
+    Box::pin(read_ready(state, public_id)).await
+}
+
+/// Reads the ready answers of a public id from the database, and keeps them.
+async fn read_ready(state: &AppState, public_id: &str) -> Result<Option<Arc<Ready>>, ApiError> {
+    let cache = &state.delivery.cache;
     let began = Instant::now();
     let Some(account) = state.store.accounts().by_public_id(public_id).await? else {
         cache.put_unknown(public_id);
@@ -241,7 +259,7 @@ fn deliver(
     public: bool,
     caller: &Caller,
     content_type: &'static str,
-    etag: &str,
+    etag: HeaderValue,
     body: Bytes,
 ) -> Response {
     let fresh = request_headers
@@ -250,21 +268,26 @@ fn deliver(
         .is_some_and(|value| {
             value
                 .split(',')
-                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+                .any(|tag| tag.trim().as_bytes() == etag.as_bytes() || tag.trim() == "*")
         });
     let mut response = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
     } else {
-        ([(header::CONTENT_TYPE, content_type)], body).into_response()
+        Response::new(Body::from(body))
     };
     let headers = response.headers_mut();
+    // Room for these and the security headers added on the way out, allocated once.
+    headers.reserve(16);
+    if !fresh {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if let Ok(value) = HeaderValue::from_str(etag) {
-        headers.insert(header::ETAG, value);
-    }
+    headers.insert(header::ETAG, etag);
     // A locked token may only be kept by the browser that was allowed it: a shared cache
     // would hand it to pages of other sites (script tags are checked by Referer, which caches
     // do not vary on). An answer to an API key is kept by nobody.
@@ -275,10 +298,8 @@ fn deliver(
     };
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers.insert(header::VARY, HeaderValue::from_static(vary));
-    if let Caller::Browser { origin, cors: true } = caller
-        && let Ok(value) = HeaderValue::from_str(origin)
-    {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    if let Caller::Browser { origin, cors: true } = caller {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
     }
     response
 }
@@ -328,15 +349,19 @@ fn refused_script(error: &ApiError) -> Response {
     response
 }
 
+// The handlers take the whole request, last, to read its headers in place: the `HeaderMap`
+// extractor copies them, on every request of the busiest routes.
+
 async fn token_json(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
     ClientAddress(peer): ClientAddress,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    serve_token(&state, &public_id, peer, &headers, TokenShape::Json)
+    let headers = request.headers();
+    serve_token(&state, &public_id, peer, headers, TokenShape::Json)
         .await
-        .unwrap_or_else(|error| refused_json(error, &headers))
+        .unwrap_or_else(|error| refused_json(error, headers))
 }
 
 /// instatokend's `{"token": "..."}` at `/token/{name}`, for people switching from it: `name`
@@ -346,15 +371,16 @@ async fn instatokend(
     State(state): State<AppState>,
     Path(name): Path<String>,
     ClientAddress(peer): ClientAddress,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
+    let headers = request.headers();
     let served = async {
         let public_id = instatokend_public_id(&state, &name, peer).await?;
-        serve_token(&state, &public_id, peer, &headers, TokenShape::Instatokend).await
+        serve_token(&state, &public_id, peer, headers, TokenShape::Instatokend).await
     };
     served
         .await
-        .unwrap_or_else(|error| refused_json(error, &headers))
+        .unwrap_or_else(|error| refused_json(error, headers))
 }
 
 /// The public id `/token/{name}` means: `name` itself when an account has it, else the
@@ -373,10 +399,7 @@ async fn instatokend_public_id(
         .per_address
         .check(client)
         .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
-    Ok(state
-        .store
-        .accounts()
-        .public_id_by_alias(name)
+    Ok(Box::pin(state.store.accounts().public_id_by_alias(name))
         .await?
         .unwrap_or_else(|| name.to_owned()))
 }
@@ -387,11 +410,12 @@ async fn token_text(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
     ClientAddress(peer): ClientAddress,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    serve_token(&state, &public_id, peer, &headers, TokenShape::Text)
+    let headers = request.headers();
+    serve_token(&state, &public_id, peer, headers, TokenShape::Text)
         .await
-        .unwrap_or_else(|error| refused_json(error, &headers))
+        .unwrap_or_else(|error| refused_json(error, headers))
 }
 
 /// The shapes the token itself is served in (`token.js` apart, which refuses differently).
@@ -406,22 +430,19 @@ enum TokenShape {
 }
 
 impl TokenShape {
-    /// The content type, ETag and body of this shape of the ready answer.
-    fn of(self, ready: &Ready) -> (&'static str, String, Bytes) {
+    /// The content type, ETag and body of this shape of the ready answer (`token.json`'s
+    /// straight from the entry, nothing copied).
+    fn of(self, ready: &Ready) -> (&'static str, HeaderValue, Bytes) {
         match self {
-            TokenShape::Json => (
-                "application/json",
-                format!("\"{}\"", ready.tag()),
-                ready.token_json(),
-            ),
+            TokenShape::Json => ("application/json", ready.json_etag(), ready.token_json()),
             TokenShape::Instatokend => (
                 "application/json",
-                format!("\"{}-i\"", ready.tag()),
+                etag(format!("\"{}-i\"", ready.tag())),
                 format!("{{\"token\":{}}}", ready.literal()).into(),
             ),
             TokenShape::Text => (
                 "text/plain; charset=utf-8",
-                format!("\"{}-t\"", ready.tag()),
+                etag(format!("\"{}-t\"", ready.tag())),
                 // The token as it is: the literal's quotes and escapes undone.
                 serde_json::from_str::<String>(ready.literal())
                     .unwrap_or_default()
@@ -446,9 +467,14 @@ async fn serve_token(
         ready.is_public(),
         &caller,
         kind,
-        &etag,
+        etag,
         body,
     ))
+}
+
+/// An ETag header from its text (hex digits, letters, digits, `_`, `$`, `-` and quotes only).
+fn etag(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
 #[derive(Deserialize)]
@@ -462,8 +488,9 @@ async fn token_js(
     Path(public_id): Path<String>,
     RawQuery(query): RawQuery,
     ClientAddress(peer): ClientAddress,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
+    let headers = request.headers();
     // Parsed here rather than by axum's `Query`, whose refusal is plain text: a bad query is
     // told in the console like every other refusal.
     let constant = serde_urlencoded::from_str::<ScriptQuery>(query.as_deref().unwrap_or(""))
@@ -471,7 +498,7 @@ async fn token_js(
         .map_err(|err| ApiError::invalid(format!("the query string: {err}")));
     let served = match constant {
         Ok(constant) => {
-            serve_token_js(&state, &public_id, constant.as_deref(), peer, &headers).await
+            serve_token_js(&state, &public_id, constant.as_deref(), peer, headers).await
         }
         Err(err) => Err(err),
     };
@@ -491,10 +518,7 @@ async fn serve_token_js(
     let (ready, caller) = admit_token(state, public_id, peer, headers).await?;
     let name = match constant {
         Some(name) => name,
-        None => ready
-            .js_constant
-            .as_deref()
-            .unwrap_or(ready.kind.default_constant()),
+        None => ready.js_constant().unwrap_or(ready.kind.default_constant()),
     };
     // A saved name was checked when it was saved; a bad one in the database is our fault.
     check_constant_name(name)
@@ -505,14 +529,14 @@ async fn serve_token_js(
     let literal = ready.literal().replace("</", "<\\/");
     let body = format!("const {name} = {literal};\n");
     // The name is a valid identifier: letters, digits, `_` and `$` only, all safe in an ETag.
-    let etag = format!("\"{}-js-{name}\"", ready.tag());
+    let etag = etag(format!("\"{}-js-{name}\"", ready.tag()));
     let kind = "text/javascript; charset=utf-8";
     Ok(deliver(
         headers,
         ready.is_public(),
         &caller,
         kind,
-        &etag,
+        etag,
         body.into(),
     ))
 }
@@ -524,11 +548,12 @@ async fn media_json(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
     ClientAddress(peer): ClientAddress,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    serve_media_json(&state, &public_id, peer, &headers)
+    let headers = request.headers();
+    serve_media_json(&state, &public_id, peer, headers)
         .await
-        .unwrap_or_else(|error| refused_json(error, &headers))
+        .unwrap_or_else(|error| refused_json(error, headers))
 }
 
 async fn serve_media_json(
@@ -543,27 +568,26 @@ async fn serve_media_json(
         state
             .store
             .media()
-            .mark_requested(&ready.proof, Utc::now())
+            .mark_requested(ready.proof(), Utc::now())
             .await?;
     }
     let media = match state.delivery.cache.media(account_id) {
         Some(media) => media,
         None => {
             let began = Instant::now();
-            let media = Arc::new(ready_media(state.store.media().get(&ready.proof).await?));
+            let media = Arc::new(ready_media(state.store.media().get(ready.proof()).await?));
             state.delivery.cache.put_media(account_id, &media, began);
             media
         }
     };
     state.delivery.counts.served(account_id);
     let kind = "application/json";
-    let etag = media.etag.to_str().unwrap_or_default();
     let mut response = deliver(
         headers,
         ready.is_public(),
         &caller,
         kind,
-        etag,
+        media.etag.clone(),
         media.body.clone(),
     );
     if !media.synced {
@@ -579,15 +603,14 @@ async fn preflight(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
     ClientAddress(peer): ClientAddress,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (_, caller) = admit(&state, &public_id, peer, &headers).await?;
+    let headers = request.headers();
+    let (_, caller) = admit(&state, &public_id, peer, headers).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let out = response.headers_mut();
-    if let Caller::Browser { origin, .. } = &caller
-        && let Ok(value) = HeaderValue::from_str(origin)
-    {
-        out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    if let Caller::Browser { origin, .. } = &caller {
+        out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
     }
     out.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -602,4 +625,60 @@ async fn preflight(
     );
     out.insert(header::VARY, HeaderValue::from_static(LOCKED_VARY));
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::tests::store_with_accounts;
+    use crate::state::WebConfig;
+    use tower::ServiceExt;
+
+    async fn get(app: &Router, public_id: &str, origin: Option<&str>) -> (StatusCode, String) {
+        let mut request = axum::http::Request::get(format!("/t/{public_id}/token.json"));
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn accounts_beyond_the_cache_limit_are_served_from_the_database() {
+        let (store, ids) = store_with_accounts(120, &["https://shop.example"]).await;
+        let mut config = WebConfig::new("http://localhost:8080".parse().unwrap());
+        config.delivery_limits.per_address = 0;
+        let state = AppState::new(store.clone(), config);
+        state.delivery.cache.set_capacity(40);
+        state.delivery.cache.set_following(true);
+        let app = routes().with_state(state.clone());
+        for round in 0..2 {
+            for (n, id) in ids.iter().enumerate() {
+                let (status, body) = get(&app, id, Some("https://shop.example")).await;
+                assert_eq!(status, StatusCode::OK, "round {round}, account {n}: {body}");
+                assert!(
+                    body.starts_with(&format!("{{\"token\":\"token-{n}\"")),
+                    "round {round}, account {n}: {body}"
+                );
+            }
+        }
+        let (entries, _) = state.delivery.cache.entries_and_capacity();
+        assert!(entries <= 40, "{entries} entries");
+        let (hits, misses) = state.delivery.cache.hits_and_misses();
+        assert_eq!(hits + misses, 240);
+        assert!(misses >= 120 + 80, "{misses} misses");
+        // Locked all the same, from memory or not.
+        let (status, _) = get(&app, &ids[0], Some("https://elsewhere.example")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = get(&app, &ids[119], None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
 }

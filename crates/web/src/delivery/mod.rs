@@ -8,6 +8,8 @@
 mod cache;
 mod counts;
 mod limits;
+#[cfg(test)]
+pub(crate) use cache::tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +21,7 @@ use crate::client_address::AddressKey;
 use crate::rate_limit::Limiter;
 use crate::secrets::sha256_hex;
 use crate::timestamps::rfc3339;
-pub use cache::{DeliveryCache, follow_changes};
+pub use cache::{DEFAULT_CACHE_ENTRIES, DeliveryCache, follow_changes};
 pub(crate) use cache::{Ready, ReadyMedia, Refusal};
 pub use counts::{RequestCounter, flush_counts};
 pub use limits::{DEFAULT_PER_ACCOUNT, DEFAULT_PER_ADDRESS, DeliveryLimits};
