@@ -106,12 +106,11 @@ const DELETE_FINISHED_JOBS_FIRST: Duration = Duration::from_secs(3600);
 async fn delete_finished_jobs(queues: &Queues) {
     let started = Instant::now();
     match queues.delete_finished().await {
-        Ok(Some(deleted)) => tracing::info!(
-            deleted,
+        Ok(true) => tracing::info!(
             took_ms = started.elapsed().as_millis() as u64,
             "deleted finished jobs and compacted the database"
         ),
-        Ok(None) => {}
+        Ok(false) => {}
         Err(error) => {
             tracing::warn!(%error, "could not delete finished jobs; trying again tomorrow")
         }
