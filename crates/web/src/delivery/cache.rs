@@ -30,8 +30,8 @@ use chrono::{DateTime, Utc};
 use freshtoken_core::origin::{OriginPattern, is_localhost_origin, parse_allowed_origins};
 use freshtoken_core::{AccountKind, AccountStatus};
 use freshtoken_store::{Change, ChangeFeed, ScopedAccount, Store, StoreError, TenantAccount};
-use quick_cache::Weighter;
 use quick_cache::sync::Cache;
+use quick_cache::{DefaultHashBuilder, Lifecycle, UnitWeighter, Weighter};
 use tokio::sync::watch;
 
 use crate::secrets::sha256_hex;
@@ -284,49 +284,65 @@ impl Weighter<i64, Arc<ReadyMedia>> for MediaWeight {
     }
 }
 
-/// What was forgotten when: reads begun before are not kept.
+/// What was forgotten when (reads begun before are not kept), and where each kept account
+/// is.
 #[derive(Debug, Default)]
-struct Forgotten {
+struct Ledger {
     /// When each account was last forgotten, and when everything was.
-    accounts: HashMap<i64, Instant>,
+    forgotten: HashMap<i64, Instant>,
     all: Option<Instant>,
-    /// The size of `accounts` at which old entries are next swept out.
+    /// The size of `forgotten` at which old entries are next swept out.
     sweep_at: usize,
+    /// The key (its public id's hash) of each account in `DeliveryCache::ready`: what
+    /// forgetting an account by id takes.
+    keys: HashMap<i64, u64>,
 }
 
-impl Forgotten {
+impl Ledger {
     /// Whether what a read begun at `began` found may be kept: nothing about the account was
     /// forgotten since (else the read may predate the change).
     fn may_keep(&self, account_id: i64, began: Instant) -> bool {
         began.elapsed() < INVALIDATION_MEMORY
             && self.all.is_none_or(|at| at < began)
-            && self.accounts.get(&account_id).is_none_or(|at| *at < began)
+            && self.forgotten.get(&account_id).is_none_or(|at| *at < began)
     }
 
     fn record(&mut self, account_id: i64) {
-        if self.accounts.len() >= self.sweep_at {
-            self.accounts
+        if self.forgotten.len() >= self.sweep_at {
+            self.forgotten
                 .retain(|_, at| at.elapsed() < INVALIDATION_MEMORY);
             // Sweep again when it has doubled, so that sweeping stays cheap per call.
-            self.sweep_at = (self.accounts.len() * 2).max(10_000);
+            self.sweep_at = (self.forgotten.len() * 2).max(10_000);
         }
-        self.accounts.insert(account_id, Instant::now());
+        self.forgotten.insert(account_id, Instant::now());
     }
 }
 
+/// Hands the answers the cache evicts to the caller, which takes them out of the ledger.
+#[derive(Debug, Clone, Copy, Default)]
+struct NoteEvictions;
+
+impl Lifecycle<u64, Arc<Ready>> for NoteEvictions {
+    type RequestState = Vec<(u64, Arc<Ready>)>;
+
+    fn on_evict(&self, evicted: &mut Self::RequestState, key: u64, ready: Arc<Ready>) {
+        evicted.push((key, ready));
+    }
+}
+
+type ReadyCache = Cache<u64, Arc<Ready>, UnitWeighter, DefaultHashBuilder, NoteEvictions>;
+
 /// The per-process cache of ready answers by public id, of a bounded number of accounts.
 pub struct DeliveryCache {
-    /// The ready answers, by account: what a change forgets.
-    ready: Cache<i64, Arc<Ready>>,
-    /// Which account a public id names, by a keyed hash of the public id (8 bytes, not the
-    /// id's text). A hit is checked against the answer's own public id, so a stale entry (a
-    /// rotated id) or a collision only costs a read.
-    accounts: Cache<u64, i64>,
+    /// The ready answers, by a keyed hash of their public id (8 bytes, not the id's text): a
+    /// hit is checked against the answer's own public id, so a collision only costs a read.
+    ready: ReadyCache,
     id_hasher: RandomState,
     media: Cache<i64, Arc<ReadyMedia>, MediaWeight>,
     /// Taken to record a forget, and to keep a read's result: a read that began before a
-    /// forget is never kept, however the two interleave. Answering from memory never takes it.
-    forgotten: Mutex<Forgotten>,
+    /// forget is never kept, however the two interleave. Every change of `ready` is made
+    /// holding it; answering from memory never takes it.
+    ledger: Mutex<Ledger>,
     unknown: Mutex<HashMap<Box<str>, Instant>>,
     /// Whether changes made elsewhere reach this process; until they do, nothing is kept.
     following: AtomicBool,
@@ -355,11 +371,16 @@ impl DeliveryCache {
     pub fn with_capacity(entries: usize) -> DeliveryCache {
         let entries = entries.max(1);
         DeliveryCache {
-            ready: Cache::new(entries),
-            accounts: Cache::new(entries),
+            ready: Cache::with(
+                entries,
+                entries as u64,
+                UnitWeighter,
+                DefaultHashBuilder::default(),
+                NoteEvictions,
+            ),
             id_hasher: RandomState::new(),
             media: Cache::with_weighter(entries.min(10_000), MEDIA_CACHE_BYTES, MediaWeight),
-            forgotten: Mutex::default(),
+            ledger: Mutex::default(),
             unknown: Mutex::default(),
             following: AtomicBool::new(false),
             hits: AtomicU64::new(0),
@@ -369,9 +390,14 @@ impl DeliveryCache {
 
     /// Changes how many accounts' answers are kept (from the configuration, at start).
     pub fn set_capacity(&self, entries: usize) {
-        let entries = entries.max(1) as u64;
-        self.ready.set_capacity(entries);
-        self.accounts.set_capacity(entries);
+        let mut ledger = self.ledger();
+        self.ready.set_capacity(entries.max(1) as u64);
+        // What shrinking evicted is not reported: keep only the keys still there.
+        ledger.keys.retain(|account_id, key| {
+            self.ready
+                .peek(key)
+                .is_some_and(|ready| ready.account_id() == *account_id)
+        });
     }
 
     /// What the cache holds for a public id: `Some(None)` when it is known not to exist.
@@ -388,8 +414,7 @@ impl DeliveryCache {
     }
 
     fn lookup(&self, public_id: &str) -> Option<Option<Arc<Ready>>> {
-        if let Some(account_id) = self.accounts.get(&self.id_hasher.hash_one(public_id))
-            && let Some(ready) = self.ready.get(&account_id)
+        if let Some(ready) = self.ready.get(&self.id_hasher.hash_one(public_id))
             && ready.public_id() == public_id
         {
             return Some(Some(ready));
@@ -419,17 +444,26 @@ impl DeliveryCache {
         if !self.following.load(Ordering::Acquire) {
             return;
         }
-        let forgotten = self.forgotten();
-        if !forgotten.may_keep(ready.account_id(), began) {
+        let mut ledger = self.ledger();
+        let account_id = ready.account_id();
+        if !ledger.may_keep(account_id, began) {
             return;
         }
-        // A rotated public id's entry in `accounts` stays behind: it names the account, whose
-        // answer no longer has that id, so it only misses until it is evicted.
-        self.ready.insert(ready.account_id(), ready.clone());
-        self.accounts.insert(
-            self.id_hasher.hash_one(ready.public_id()),
-            ready.account_id(),
-        );
+        let key = self.id_hasher.hash_one(ready.public_id());
+        // The account under another public id (before a rotation) goes.
+        if let Some(old) = ledger.keys.insert(account_id, key)
+            && old != key
+        {
+            self.ready.remove(&old);
+        }
+        let mut evicted = Vec::new();
+        self.ready
+            .insert_with_lifecycle(key, ready.clone(), &mut evicted);
+        for (key, gone) in &evicted {
+            if ledger.keys.get(&gone.account_id()) == Some(key) {
+                ledger.keys.remove(&gone.account_id());
+            }
+        }
     }
 
     pub fn put_unknown(&self, public_id: &str) {
@@ -454,8 +488,8 @@ impl DeliveryCache {
         if !self.following.load(Ordering::Acquire) {
             return;
         }
-        let forgotten = self.forgotten();
-        if forgotten.may_keep(account_id, began) {
+        let ledger = self.ledger();
+        if ledger.may_keep(account_id, began) {
             self.media.insert(account_id, media.clone());
         }
     }
@@ -463,22 +497,23 @@ impl DeliveryCache {
     /// Forgets the account (by id), so that this process reads it afresh: after an edit, a
     /// pause, a rotation, a reconnect, a refresh, a media sync or a delete.
     pub fn forget_account(&self, account_id: i64) {
-        let mut forgotten = self.forgotten();
-        forgotten.record(account_id);
-        self.ready.remove(&account_id);
+        let mut ledger = self.ledger();
+        ledger.record(account_id);
+        if let Some(key) = ledger.keys.remove(&account_id) {
+            self.ready.remove(&key);
+        }
         self.media.remove(&account_id);
     }
 
     /// Forgets everything (after a change that may touch accounts of many workspaces, or when
     /// changes may have been missed).
     pub fn forget_all(&self) {
-        let mut forgotten = self.forgotten();
-        *forgotten = Forgotten {
+        let mut ledger = self.ledger();
+        *ledger = Ledger {
             all: Some(Instant::now()),
-            ..Forgotten::default()
+            ..Ledger::default()
         };
         self.ready.clear();
-        self.accounts.clear();
         self.media.clear();
         self.unknown
             .lock()
@@ -486,8 +521,8 @@ impl DeliveryCache {
             .clear();
     }
 
-    fn forgotten(&self) -> std::sync::MutexGuard<'_, Forgotten> {
-        self.forgotten.lock().unwrap_or_else(|e| e.into_inner())
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn set_following(&self, following: bool) {
@@ -662,6 +697,11 @@ pub(crate) mod tests {
         let (entries, capacity) = cache.entries_and_capacity();
         assert_eq!(capacity, 50);
         assert!(entries <= 50, "{entries} entries");
+        // What was evicted left the ledger too: it stays as bounded as the cache.
+        assert_eq!(cache.ledger().keys.len(), entries);
+        cache.set_capacity(10);
+        assert!(cache.ledger().keys.len() <= 10);
+        assert_eq!(cache.ledger().keys.len(), cache.entries_and_capacity().0);
         let found = ids
             .iter()
             .filter_map(|id| cache.get(id).flatten())
