@@ -7,8 +7,11 @@
 
 use chrono::{DateTime, Utc};
 use freshtoken_core::AccountStatus;
+use std::collections::HashMap;
+
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Statement,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    Statement, Value,
 };
 
 use super::accounts::Account;
@@ -158,8 +161,8 @@ impl<'a> RefreshQueue<'a> {
 
     /// Records the attempts' results and releases the accounts, for those the lease `lease_id`
     /// still holds: each account, its new token, its event and its notifications, all in one
-    /// transaction, in a few statements whatever the batch's size (one update per account,
-    /// then one insert each for the tokens, the events and the notifications). Returns the ids
+    /// transaction, in a few statements whatever the batch's size (one update of the accounts,
+    /// one insert each for the tokens, the events and the notifications). Returns the ids
     /// of the accounts recorded; the others (lease lost, or the account paused, disconnected or
     /// deleted meanwhile) are left untouched.
     pub async fn complete(
@@ -169,40 +172,14 @@ impl<'a> RefreshQueue<'a> {
         results: Vec<RefreshResult>,
     ) -> Result<Vec<i64>, StoreError> {
         let txn = self.store.begin_write().await?;
-        let mut recorded = Vec::with_capacity(results.len());
+        let released = release_on(&txn, lease_id, now, &results).await?;
+        let mut recorded = Vec::with_capacity(released.len());
         let mut tokens = Vec::new();
         let mut events = Vec::new();
         let mut announcements = Vec::new();
         for result in results {
             let account_id = result.event.account_id;
-            let mut changes = account::ActiveModel {
-                status: Set(result.status.as_str().to_owned()),
-                last_error: Set(result.last_error),
-                next_refresh_at: Set(result.next_refresh_at),
-                failure_count: Set(result.failure_count),
-                lease_id: Set(None),
-                lease_until: Set(None),
-                updated_at: Set(now),
-                ..Default::default()
-            };
-            if let Some(token) = &result.new_token {
-                changes.last_refresh_at = Set(token.refreshed_at.or(Some(now)));
-            }
-            match result.expiring_notified {
-                Some(true) => changes.expiring_notified_at = Set(Some(now)),
-                Some(false) => changes.expiring_notified_at = Set(None),
-                None => {}
-            }
-            let Some(row) = account::Entity::update_many()
-                .set(changes)
-                .filter(account::Column::Id.eq(account_id))
-                .filter(account::Column::LeaseId.eq(lease_id))
-                .filter(account::Column::Status.eq(AccountStatus::Active.as_str()))
-                .exec_with_returning(&txn)
-                .await?
-                .into_iter()
-                .next()
-            else {
+            let Some((tenant_id, kind)) = released.get(&account_id) else {
                 continue;
             };
             if result.status == AccountStatus::NeedsReconnect {
@@ -210,9 +187,9 @@ impl<'a> RefreshQueue<'a> {
                 issue_reconnect_on(
                     &txn,
                     &self.store.keys,
-                    row.tenant_id,
+                    *tenant_id,
                     account_id,
-                    row.kind.parse()?,
+                    kind.parse()?,
                     now,
                 )
                 .await?;
@@ -221,7 +198,7 @@ impl<'a> RefreshQueue<'a> {
                 tokens.push((account_id, token));
             }
             events.push(result.event);
-            announcements.push((row.tenant_id, account_id, result.announcements));
+            announcements.push((*tenant_id, account_id, result.announcements));
             recorded.push(account_id);
         }
         let tokens: Vec<(i64, &TokenUpdate)> = tokens.iter().map(|(id, t)| (*id, t)).collect();
@@ -276,4 +253,73 @@ impl<'a> RefreshQueue<'a> {
             None => None,
         })
     }
+}
+
+/// Writes each result on its account and releases it, in one statement, for the accounts the
+/// lease `lease_id` still holds and that are still active; answers their tenant and kind by id.
+async fn release_on(
+    conn: &impl ConnectionTrait,
+    lease_id: &str,
+    now: DateTime<Utc>,
+    results: &[RefreshResult],
+) -> Result<HashMap<i64, (i64, String)>, StoreError> {
+    if results.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let backend = conn.get_database_backend();
+    let mut values: Vec<Value> = vec![lease_id.into(), now.into()];
+    let mut rows = Vec::with_capacity(results.len());
+    let placeholder = |n: usize| match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    };
+    for result in results {
+        let first = values.len() + 1;
+        // `expiring_notified_at`: 1 sets it now, 0 clears it, NULL leaves it.
+        let expiring_notified = result.expiring_notified.map(i32::from);
+        let last_refresh_at = result
+            .new_token
+            .as_ref()
+            .map(|token| token.refreshed_at.unwrap_or(now));
+        values.extend([
+            Value::from(result.event.account_id),
+            Value::from(result.status.as_str()),
+            Value::from(result.last_error.clone()),
+            Value::from(result.next_refresh_at),
+            Value::from(result.failure_count),
+            Value::from(last_refresh_at),
+            Value::from(expiring_notified),
+        ]);
+        let row: Vec<String> = (first..first + 7).map(placeholder).collect();
+        rows.push(format!("({})", row.join(", ")));
+    }
+    let (lease, now) = (placeholder(1), placeholder(2));
+    let sql = format!(
+        "WITH v (id, status, last_error, next_refresh_at, failure_count, last_refresh_at, \
+           expiring_notified) AS (VALUES {rows}) \
+         UPDATE accounts SET status = v.status, last_error = v.last_error, \
+           next_refresh_at = v.next_refresh_at, failure_count = v.failure_count, \
+           last_refresh_at = COALESCE(v.last_refresh_at, accounts.last_refresh_at), \
+           expiring_notified_at = CASE v.expiring_notified WHEN 1 THEN {now} WHEN 0 THEN NULL \
+             ELSE accounts.expiring_notified_at END, \
+           lease_id = NULL, lease_until = NULL, updated_at = {now} \
+         FROM v WHERE accounts.id = v.id AND accounts.lease_id = {lease} \
+           AND accounts.status = '{active}' \
+         RETURNING accounts.id, accounts.tenant_id, accounts.kind",
+        rows = rows.join(", "),
+        active = AccountStatus::Active.as_str(),
+    );
+    conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<i64>("", "id")?,
+                (
+                    row.try_get::<i64>("", "tenant_id")?,
+                    row.try_get::<String>("", "kind")?,
+                ),
+            ))
+        })
+        .collect()
 }
