@@ -122,6 +122,14 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) -> String 
             "FRESHTOKEN_REQUEST_COUNTS_INTERVAL",
             env_or("BENCH_COUNTS_INTERVAL", "30s"),
         )
+        // An allocator to try on the web process alone (e.g. Debian's libjemalloc2 or
+        // libmimalloc), leaving wrk and nginx as they are.
+        .envs(
+            std::env::var("BENCH_WEB_PRELOAD")
+                .ok()
+                .filter(|path| !path.is_empty())
+                .map(|path| ("LD_PRELOAD", path)),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
@@ -151,12 +159,14 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) -> String 
     let perf = profile
         .as_deref()
         .map(|dir| start_perf(dir, web.id(), accounts));
+    let web_cpu_before = cpu_seconds(web.id());
     let ours = wrk(
         &format!("{base}/t/{}/token.json", public_ids[0]),
         script.as_deref(),
         connections,
         seconds,
     );
+    let web_cpu = cpu_seconds(web.id()) - web_cpu_before;
     if let Some(perf) = perf {
         stop_perf(perf);
     }
@@ -177,6 +187,7 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) -> String 
     let nginx_port = free_port();
     let mut nginx = start_nginx(work.path(), nginx_port, &first);
     wait_for(&format!("http://127.0.0.1:{nginx_port}/t/x/token.json")).await;
+    let nginx_cpu_before = children_cpu_seconds(nginx.id());
     let theirs = wrk(
         &format!(
             "http://127.0.0.1:{nginx_port}/t/{}/token.json",
@@ -186,6 +197,7 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) -> String 
         connections,
         seconds,
     );
+    let nginx_cpu = children_cpu_seconds(nginx.id()) - nginx_cpu_before;
     // SIGTERM, not SIGKILL: the master then stops its workers, which SIGKILL would orphan
     // (still holding their port and memory).
     let _ = Command::new("kill")
@@ -236,14 +248,19 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) -> String 
     } else {
         hits as f64 / (hits + misses) as f64
     };
+    // CPU time per answer: what other builds on the machine move least.
+    let run_seconds: f64 = seconds.parse().unwrap_or(f64::NAN);
+    let cpu_us = |cpu: f64, figures: &Figures| cpu * 1e6 / (figures.requests_per_sec * run_seconds);
     format!(
-        "delivery accounts={accounts} ratio={:.2} p99_ms={:.2} nginx_p99_ms={:.2} rss_mb={:.1} hit_ratio={hit_ratio:.3} req_s={:.0} nginx_req_s={:.0} p50_ms={:.2} nginx_p50_ms={:.2} peak_mb={:.1} idle_mb={:.1} non_2xx={}",
+        "delivery accounts={accounts} ratio={:.2} p99_ms={:.2} nginx_p99_ms={:.2} rss_mb={:.1} hit_ratio={hit_ratio:.3} req_s={:.0} nginx_req_s={:.0} cpu_us_per_req={:.1} nginx_cpu_us_per_req={:.1} p50_ms={:.2} nginx_p50_ms={:.2} peak_mb={:.1} idle_mb={:.1} non_2xx={}",
         ours.requests_per_sec / theirs.requests_per_sec,
         ours.p99_ms,
         theirs.p99_ms,
         rss as f64 / 1024.0,
         ours.requests_per_sec,
         theirs.requests_per_sec,
+        cpu_us(web_cpu, &ours),
+        cpu_us(nginx_cpu, &theirs),
         ours.p50_ms,
         theirs.p50_ms,
         peak as f64 / 1024.0,
@@ -272,6 +289,46 @@ async fn assert_locked(client: &reqwest::Client, base: &str, public_id: &str) {
     assert_eq!(headerless.status(), 403, "the account must not be public");
     assert_eq!(elsewhere.status(), 403, "the account must be locked");
     assert!(allowed.status().is_success(), "{ORIGIN} must be allowed");
+}
+
+/// The CPU time (user and system) a process has used so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The fields after the command's closing parenthesis: utime and stime are the
+            // 12th and 13th of them, in clock ticks (100 a second on Linux).
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks =
+                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// The CPU time of a process's live children (nginx's workers), in seconds.
+fn children_cpu_seconds(parent: u32) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    stat.rsplit_once(')')?
+                        .1
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse::<u32>()
+                        .ok()
+                })
+                == Some(parent)
+        })
+        .map(cpu_seconds)
+        .sum()
 }
 
 /// The web process's cache hits and misses so far, from its `/metrics`.
