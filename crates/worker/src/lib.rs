@@ -2,7 +2,7 @@
 //!
 //! A scheduler claims what is due in the database (accounts to refresh, notifications to
 //! deliver, media to sync), each claim under a lease, and enqueues apalis jobs for the claims
-//! in the same database (a refresh job carries up to eight accounts); workers run the jobs. The lease, not the queue, is what guarantees that
+//! in the same database (a refresh job carries up to sixteen accounts); workers run the jobs. The lease, not the queue, is what guarantees that
 //! one account is never refreshed twice at once: only the job carrying the account's current
 //! lease may record a result, and a crashed worker's lease runs out so the account is claimed
 //! again. Retries are scheduled in the database too (the account's next refresh, the

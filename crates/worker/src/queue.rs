@@ -29,16 +29,24 @@ pub const MEDIA_QUEUE: &str = "freshtoken-media";
 const MAX_JOB_ATTEMPTS: usize = 3;
 
 /// A few accounts claimed together (one lease id per claim pass): refreshed side by side in
-/// one job, so that the queue's own bookkeeping (fetch, start, acknowledge) is paid once per
-/// batch rather than once per account.
+/// one job, read in one query and recorded in one transaction, so that those statements and
+/// the queue's own bookkeeping (fetch, acknowledge) are paid once per batch rather than once
+/// per account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshJob {
     pub account_ids: Vec<i64>,
     pub lease_id: String,
 }
 
-/// Accounts per refresh job.
-pub const REFRESH_BATCH: usize = 8;
+/// Accounts per refresh job, at most (and never more than the worker's concurrency). Each job
+/// costs about fifteen round trips to the database whatever its size (sqlx's pings on taking
+/// and giving back a connection included): sixteen accounts make that about one per refresh.
+const REFRESH_BATCH: usize = 16;
+
+/// The accounts per refresh job at this concurrency.
+pub(crate) fn refresh_batch(concurrency: usize) -> usize {
+    REFRESH_BATCH.min(concurrency.max(1))
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NotifyJob {
@@ -293,7 +301,7 @@ impl Queues {
 
 /// Refresh jobs in flight so that about `concurrency` accounts are refreshed at once.
 fn refresh_jobs_at_once(concurrency: usize) -> usize {
-    concurrency.div_ceil(REFRESH_BATCH).max(1)
+    concurrency.div_ceil(refresh_batch(concurrency)).max(1)
 }
 
 fn job_error(err: WorkerError) -> BoxDynError {

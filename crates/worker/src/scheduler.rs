@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use chrono::Duration as ChronoDuration;
 
 use crate::queue::{
-    MEDIA_QUEUE, MediaJob, NOTIFY_QUEUE, NotifyJob, Queues, REFRESH_BATCH, REFRESH_QUEUE,
-    RefreshJob,
+    MEDIA_QUEUE, MediaJob, NOTIFY_QUEUE, NotifyJob, Queues, REFRESH_QUEUE, RefreshJob,
+    refresh_batch,
 };
 use crate::{Engine, WorkerError};
 
@@ -53,7 +53,7 @@ pub(crate) async fn pass(engine: &Engine, queues: &Queues) -> Result<Pass, Worke
         pass.backlog = pass.refreshes == room;
         // The claims of one pass share a lease id.
         let jobs = claims
-            .chunks(REFRESH_BATCH)
+            .chunks(refresh_batch(config.concurrency))
             .map(|batch| RefreshJob {
                 account_ids: batch.iter().map(|claim| claim.account_id).collect(),
                 lease_id: batch[0].lease_id.clone(),
