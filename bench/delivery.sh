@@ -1,7 +1,7 @@
 #!/bin/sh
 # The token URLs under wrk beside nginx (see README.md): installs Debian's wrk and nginx when
 # they are missing, then runs the benchmark. Settings: BENCH_ACCOUNTS (1,100000),
-# BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_WARM (200000), BENCH_COUNTS_INTERVAL (30s),
+# BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_WARM (150000), BENCH_COUNTS_INTERVAL (30s),
 # BENCH_PROFILE_DIR (unset: when set, `perf record -g` of the web process during its run, and
 # its /proc smaps_rollup and status after, are written there).
 set -eu

@@ -139,9 +139,9 @@ async fn run_setup(accounts: usize, connections: &str, seconds: &str) -> String 
 
     let client = reqwest::Client::new();
     assert_locked(&client, &base, &public_ids[0]).await;
-    // Every account once (up to BENCH_WARM, 200,000 by default: what the cache holds by
+    // Every account once (up to BENCH_WARM, 150,000 by default: what the cache holds by
     // default), so that all are in memory, as on a busy instance.
-    let warm_count = env_or("BENCH_WARM", "200000")
+    let warm_count = env_or("BENCH_WARM", "150000")
         .parse::<usize>()
         .expect("BENCH_WARM: a number")
         .min(accounts);

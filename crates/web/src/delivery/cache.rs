@@ -37,9 +37,10 @@ use tokio::sync::watch;
 use crate::secrets::sha256_hex;
 use crate::timestamps::rfc3339;
 
-/// How many accounts' answers a process keeps by default: all of them up to this many (at
-/// about 400 bytes each, 80 MB at most), the most asked-for beyond.
-pub const DEFAULT_CACHE_ENTRIES: usize = 200_000;
+/// How many accounts' answers a process keeps by default: all of them up to this many, the
+/// most asked-for beyond. About 0.9 kB each with what goes with them (the bench's figures, in
+/// bench/README.md), so that a process stays under 200 MB however many accounts there are.
+pub const DEFAULT_CACHE_ENTRIES: usize = 150_000;
 /// How many bytes of `media.json` bodies a process keeps (a body is a few to tens of kB).
 const MEDIA_CACHE_BYTES: u64 = 32 << 20;
 /// How often a web process on SQLite reads the change log.
