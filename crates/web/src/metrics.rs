@@ -103,3 +103,30 @@ fn with_delivery_metrics(worker: String, cache: &DeliveryCache) -> String {
     let body = worker.strip_suffix("# EOF\n").unwrap_or(&worker);
     format!("{body}{ours}# EOF\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delivery_cache_counters_come_before_the_end_of_the_text() {
+        let cache = DeliveryCache::with_capacity(10);
+        assert!(cache.get("nobody").is_none());
+        let text = with_delivery_metrics("# TYPE freshtoken_x counter\n# EOF\n".to_owned(), &cache);
+        assert!(text.starts_with("# TYPE freshtoken_x counter\n"), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert_eq!(text.matches("# EOF").count(), 1, "{text}");
+        assert!(
+            text.contains("freshtoken_delivery_cache_hits_total 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("freshtoken_delivery_cache_misses_total 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("freshtoken_delivery_cache_capacity 10\n"),
+            "{text}"
+        );
+    }
+}
