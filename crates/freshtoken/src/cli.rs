@@ -581,6 +581,15 @@ pub struct Settings {
     )]
     pub request_counts_interval: String,
 
+    /// How many accounts' token URL answers each web process keeps in memory (about 1 kB
+    /// each); others are read from the database when asked for.
+    #[arg(
+        long,
+        env = "FRESHTOKEN_DELIVERY_CACHE_ENTRIES",
+        default_value_t = freshtoken_web::delivery::DEFAULT_CACHE_ENTRIES
+    )]
+    pub delivery_cache_entries: usize,
+
     #[command(flatten)]
     pub logs: LogArgs,
 }

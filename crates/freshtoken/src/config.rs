@@ -165,6 +165,8 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the client, for every limit.
     pub trusted_proxies: Vec<Network>,
     pub request_counts_interval: Duration,
+    /// Accounts whose token URL answers a web process keeps in memory.
+    pub delivery_cache_entries: usize,
 }
 
 /// How the background worker runs.
@@ -511,7 +513,16 @@ impl Config {
             "request-counts-interval",
         )?;
 
+        if settings.delivery_cache_entries == 0 {
+            return Err(invalid(
+                "FRESHTOKEN_DELIVERY_CACHE_ENTRIES",
+                "delivery-cache-entries",
+                "must be at least 1",
+            ));
+        }
+
         Ok(Config {
+            delivery_cache_entries: settings.delivery_cache_entries,
             delivery_limits,
             trusted_proxies,
             signup_limit_per_address: settings.signup_limit_per_address,
@@ -748,6 +759,13 @@ mod tests {
         assert!(
             !err.contains("dG9vIHNob3J0"),
             "a key must never be echoed: {err}"
+        );
+        let err = config(&["--delivery-cache-entries", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("FRESHTOKEN_DELIVERY_CACHE_ENTRIES (--delivery-cache-entries)"),
+            "{err}"
         );
     }
 
