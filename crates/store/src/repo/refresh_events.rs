@@ -69,19 +69,7 @@ pub(crate) async fn insert_on(
     conn: &impl ConnectionTrait,
     event: NewRefreshEvent,
 ) -> Result<RefreshEvent, StoreError> {
-    let row = refresh_event::ActiveModel {
-        account_id: Set(event.account_id),
-        at: Set(event.at),
-        outcome: Set(event.outcome.as_str().to_owned()),
-        attempt: Set(event.attempt),
-        error_code: Set(event.error_code),
-        message: Set(event.message),
-        new_expires_at: Set(event.new_expires_at),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    into_event(row)
+    into_event(new_row(event).insert(conn).await?)
 }
 
 /// Records several events in one statement.
@@ -92,7 +80,14 @@ pub(crate) async fn insert_all_on(
     if events.is_empty() {
         return Ok(());
     }
-    let rows = events.into_iter().map(|event| refresh_event::ActiveModel {
+    refresh_event::Entity::insert_many(events.into_iter().map(new_row))
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+fn new_row(event: NewRefreshEvent) -> refresh_event::ActiveModel {
+    refresh_event::ActiveModel {
         account_id: Set(event.account_id),
         at: Set(event.at),
         outcome: Set(event.outcome.as_str().to_owned()),
@@ -101,11 +96,7 @@ pub(crate) async fn insert_all_on(
         message: Set(event.message),
         new_expires_at: Set(event.new_expires_at),
         ..Default::default()
-    });
-    refresh_event::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    }
 }
 
 fn into_event(row: refresh_event::Model) -> Result<RefreshEvent, StoreError> {
