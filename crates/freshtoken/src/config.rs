@@ -165,8 +165,6 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the client, for every limit.
     pub trusted_proxies: Vec<Network>,
     pub request_counts_interval: Duration,
-    /// Accounts whose token URL answers a web process keeps in memory.
-    pub delivery_cache_entries: usize,
 }
 
 /// How the background worker runs.
@@ -493,9 +491,17 @@ impl Config {
             .map(|entry| entry.parse::<Network>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|problem| invalid("FRESHTOKEN_TRUSTED_PROXIES", "trusted-proxies", problem))?;
+        if settings.delivery_cache_entries == 0 {
+            return Err(invalid(
+                "FRESHTOKEN_DELIVERY_CACHE_ENTRIES",
+                "delivery-cache-entries",
+                "must be at least 1",
+            ));
+        }
         let delivery_limits = DeliveryLimits {
             per_address: settings.rate_limit_per_address,
             per_account: settings.rate_limit_per_account,
+            cache_entries: settings.delivery_cache_entries,
         };
         let webhook_allow_hosts = AllowedHosts::parse(
             settings.webhook_allow_hosts.iter().map(String::as_str),
@@ -513,16 +519,7 @@ impl Config {
             "request-counts-interval",
         )?;
 
-        if settings.delivery_cache_entries == 0 {
-            return Err(invalid(
-                "FRESHTOKEN_DELIVERY_CACHE_ENTRIES",
-                "delivery-cache-entries",
-                "must be at least 1",
-            ));
-        }
-
         Ok(Config {
-            delivery_cache_entries: settings.delivery_cache_entries,
             delivery_limits,
             trusted_proxies,
             signup_limit_per_address: settings.signup_limit_per_address,

@@ -323,10 +323,6 @@ pub async fn start(config: &Config, mode: Mode) -> anyhow::Result<RunningServer>
     // now and then, and once more at shutdown.
     let mut delivery_tasks = Vec::new();
     if mode != Mode::Worker {
-        state
-            .delivery
-            .cache
-            .set_capacity(config.delivery_cache_entries);
         delivery_tasks.push(tokio::spawn(delivery::follow_changes(
             state.store.clone(),
             state.delivery.cache.clone(),

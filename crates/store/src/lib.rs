@@ -37,7 +37,9 @@ pub use repo::connect_links::{
     ConnectLink, ConnectLinks, LinkState, NewConnectLink, RECONNECT_LINK_DAYS,
 };
 pub use repo::data_deletions::{DataDeletion, DataDeletions};
-pub use repo::delivery::{Change, ChangeFeed, DailyCount, RequestCount, RequestCounts};
+pub use repo::delivery::{
+    COUNTS_PER_STATEMENT, Change, ChangeFeed, DailyCount, RequestCount, RequestCounts,
+};
 pub use repo::facebook_logins::{FacebookLogin, FacebookLogins, OfferedPage};
 pub use repo::invites::{Invite, InviteRefused, Invites, NewInvite};
 pub use repo::media::{Media, MediaSnapshot};

@@ -69,6 +69,7 @@ impl WebConfig {
             delivery_limits: delivery::DeliveryLimits {
                 per_address: delivery::DEFAULT_PER_ADDRESS,
                 per_account: delivery::DEFAULT_PER_ACCOUNT,
+                cache_entries: delivery::DEFAULT_CACHE_ENTRIES,
             },
             metrics: MetricsAccess::default(),
         }

@@ -656,8 +656,8 @@ mod tests {
         let (store, ids) = store_with_accounts(120, &["https://shop.example"]).await;
         let mut config = WebConfig::new("http://localhost:8080".parse().unwrap());
         config.delivery_limits.per_address = 0;
+        config.delivery_limits.cache_entries = 40;
         let state = AppState::new(store.clone(), config);
-        state.delivery.cache.set_capacity(40);
         state.delivery.cache.set_following(true);
         let app = routes().with_state(state.clone());
         for round in 0..2 {

@@ -23,9 +23,10 @@ const CHANNEL: &str = "freshtoken_delivery";
 /// How long SQLite's change log keeps a row; a poller that falls further behind starts over.
 const SQLITE_KEEP_SECS: i64 = 3600;
 const SQLITE_PRUNE_EVERY: Duration = Duration::from_secs(60);
-/// Rows written per statement: 4 parameters each, well under SQLite's 32,766 and
-/// PostgreSQL's 65,535.
-const ROWS_PER_STATEMENT: usize = 1000;
+/// Request counts written per statement: 4 parameters each, well under SQLite's 32,766 and
+/// PostgreSQL's 65,535. [`RequestCounts::add`] of at most this many is one statement, so it
+/// is written whole or not at all.
+pub const COUNTS_PER_STATEMENT: usize = 1000;
 
 /// What changed since the last call to [`ChangeFeed::next`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,7 +222,7 @@ impl<'a> RequestCounts<'a> {
         let counts: Vec<_> = counts.iter().collect();
         // One statement at a time, not one transaction: SQLite's other writers (the worker)
         // wait for a statement, never for the whole flush.
-        for batch in counts.chunks(ROWS_PER_STATEMENT) {
+        for batch in counts.chunks(COUNTS_PER_STATEMENT) {
             add_batch(&self.store.db, batch).await?;
         }
         Ok(())
@@ -265,7 +266,7 @@ impl<'a> RequestCounts<'a> {
     ) -> Result<HashMap<i64, RequestCount>, StoreError> {
         let account_ids: Vec<i64> = accounts.iter().map(TenantAccount::account_id).collect();
         let mut counts = HashMap::new();
-        for batch in account_ids.chunks(ROWS_PER_STATEMENT) {
+        for batch in account_ids.chunks(COUNTS_PER_STATEMENT) {
             let rows = account_request_count::Entity::find()
                 .filter(account_request_count::Column::AccountId.is_in(batch.to_vec()))
                 .filter(account_request_count::Column::Day.eq(day.to_string()))

@@ -389,18 +389,6 @@ impl DeliveryCache {
         }
     }
 
-    /// Changes how many accounts' answers are kept (from the configuration, at start).
-    pub fn set_capacity(&self, entries: usize) {
-        let mut ledger = self.ledger();
-        self.ready.set_capacity(entries.max(1) as u64);
-        // What shrinking evicted is not reported: keep only the keys still there.
-        ledger.keys.retain(|account_id, key| {
-            self.ready
-                .peek(key)
-                .is_some_and(|ready| ready.account_id() == *account_id)
-        });
-    }
-
     /// What the cache holds for a public id: `Some(None)` when it is known not to exist.
     /// Counted as a hit or a miss (see [`DeliveryCache::hits_and_misses`]).
     pub fn get(&self, public_id: &str) -> Option<Option<Arc<Ready>>> {
@@ -700,9 +688,6 @@ pub(crate) mod tests {
         assert!(entries <= 50, "{entries} entries");
         // What was evicted left the ledger too: it stays as bounded as the cache.
         assert_eq!(cache.ledger().keys.len(), entries);
-        cache.set_capacity(10);
-        assert!(cache.ledger().keys.len() <= 10);
-        assert_eq!(cache.ledger().keys.len(), cache.entries_and_capacity().0);
         let found = ids
             .iter()
             .filter_map(|id| cache.get(id).flatten())
@@ -765,5 +750,30 @@ pub(crate) mod tests {
         cache.put(&rotated, Instant::now());
         assert!(cache.get(&ids[0]).is_none(), "the old id still answers");
         assert_eq!(cache.get("new-id").flatten().unwrap().public_id(), "new-id");
+    }
+
+    /// A put under a new public id replaces the account's entry under the old one by itself,
+    /// and forgetting the account then reaches the new one.
+    #[tokio::test]
+    async fn an_accounts_new_public_id_replaces_its_old_entry() {
+        let (store, ids) = store_with_accounts(1, &["https://shop.example"]).await;
+        let cache = following(10);
+        let old = ready_of(&store, &ids[0]).await;
+        cache.put(&old, Instant::now());
+        let account = store
+            .accounts()
+            .by_public_id(&ids[0])
+            .await
+            .unwrap()
+            .unwrap();
+        let rotated = Arc::new(Ready::build("new-id", &account, false, None).unwrap());
+        cache.put(&rotated, Instant::now());
+        assert!(cache.get(&ids[0]).is_none(), "the old id still answers");
+        assert!(cache.get("new-id").flatten().is_some());
+        cache.forget_account(account.id);
+        assert!(
+            cache.get("new-id").is_none(),
+            "forgetting missed the new id"
+        );
     }
 }

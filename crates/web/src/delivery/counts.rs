@@ -16,9 +16,10 @@ use freshtoken_store::{RequestCount, Store};
 use tokio::sync::watch;
 
 const SHARDS: usize = 8;
-/// Rows written at a time (the store writes them 1,000 to a statement): a few milliseconds of
-/// work between two pauses.
-const ROWS_PER_CHUNK: usize = 1_000;
+/// Rows written at a time: a few milliseconds of work between two pauses. One statement of the
+/// store's, so a chunk that fails was not written in part, and trying it again counts nothing
+/// twice.
+const ROWS_PER_CHUNK: usize = freshtoken_store::COUNTS_PER_STATEMENT;
 /// The longest pause between two chunks: a flush of few rows is not drawn out for nothing.
 const MAX_PAUSE: Duration = Duration::from_secs(1);
 

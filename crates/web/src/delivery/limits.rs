@@ -6,13 +6,15 @@
 //! Counts live in this process's memory: behind several web processes each applies the limit
 //! on its own share.
 
-/// The token URLs' limits; `0` turns one off.
-#[derive(Debug, Clone, Default)]
+/// The token URLs' limits; `0` turns a rate limit off.
+#[derive(Debug, Clone)]
 pub struct DeliveryLimits {
     /// Requests a minute from one client address, to any account.
     pub per_address: u32,
     /// Requests a minute to one account, from anywhere.
     pub per_account: u32,
+    /// Accounts whose ready answers the process keeps in memory (at least one).
+    pub cache_entries: usize,
 }
 
 /// Requests a minute one address may make by default: generous for people (a page view

@@ -43,7 +43,9 @@ const MEDIA_WANTED_EVERY: Duration = Duration::from_secs(3600);
 impl Delivery {
     pub fn new(limits: &DeliveryLimits) -> Delivery {
         Delivery {
-            cache: Arc::default(),
+            // Sized when built: quick_cache spreads a small capacity over fewer shards then,
+            // where resizing later would round it up to a multiple of many.
+            cache: Arc::new(DeliveryCache::with_capacity(limits.cache_entries)),
             counts: Arc::default(),
             per_address: Limiter::per_minute(limits.per_address),
             per_account: Limiter::per_minute(limits.per_account),
