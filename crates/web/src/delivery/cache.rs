@@ -732,6 +732,17 @@ pub(crate) mod tests {
         assert!(cache.get("nobody").is_none());
     }
 
+    /// The ready answers of the account known as `public_id`, under the public id `new-id`.
+    async fn under_new_public_id(store: &Store, public_id: &str) -> Arc<Ready> {
+        let account = store
+            .accounts()
+            .by_public_id(public_id)
+            .await
+            .unwrap()
+            .unwrap();
+        Arc::new(Ready::build("new-id", &account, false, None).unwrap())
+    }
+
     #[tokio::test]
     async fn a_rotated_public_id_is_not_served_from_memory() {
         let (store, ids) = store_with_accounts(2, &["https://shop.example"]).await;
@@ -739,14 +750,8 @@ pub(crate) mod tests {
         let old = ready_of(&store, &ids[0]).await;
         cache.put(&old, Instant::now());
         // The same account under a new public id (as after a rotation, which forgets it).
-        let account = store
-            .accounts()
-            .by_public_id(&ids[0])
-            .await
-            .unwrap()
-            .unwrap();
-        let rotated = Arc::new(Ready::build("new-id", &account, false, None).unwrap());
-        cache.forget_account(account.id);
+        let rotated = under_new_public_id(&store, &ids[0]).await;
+        cache.forget_account(rotated.account_id());
         cache.put(&rotated, Instant::now());
         assert!(cache.get(&ids[0]).is_none(), "the old id still answers");
         assert_eq!(cache.get("new-id").flatten().unwrap().public_id(), "new-id");
@@ -760,17 +765,11 @@ pub(crate) mod tests {
         let cache = following(10);
         let old = ready_of(&store, &ids[0]).await;
         cache.put(&old, Instant::now());
-        let account = store
-            .accounts()
-            .by_public_id(&ids[0])
-            .await
-            .unwrap()
-            .unwrap();
-        let rotated = Arc::new(Ready::build("new-id", &account, false, None).unwrap());
+        let rotated = under_new_public_id(&store, &ids[0]).await;
         cache.put(&rotated, Instant::now());
         assert!(cache.get(&ids[0]).is_none(), "the old id still answers");
         assert!(cache.get("new-id").flatten().is_some());
-        cache.forget_account(account.id);
+        cache.forget_account(rotated.account_id());
         assert!(
             cache.get("new-id").is_none(),
             "forgetting missed the new id"
