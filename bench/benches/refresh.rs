@@ -495,6 +495,16 @@ async fn orchestrate() {
         )
         .await
         .expect("seed");
+        if setup.postgres {
+            // A database that has served for a while has planner statistics (autovacuum gathers
+            // them soon after a bulk import); one seeded a second ago has none, and its plans
+            // would walk whole indexes for a few minutes. The former is what operators run.
+            store
+                .connection()
+                .execute_unprepared("ANALYZE")
+                .await
+                .expect("ANALYZE");
+        }
 
         // The workers reach PostgreSQL through the proxy; this process's own queries (the
         // count of refreshes below) go straight to it and are not counted as round trips,

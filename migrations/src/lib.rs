@@ -18,6 +18,7 @@ mod m20261204_000009_account_kinds;
 mod m20261205_000010_connect_links;
 mod m20261206_000011_account_aliases;
 mod m20261206_000012_account_leases;
+mod m20261206_000013_scheduling_indexes;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_connect_links::Migration),
             Box::new(m20261206_000011_account_aliases::Migration),
             Box::new(m20261206_000012_account_leases::Migration),
+            Box::new(m20261206_000013_scheduling_indexes::Migration),
         ]
     }
 }

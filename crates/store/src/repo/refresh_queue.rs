@@ -134,15 +134,19 @@ impl<'a> RefreshQueue<'a> {
         account_ids: &[i64],
         now: DateTime<Utc>,
     ) -> Result<Vec<RefreshWork>, StoreError> {
+        // Found by id, the rest checked here: a condition on the status could lead a planner
+        // without statistics (a table just imported) to walk the status index, every account.
         let rows = account::Entity::find()
             .filter(account::Column::Id.is_in(account_ids.iter().copied()))
             .filter(account::Column::LeaseId.eq(lease_id))
-            .filter(account::Column::LeaseUntil.gt(now))
-            .filter(account::Column::Status.eq(AccountStatus::Active.as_str()))
             .find_also_related(token::Entity)
             .all(&self.store.db)
             .await?;
         rows.into_iter()
+            .filter(|(row, _)| {
+                row.status == AccountStatus::Active.as_str()
+                    && row.lease_until.is_some_and(|until| until > now)
+            })
             .map(|(row, token)| {
                 let failure_count = row.failure_count;
                 let expiring_notified = row.expiring_notified_at.is_some();
