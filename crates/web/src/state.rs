@@ -76,9 +76,15 @@ impl WebConfig {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach, behind one `Arc`: axum hands a copy to every handler and
+/// middleware that asks, on every request, and a copy of each part was one atomic count per
+/// part, contended between cores (5 % of the token URLs' time, bench/README.md).
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Parts>);
+
+/// The parts of [`AppState`], reached through it (`state.store`, `state.config`, ...).
+#[derive(Clone, Debug)]
+pub struct Parts {
     pub store: Store,
     pub config: Arc<WebConfig>,
     pub throttle: Arc<LoginThrottle>,
@@ -95,6 +101,14 @@ pub struct AppState {
     pub link_limits: Arc<LinkLimits>,
     /// Demo mode's fake platform, where the demo's scenes move time for one account.
     pub demo_platform: Option<Arc<dyn DemoPlatform>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
 }
 
 /// Connect links are public and their pages cost database reads: opening them is limited per
@@ -133,7 +147,7 @@ impl AppState {
     pub fn new(store: Store, config: WebConfig) -> AppState {
         let throttle = Arc::new(LoginThrottle::new(config.login_throttle));
         let delivery = Arc::new(Delivery::new(&config.delivery_limits));
-        AppState {
+        AppState(Arc::new(Parts {
             connector: Connector::new(store.clone(), Arc::new(MetaClients::unconfigured())),
             store,
             config: Arc::new(config),
@@ -143,35 +157,43 @@ impl AppState {
             dashboard: Arc::new(Dashboard::missing(dashboard::DEFAULT_DIR)),
             link_limits: Arc::new(LinkLimits::default()),
             demo_platform: None,
-        }
+        }))
+    }
+
+    /// The parts, to change while the state is being built (before it is shared).
+    fn parts_mut(&mut self) -> &mut Parts {
+        Arc::make_mut(&mut self.0)
     }
 
     pub fn with_dashboard(mut self, dashboard: Dashboard) -> AppState {
-        self.dashboard = Arc::new(dashboard);
+        self.parts_mut().dashboard = Arc::new(dashboard);
         self
     }
 
     pub fn with_background(mut self, background: Arc<dyn Background>) -> AppState {
-        self.background = Some(background);
+        self.parts_mut().background = Some(background);
         self
     }
 
     pub fn with_demo_platform(mut self, platform: Arc<dyn DemoPlatform>) -> AppState {
-        self.demo_platform = Some(platform);
+        self.parts_mut().demo_platform = Some(platform);
         self
     }
 
     pub fn with_meta(mut self, meta: MetaClients) -> AppState {
-        self.connector = Connector::new(self.store.clone(), Arc::new(meta));
+        let connector = Connector::new(self.store.clone(), Arc::new(meta));
+        self.parts_mut().connector = connector;
         self
     }
 
     /// Whether the instance sends e-mail, for what connecting and disconnecting announce
     /// (after `with_meta`).
     pub fn with_emails(mut self, emails: bool) -> AppState {
-        self.connector = self
+        let connector = self
             .connector
+            .clone()
             .with_notices(self.config.public_url.as_str(), emails);
+        self.parts_mut().connector = connector;
         self
     }
 }
