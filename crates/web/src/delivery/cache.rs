@@ -623,13 +623,18 @@ pub(crate) mod tests {
     }
 
     async fn ready_of(store: &Store, public_id: &str) -> Arc<Ready> {
+        ready_under(store, public_id, public_id).await
+    }
+
+    /// The ready answers of the account known as `public_id`, served under `served_as`.
+    async fn ready_under(store: &Store, public_id: &str, served_as: &str) -> Arc<Ready> {
         let account = store
             .accounts()
             .by_public_id(public_id)
             .await
             .unwrap()
             .unwrap();
-        Arc::new(Ready::build(public_id, &account, false, Some(("tok\"en", None))).unwrap())
+        Arc::new(Ready::build(served_as, &account, false, Some(("tok\"en", None))).unwrap())
     }
 
     fn following(entries: usize) -> DeliveryCache {
@@ -732,17 +737,6 @@ pub(crate) mod tests {
         assert!(cache.get("nobody").is_none());
     }
 
-    /// The ready answers of the account known as `public_id`, under the public id `new-id`.
-    async fn under_new_public_id(store: &Store, public_id: &str) -> Arc<Ready> {
-        let account = store
-            .accounts()
-            .by_public_id(public_id)
-            .await
-            .unwrap()
-            .unwrap();
-        Arc::new(Ready::build("new-id", &account, false, None).unwrap())
-    }
-
     #[tokio::test]
     async fn a_rotated_public_id_is_not_served_from_memory() {
         let (store, ids) = store_with_accounts(2, &["https://shop.example"]).await;
@@ -750,7 +744,7 @@ pub(crate) mod tests {
         let old = ready_of(&store, &ids[0]).await;
         cache.put(&old, Instant::now());
         // The same account under a new public id (as after a rotation, which forgets it).
-        let rotated = under_new_public_id(&store, &ids[0]).await;
+        let rotated = ready_under(&store, &ids[0], "new-id").await;
         cache.forget_account(rotated.account_id());
         cache.put(&rotated, Instant::now());
         assert!(cache.get(&ids[0]).is_none(), "the old id still answers");
@@ -765,7 +759,7 @@ pub(crate) mod tests {
         let cache = following(10);
         let old = ready_of(&store, &ids[0]).await;
         cache.put(&old, Instant::now());
-        let rotated = under_new_public_id(&store, &ids[0]).await;
+        let rotated = ready_under(&store, &ids[0], "new-id").await;
         cache.put(&rotated, Instant::now());
         assert!(cache.get(&ids[0]).is_none(), "the old id still answers");
         assert!(cache.get("new-id").flatten().is_some());
